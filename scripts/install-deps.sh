@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian 12 package OpenRMS needs to build, run and test.
+# Idempotent; run as root (or with sudo available) on a fresh machine.
+set -euo pipefail
+
+packages=(
+  # toolchain
+  g++ cmake ninja-build pkg-config make git ca-certificates
+  # libraries
+  libssl-dev libxml2-dev libsqlite3-dev libboost1.81-dev nlohmann-json3-dev
+  libcli11-dev
+  # tests
+  libgtest-dev libgmock-dev libbenchmark-dev openssl curl sqlite3 python3
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' ||
+    missing+=("$p")
+done
+
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,56 @@
+// Time, injected. Business code asks a Clock for "now" so tests can walk a
+// whole certificate lifetime in seconds (FakeClock).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace openrms {
+
+using Time = std::chrono::sys_seconds;
+using Duration = std::chrono::seconds;
+
+constexpr Duration Days(long n) { return std::chrono::hours(24 * n); }
+
+// Thread-safe: implementations may be called from any thread.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual Time Now() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  Time Now() const override;
+};
+
+// A clock that moves only when told to. Thread-safe.
+class FakeClock final : public Clock {
+ public:
+  explicit FakeClock(Time start) : now_(start.time_since_epoch().count()) {}
+  Time Now() const override { return Time(Duration(now_.load())); }
+  void Set(Time t) { now_ = t.time_since_epoch().count(); }
+  void Advance(Duration d) { now_ += d.count(); }
+
+ private:
+  std::atomic<long long> now_;
+};
+
+// Returns the process-wide clock. It is the SystemClock unless the
+// environment variable OPENRMS_FAKE_NOW holds an ISO 8601 UTC time, which
+// lets integration tests run the real program at a chosen instant.
+const Clock& DefaultClock();
+
+// "2010-06-11T20:50" (XrML 2.2.9.1.1: minute precision, UTC).
+std::string FormatXrmlTime(Time t);
+// "2026-11-24T23:10:34Z".
+std::string FormatIso8601(Time t);
+// "2026-11-24 23:10 UTC", for people.
+std::string FormatHuman(Time t);
+// Accepts "YYYY-MM-DDTHH:MM", with optional ":SS" and optional "Z".
+std::optional<Time> ParseTime(std::string_view text);
+
+}  // namespace openrms

@@ -1,0 +1,106 @@
+#include "base/text.h"
+
+#include <iconv.h>
+
+#include <cctype>
+#include <memory>
+
+namespace openrms {
+namespace {
+
+Result<std::string> Convert(const char* to, const char* from, std::string_view in) {
+  iconv_t cd = iconv_open(to, from);
+  if (cd == reinterpret_cast<iconv_t>(-1)) {
+    return Status(Code::kInternal, std::string("iconv cannot convert ") + from + " to " + to);
+  }
+  std::unique_ptr<void, int (*)(iconv_t)> guard(cd, iconv_close);
+  std::string out(in.size() * 2 + 16, '\0');
+  char* inp = const_cast<char*>(in.data());
+  size_t inleft = in.size();
+  char* outp = out.data();
+  size_t outleft = out.size();
+  while (inleft > 0) {
+    if (iconv(cd, &inp, &inleft, &outp, &outleft) == static_cast<size_t>(-1)) {
+      if (errno == E2BIG) {
+        const size_t used = static_cast<size_t>(outp - out.data());
+        out.resize(out.size() * 2);
+        outp = out.data() + used;
+        outleft = out.size() - used;
+        continue;
+      }
+      return Status(Code::kMalformed, std::string("text is not valid ") + from);
+    }
+  }
+  out.resize(static_cast<size_t>(outp - out.data()));
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> Utf8ToUtf16Le(std::string_view utf8) {
+  return Convert("UTF-16LE", "UTF-8", utf8);
+}
+
+Result<std::string> Utf16LeToUtf8(std::string_view utf16) {
+  if (utf16.size() >= 2 && static_cast<unsigned char>(utf16[0]) == 0xFF &&
+      static_cast<unsigned char>(utf16[1]) == 0xFE) {
+    utf16.remove_prefix(2);
+  }
+  return Convert("UTF-8", "UTF-16LE", utf16);
+}
+
+std::string XmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+std::string HtmlEscape(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  for (char c : text) {
+    if (c == '\'') {
+      out += "&#39;";
+    } else {
+      out += XmlEscape(std::string_view(&c, 1));
+    }
+  }
+  return out;
+}
+
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
+  return s;
+}
+
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace openrms

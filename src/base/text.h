@@ -1,0 +1,24 @@
+// Small text helpers shared by every layer.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace openrms {
+
+// UTF-8 to UTF-16LE bytes (no byte-order mark). kMalformed on invalid UTF-8.
+Result<std::string> Utf8ToUtf16Le(std::string_view utf8);
+// UTF-16LE bytes (an optional byte-order mark is skipped) to UTF-8.
+Result<std::string> Utf16LeToUtf8(std::string_view utf16);
+
+// Escapes & < > " for XML text and attribute values.
+std::string XmlEscape(std::string_view text);
+// Escapes & < > " ' for HTML.
+std::string HtmlEscape(std::string_view text);
+
+std::string_view Trim(std::string_view s);
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+
+}  // namespace openrms

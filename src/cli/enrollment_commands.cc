@@ -1,0 +1,228 @@
+// openrms enrollment init|serve|issue|token|pending|approve|reject|list
+#include <unistd.h>
+
+#include <csignal>
+#include <iostream>
+
+#include "base/file_system.h"
+#include "cli/commands.h"
+#include "cli/enrollment_host.h"
+#include "cli/password.h"
+#include "crypto/encoding.h"
+#include "enrollment/authority.h"
+#include "enrollment/request.h"
+#include "enrollment/service.h"
+#include "enrollment/site.h"
+
+namespace openrms::cli {
+
+namespace {
+
+constexpr char kPasswordEnv[] = "OPENRMS_KEY_PASSWORD";
+
+struct Common {
+  std::string dir;
+  std::string password_file;
+};
+
+void AddCommon(CLI::App* cmd, Common& c) {
+  cmd->add_option("--dir", c.dir, "The enrollment service's directory")->required();
+  cmd->add_option("--password-file", c.password_file,
+                  "File holding the key password (else $OPENRMS_KEY_PASSWORD or a prompt)");
+}
+
+std::string LocalUser() {
+  const char* user = std::getenv("USER");
+  return user != nullptr ? user : "operator";
+}
+
+Status WriteChain(const std::string& out, const std::vector<xrml::Document>& chain) {
+  return RealFileSystem().WriteFileAtomic(out, enrollment::WriteEnrollResponse(chain));
+}
+
+void PrintIssued(const enrollment::Issued& issued, const std::string& out) {
+  const xrml::Document& slc = issued.chain.front();
+  std::cout << (issued.renewal ? "renewed" : "issued") << " SLC for "
+            << slc.principal()->object.name << " " << slc.principal()->object.id << ", valid until "
+            << FormatHuman(*slc.validity->until) << "\n"
+            << "wrote " << out << "\n";
+}
+
+}  // namespace
+
+void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("enrollment", "Run the enrollment service that issues SLCs");
+  cmd->require_subcommand(1);
+
+  // init
+  static Common init_c;
+  static enrollment::InitOptions init_o;
+  static std::vector<std::string> tls_names;
+  auto* init =
+      cmd->add_subcommand("init", "Create the CA hierarchy and TLS credentials in a directory");
+  AddCommon(init, init_c);
+  init->add_option("--name", init_o.name, "The service's name")->capture_default_str();
+  init->add_option("--max-validity-days", init_o.max_validity_days,
+                   "The longest SLC validity this service issues")
+      ->capture_default_str();
+  init->add_option("--tls-name", tls_names,
+                   "A host name or IP address for the HTTPS certificate (default: localhost, "
+                   "127.0.0.1, ::1)");
+  init->callback([&exit_code] {
+    auto pw = ReadKeyPassword(init_c.password_file, kPasswordEnv, /*confirm=*/true);
+    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    if (!tls_names.empty()) init_o.tls_names = tls_names;
+    Status s = enrollment::InitializeAuthority(RealFileSystem(), init_c.dir, *pw, init_o,
+                                               DefaultClock(), crypto::SystemRandom());
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    const enrollment::AuthorityPaths paths(init_c.dir);
+    std::cout << "created the enrollment service in " << init_c.dir << "\n"
+              << "trust anchor (clusters pin it): " << paths.trust_anchor << "\n"
+              << "TLS root (browsers and clients trust it): " << paths.tls_ca << "\n";
+  });
+
+  // serve
+  static Common serve_c;
+  static std::string listen = "127.0.0.1:8443";
+  auto* serve =
+      cmd->add_subcommand("serve", "Serve the enrollment endpoint and web site over HTTPS");
+  AddCommon(serve, serve_c);
+  serve->add_option("--listen", listen, "ADDR:PORT to listen on ([::1]:PORT for IPv6)")
+      ->capture_default_str();
+  serve->callback([&exit_code] {
+    auto pw = ReadKeyPassword(serve_c.password_file, kPasswordEnv, false);
+    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    BlockTerminationSignals();
+    auto host = EnrollmentHost::Start(serve_c.dir, *pw, listen);
+    if (!host.ok()) return void(exit_code = ReportError(host.status()));
+    std::cout << "enrollment-site: " << (*host)->url() << "/\n"
+              << "enrollment-url: " << (*host)->url() << enrollment::kEnrollPath << "\n"
+              << "tls-ca: " << enrollment::AuthorityPaths(serve_c.dir).tls_ca << "\n"
+              << std::flush;
+    WaitForTerminationSignal();
+    (*host)->Stop();
+  });
+
+  // issue
+  static Common issue_c;
+  static std::string issue_request, issue_out, issue_token;
+  static bool issue_approve = false;
+  auto* issue = cmd->add_subcommand("issue", "Answer a request file from the command line");
+  AddCommon(issue, issue_c);
+  issue->add_option("REQUEST", issue_request, "The request file")->required();
+  issue->add_option("--out", issue_out, "Where to write the certificate chain file")->required();
+  issue->add_option("--token", issue_token, "A one-time token for a first enrollment");
+  issue->add_flag("--approve", issue_approve,
+                  "Approve a first enrollment as the operator (no token needed)");
+  issue->callback([&exit_code] {
+    auto pw = ReadKeyPassword(issue_c.password_file, kPasswordEnv, false);
+    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    auto ctx = EnrollmentContext::Open(issue_c.dir, *pw);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    auto text = RealFileSystem().ReadFile(issue_request, enrollment::kMaxRequestBytes);
+    if (!text.ok()) return void(exit_code = ReportError(text.status()));
+    const enrollment::Requester who{"cli", LocalUser()};
+    Result<enrollment::Issued> issued = Status(Code::kInternal, "unreachable");
+    if (issue_approve) {
+      auto pending = (*ctx)->service().SubmitForApproval(*text, who);
+      if (!pending.ok()) return void(exit_code = ReportError(pending.status()));
+      issued = (*ctx)->service().Approve(pending->id, who);
+    } else {
+      issued = (*ctx)->service().Enroll(
+          *text, who, issue_token.empty() ? std::nullopt : std::optional(issue_token));
+    }
+    if (!issued.ok()) return void(exit_code = ReportError(issued.status()));
+    Status w = WriteChain(issue_out, issued->chain);
+    if (!w.ok()) return void(exit_code = ReportError(w));
+    PrintIssued(*issued, issue_out);
+  });
+
+  // token
+  static Common token_c;
+  auto* token = cmd->add_subcommand("token", "Print a new one-time token for a first enrollment");
+  AddCommon(token, token_c);
+  token->callback([&exit_code] {
+    auto pw = ReadKeyPassword(token_c.password_file, kPasswordEnv, false);
+    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    auto ctx = EnrollmentContext::Open(token_c.dir, *pw);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    auto t = (*ctx)->service().NewToken({"cli", LocalUser()});
+    if (!t.ok()) return void(exit_code = ReportError(t.status()));
+    std::cout << "one-time enrollment token: " << *t << "\n";
+  });
+
+  // pending, approve, reject
+  static Common pending_c;
+  auto* pending = cmd->add_subcommand("pending", "List requests that wait for approval");
+  AddCommon(pending, pending_c);
+  pending->callback([&exit_code] {
+    auto pw = ReadKeyPassword(pending_c.password_file, kPasswordEnv, false);
+    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    auto ctx = EnrollmentContext::Open(pending_c.dir, *pw);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    auto list = (*ctx)->service().ListPending();
+    if (!list.ok()) return void(exit_code = ReportError(list.status()));
+    for (const auto& p : *list) {
+      std::cout << p.id << "\t" << p.state << "\t" << FormatHuman(p.submitted_at) << "\t"
+                << p.server_name << "\t" << p.slc_guid << "\t" << p.requester << "\n";
+    }
+  });
+
+  static Common approve_c;
+  static int64_t approve_id = 0;
+  static std::string approve_out;
+  auto* approve = cmd->add_subcommand("approve", "Approve a pending first enrollment");
+  AddCommon(approve, approve_c);
+  approve->add_option("ID", approve_id, "The request's reference number")->required();
+  approve->add_option("--out", approve_out, "Also write the certificate chain file here");
+  approve->callback([&exit_code] {
+    auto pw = ReadKeyPassword(approve_c.password_file, kPasswordEnv, false);
+    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    auto ctx = EnrollmentContext::Open(approve_c.dir, *pw);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    auto issued = (*ctx)->service().Approve(approve_id, {"cli", LocalUser()});
+    if (!issued.ok()) return void(exit_code = ReportError(issued.status()));
+    if (!approve_out.empty()) {
+      Status w = WriteChain(approve_out, issued->chain);
+      if (!w.ok()) return void(exit_code = ReportError(w));
+    }
+    PrintIssued(*issued,
+                approve_out.empty() ? "(the requester downloads it on the site)" : approve_out);
+  });
+
+  static Common reject_c;
+  static int64_t reject_id = 0;
+  auto* reject = cmd->add_subcommand("reject", "Reject a pending first enrollment");
+  AddCommon(reject, reject_c);
+  reject->add_option("ID", reject_id, "The request's reference number")->required();
+  reject->callback([&exit_code] {
+    auto pw = ReadKeyPassword(reject_c.password_file, kPasswordEnv, false);
+    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    auto ctx = EnrollmentContext::Open(reject_c.dir, *pw);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    Status s = (*ctx)->service().Reject(reject_id, {"cli", LocalUser()});
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    std::cout << "rejected request " << reject_id << "\n";
+  });
+
+  // list
+  static Common list_c;
+  auto* list = cmd->add_subcommand("list", "List every certificate this service issued");
+  AddCommon(list, list_c);
+  list->callback([&exit_code] {
+    auto pw = ReadKeyPassword(list_c.password_file, kPasswordEnv, false);
+    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    auto ctx = EnrollmentContext::Open(list_c.dir, *pw);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    auto records = (*ctx)->service().ListIssued();
+    if (!records.ok()) return void(exit_code = ReportError(records.status()));
+    std::cout << "issued\tkind\tserver\tslc guid\tvalid until\tchannel\trequester\n";
+    for (const auto& r : *records) {
+      std::cout << FormatHuman(r.issued_at) << "\t" << r.kind << "\t" << r.server_name << "\t"
+                << r.slc_guid << "\t" << FormatHuman(r.valid_until) << "\t" << r.channel << "\t"
+                << r.requester << "\n";
+    }
+  });
+}
+
+}  // namespace openrms::cli

@@ -1,0 +1,52 @@
+// An enrollment service opened from its directory, and the same served over
+// HTTPS. Shared by `openrms enrollment ...` and `openrms demo`.
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "enrollment/service.h"
+#include "http/server.h"
+#include "store/database.h"
+
+namespace openrms::cli {
+
+class EnrollmentContext final {
+ public:
+  static Result<std::unique_ptr<EnrollmentContext>> Open(const std::string& dir,
+                                                         std::string_view password);
+  enrollment::EnrollmentService& service() { return *service_; }
+
+ private:
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<enrollment::EnrollmentService> service_;
+};
+
+class EnrollmentHost final {
+ public:
+  // `listen` is "ADDR:PORT" or "[v6]:PORT"; port 0 picks a free one.
+  static Result<std::unique_ptr<EnrollmentHost>> Start(const std::string& dir,
+                                                       std::string_view password,
+                                                       const std::string& listen);
+  // "https://127.0.0.1:PORT"
+  std::string url() const { return url_; }
+  void Stop() { server_->Stop(); }
+
+ private:
+  std::unique_ptr<EnrollmentContext> context_;
+  http::Router router_;
+  std::unique_ptr<http::Server> server_;
+  std::string url_;
+};
+
+// Parses "ADDR:PORT" / "[v6]:PORT".
+Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen);
+
+// Blocks SIGINT and SIGTERM in this thread and the threads it starts
+// later, so WaitForTerminationSignal can take them. Call before starting
+// servers.
+void BlockTerminationSignals();
+// Blocks until SIGINT or SIGTERM.
+void WaitForTerminationSignal();
+
+}  // namespace openrms::cli

@@ -1,0 +1,38 @@
+// openrms: one program, many subcommands.
+#include <iostream>
+
+#include "cli/commands.h"
+
+namespace openrms::cli {
+
+int ReportError(const Status& status) {
+  std::cerr << "error: " << status.message() << "\n";
+  switch (status.code()) {
+    case Code::kMalformed:
+    case Code::kTooLarge:
+    case Code::kNotFound:
+    case Code::kIo:
+    case Code::kInvalidArgument:
+      return 2;
+    default:
+      return 1;
+  }
+}
+
+}  // namespace openrms::cli
+
+int main(int argc, char** argv) {
+  CLI::App app{"OpenRMS: an open rights-management server", "openrms"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "openrms 0.1.0");
+  int exit_code = 0;
+  openrms::cli::RegisterXrmlCommands(app, exit_code);
+  openrms::cli::RegisterEnrollmentCommands(app, exit_code);
+  openrms::cli::RegisterDemoCommand(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+  return exit_code;
+}

@@ -1,0 +1,67 @@
+#include "cli/password.h"
+
+#include <termios.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <iostream>
+
+#include "base/file_system.h"
+
+namespace openrms::cli {
+
+namespace {
+
+std::string Prompt(const std::string& text) {
+  std::cerr << text << std::flush;
+  termios old{};
+  const bool tty = tcgetattr(STDIN_FILENO, &old) == 0;
+  if (tty) {
+    termios quiet = old;
+    quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
+  }
+  std::string line;
+  std::getline(std::cin, line);
+  if (tty) tcsetattr(STDIN_FILENO, TCSANOW, &old);
+  std::cerr << "\n";
+  return line;
+}
+
+}  // namespace
+
+Result<std::string> ReadKeyPassword(const std::string& password_file, const char* env_name,
+                                    bool confirm) {
+  if (!password_file.empty()) {
+    auto text = RealFileSystem().ReadFile(password_file, 4096);
+    if (!text.ok()) return text.status().WithContext("password file");
+    std::string pw = *text;
+    while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
+    if (pw.empty())
+      return Status(Code::kInvalidArgument, "the password file " + password_file + " is empty");
+    return pw;
+  }
+  if (const char* env = std::getenv(env_name); env != nullptr && *env != '\0')
+    return std::string(env);
+  if (!isatty(STDIN_FILENO)) {
+    return Status(Code::kInvalidArgument, std::string("no key password: give --password-file, "
+                                                      "set ") +
+                                              env_name + ", or run in a terminal to be asked");
+  }
+  std::string pw = Prompt("Key password: ");
+  if (pw.empty()) return Status(Code::kInvalidArgument, "the key password is empty");
+  if (confirm && Prompt("Key password again: ") != pw) {
+    return Status(Code::kInvalidArgument, "the two passwords differ");
+  }
+  return pw;
+}
+
+bool AskYesNo(const std::string& question) {
+  if (!isatty(STDIN_FILENO)) return false;
+  std::cerr << question << " [y/N] " << std::flush;
+  std::string line;
+  std::getline(std::cin, line);
+  return line == "y" || line == "Y" || line == "yes";
+}
+
+}  // namespace openrms::cli

@@ -1,0 +1,56 @@
+#include <gtest/gtest.h>
+
+#include "crypto/encoding.h"
+#include "crypto/keys.h"
+
+namespace openrms::crypto {
+namespace {
+
+TEST(Keys, SealedKeySignsAndOpensOnlyWithItsPassword) {
+  auto pair = GenerateSealedRsaKey(2048, "correct horse");
+  ASSERT_TRUE(pair.ok()) << pair.status().ToString();
+  EXPECT_NE(pair->sealed_pem.find("BEGIN ENCRYPTED PRIVATE KEY"), std::string::npos);
+  auto sig = pair->key->Sign(DigestAlgorithm::kSha256, "hello");
+  ASSERT_TRUE(sig.ok());
+  EXPECT_TRUE(pair->key->public_key().Verify(DigestAlgorithm::kSha256, "hello", *sig).ok());
+  EXPECT_EQ(pair->key->public_key().Verify(DigestAlgorithm::kSha256, "hellO", *sig).code(),
+            Code::kBadSignature);
+
+  auto wrong = UnsealKey(pair->sealed_pem, "wrong");
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().code(), Code::kPermissionDenied);
+  auto opened = UnsealKey(pair->sealed_pem, "correct horse");
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_TRUE((*opened)->public_key() == pair->key->public_key());
+}
+
+TEST(Keys, OaepRoundTrip) {
+  auto pair = GenerateSealedRsaKey(2048, "pw");
+  ASSERT_TRUE(pair.ok());
+  auto ct = pair->key->public_key().EncryptOaep("content key 1234");
+  ASSERT_TRUE(ct.ok());
+  EXPECT_EQ(*pair->key->Decrypt(*ct), "content key 1234");
+}
+
+TEST(Keys, Pkcs1DerRoundTripAndUnsupportedSizes) {
+  auto pair = GenerateSealedRsaKey(2048, "pw");
+  ASSERT_TRUE(pair.ok());
+  auto back = PublicKey::FromPkcs1Der(pair->key->public_key().ToPkcs1Der());
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(*back == pair->key->public_key());
+  auto small = PublicKey::FromModulus(std::string(64, '\x7f'), 65537);
+  EXPECT_EQ(small.status().code(), Code::kUnsupported);
+  EXPECT_EQ(GenerateSealedRsaKey(1024, "pw").status().code(), Code::kUnsupported);
+}
+
+TEST(Encoding, Base64) {
+  EXPECT_EQ(Base64Encode("abcd"), "YWJjZA==");
+  EXPECT_EQ(Base64Decode("YWJjZA=="), "abcd");
+  EXPECT_EQ(Base64Decode("YWJj\nZA=="), "abcd");
+  EXPECT_FALSE(Base64Decode("YWJjZA="));
+  EXPECT_FALSE(Base64Decode("YW=jZA=="));
+  EXPECT_FALSE(Base64Decode("YWJj*A=="));
+}
+
+}  // namespace
+}  // namespace openrms::crypto

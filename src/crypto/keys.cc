@@ -1,0 +1,286 @@
+#include "crypto/keys.h"
+
+#include <openssl/core_names.h>
+#include <openssl/err.h>
+#include <openssl/param_build.h>
+#include <openssl/pem.h>
+#include <openssl/pkcs12.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+#include "crypto/sealing.h"
+#include "crypto/ssl_util.h"
+
+namespace openrms::crypto {
+
+namespace {
+
+const EVP_MD* Md(DigestAlgorithm a) {
+  return a == DigestAlgorithm::kSha1 ? EVP_sha1() : EVP_sha256();
+}
+
+std::string BnToBytes(const BIGNUM* bn) {
+  std::string out(static_cast<size_t>(BN_num_bytes(bn)), '\0');
+  BN_bn2bin(bn, reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
+std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* p) { return std::shared_ptr<EVP_PKEY>(p, EVP_PKEY_free); }
+
+Result<PublicKey> PublicKeyOf(EVP_PKEY* pkey);
+
+}  // namespace
+
+std::string Digest(DigestAlgorithm algorithm, std::string_view data) {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), md, &len, Md(algorithm), nullptr);
+  return std::string(reinterpret_cast<char*>(md), len);
+}
+std::string Sha1(std::string_view data) { return Digest(DigestAlgorithm::kSha1, data); }
+std::string Sha256(std::string_view data) { return Digest(DigestAlgorithm::kSha256, data); }
+
+std::string HexEncode(std::string_view bytes) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(bytes.size() * 2);
+  for (unsigned char c : bytes) {
+    out += kHex[c >> 4];
+    out += kHex[c & 15];
+  }
+  return out;
+}
+
+bool IsSupportedRsaBits(int bits) {
+  return bits == 1024 || bits == 2048 || bits == 3072 || bits == 4096;
+}
+
+Result<PublicKey> PublicKey::FromModulus(std::string_view modulus_be, uint32_t exponent) {
+  while (!modulus_be.empty() && modulus_be.front() == '\0') modulus_be.remove_prefix(1);
+  const int bits = static_cast<int>(modulus_be.size() * 8);
+  if (!IsSupportedRsaBits(bits)) {
+    return Status(Code::kUnsupported, "RSA keys of " + std::to_string(bits) +
+                                          " bits are not supported (use 1024 or 2048 bits)");
+  }
+  if (exponent < 3 || exponent % 2 == 0) {
+    return Status(Code::kUnsupported,
+                  "RSA public exponent " + std::to_string(exponent) + " is not supported");
+  }
+  BnPtr n(BN_bin2bn(reinterpret_cast<const unsigned char*>(modulus_be.data()),
+                    static_cast<int>(modulus_be.size()), nullptr));
+  BnPtr e(BN_new());
+  if (!n || !e || !BN_set_word(e.get(), exponent)) return SslError(Code::kInternal, "BIGNUM");
+  std::unique_ptr<OSSL_PARAM_BLD, Deleter<OSSL_PARAM_BLD_free>> bld(OSSL_PARAM_BLD_new());
+  if (!bld || !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_N, n.get()) ||
+      !OSSL_PARAM_BLD_push_BN(bld.get(), OSSL_PKEY_PARAM_RSA_E, e.get())) {
+    return SslError(Code::kInternal, "OSSL_PARAM_BLD");
+  }
+  std::unique_ptr<OSSL_PARAM, Deleter<OSSL_PARAM_free>> params(OSSL_PARAM_BLD_to_param(bld.get()));
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr));
+  EVP_PKEY* pkey = nullptr;
+  if (!ctx || EVP_PKEY_fromdata_init(ctx.get()) <= 0 ||
+      EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0) {
+    return SslError(Code::kMalformed, "not a usable RSA public key");
+  }
+  return PublicKey(std::string(modulus_be), exponent, Share(pkey));
+}
+
+Result<PublicKey> PublicKey::FromPkcs1Der(std::string_view der) {
+  const unsigned char* p = reinterpret_cast<const unsigned char*>(der.data());
+  EVP_PKEY* pkey = d2i_PublicKey(EVP_PKEY_RSA, nullptr, &p, static_cast<long>(der.size()));
+  if (pkey == nullptr || p != reinterpret_cast<const unsigned char*>(der.data()) + der.size()) {
+    EVP_PKEY_free(pkey);
+    ERR_clear_error();
+    return Status(Code::kMalformed, "the public key is not a DER PKCS#1 RSA public key");
+  }
+  PkeyPtr owned(pkey);
+  return PublicKeyOf(pkey);
+}
+
+namespace {
+Result<PublicKey> PublicKeyOf(EVP_PKEY* pkey) {
+  BIGNUM* n = nullptr;
+  BIGNUM* e = nullptr;
+  if (!EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_N, &n) ||
+      !EVP_PKEY_get_bn_param(pkey, OSSL_PKEY_PARAM_RSA_E, &e)) {
+    BN_free(n);
+    return SslError(Code::kMalformed, "not an RSA key");
+  }
+  BnPtr nn(n), ee(e);
+  if (BN_num_bits(e) > 32) return Status(Code::kUnsupported, "RSA public exponent too large");
+  return PublicKey::FromModulus(BnToBytes(n), static_cast<uint32_t>(BN_get_word(e)));
+}
+}  // namespace
+
+int PublicKey::bits() const { return static_cast<int>(modulus_.size() * 8); }
+
+std::string PublicKey::ToPkcs1Der() const {
+  unsigned char* der = nullptr;
+  const int len = i2d_PublicKey(pkey_.get(), &der);
+  if (len <= 0) return {};
+  std::string out(reinterpret_cast<char*>(der), static_cast<size_t>(len));
+  OPENSSL_free(der);
+  return out;
+}
+
+std::string PublicKey::Fingerprint() const { return HexEncode(Sha256(modulus_)); }
+
+Status PublicKey::Verify(DigestAlgorithm algorithm, std::string_view data,
+                         std::string_view signature_be) const {
+  MdCtxPtr ctx(EVP_MD_CTX_new());
+  EVP_PKEY_CTX* pctx = nullptr;
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), &pctx, Md(algorithm), nullptr, pkey_.get()) <= 0 ||
+      EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0) {
+    return SslError(Code::kInternal, "cannot start RSA verification");
+  }
+  const int rc = EVP_DigestVerify(
+      ctx.get(), reinterpret_cast<const unsigned char*>(signature_be.data()), signature_be.size(),
+      reinterpret_cast<const unsigned char*>(data.data()), data.size());
+  ERR_clear_error();
+  if (rc != 1) return Status(Code::kBadSignature, "the signature does not match the signed data");
+  return Status::Ok();
+}
+
+Result<std::string> PublicKey::EncryptOaep(std::string_view plaintext) const {
+  PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey_.get(), nullptr));
+  size_t len = 0;
+  const auto* in = reinterpret_cast<const unsigned char*>(plaintext.data());
+  if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) <= 0 ||
+      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) <= 0 ||
+      EVP_PKEY_encrypt(ctx.get(), nullptr, &len, in, plaintext.size()) <= 0) {
+    return SslError(Code::kInternal, "cannot start RSA encryption");
+  }
+  std::string out(len, '\0');
+  if (EVP_PKEY_encrypt(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, in,
+                       plaintext.size()) <= 0) {
+    return SslError(Code::kInvalidArgument, "RSA encryption failed");
+  }
+  out.resize(len);
+  return out;
+}
+
+// A key held in this process's memory.
+class SoftwarePrivateKey final : public PrivateKey {
+ public:
+  SoftwarePrivateKey(PkeyPtr pkey, PublicKey pub)
+      : pkey_(std::move(pkey)), public_(std::move(pub)) {}
+
+  const PublicKey& public_key() const override { return public_; }
+
+  Result<std::string> Sign(DigestAlgorithm algorithm, std::string_view data) const override {
+    MdCtxPtr ctx(EVP_MD_CTX_new());
+    EVP_PKEY_CTX* pctx = nullptr;
+    size_t len = 0;
+    const auto* in = reinterpret_cast<const unsigned char*>(data.data());
+    if (!ctx || EVP_DigestSignInit(ctx.get(), &pctx, Md(algorithm), nullptr, pkey_.get()) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PADDING) <= 0 ||
+        EVP_DigestSign(ctx.get(), nullptr, &len, in, data.size()) <= 0) {
+      return SslError(Code::kInternal, "cannot start RSA signing");
+    }
+    std::string sig(len, '\0');
+    if (EVP_DigestSign(ctx.get(), reinterpret_cast<unsigned char*>(sig.data()), &len, in,
+                       data.size()) <= 0) {
+      return SslError(Code::kInternal, "RSA signing failed");
+    }
+    sig.resize(len);
+    return sig;
+  }
+
+  Result<std::string> Decrypt(std::string_view ciphertext) const override {
+    PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey_.get(), nullptr));
+    size_t len = 0;
+    const auto* in = reinterpret_cast<const unsigned char*>(ciphertext.data());
+    if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) <= 0 ||
+        EVP_PKEY_decrypt(ctx.get(), nullptr, &len, in, ciphertext.size()) <= 0) {
+      return SslError(Code::kInternal, "cannot start RSA decryption");
+    }
+    std::string out(len, '\0');
+    if (EVP_PKEY_decrypt(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, in,
+                         ciphertext.size()) <= 0) {
+      return SslError(Code::kInvalidArgument, "the data was not encrypted to this key");
+    }
+    out.resize(len);
+    return out;
+  }
+
+ private:
+  PkeyPtr pkey_;
+  PublicKey public_;
+};
+
+namespace {
+
+Result<std::unique_ptr<PrivateKey>> Wrap(PkeyPtr pkey) {
+  ASSIGN_OR_RETURN(PublicKey pub, PublicKeyOf(pkey.get()));
+  return std::unique_ptr<PrivateKey>(new SoftwarePrivateKey(std::move(pkey), std::move(pub)));
+}
+
+// scrypt cost: N=2^14, r=8, p=1 (16 MiB; OpenSSL refuses more than 32 MiB by default).
+constexpr uint64_t kScryptN = 1 << 14;
+
+}  // namespace
+
+Result<std::string> SealPrivateKey(EVP_PKEY* pkey, std::string_view password) {
+  if (password.empty()) return Status(Code::kInvalidArgument, "the key password is empty");
+  unsigned char salt[16];
+  if (RAND_bytes(salt, sizeof salt) != 1) return SslError(Code::kInternal, "RAND_bytes");
+  X509_ALGOR* pbe =
+      PKCS5_pbe2_set_scrypt(EVP_aes_256_cbc(), salt, sizeof salt, nullptr, kScryptN, 8, 1);
+  if (pbe == nullptr) return SslError(Code::kInternal, "cannot set up scrypt key encryption");
+  std::unique_ptr<PKCS8_PRIV_KEY_INFO, Deleter<PKCS8_PRIV_KEY_INFO_free>> p8(EVP_PKEY2PKCS8(pkey));
+  if (!p8) {
+    X509_ALGOR_free(pbe);
+    return SslError(Code::kInternal, "EVP_PKEY2PKCS8");
+  }
+  X509_SIG* sig = PKCS8_set0_pbe(password.data(), static_cast<int>(password.size()), p8.get(), pbe);
+  if (sig == nullptr) {
+    X509_ALGOR_free(pbe);
+    return SslError(Code::kInternal, "cannot encrypt the private key");
+  }
+  std::unique_ptr<X509_SIG, Deleter<X509_SIG_free>> owned(sig);
+  BioPtr bio(BIO_new(BIO_s_mem()));
+  if (!bio || PEM_write_bio_PKCS8(bio.get(), sig) != 1) {
+    return SslError(Code::kInternal, "cannot write the sealed key");
+  }
+  return BioToString(bio.get());
+}
+
+Result<SealedKeyPair> GenerateSealedRsaKey(int bits, std::string_view password) {
+  if (!IsSupportedRsaBits(bits) || bits < 2048) {
+    return Status(Code::kUnsupported, "new keys must be 2048, 3072 or 4096 bits");
+  }
+  EVP_PKEY* raw = EVP_RSA_gen(static_cast<unsigned>(bits));
+  if (raw == nullptr) return SslError(Code::kInternal, "RSA key generation failed");
+  PkeyPtr pkey(raw);
+  ASSIGN_OR_RETURN(std::string sealed, SealPrivateKey(pkey.get(), password));
+  ASSIGN_OR_RETURN(std::unique_ptr<PrivateKey> key, Wrap(std::move(pkey)));
+  return SealedKeyPair{std::move(key), std::move(sealed)};
+}
+
+Result<PkeyPtr> UnsealPrivateKey(std::string_view sealed_pem, std::string_view password) {
+  BioPtr bio(BIO_new_mem_buf(sealed_pem.data(), static_cast<int>(sealed_pem.size())));
+  std::string pw(password);
+  EVP_PKEY* raw = PEM_read_bio_PrivateKey(bio.get(), nullptr, nullptr, pw.data());
+  OPENSSL_cleanse(pw.data(), pw.size());
+  if (raw == nullptr) {
+    const unsigned long err = ERR_peek_last_error();
+    ERR_clear_error();
+    if (ERR_GET_REASON(err) == EVP_R_BAD_DECRYPT || ERR_GET_LIB(err) == ERR_LIB_EVP ||
+        ERR_GET_LIB(err) == ERR_LIB_PKCS12) {
+      return Status(Code::kPermissionDenied,
+                    "the key password is wrong (cannot decrypt the private key)");
+    }
+    return Status(Code::kMalformed, "the sealed private key cannot be read");
+  }
+  return PkeyPtr(raw);
+}
+
+Result<std::unique_ptr<PrivateKey>> UnsealKey(std::string_view sealed_pem,
+                                              std::string_view password) {
+  ASSIGN_OR_RETURN(PkeyPtr pkey, UnsealPrivateKey(sealed_pem, password));
+  return Wrap(std::move(pkey));
+}
+
+}  // namespace openrms::crypto

@@ -1,0 +1,88 @@
+// RSA keys. The only way business code reaches a private key is the
+// PrivateKey interface (Sign, Decrypt): there is no accessor for its bytes.
+// Sealed keys (encrypted at rest) are opaque PEM text that only this folder
+// opens. A PKCS#11 token will be a second PrivateKey implementation.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+struct evp_pkey_st;
+
+namespace openrms::crypto {
+
+enum class DigestAlgorithm { kSha1, kSha256 };
+
+std::string Sha1(std::string_view data);
+std::string Sha256(std::string_view data);
+std::string Digest(DigestAlgorithm algorithm, std::string_view data);
+std::string HexEncode(std::string_view bytes);
+
+// RSA key sizes we accept. XrML mode 1 is 1024-bit (verify only); mode 2 is
+// 2048-bit. 3072 and 4096 are accepted for roots we make ourselves.
+bool IsSupportedRsaBits(int bits);
+
+// An RSA public key. A value type; cheap to copy. Thread-safe.
+class PublicKey final {
+ public:
+  // `modulus` is big-endian. kUnsupported for sizes IsSupportedRsaBits refuses.
+  static Result<PublicKey> FromModulus(std::string_view modulus_be, uint32_t exponent);
+  // A base64 DER PKCS#1 RSAPublicKey, as MS-RMPR's aPublicKeyBytes.
+  static Result<PublicKey> FromPkcs1Der(std::string_view der);
+
+  const std::string& modulus_be() const { return modulus_; }
+  uint32_t exponent() const { return exponent_; }
+  int bits() const;
+  std::string ToPkcs1Der() const;
+  // SHA-256 of the big-endian modulus, hex: a stable name for the key.
+  std::string Fingerprint() const;
+
+  // kBadSignature when `signature_be` is not a PKCS#1 v1.5 signature of
+  // `data` under this key.
+  Status Verify(DigestAlgorithm algorithm, std::string_view data,
+                std::string_view signature_be) const;
+  // RSA-OAEP (SHA-1) encryption to this key.
+  Result<std::string> EncryptOaep(std::string_view plaintext) const;
+
+  friend bool operator==(const PublicKey& a, const PublicKey& b) {
+    return a.exponent_ == b.exponent_ && a.modulus_ == b.modulus_;
+  }
+
+ private:
+  PublicKey(std::string modulus, uint32_t exponent, std::shared_ptr<evp_pkey_st> pkey)
+      : modulus_(std::move(modulus)), exponent_(exponent), pkey_(std::move(pkey)) {}
+  friend class SoftwarePrivateKey;
+  std::string modulus_;  // big-endian, no leading zero bytes
+  uint32_t exponent_;
+  std::shared_ptr<evp_pkey_st> pkey_;  // shared, never mutated after construction
+};
+
+// A private key: sign and decrypt, nothing else. Thread-safe: Sign and
+// Decrypt may be called concurrently.
+class PrivateKey {
+ public:
+  virtual ~PrivateKey() = default;
+  virtual const PublicKey& public_key() const = 0;
+  // PKCS#1 v1.5 signature, big-endian bytes.
+  virtual Result<std::string> Sign(DigestAlgorithm algorithm, std::string_view data) const = 0;
+  // RSA-OAEP (SHA-1) decryption.
+  virtual Result<std::string> Decrypt(std::string_view ciphertext) const = 0;
+};
+
+// A freshly made key and its sealed (encrypted) form, to be stored.
+struct SealedKeyPair {
+  std::unique_ptr<PrivateKey> key;
+  std::string sealed_pem;  // PKCS#8, PBES2 with scrypt and AES-256-CBC
+};
+
+// Makes an RSA key of `bits` and seals it under `password`.
+Result<SealedKeyPair> GenerateSealedRsaKey(int bits, std::string_view password);
+// Opens a sealed key. kPermissionDenied for a wrong password.
+Result<std::unique_ptr<PrivateKey>> UnsealKey(std::string_view sealed_pem,
+                                              std::string_view password);
+
+}  // namespace openrms::crypto

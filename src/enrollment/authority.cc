@@ -1,0 +1,141 @@
+#include "enrollment/authority.h"
+
+#include <nlohmann/json.hpp>
+
+#include "crypto/tls_certificates.h"
+#include "xrml/chain.h"
+
+namespace openrms::enrollment {
+
+AuthorityPaths::AuthorityPaths(std::string d) : dir(std::move(d)) {
+  trust_anchor = dir + "/trust-anchor.xml";
+  ca_certificate = dir + "/certificates/ca.xml";
+  enrollment_ca_certificate = dir + "/certificates/enrollment-ca.xml";
+  service_certificate = dir + "/certificates/enrollment-service.xml";
+  ca_key = dir + "/keys/ca.key";
+  enrollment_ca_key = dir + "/keys/enrollment-ca.key";
+  service_key = dir + "/keys/enrollment-service.key";
+  tls_ca = dir + "/tls-ca.pem";
+  tls_ca_key = dir + "/keys/tls-ca.key";
+  tls_server = dir + "/tls-server.pem";
+  tls_server_key = dir + "/keys/tls-server.key";
+  database = dir + "/enrollment.db";
+  config = dir + "/config.json";
+}
+
+namespace {
+
+constexpr size_t kMaxFileBytes = 1 << 20;
+
+struct Level {
+  const char* descriptor;
+  const char* object_type;
+  std::string name;
+  long days;
+};
+
+Time RoundToMinute(Time t) { return t - Duration(t.time_since_epoch().count() % 60); }
+
+Result<xrml::Document> ReadCertificate(FileSystem& fs, const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, fs.ReadFile(path, kMaxFileBytes));
+  auto doc = xrml::ParseDocument(text);
+  if (!doc.ok()) return doc.status().WithContext(path);
+  return doc;
+}
+
+}  // namespace
+
+Status InitializeAuthority(FileSystem& fs, const std::string& dir, std::string_view password,
+                           const InitOptions& options, const Clock& clock, Random& random) {
+  const AuthorityPaths paths(dir);
+  if (fs.Exists(paths.trust_anchor) || fs.Exists(paths.service_key)) {
+    return Status(Code::kFailedPrecondition,
+                  dir + " already holds an enrollment service; use another directory");
+  }
+  if (options.max_validity_days < 1 || options.max_validity_days > 7150) {
+    return Status(Code::kInvalidArgument, "the maximum SLC validity must be 1 to 7150 days");
+  }
+  RETURN_IF_ERROR(fs.CreateDirectories(dir + "/certificates"));
+  RETURN_IF_ERROR(fs.CreateDirectories(dir + "/keys", 0700));
+
+  const Time now = RoundToMinute(clock.Now());
+  const Level levels[] = {
+      {xrml::kTypeCaCertificate, "DRM-CA", options.name + " Root CA", 7300},
+      {xrml::kTypeEnrollmentCaCertificate, "DRM-Enrollment-CA", options.name + " Enrollment CA",
+       5475},
+      {xrml::kTypeEnrollmentServiceCertificate, "DRM-Enrollment-Service", options.name, 3650},
+  };
+  const std::string* cert_paths[] = {&paths.ca_certificate, &paths.enrollment_ca_certificate,
+                                     &paths.service_certificate};
+  const std::string* key_paths[] = {&paths.ca_key, &paths.enrollment_ca_key, &paths.service_key};
+
+  std::unique_ptr<crypto::PrivateKey> issuer_key;
+  xrml::Party issuer;
+  for (int i = 0; i < 3; ++i) {
+    ASSIGN_OR_RETURN(crypto::SealedKeyPair pair, crypto::GenerateSealedRsaKey(2048, password));
+    xrml::IssuingCertificate spec;
+    spec.descriptor_type = levels[i].descriptor;
+    spec.certificate_id = NewGuid(random);
+    spec.issued = now;
+    spec.validity = {now - Days(1), now + Days(levels[i].days)};
+    spec.principal.object = {levels[i].object_type, "MS-GUID", NewGuid(random),
+                             levels[i].name,        "",        ""};
+    spec.principal.public_key = pair.key->public_key();
+    spec.issuer = i == 0 ? spec.principal : issuer;
+    const crypto::PrivateKey& signer = i == 0 ? *pair.key : *issuer_key;
+    ASSIGN_OR_RETURN(xrml::Document cert,
+                     xrml::SignDocument(xrml::BuildIssuingCertificateBody(spec), signer));
+    RETURN_IF_ERROR(fs.WriteFileAtomic(*key_paths[i], pair.sealed_pem, 0600));
+    RETURN_IF_ERROR(fs.WriteFileAtomic(*cert_paths[i], xrml::WriteDocument(cert)));
+    if (i == 0) RETURN_IF_ERROR(fs.WriteFileAtomic(paths.trust_anchor, xrml::WriteDocument(cert)));
+    issuer = spec.principal;
+    issuer_key = std::move(pair.key);
+  }
+
+  ASSIGN_OR_RETURN(
+      crypto::TlsCredential tls_ca,
+      crypto::CreateTlsCa(options.name + " TLS Root", clock.Now(), Days(3650), password));
+  ASSIGN_OR_RETURN(crypto::TlsCredential tls_server,
+                   crypto::IssueTlsServerCertificate(tls_ca, password, options.tls_names,
+                                                     clock.Now(), Days(825), password));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(paths.tls_ca_key, tls_ca.sealed_key_pem, 0600));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(paths.tls_server_key, tls_server.sealed_key_pem, 0600));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(paths.tls_server, tls_server.certificate_pem));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(paths.tls_ca, tls_ca.certificate_pem));
+
+  nlohmann::json config = {{"name", options.name},
+                           {"max_validity_days", options.max_validity_days}};
+  return fs.WriteFileAtomic(paths.config, config.dump(2) + "\n");
+}
+
+Result<Authority> LoadAuthority(FileSystem& fs, const std::string& dir, std::string_view password) {
+  const AuthorityPaths paths(dir);
+  if (!fs.Exists(paths.config)) {
+    return Status(Code::kNotFound, dir +
+                                       " holds no enrollment service; run `openrms enrollment "
+                                       "init --dir " +
+                                       dir + "` first");
+  }
+  Authority a;
+  ASSIGN_OR_RETURN(std::string config_text, fs.ReadFile(paths.config, kMaxFileBytes));
+  const auto config = nlohmann::json::parse(config_text, nullptr, false);
+  if (config.is_discarded() || !config.is_object()) {
+    return Status(Code::kMalformed, paths.config + " is not valid JSON");
+  }
+  a.name = config.value("name", "OpenRMS Enrollment Service");
+  a.max_validity_days = config.value("max_validity_days", 365);
+  ASSIGN_OR_RETURN(a.ca, ReadCertificate(fs, paths.ca_certificate));
+  ASSIGN_OR_RETURN(a.enrollment_ca, ReadCertificate(fs, paths.enrollment_ca_certificate));
+  ASSIGN_OR_RETURN(a.service, ReadCertificate(fs, paths.service_certificate));
+  ASSIGN_OR_RETURN(std::string sealed, fs.ReadFile(paths.service_key, kMaxFileBytes));
+  auto key = crypto::UnsealKey(sealed, password);
+  if (!key.ok()) return key.status().WithContext(paths.service_key);
+  a.service_key = std::move(key).value();
+  if (!(a.service_key->public_key() == *a.service.principal()->public_key)) {
+    return Status(Code::kMismatch,
+                  paths.service_key + " is not the key of " + paths.service_certificate);
+  }
+  return a;
+}
+
+}  // namespace openrms::enrollment

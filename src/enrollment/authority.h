@@ -1,0 +1,62 @@
+// The enrollment service's trust hierarchy on disk: CA -> enrollment CA ->
+// enrollment service, as XrML issuing certificates (MS-RMPR 2.2.9.3), each
+// private key sealed under the service's key password; and the X.509 TLS
+// credentials of its HTTPS endpoint.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/file_system.h"
+#include "base/random.h"
+#include "base/status.h"
+#include "crypto/keys.h"
+#include "xrml/document.h"
+
+namespace openrms::enrollment {
+
+// Files below the service directory.
+struct AuthorityPaths {
+  explicit AuthorityPaths(std::string dir);
+  std::string dir;
+  std::string trust_anchor;  // the CA certificate clusters pin
+  std::string ca_certificate;
+  std::string enrollment_ca_certificate;
+  std::string service_certificate;
+  std::string ca_key, enrollment_ca_key, service_key;  // sealed
+  std::string tls_ca, tls_ca_key, tls_server, tls_server_key;
+  std::string database;
+  std::string config;
+};
+
+struct InitOptions {
+  std::string name = "OpenRMS Enrollment Service";
+  std::vector<std::string> tls_names = {"localhost", "127.0.0.1", "::1"};
+  int max_validity_days = 365;
+};
+
+// Creates the hierarchy in `dir` (which must not hold one yet:
+// kFailedPrecondition otherwise, and nothing is touched).
+Status InitializeAuthority(FileSystem& fs, const std::string& dir, std::string_view password,
+                           const InitOptions& options, const Clock& clock, Random& random);
+
+// What the running service needs: the certificates of its chain and the
+// key that signs SLCs. The CA keys stay sealed on disk.
+struct Authority {
+  xrml::Document ca;
+  xrml::Document enrollment_ca;
+  xrml::Document service;
+  std::unique_ptr<crypto::PrivateKey> service_key;
+  int max_validity_days = 365;
+  std::string name;
+
+  // [service, enrollment CA, CA]: what follows an SLC in its chain.
+  std::vector<xrml::Document> IssuerChain() const { return {service, enrollment_ca, ca}; }
+};
+
+// kNotFound with "run `openrms enrollment init`" when `dir` holds none.
+Result<Authority> LoadAuthority(FileSystem& fs, const std::string& dir, std::string_view password);
+
+}  // namespace openrms::enrollment

@@ -1,0 +1,26 @@
+// The enrollment service over HTTPS: the online SOAP endpoint and the web
+// site where a person uploads a request file and downloads the issued
+// certificate chain (the seed procedure's steps 10-11).
+#pragma once
+
+#include <string>
+
+#include "enrollment/service.h"
+#include "http/server.h"
+
+namespace openrms::enrollment {
+
+inline constexpr char kEnrollPath[] = "/EnrollmentService.asmx";
+
+struct SiteOptions {
+  std::string trust_anchor_xml;  // served at /trust-anchor.xml
+  std::string tls_ca_pem;        // served at /tls-ca.pem
+};
+
+// Adds the service's routes to `router`. `service` must outlive it.
+void AddSiteRoutes(http::Router& router, EnrollmentService& service, SiteOptions options);
+
+// "<server name>ServerLicensorCertificate.xml", safe as a file name.
+std::string CertificateFileName(std::string_view server_name);
+
+}  // namespace openrms::enrollment

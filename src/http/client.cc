@@ -1,0 +1,420 @@
+#include "http/client.h"
+
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <charconv>
+#include <chrono>
+#include <exception>
+#include <optional>
+
+#include "base/text.h"
+#include "crypto/ssl_util.h"
+
+namespace openrms::http {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+constexpr uint32_t kMaxResponseHeaderBytes = 64 << 10;
+// How long we wait for the server's close_notify after the response.
+constexpr auto kShutdownWait = std::chrono::seconds(1);
+
+std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+struct Url {
+  bool https = true;
+  std::string host;  // without brackets
+  bool is_ip = false;
+  uint16_t port = 443;
+  std::string target;  // path and query
+
+  std::string HostPort() const {
+    const bool v6 = host.find(':') != std::string::npos;
+    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+  }
+  // For messages: the URL without query (it may carry secrets).
+  std::string Origin() const { return (https ? "https://" : "http://") + HostPort(); }
+  std::string ForMessage() const { return Origin() + target.substr(0, target.find('?')); }
+  std::string HostHeader() const {
+    const bool v6 = host.find(':') != std::string::npos;
+    const std::string h = v6 ? "[" + host + "]" : host;
+    return port == (https ? 443 : 80) ? h : h + ":" + std::to_string(port);
+  }
+};
+
+Result<Url> ParseUrl(std::string_view text) {
+  auto bad = [&](std::string why) {
+    return Status(Code::kInvalidArgument,
+                  "\"" + std::string(text) + "\" is not a usable URL: " + why);
+  };
+  Url url;
+  const size_t scheme_end = text.find("://");
+  if (scheme_end == std::string_view::npos) return bad("it does not start with https://");
+  const std::string scheme = ToLower(text.substr(0, scheme_end));
+  if (scheme == "http") {
+    url.https = false;
+    url.port = 80;
+  } else if (scheme != "https") {
+    return bad("the scheme must be https");
+  }
+  std::string_view rest = text.substr(scheme_end + 3);
+  rest = rest.substr(0, rest.find('#'));
+  const size_t authority_end = rest.find_first_of("/?");
+  const std::string_view authority = rest.substr(0, authority_end);
+  std::string_view target =
+      authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
+  if (authority.find('@') != std::string_view::npos) return bad("user names are not supported");
+
+  std::string_view port_text;
+  bool port_given = false;
+  if (!authority.empty() && authority.front() == '[') {
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return bad("the IPv6 address has no closing ']'");
+    url.host = std::string(authority.substr(1, close - 1));
+    beast::error_code ec;
+    asio::ip::make_address_v6(url.host, ec);
+    if (ec) return bad("\"" + url.host + "\" is not an IPv6 address");
+    const std::string_view after = authority.substr(close + 1);
+    if (!after.empty()) {
+      if (after.front() != ':') return bad("unexpected text after the IPv6 address");
+      port_text = after.substr(1);
+      port_given = true;
+    }
+  } else {
+    const size_t colon = authority.rfind(':');
+    url.host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) {
+      port_text = authority.substr(colon + 1);
+      port_given = true;
+    }
+  }
+  if (url.host.empty()) return bad("it has no host");
+  for (char c : url.host) {
+    if (c <= 0x20 || c >= 0x7f) return bad("the host contains spaces or control characters");
+  }
+  if (port_given) {
+    unsigned port = 0;
+    const auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
+        port > 65535) {
+      return bad("the port must be a number from 1 to 65535");
+    }
+    url.port = static_cast<uint16_t>(port);
+  }
+  beast::error_code ec;
+  asio::ip::make_address(url.host, ec);
+  url.is_ip = !ec;
+
+  url.target =
+      target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
+  for (char c : url.target) {
+    if (c <= 0x20 || c >= 0x7f) {
+      return bad("the path contains spaces or control characters (percent-encode them)");
+    }
+  }
+  return url;
+}
+
+bool IsToken(std::string_view s) {
+  if (s.empty()) return false;
+  for (unsigned char c : s) {
+    if (c <= 0x20 || c >= 0x7f ||
+        std::string_view("\"(),/:;<=>?@[\\]{}").find(static_cast<char>(c)) !=
+            std::string_view::npos) {
+      return false;
+    }
+  }
+  return true;
+}
+
+// Runs `ioc` until its work is done; false when `deadline` passed first.
+bool RunUntil(asio::io_context& ioc, Clock::time_point deadline) {
+  ioc.restart();
+  ioc.run_until(deadline);
+  return ioc.stopped();
+}
+
+void RunAll(asio::io_context& ioc) {
+  ioc.restart();
+  ioc.run();
+}
+
+Result<std::vector<tcp::endpoint>> Resolve(asio::io_context& ioc, const Url& url,
+                                           Clock::time_point deadline, int timeout_seconds) {
+  beast::error_code ec;
+  const asio::ip::address address = asio::ip::make_address(url.host, ec);
+  if (!ec) return std::vector<tcp::endpoint>{tcp::endpoint(address, url.port)};
+
+  tcp::resolver resolver(ioc);
+  std::vector<tcp::endpoint> endpoints;
+  bool done = false;
+  resolver.async_resolve(url.host, std::to_string(url.port),
+                         [&](beast::error_code e, const tcp::resolver::results_type& results) {
+                           done = true;
+                           ec = e;
+                           for (const auto& r : results) endpoints.push_back(r.endpoint());
+                         });
+  if (!RunUntil(ioc, deadline) || !done) {
+    resolver.cancel();
+    RunAll(ioc);
+    return Status(Code::kUnavailable, "cannot connect to " + url.Origin() + ": the host name \"" +
+                                          url.host + "\" was not resolved within " +
+                                          std::to_string(timeout_seconds) + " seconds");
+  }
+  if (ec || endpoints.empty()) {
+    return Status(Code::kUnavailable, "cannot connect to " + url.Origin() + ": the host name \"" +
+                                          url.host + "\" cannot be resolved (" +
+                                          (ec ? ec.message() : std::string("no addresses")) + ")");
+  }
+  return endpoints;
+}
+
+Status ConfigureTrust(asio::ssl::context& ctx, const std::string& ca_pem) {
+  SSL_CTX* native = ctx.native_handle();
+  if (SSL_CTX_set_min_proto_version(native, TLS1_2_VERSION) != 1) {
+    return crypto::SslError(Code::kInternal, "cannot configure TLS");
+  }
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  if (ca_pem.empty()) {
+    beast::error_code ec;
+    ctx.set_default_verify_paths(ec);
+    if (ec) {
+      ERR_clear_error();
+      return Status(Code::kFailedPrecondition,
+                    "the system's trusted certificate store cannot be loaded: " + ec.message());
+    }
+    return Status::Ok();
+  }
+  std::unique_ptr<X509_STORE, crypto::Deleter<X509_STORE_free>> store(X509_STORE_new());
+  crypto::BioPtr bio(BIO_new_mem_buf(ca_pem.data(), static_cast<int>(ca_pem.size())));
+  if (!store || !bio) return crypto::SslError(Code::kInternal, "X509_STORE_new");
+  int count = 0;
+  while (true) {
+    crypto::X509Ptr cert(PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr));
+    if (!cert) break;
+    if (X509_STORE_add_cert(store.get(), cert.get()) != 1) {
+      return crypto::SslError(Code::kInternal, "X509_STORE_add_cert");
+    }
+    ++count;
+  }
+  ERR_clear_error();  // the end of the PEM text
+  if (count == 0) {
+    return Status(Code::kInvalidArgument, "the trusted CA text contains no PEM certificate");
+  }
+  SSL_CTX_set_cert_store(native, store.release());
+  return Status::Ok();
+}
+
+Status ConfigureHostCheck(SSL* ssl, const Url& url) {
+  if (url.is_ip) {
+    // RFC 6066: no SNI for IP literals; the certificate needs an IP SAN.
+    if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), url.host.c_str()) != 1) {
+      return crypto::SslError(Code::kInternal, "cannot set the expected IP address");
+    }
+    return Status::Ok();
+  }
+  if (SSL_set_tlsext_host_name(ssl, url.host.c_str()) != 1 ||
+      SSL_set1_host(ssl, url.host.c_str()) != 1) {
+    return crypto::SslError(Code::kInternal, "cannot set the expected host name");
+  }
+  SSL_set_hostflags(ssl, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+  return Status::Ok();
+}
+
+std::string Seconds(int n) { return std::to_string(n) + (n == 1 ? " second" : " seconds"); }
+
+// Sends the request and reads the response on a connected stream.
+template <typename Stream>
+Result<ClientResponse> Exchange(asio::io_context& ioc, Stream& stream, const Url& url,
+                                const ClientRequest& request,
+                                bhttp::request<bhttp::string_body>& req,
+                                Clock::time_point deadline) {
+  beast::error_code write_ec;
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  bhttp::async_write(stream, req, [&](beast::error_code e, size_t) { write_ec = e; });
+  RunAll(ioc);
+  if (write_ec == beast::error::timeout) {
+    return Status(Code::kUnavailable, "sending the request to " + url.ForMessage() +
+                                          " took longer than " + Seconds(request.timeout_seconds));
+  }
+  // Even when the write failed (the server may have answered early, e.g.
+  // 413, and closed), a response may be waiting.
+  beast::flat_buffer buffer;
+  std::optional<bhttp::response_parser<bhttp::string_body>> parser;
+  beast::error_code read_ec;
+  // Interim 1xx responses (100 Continue) come before the real one.
+  for (int interim = 0; interim < 8; ++interim) {
+    parser.emplace();
+    parser->body_limit(request.max_response_bytes);
+    parser->header_limit(kMaxResponseHeaderBytes);
+    if (req.method() == bhttp::verb::head) parser->skip(true);
+    beast::get_lowest_layer(stream).expires_at(deadline);
+    bhttp::async_read(stream, buffer, *parser, [&](beast::error_code e, size_t) { read_ec = e; });
+    RunAll(ioc);
+    const unsigned status = parser->get().result_int();
+    if (read_ec || status >= 200 || status == 101) break;
+  }
+  if (read_ec) {
+    if (write_ec) {
+      return Status(Code::kUnavailable, "sending the request to " + url.ForMessage() +
+                                            " failed: " + write_ec.message());
+    }
+    if (read_ec == bhttp::error::body_limit) {
+      return Status(Code::kTooLarge, "the response from " + url.ForMessage() +
+                                         " is larger than the limit of " +
+                                         std::to_string(request.max_response_bytes) + " bytes");
+    }
+    if (read_ec == beast::error::timeout) {
+      return Status(Code::kUnavailable, "no response from " + url.ForMessage() + " within " +
+                                            Seconds(request.timeout_seconds));
+    }
+    return Status(Code::kUnavailable, "reading the response from " + url.ForMessage() +
+                                          " failed: " + read_ec.message());
+  }
+  ClientResponse out;
+  auto& msg = parser->get();
+  out.status = static_cast<int>(msg.result_int());
+  for (const auto& field : msg) {
+    out.headers.emplace_back(ToLower(Sv(field.name_string())), std::string(Sv(field.value())));
+  }
+  out.body = std::move(msg.body());
+  return out;
+}
+
+Result<ClientResponse> DoFetch(const ClientRequest& request) {
+  ASSIGN_OR_RETURN(Url url, ParseUrl(request.url));
+  if (!url.https && !request.allow_plain_http) {
+    return Status(Code::kInvalidArgument,
+                  "plain http:// is refused (" + url.ForMessage() + "); use https://");
+  }
+  if (!IsToken(request.method)) {
+    return Status(Code::kInvalidArgument, "\"" + request.method + "\" is not an HTTP method");
+  }
+  const int timeout_seconds = std::max(1, request.timeout_seconds);
+  const Clock::time_point deadline = Clock::now() + std::chrono::seconds(timeout_seconds);
+
+  bhttp::request<bhttp::string_body> req;
+  req.version(11);
+  const bhttp::verb verb = bhttp::string_to_verb(request.method);
+  if (verb == bhttp::verb::unknown) {
+    req.method_string(request.method);
+  } else {
+    req.method(verb);
+  }
+  req.target(url.target);
+  req.set(bhttp::field::host, url.HostHeader());
+  req.set(bhttp::field::user_agent, "OpenRMS");
+  for (const auto& [name, value] : request.headers) {
+    if (!IsToken(name) || value.find_first_of("\r\n") != std::string::npos ||
+        value.find('\0') != std::string::npos) {
+      return Status(Code::kInvalidArgument,
+                    "the request header \"" + name + "\" has a bad name or a line break");
+    }
+    req.set(name, value);
+  }
+  req.keep_alive(false);  // one request per connection
+  req.body() = request.body;
+  req.prepare_payload();
+
+  asio::io_context ioc;
+  ASSIGN_OR_RETURN(std::vector<tcp::endpoint> endpoints,
+                   Resolve(ioc, url, deadline, timeout_seconds));
+
+  auto connect = [&](beast::tcp_stream& tcp_stream) -> Status {
+    beast::error_code ec;
+    tcp_stream.expires_at(deadline);
+    tcp_stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    RunAll(ioc);
+    if (ec == beast::error::timeout) {
+      return Status(Code::kUnavailable, "cannot connect to " + url.Origin() +
+                                            ": no answer within " + Seconds(timeout_seconds));
+    }
+    if (ec)
+      return Status(Code::kUnavailable, "cannot connect to " + url.Origin() + ": " + ec.message());
+    return Status::Ok();
+  };
+
+  if (!url.https) {
+    beast::tcp_stream stream(ioc);
+    RETURN_IF_ERROR(connect(stream));
+    Result<ClientResponse> response = Exchange(ioc, stream, url, request, req, deadline);
+    beast::error_code ignored;
+    stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    return response;
+  }
+
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  RETURN_IF_ERROR(ConfigureTrust(ctx, request.ca_pem));
+  asio::ssl::stream<beast::tcp_stream> stream(ioc, ctx);
+  RETURN_IF_ERROR(ConfigureHostCheck(stream.native_handle(), url));
+  RETURN_IF_ERROR(connect(beast::get_lowest_layer(stream)));
+
+  beast::error_code ec;
+  beast::get_lowest_layer(stream).expires_at(deadline);
+  stream.async_handshake(asio::ssl::stream_base::client, [&](beast::error_code e) { ec = e; });
+  RunAll(ioc);
+  if (ec) {
+    const std::string what = "TLS handshake with " + url.Origin() + " failed: ";
+    const long verify = SSL_get_verify_result(stream.native_handle());
+    ERR_clear_error();
+    if (verify != X509_V_OK) {
+      return Status(Code::kUnavailable, what + "certificate verify failed (" +
+                                            X509_verify_cert_error_string(verify) + ")");
+    }
+    if (ec == beast::error::timeout) {
+      return Status(Code::kUnavailable, what + "no answer within " + Seconds(timeout_seconds));
+    }
+    return Status(Code::kUnavailable, what + ec.message());
+  }
+
+  Result<ClientResponse> response = Exchange(ioc, stream, url, request, req, deadline);
+  if (response.ok()) {
+    // Polite close_notify; the answer is already in hand.
+    beast::get_lowest_layer(stream).expires_at(std::min(deadline, Clock::now() + kShutdownWait));
+    stream.async_shutdown([](beast::error_code) {});
+    RunAll(ioc);
+  }
+  ERR_clear_error();
+  return response;
+}
+
+}  // namespace
+
+std::optional<std::string> ClientResponse::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (EqualsIgnoreCase(k, name)) return v;
+  }
+  return std::nullopt;
+}
+
+Result<ClientResponse> Fetch(const ClientRequest& request) {
+  try {
+    return DoFetch(request);
+  } catch (const std::exception& e) {
+    return Status(Code::kInternal,
+                  "the HTTPS request failed unexpectedly: " + std::string(e.what()));
+  }
+}
+
+}  // namespace openrms::http

@@ -1,0 +1,608 @@
+// The HTTPS server and client against each other, over loopback only.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <boost/asio/connect.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <future>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "base/clock.h"
+#include "crypto/tls_certificates.h"
+#include "http/client.h"
+#include "http/server.h"
+
+namespace openrms::http {
+namespace {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using tcp = asio::ip::tcp;
+using testing::HasSubstr;
+
+constexpr char kCaPassword[] = "tls-ca-password";
+constexpr char kKeyPassword[] = "tls-key-password";
+
+Time Now() { return std::chrono::time_point_cast<Duration>(std::chrono::system_clock::now()); }
+
+crypto::TlsCredential MakeCa(const std::string& name) {
+  auto ca = crypto::CreateTlsCa(name, Now(), Days(30), kCaPassword);
+  EXPECT_TRUE(ca.ok()) << ca.status().ToString();
+  return ca.ok() ? *ca : crypto::TlsCredential{};
+}
+
+crypto::TlsCredential MakeServerCert(const crypto::TlsCredential& ca,
+                                     const std::vector<std::string>& names) {
+  auto cert =
+      crypto::IssueTlsServerCertificate(ca, kCaPassword, names, Now(), Days(30), kKeyPassword);
+  EXPECT_TRUE(cert.ok()) << cert.status().ToString();
+  return cert.ok() ? *cert : crypto::TlsCredential{};
+}
+
+Router TestRouter() {
+  Router router;
+  router.Add("GET", "/hello", [](const Request&) { return Response::Text(200, "hello"); });
+  router.Add("POST", "/echo", [](const Request& r) {
+    return Response::Text(200, r.body).SetHeader("X-Body-Bytes", std::to_string(r.body.size()));
+  });
+  router.Add("GET", "/files/*",
+             [](const Request& r) { return Response::Text(200, "file:" + r.path); });
+  router.Add("GET", "/query", [](const Request& r) {
+    std::string out;
+    for (const auto& [k, v] : r.query) out += k + "=" + v + ";";
+    return Response::Text(200, out);
+  });
+  router.Add("GET", "/request-headers", [](const Request& r) {
+    return Response::Text(200, r.Header("X-Custom").value_or("none") + "|" +
+                                   r.Cookie("session").value_or("none") + "|" + r.remote_address);
+  });
+  router.Add("GET", "/framed", [](const Request&) {
+    return Response::Html(200, "<p>ok</p>").SetHeader("X-Frame-Options", "SAMEORIGIN");
+  });
+  router.Add("GET", "/throw", [](const Request&) -> Response { throw std::runtime_error("boom"); });
+  router.Add("GET", "/bad-header", [](const Request&) {
+    return Response::Text(200, "x").SetHeader("X-Evil", "a\r\nSet-Cookie: evil=1");
+  });
+  router.Add("GET", "/slow", [](const Request&) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+    return Response::Text(200, "slow");
+  });
+  router.Add("GET", "/redirect", [](const Request&) { return Response::Redirect("/hello"); });
+  return router;
+}
+
+class HttpTest : public testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    ca_ = new crypto::TlsCredential(MakeCa("OpenRMS Test TLS CA"));
+    cert_ = new crypto::TlsCredential(MakeServerCert(*ca_, {"localhost", "127.0.0.1", "::1"}));
+    router_ = new Router(TestRouter());
+    auto server = Server::Start(Options(), [](const Request& r) { return router_->Dispatch(r); });
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    server_ = server->release();
+  }
+  static void TearDownTestSuite() {
+    delete server_;
+    delete router_;
+    delete cert_;
+    delete ca_;
+  }
+
+  static ServerOptions Options() {
+    ServerOptions options;
+    options.address = "127.0.0.1";
+    options.port = 0;
+    options.threads = 2;
+    options.certificate_chain_pem = cert_->certificate_pem;
+    options.sealed_key_pem = cert_->sealed_key_pem;
+    options.key_password = kKeyPassword;
+    return options;
+  }
+
+  static std::string Url(std::string_view path, uint16_t port = 0, std::string host = "127.0.0.1") {
+    return "https://" + host + ":" + std::to_string(port ? port : server_->port()) +
+           std::string(path);
+  }
+
+  static ClientRequest Get(std::string_view path) {
+    ClientRequest request;
+    request.url = Url(path);
+    request.ca_pem = ca_->certificate_pem;
+    request.timeout_seconds = 10;
+    return request;
+  }
+
+  static crypto::TlsCredential* ca_;
+  static crypto::TlsCredential* cert_;
+  static Router* router_;
+  static Server* server_;
+};
+crypto::TlsCredential* HttpTest::ca_ = nullptr;
+crypto::TlsCredential* HttpTest::cert_ = nullptr;
+Router* HttpTest::router_ = nullptr;
+Server* HttpTest::server_ = nullptr;
+
+TEST_F(HttpTest, ServesARouteOverHttpsWithSecurityHeaders) {
+  ASSERT_NE(server_->port(), 0);
+  auto response = Fetch(Get("/hello"));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "hello");
+  EXPECT_EQ(response->Header("Content-Type"), "text/plain; charset=utf-8");
+  EXPECT_EQ(response->Header("content-length"), "5");
+  EXPECT_EQ(response->Header("Strict-Transport-Security"), "max-age=31536000");
+  EXPECT_EQ(response->Header("X-Content-Type-Options"), "nosniff");
+  EXPECT_EQ(response->Header("X-Frame-Options"), "DENY");
+  EXPECT_EQ(response->Header("Referrer-Policy"), "no-referrer");
+  for (const auto& [name, value] : response->headers) {
+    EXPECT_EQ(name, [&] {
+      std::string lower = name;
+      for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      return lower;
+    }());
+  }
+}
+
+TEST_F(HttpTest, HandlerHeadersWinOverDefaults) {
+  auto response = Fetch(Get("/framed"));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->Header("X-Frame-Options"), "SAMEORIGIN");
+  EXPECT_EQ(response->Header("Content-Type"), "text/html; charset=utf-8");
+  int count = 0;
+  for (const auto& [name, value] : response->headers) count += name == "x-frame-options";
+  EXPECT_EQ(count, 1);
+}
+
+TEST_F(HttpTest, UnknownPathIs404AndWrongMethodIs405) {
+  auto missing = Fetch(Get("/nope"));
+  ASSERT_TRUE(missing.ok()) << missing.status().ToString();
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_THAT(*missing->Header("content-type"), HasSubstr("text/plain"));
+
+  ClientRequest post = Get("/hello");
+  post.method = "POST";
+  auto wrong = Fetch(post);
+  ASSERT_TRUE(wrong.ok()) << wrong.status().ToString();
+  EXPECT_EQ(wrong->status, 405);
+  EXPECT_EQ(wrong->Header("Allow"), "GET");
+  EXPECT_THAT(*wrong->Header("content-type"), HasSubstr("text/plain"));
+}
+
+TEST_F(HttpTest, PrefixRouteSeesThePercentDecodedPath) {
+  auto response = Fetch(Get("/files/a%20b/%C3%A9t%C3%A9.txt"));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "file:/files/a b/\xC3\xA9t\xC3\xA9.txt");
+}
+
+TEST_F(HttpTest, QueryIsParsedAndNotLogged) {
+  testing::internal::CaptureStderr();
+  auto response = Fetch(Get("/query?token=s3cr3t&b=x+y&c=1%2B1"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the log line follows the reply
+  const std::string log = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "b=x y;c=1+1;token=s3cr3t;");
+  EXPECT_THAT(log, testing::ContainsRegex("GET /query 200 [0-9]+ms"));
+  EXPECT_THAT(log, testing::Not(HasSubstr("s3cr3t")));
+}
+
+TEST_F(HttpTest, MalformedQueryIs400) {
+  auto response = Fetch(Get("/query?a=%zz"));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 400);
+  EXPECT_THAT(response->body, HasSubstr("percent-escape"));
+}
+
+TEST_F(HttpTest, HandlerSeesHeadersCookiesAndRemoteAddress) {
+  ClientRequest request = Get("/request-headers");
+  request.headers = {{"X-Custom", "custom value"}, {"Cookie", "theme=dark; session=\"abc123\""}};
+  auto response = Fetch(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "custom value|abc123|127.0.0.1");
+}
+
+TEST_F(HttpTest, PostsABody) {
+  ClientRequest request = Get("/echo");
+  request.method = "POST";
+  request.body = std::string(100000, 'x') + "end";
+  request.headers = {{"Content-Type", "application/octet-stream"}};
+  auto response = Fetch(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, request.body);
+  EXPECT_EQ(response->Header("X-Body-Bytes"), "100003");
+}
+
+TEST_F(HttpTest, AnswersExpectContinue) {
+  ClientRequest request = Get("/echo");
+  request.method = "POST";
+  request.body = "payload";
+  request.headers = {{"Expect", "100-continue"}};
+  auto response = Fetch(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "payload");
+}
+
+TEST_F(HttpTest, HeadGetsHeadersWithoutBody) {
+  ClientRequest request = Get("/hello");
+  request.method = "HEAD";
+  auto response = Fetch(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 200);
+  EXPECT_EQ(response->body, "");
+  EXPECT_EQ(response->Header("Content-Length"), "5");
+}
+
+TEST_F(HttpTest, RedirectIs303) {
+  auto response = Fetch(Get("/redirect"));
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 303);
+  EXPECT_EQ(response->Header("Location"), "/hello");
+}
+
+TEST_F(HttpTest, HandlerFailuresAre500) {
+  testing::internal::CaptureStderr();
+  auto thrown = Fetch(Get("/throw"));
+  auto bad_header = Fetch(Get("/bad-header"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  const std::string log = testing::internal::GetCapturedStderr();
+  ASSERT_TRUE(thrown.ok()) << thrown.status().ToString();
+  EXPECT_EQ(thrown->status, 500);
+  EXPECT_EQ(thrown->body, "Internal server error.\n");
+  ASSERT_TRUE(bad_header.ok()) << bad_header.status().ToString();
+  EXPECT_EQ(bad_header->status, 500);
+  EXPECT_FALSE(bad_header->Header("Set-Cookie"));
+  EXPECT_THAT(log, HasSubstr("/throw threw an exception: boom"));
+}
+
+TEST_F(HttpTest, ClientTrustingAnotherCaFailsVerification) {
+  const crypto::TlsCredential other_ca = MakeCa("Some Other CA");
+  ClientRequest request = Get("/hello");
+  request.ca_pem = other_ca.certificate_pem;
+  auto response = Fetch(request);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), Code::kUnavailable);
+  EXPECT_THAT(response.status().message(),
+              HasSubstr("TLS handshake with https://127.0.0.1:" + std::to_string(server_->port()) +
+                        " failed: certificate verify failed"));
+}
+
+TEST_F(HttpTest, CertificateForAnotherHostFailsVerification) {
+  const crypto::TlsCredential other = MakeServerCert(*ca_, {"rms.example.org", "10.1.2.3"});
+  ServerOptions options = Options();
+  options.certificate_chain_pem = other.certificate_pem;
+  options.sealed_key_pem = other.sealed_key_pem;
+  auto server = Server::Start(options, [](const Request&) { return Response::Text(200, "x"); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+
+  ClientRequest by_ip = Get("/");
+  by_ip.url = Url("/", (*server)->port());
+  auto response = Fetch(by_ip);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), Code::kUnavailable);
+  EXPECT_THAT(response.status().message(), HasSubstr("certificate verify failed"));
+  EXPECT_THAT(response.status().message(), HasSubstr("(IP address mismatch)"));
+
+  ClientRequest by_name = by_ip;
+  by_name.url = Url("/", (*server)->port(), "localhost");
+  response = Fetch(by_name);
+  ASSERT_FALSE(response.ok());
+  EXPECT_THAT(response.status().message(),
+              HasSubstr("certificate verify failed (hostname mismatch)"));
+}
+
+TEST_F(HttpTest, VerifiesLocalhostByName) {
+  ClientRequest request = Get("/hello");
+  request.url = Url("/hello", 0, "localhost");
+  auto response = Fetch(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "hello");
+}
+
+TEST_F(HttpTest, ServesIpv6Loopback) {
+  ServerOptions options = Options();
+  options.address = "::1";
+  auto server = Server::Start(options, [](const Request& r) { return router_->Dispatch(r); });
+  if (!server.ok() && server.status().code() == Code::kIo) {
+    GTEST_SKIP() << "no IPv6 loopback here: " << server.status().ToString();
+  }
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ClientRequest request = Get("/request-headers");
+  request.url = "https://[::1]:" + std::to_string((*server)->port()) + "/request-headers";
+  auto response = Fetch(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "none|none|::1");
+}
+
+TEST_F(HttpTest, BodyOverTheLimitGets413) {
+  ServerOptions options = Options();
+  options.max_body_bytes = 1024;
+  auto server = Server::Start(options, [](const Request& r) { return router_->Dispatch(r); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ClientRequest request = Get("/echo");
+  request.url = Url("/echo", (*server)->port());
+  request.method = "POST";
+
+  request.body = std::string(1024, 'a');
+  auto at_limit = Fetch(request);
+  ASSERT_TRUE(at_limit.ok()) << at_limit.status().ToString();
+  EXPECT_EQ(at_limit->status, 200);
+
+  // Small enough to sit in socket buffers, and big enough not to.
+  for (size_t size : {size_t{4096}, size_t{3} << 20}) {
+    request.body = std::string(size, 'a');
+    testing::internal::CaptureStderr();
+    auto over = Fetch(request);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    EXPECT_THAT(testing::internal::GetCapturedStderr(), HasSubstr("POST /echo 413"));
+    ASSERT_TRUE(over.ok()) << size << ": " << over.status().ToString();
+    EXPECT_EQ(over->status, 413);
+    EXPECT_THAT(*over->Header("Content-Type"), HasSubstr("text/plain"));
+    EXPECT_THAT(over->body, HasSubstr("larger than the limit of 1024 bytes"));
+  }
+}
+
+TEST_F(HttpTest, ConnectionRefusedIsUnavailable) {
+  uint16_t port;
+  {
+    asio::io_context ioc;
+    tcp::acceptor acceptor(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+    port = acceptor.local_endpoint().port();
+  }
+  ClientRequest request = Get("/hello");
+  request.url = Url("/hello", port);
+  auto response = Fetch(request);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), Code::kUnavailable);
+  EXPECT_THAT(response.status().message(),
+              HasSubstr("cannot connect to https://127.0.0.1:" + std::to_string(port) + ": "));
+}
+
+TEST_F(HttpTest, ClientTimesOut) {
+  ClientRequest request = Get("/slow");
+  request.timeout_seconds = 1;
+  const auto start = std::chrono::steady_clock::now();
+  auto response = Fetch(request);
+  const auto elapsed = std::chrono::steady_clock::now() - start;
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), Code::kUnavailable);
+  EXPECT_THAT(response.status().message(), HasSubstr("no response from"));
+  EXPECT_THAT(response.status().message(), HasSubstr("within 1 second"));
+  EXPECT_LT(elapsed, std::chrono::milliseconds(2400));
+}
+
+TEST_F(HttpTest, ResponseSizeIsLimited) {
+  ClientRequest request = Get("/echo");
+  request.method = "POST";
+  request.body = std::string(5000, 'z');
+  request.max_response_bytes = 1000;
+  auto response = Fetch(request);
+  ASSERT_FALSE(response.ok());
+  EXPECT_EQ(response.status().code(), Code::kTooLarge);
+}
+
+TEST_F(HttpTest, PlainHttpIsRefusedByBothSides) {
+  ClientRequest request = Get("/hello");
+  request.url = "http://127.0.0.1:" + std::to_string(server_->port()) + "/hello";
+  auto refused = Fetch(request);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kInvalidArgument);
+  EXPECT_THAT(refused.status().message(), HasSubstr("plain http:// is refused"));
+
+  request.allow_plain_http = true;
+  auto response = Fetch(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->status, 400);
+  EXPECT_THAT(response->body, HasSubstr("only HTTPS"));
+}
+
+TEST_F(HttpTest, BadUrlsAreInvalidArguments) {
+  for (const char* url :
+       {"ftp://127.0.0.1/", "127.0.0.1/hello", "https:///x", "https://[::1/x", "https://[nope]:1/",
+        "https://h:0/", "https://h:99999/", "https://h:/", "https://user@h/", "https://h/a b"}) {
+    ClientRequest request = Get("/");
+    request.url = url;
+    auto response = Fetch(request);
+    ASSERT_FALSE(response.ok()) << url;
+    EXPECT_EQ(response.status().code(), Code::kInvalidArgument) << url;
+  }
+}
+
+TEST_F(HttpTest, StartReportsBadCredentialsAndAddresses) {
+  ServerOptions options = Options();
+  options.key_password = "wrong";
+  auto wrong_password = Server::Start(options, [](const Request&) { return Response{}; });
+  ASSERT_FALSE(wrong_password.ok());
+  EXPECT_EQ(wrong_password.status().code(), Code::kPermissionDenied);
+  EXPECT_THAT(wrong_password.status().message(), HasSubstr("private key"));
+
+  options = Options();
+  options.sealed_key_pem = MakeServerCert(*ca_, {"localhost"}).sealed_key_pem;
+  auto mismatch = Server::Start(options, [](const Request&) { return Response{}; });
+  ASSERT_FALSE(mismatch.ok());
+  EXPECT_EQ(mismatch.status().code(), Code::kMismatch);
+
+  options = Options();
+  options.certificate_chain_pem = "garbage";
+  EXPECT_EQ(Server::Start(options, [](const Request&) { return Response{}; }).status().code(),
+            Code::kMalformed);
+
+  options = Options();
+  options.address = "not-an-address";
+  EXPECT_EQ(Server::Start(options, [](const Request&) { return Response{}; }).status().code(),
+            Code::kInvalidArgument);
+
+  options = Options();
+  options.port = server_->port();  // taken
+  auto taken = Server::Start(options, [](const Request&) { return Response{}; });
+  ASSERT_FALSE(taken.ok());
+  EXPECT_EQ(taken.status().code(), Code::kIo);
+  EXPECT_THAT(taken.status().message(), HasSubstr("cannot listen on 127.0.0.1:"));
+}
+
+// A raw TLS connection, to test keep-alive and server-side timeouts.
+class RawConnection {
+ public:
+  RawConnection(uint16_t port, const std::string& ca_pem) {
+    ctx_.add_certificate_authority(asio::buffer(ca_pem));
+    ctx_.set_verify_mode(asio::ssl::verify_peer);
+    stream_.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    stream_.handshake(asio::ssl::stream_base::client);
+  }
+
+  bhttp::response<bhttp::string_body> RoundTrip(const std::string& target) {
+    bhttp::request<bhttp::empty_body> req(bhttp::verb::get, target, 11);
+    req.set(bhttp::field::host, "127.0.0.1");
+    bhttp::write(stream_, req);
+    bhttp::response<bhttp::string_body> res;
+    bhttp::read(stream_, buffer_, res);
+    return res;
+  }
+
+  // Waits up to `limit` for the server to end the connection.
+  bool ClosedByServerWithin(std::chrono::milliseconds limit) {
+    bool done = false;
+    char byte;
+    stream_.async_read_some(asio::buffer(&byte, 1),
+                            [&](beast::error_code ec, size_t) { done = ec.failed(); });
+    ioc_.restart();
+    ioc_.run_for(limit);
+    if (!done) {
+      beast::error_code ignored;
+      stream_.next_layer().close(ignored);
+      ioc_.restart();
+      ioc_.run();
+    }
+    return done;
+  }
+
+ private:
+  asio::io_context ioc_;
+  asio::ssl::context ctx_{asio::ssl::context::tls_client};
+  asio::ssl::stream<tcp::socket> stream_{ioc_, ctx_};
+  beast::flat_buffer buffer_;
+};
+
+TEST_F(HttpTest, KeepsConnectionsAlive) {
+  RawConnection connection(server_->port(), ca_->certificate_pem);
+  for (int i = 0; i < 3; ++i) {
+    auto res = connection.RoundTrip(i == 1 ? "/files/x" : "/hello");
+    EXPECT_EQ(res.result_int(), 200u);
+    EXPECT_TRUE(res.keep_alive());
+  }
+}
+
+TEST_F(HttpTest, IdleConnectionsTimeOut) {
+  ServerOptions options = Options();
+  options.request_timeout_seconds = 1;
+  auto server = Server::Start(options, [](const Request&) { return Response::Text(200, "x"); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  RawConnection connection((*server)->port(), ca_->certificate_pem);
+  EXPECT_EQ(connection.RoundTrip("/").result_int(), 200u);
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(connection.ClosedByServerWithin(std::chrono::milliseconds(4000)));
+  EXPECT_GT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
+}
+
+TEST_F(HttpTest, StopClosesIdleConnectionsPromptlyAndIsIdempotent) {
+  auto server = Server::Start(Options(), [](const Request& r) { return router_->Dispatch(r); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+  RawConnection idle(port, ca_->certificate_pem);
+  EXPECT_EQ(idle.RoundTrip("/hello").result_int(), 200u);
+
+  auto waiter = std::async(std::launch::async, [&] { (*server)->Wait(); });
+  EXPECT_EQ(waiter.wait_for(std::chrono::milliseconds(100)), std::future_status::timeout);
+  const auto start = std::chrono::steady_clock::now();
+  (*server)->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(2));
+  EXPECT_EQ(waiter.wait_for(std::chrono::seconds(2)), std::future_status::ready);
+  EXPECT_TRUE(idle.ClosedByServerWithin(std::chrono::milliseconds(1000)));
+  (*server)->Stop();
+
+  ClientRequest request = Get("/hello");
+  request.url = Url("/hello", port);
+  EXPECT_EQ(Fetch(request).status().code(), Code::kUnavailable);
+}
+
+TEST_F(HttpTest, StopLetsARunningRequestFinish) {
+  auto server = Server::Start(Options(), [](const Request& r) { return router_->Dispatch(r); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ClientRequest request = Get("/slow");
+  request.url = Url("/slow", (*server)->port());
+  auto pending = std::async(std::launch::async, [&] { return Fetch(request); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // the handler is running
+  (*server)->Stop();
+  auto response = pending.get();
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "slow");
+}
+
+// --- Units without the network ---
+
+Request MakeRequest(std::string method, std::string path) {
+  Request r;
+  r.method = std::move(method);
+  r.path = std::move(path);
+  return r;
+}
+
+TEST(RouterTest, ExactBeforePrefixAndLongestPrefixFirst) {
+  Router router;
+  auto text = [](std::string s) { return [s](const Request&) { return Response::Text(200, s); }; };
+  router.Add("GET", "/a/*", text("a-prefix"));
+  router.Add("GET", "/a/b/*", text("ab-prefix"));
+  router.Add("GET", "/a/exact", text("exact"));
+  router.Add("POST", "/a/exact", text("exact-post"));
+  EXPECT_EQ(router.Dispatch(MakeRequest("GET", "/a/exact")).body, "exact");
+  EXPECT_EQ(router.Dispatch(MakeRequest("POST", "/a/exact")).body, "exact-post");
+  EXPECT_EQ(router.Dispatch(MakeRequest("GET", "/a/b/c")).body, "ab-prefix");
+  EXPECT_EQ(router.Dispatch(MakeRequest("GET", "/a/x")).body, "a-prefix");
+  EXPECT_EQ(router.Dispatch(MakeRequest("GET", "/a/")).body, "a-prefix");
+  EXPECT_EQ(router.Dispatch(MakeRequest("GET", "/a")).status, 404);
+  EXPECT_EQ(router.Dispatch(MakeRequest("GET", "/ab")).status, 404);
+  EXPECT_EQ(router.Dispatch(MakeRequest("HEAD", "/a/exact")).body, "exact");
+  Response wrong = router.Dispatch(MakeRequest("DELETE", "/a/exact"));
+  EXPECT_EQ(wrong.status, 405);
+  EXPECT_EQ(wrong.headers.back(), (std::pair<std::string, std::string>{"Allow", "GET, POST"}));
+}
+
+TEST(RequestTest, HeadersAndCookies) {
+  Request r;
+  r.headers = {{"cookie", "a=1; session=s1;flag; b = \"two\" "},
+               {"x-thing", "first"},
+               {"x-thing", "second"},
+               {"cookie", "late=3"}};
+  EXPECT_EQ(r.Header("X-Thing"), "first");
+  EXPECT_EQ(r.Header("missing"), std::nullopt);
+  EXPECT_EQ(r.Cookie("a"), "1");
+  EXPECT_EQ(r.Cookie("session"), "s1");
+  EXPECT_EQ(r.Cookie("b"), "two");
+  EXPECT_EQ(r.Cookie("late"), "3");
+  EXPECT_EQ(r.Cookie("flag"), std::nullopt);
+  EXPECT_EQ(r.Cookie("Session"), std::nullopt);  // cookie names are case-sensitive
+}
+
+TEST(ResponseTest, SetHeaderReplacesCaseInsensitively) {
+  Response r = Response::Json(201, "{}");
+  r.SetHeader("content-type", "application/problem+json").SetHeader("X-A", "1");
+  ASSERT_EQ(r.headers.size(), 2u);
+  EXPECT_EQ(r.headers[0].second, "application/problem+json");
+  EXPECT_EQ(r.status, 201);
+  EXPECT_EQ(Response::Xml(200, "<a/>").headers[0].second, "text/xml; charset=utf-8");
+  Response redirect = Response::Redirect("/next");
+  EXPECT_EQ(redirect.status, 303);
+  EXPECT_EQ(redirect.headers[0], (std::pair<std::string, std::string>{"Location", "/next"}));
+}
+
+}  // namespace
+}  // namespace openrms::http

@@ -1,0 +1,225 @@
+#include <sqlite3.h>
+
+#include <mutex>
+#include <vector>
+
+#include "store/database.h"
+
+namespace openrms::store {
+
+std::string Row::Text(size_t i) const {
+  const Value& v = values.at(i);
+  if (const auto* s = std::get_if<std::string>(&v)) return *s;
+  if (const auto* n = std::get_if<int64_t>(&v)) return std::to_string(*n);
+  return "";
+}
+
+int64_t Row::Int(size_t i) const {
+  const Value& v = values.at(i);
+  if (const auto* n = std::get_if<int64_t>(&v)) return *n;
+  if (const auto* s = std::get_if<std::string>(&v)) return std::stoll(*s);
+  return 0;
+}
+
+namespace {
+
+Status SqliteError(sqlite3* db, std::string_view what) {
+  const int code = sqlite3_errcode(db);
+  const Code c = (code == SQLITE_CONSTRAINT)                      ? Code::kAlreadyUsed
+                 : (code == SQLITE_BUSY || code == SQLITE_LOCKED) ? Code::kUnavailable
+                                                                  : Code::kIo;
+  return Status(c, std::string(what) + ": " + sqlite3_errmsg(db));
+}
+
+// One connection, used by one thread at a time.
+class Connection final {
+ public:
+  explicit Connection(sqlite3* db) : db_(db) {}
+  ~Connection() { sqlite3_close_v2(db_); }
+  sqlite3* get() const { return db_; }
+
+  Result<std::vector<Row>> Run(std::string_view sql, const std::vector<Value>& params,
+                               int64_t* changes) {
+    sqlite3_stmt* raw = nullptr;
+    if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &raw, nullptr) !=
+        SQLITE_OK) {
+      return SqliteError(db_, "SQL error");
+    }
+    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
+    for (size_t i = 0; i < params.size(); ++i) {
+      const int idx = static_cast<int>(i + 1);
+      int rc = SQLITE_OK;
+      if (const auto* s = std::get_if<std::string>(&params[i])) {
+        rc = sqlite3_bind_text(raw, idx, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+      } else if (const auto* n = std::get_if<int64_t>(&params[i])) {
+        rc = sqlite3_bind_int64(raw, idx, *n);
+      } else {
+        rc = sqlite3_bind_null(raw, idx);
+      }
+      if (rc != SQLITE_OK) return SqliteError(db_, "cannot bind parameter");
+    }
+    std::vector<Row> rows;
+    for (;;) {
+      const int rc = sqlite3_step(raw);
+      if (rc == SQLITE_DONE) break;
+      if (rc != SQLITE_ROW) return SqliteError(db_, "SQL statement failed");
+      Row row;
+      const int n = sqlite3_column_count(raw);
+      for (int c = 0; c < n; ++c) {
+        switch (sqlite3_column_type(raw, c)) {
+          case SQLITE_NULL:
+            row.values.emplace_back(nullptr);
+            break;
+          case SQLITE_INTEGER:
+            row.values.emplace_back(int64_t{sqlite3_column_int64(raw, c)});
+            break;
+          default: {
+            const auto* text = reinterpret_cast<const char*>(sqlite3_column_text(raw, c));
+            row.values.emplace_back(
+                std::string(text, static_cast<size_t>(sqlite3_column_bytes(raw, c))));
+          }
+        }
+      }
+      rows.push_back(std::move(row));
+    }
+    if (changes != nullptr) *changes = sqlite3_changes64(db_);
+    return rows;
+  }
+
+ private:
+  sqlite3* db_;
+};
+
+// A Database bound to one connection inside a transaction.
+class TransactionDatabase final : public Database {
+ public:
+  explicit TransactionDatabase(Connection& c) : conn_(c) {}
+  Result<std::vector<Row>> Query(std::string_view sql, const std::vector<Value>& params) override {
+    return conn_.Run(sql, params, nullptr);
+  }
+  Result<int64_t> Execute(std::string_view sql, const std::vector<Value>& params) override {
+    int64_t changes = 0;
+    auto r = conn_.Run(sql, params, &changes);
+    if (!r.ok()) return r.status();
+    return changes;
+  }
+  Status InTransaction(const std::function<Status(Database& tx)>& body) override {
+    return body(*this);  // already inside one: nest by flattening
+  }
+
+ private:
+  Connection& conn_;
+};
+
+class SqliteDatabase final : public Database {
+ public:
+  explicit SqliteDatabase(std::string path) : path_(std::move(path)) {}
+
+  Result<std::unique_ptr<Connection>> Open() {
+    sqlite3* db = nullptr;
+    const int rc =
+        sqlite3_open_v2(path_.c_str(), &db,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    auto conn = std::make_unique<Connection>(db);
+    if (rc != SQLITE_OK) return SqliteError(db, "cannot open database " + path_);
+    sqlite3_busy_timeout(db, 10000);
+    for (const char* pragma :
+         {"PRAGMA journal_mode=WAL", "PRAGMA synchronous=FULL", "PRAGMA foreign_keys=ON"}) {
+      auto r = conn->Run(pragma, {}, nullptr);
+      if (!r.ok()) return r.status().WithContext(path_);
+    }
+    return conn;
+  }
+
+  Result<std::vector<Row>> Query(std::string_view sql, const std::vector<Value>& params) override {
+    ASSIGN_OR_RETURN(auto conn, Acquire());
+    auto r = conn->Run(sql, params, nullptr);
+    Release(std::move(conn));
+    return r;
+  }
+
+  Result<int64_t> Execute(std::string_view sql, const std::vector<Value>& params) override {
+    ASSIGN_OR_RETURN(auto conn, Acquire());
+    int64_t changes = 0;
+    auto r = conn->Run(sql, params, &changes);
+    Release(std::move(conn));
+    if (!r.ok()) return r.status();
+    return changes;
+  }
+
+  Status InTransaction(const std::function<Status(Database& tx)>& body) override {
+    ASSIGN_OR_RETURN(auto conn, Acquire());
+    // IMMEDIATE takes the write lock up front, so two writers wait for each
+    // other instead of failing half way.
+    auto begin = conn->Run("BEGIN IMMEDIATE", {}, nullptr);
+    if (!begin.ok()) {
+      Release(std::move(conn));
+      return begin.status();
+    }
+    TransactionDatabase tx(*conn);
+    Status s = body(tx);
+    if (s.ok()) {
+      auto commit = conn->Run("COMMIT", {}, nullptr);
+      if (!commit.ok()) s = commit.status();
+    }
+    if (!s.ok()) (void)conn->Run("ROLLBACK", {}, nullptr);
+    Release(std::move(conn));
+    return s;
+  }
+
+ private:
+  Result<std::unique_ptr<Connection>> Acquire() {
+    {
+      std::lock_guard lock(mu_);
+      if (!idle_.empty()) {
+        auto c = std::move(idle_.back());
+        idle_.pop_back();
+        return c;
+      }
+    }
+    return Open();
+  }
+
+  void Release(std::unique_ptr<Connection> c) {
+    std::lock_guard lock(mu_);
+    if (idle_.size() < 8) idle_.push_back(std::move(c));
+  }
+
+  const std::string path_;
+  std::mutex mu_;
+  std::vector<std::unique_ptr<Connection>> idle_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path) {
+  auto db = std::make_unique<SqliteDatabase>(path);
+  ASSIGN_OR_RETURN(auto first, db->Open());  // fail early on a bad path
+  (void)first;
+  return std::unique_ptr<Database>(std::move(db));
+}
+
+Status Migrate(Database& db, std::string_view component, const std::vector<std::string>& steps) {
+  auto created = db.Execute(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, step INTEGER NOT "
+      "NULL, PRIMARY KEY (component, step))");
+  if (!created.ok()) return created.status();
+  for (size_t i = 0; i < steps.size(); ++i) {
+    const int64_t step = static_cast<int64_t>(i + 1);
+    Status s = db.InTransaction([&](Database& tx) -> Status {
+      ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT 1 FROM schema_migrations WHERE component = $1 "
+                                           "AND step = $2",
+                                           {std::string(component), step}));
+      if (!rows.empty()) return Status::Ok();
+      auto r = tx.Execute(steps[i]);
+      if (!r.ok()) return r.status();
+      auto rec = tx.Execute("INSERT INTO schema_migrations (component, step) VALUES ($1, $2)",
+                            {std::string(component), step});
+      return rec.ok() ? Status::Ok() : rec.status();
+    });
+    if (!s.ok()) return s.WithContext("schema migration " + std::string(component));
+  }
+  return Status::Ok();
+}
+
+}  // namespace openrms::store

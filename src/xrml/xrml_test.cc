@@ -1,0 +1,187 @@
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "base/file_system.h"
+#include "crypto/keys.h"
+#include "xrml/chain.h"
+#include "xrml/document.h"
+
+namespace openrms::xrml {
+namespace {
+
+std::string ReadTestFile(const std::string& name) {
+  auto data = RealFileSystem().ReadFile(std::string(OPENRMS_TEST_DATA) + "/" + name, 1 << 22);
+  EXPECT_TRUE(data.ok()) << data.status().ToString();
+  return data.ok() ? data.value() : "";
+}
+
+Document Parse(const std::string& text) {
+  auto doc = ParseDocument(text);
+  EXPECT_TRUE(doc.ok()) << doc.status().ToString();
+  return std::move(doc).value();
+}
+
+// MS-RMPR 4.5: documents signed by Microsoft's own software.
+class MicrosoftExamples : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(MicrosoftExamples, SignatureVerifies) {
+  Document doc = Parse(ReadTestFile(GetParam()));
+  ASSERT_TRUE(doc.signature.has_value());
+  EXPECT_EQ(doc.signature->digest_algorithm, crypto::DigestAlgorithm::kSha1);
+  Status s = VerifySignature(doc);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+}
+
+INSTANTIATE_TEST_SUITE_P(Rmpr45, MicrosoftExamples,
+                         ::testing::Values("spc.xml", "rac.xml", "clc.xml", "pl-offline.xml",
+                                           "ul.xml"));
+
+TEST(Xrml, RightsPolicyTemplateExampleIsReportedInvalid) {
+  Document doc = Parse(ReadTestFile("rpt.xml"));
+  Status s = VerifySignature(doc);
+  EXPECT_EQ(s.code(), Code::kBadSignature);
+  EXPECT_NE(s.message().find("digest"), std::string::npos) << s.message();
+}
+
+TEST(Xrml, OfflinePublishingLicenseChainsToItsClc) {
+  std::vector<Document> chain = {Parse(ReadTestFile("pl-offline.xml")),
+                                 Parse(ReadTestFile("clc.xml"))};
+  ChainPolicy policy;
+  policy.at = ParseTime("2010-06-12T00:00");
+  Status s = VerifyChain(chain, policy);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  // A use license did not issue the publishing license: the keys do not link.
+  chain[1] = Parse(ReadTestFile("ul.xml"));
+  Status broken = VerifyChain(chain, policy);
+  EXPECT_EQ(broken.code(), Code::kUntrusted);
+  EXPECT_EQ(broken.message(),
+            "certificate 1 of 2 (Microsoft Rights Label) was not issued by certificate 2 of 2 "
+            "(Content-License): the issuer's key differs");
+}
+
+TEST(Xrml, ExpiredChainIsRefusedWithTheDate) {
+  std::vector<Document> chain = {Parse(ReadTestFile("rac.xml"))};
+  ChainPolicy policy;
+  policy.at = ParseTime("2030-01-01T00:00");
+  Status s = VerifyChain(chain, policy);
+  EXPECT_EQ(s.code(), Code::kExpired) << s.ToString();
+  EXPECT_EQ(s.message(), "Group-Identity-Credential expired on 2011-06-11 20:50 UTC");
+  policy.at = ParseTime("2010-06-01T00:00");
+  EXPECT_EQ(VerifyChain(chain, policy).code(), Code::kNotYetValid);
+}
+
+TEST(Xrml, OneCharacterChangeInsideBodyIsInvalid) {
+  std::string text = ReadTestFile("ul.xml");
+  const size_t pos = text.find("user@contoso.com");
+  ASSERT_NE(pos, std::string::npos);
+  text[pos] = 'U';
+  Document doc = Parse(text);
+  EXPECT_EQ(VerifySignature(doc).code(), Code::kBadSignature);
+}
+
+TEST(Xrml, WhiteSpaceBetweenTagsDoesNotMatter) {
+  std::string text = ReadTestFile("rac.xml");
+  std::string squeezed;
+  // Remove every blank line and indent; then add some in other places.
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) squeezed += line;
+  }
+  Document a = Parse(squeezed);
+  EXPECT_TRUE(VerifySignature(a).ok());
+  std::string spaced;
+  for (size_t i = 0; i < squeezed.size(); ++i) {
+    spaced += squeezed[i];
+    if (squeezed[i] == '>' && i + 1 < squeezed.size() && squeezed[i + 1] == '<') {
+      spaced += "\n   \t";
+    }
+  }
+  Document b = Parse(spaced);
+  EXPECT_TRUE(VerifySignature(b).ok());
+}
+
+TEST(Xrml, TypedViewOfRac) {
+  Document doc = Parse(ReadTestFile("rac.xml"));
+  EXPECT_EQ(doc.Kind(), "Group-Identity-Credential");
+  EXPECT_EQ(doc.descriptor.id, "{78647281-7120-4768-b635-087aadd4dfb6}");
+  EXPECT_EQ(doc.issuer.object.name, "CONTOSO-RMS");
+  EXPECT_EQ(doc.issuer.public_key->bits(), 1024);
+  ASSERT_NE(doc.principal(), nullptr);
+  EXPECT_EQ(doc.principal()->object.name, "owner@contoso.com");
+  EXPECT_EQ(FormatXrmlTime(*doc.validity->until), "2011-06-11T20:50");
+  EXPECT_EQ(doc.issuer.SecurityLevelValue("Server-SKU"), "RMS 2.0");
+}
+
+TEST(Xrml, ReadsRightsOfUseLicense) {
+  Document doc = Parse(ReadTestFile("ul.xml"));
+  const Right* view = doc.FindRight("VIEW");
+  ASSERT_NE(view, nullptr);
+  ASSERT_TRUE(view->range.has_value());
+  EXPECT_EQ(FormatXrmlTime(*view->range->until), "2010-07-12T06:59");
+}
+
+TEST(Xrml, WrittenDocumentParsesBackAndStillVerifies) {
+  Document doc = Parse(ReadTestFile("clc.xml"));
+  Document again = Parse(WriteDocument(doc));
+  EXPECT_TRUE(VerifySignature(again).ok());
+  EXPECT_EQ(SerializeSurface(again.root), SerializeSurface(doc.root));
+}
+
+TEST(Xrml, Mode2SignAndVerify) {
+  auto pair = crypto::GenerateSealedRsaKey(2048, "pw");
+  ASSERT_TRUE(pair.ok()) << pair.status().ToString();
+  const auto& key = *pair->key;
+  IssuingCertificate spec;
+  spec.descriptor_type = kTypeCaCertificate;
+  spec.certificate_id = "{00000000-0000-4000-8000-000000000001}";
+  spec.issued = *ParseTime("2026-01-01T00:00");
+  spec.validity = {spec.issued, spec.issued + Days(365)};
+  spec.issuer.object = {"MS-DRM-Server", "MS-GUID", "{00000000-0000-4000-8000-000000000002}",
+                        "Test & <CA>",   "URL",     "https://ca.example/"};
+  spec.issuer.public_key = key.public_key();
+  spec.principal = spec.issuer;
+  auto doc = SignDocument(BuildIssuingCertificateBody(spec), key);
+  ASSERT_TRUE(doc.ok()) << doc.status().ToString();
+  EXPECT_TRUE(VerifySignature(*doc).ok());
+  Document reread = Parse(WriteDocument(*doc));
+  EXPECT_EQ(reread.signature->digest_algorithm, crypto::DigestAlgorithm::kSha256);
+  EXPECT_EQ(reread.issuer.object.name, "Test & <CA>");
+  EXPECT_TRUE(VerifySignature(reread).ok());
+  auto anchor = TrustAnchorKey(reread);
+  ASSERT_TRUE(anchor.ok());
+  EXPECT_TRUE(*anchor == key.public_key());
+  ASSERT_NE(reread.FindRight(kRightIssue), nullptr);
+  EXPECT_EQ(reread.FindRight(kRightIssue)->range->until, spec.issued + Days(365));
+}
+
+TEST(Xrml, RefusesDtdAndEntities) {
+  const std::string xml =
+      "<?xml version=\"1.0\"?><!DOCTYPE XrML [<!ENTITY x \"boom\">]><XrML><BODY>&x;</BODY></XrML>";
+  auto doc = ParseDocument(xml);
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(doc.status().code(), Code::kMalformed);
+}
+
+TEST(Xrml, RefusesOversizedAndDeepDocuments) {
+  std::string big = "<XrML><BODY>" + std::string(kMaxDocumentBytes, 'a') + "</BODY></XrML>";
+  EXPECT_EQ(ParseDocument(big).status().code(), Code::kTooLarge);
+  std::string deep;
+  for (int i = 0; i < 200; ++i) deep += "<A>";
+  for (int i = 0; i < 200; ++i) deep += "</A>";
+  EXPECT_EQ(ParseDocument(deep).status().code(), Code::kTooLarge);
+}
+
+TEST(Xrml, MalformedInputNamesTheProblem) {
+  auto doc = ParseDocument("<XrML><BODY></XrML>");
+  ASSERT_FALSE(doc.ok());
+  EXPECT_EQ(doc.status().code(), Code::kMalformed);
+  EXPECT_NE(doc.status().message().find("line 1"), std::string::npos) << doc.status().message();
+  auto other = ParseDocument("<html><body/></html>");
+  EXPECT_EQ(other.status().message(),
+            "the root element is <html>, not <XrML>: not an XrML document");
+}
+
+}  // namespace
+}  // namespace openrms::xrml

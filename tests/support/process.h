@@ -1,0 +1,58 @@
+// Running the real `openrms` program from tests: one-shot commands with
+// their output captured, and servers in the background that are stopped
+// (SIGTERM, then SIGKILL) when the test ends.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace openrms::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs argv[0] (a path) with the given environment additions.
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         const std::vector<std::string>& env = {});
+
+class BackgroundProcess final {
+ public:
+  BackgroundProcess(const std::vector<std::string>& argv, const std::vector<std::string>& env = {});
+  ~BackgroundProcess();
+  BackgroundProcess(const BackgroundProcess&) = delete;
+  BackgroundProcess& operator=(const BackgroundProcess&) = delete;
+
+  // Reads stdout until a line starts with `prefix`; returns the rest of
+  // that line, or "" on timeout or exit.
+  std::string WaitForLine(const std::string& prefix,
+                          std::chrono::seconds timeout = std::chrono::seconds(60));
+  // All stdout read so far.
+  const std::string& output() const { return out_; }
+  // SIGTERM and wait; returns the exit status (or -1).
+  int Stop();
+
+ private:
+  pid_t pid_ = -1;
+  int out_fd_ = -1;
+  std::string out_;
+  size_t scanned_ = 0;
+};
+
+// A fresh temporary directory, removed by the destructor.
+class TempDir final {
+ public:
+  TempDir();
+  ~TempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace openrms::testing
