@@ -124,14 +124,16 @@ Result<Authority> LoadAuthority(FileSystem& fs, const std::string& dir, std::str
   }
   a.name = config.value("name", "OpenRMS Enrollment Service");
   a.max_validity_days = config.value("max_validity_days", 365);
-  ASSIGN_OR_RETURN(a.ca, ReadCertificate(fs, paths.ca_certificate));
-  ASSIGN_OR_RETURN(a.enrollment_ca, ReadCertificate(fs, paths.enrollment_ca_certificate));
-  ASSIGN_OR_RETURN(a.service, ReadCertificate(fs, paths.service_certificate));
+  for (const std::string* path :
+       {&paths.service_certificate, &paths.enrollment_ca_certificate, &paths.ca_certificate}) {
+    ASSIGN_OR_RETURN(xrml::Document cert, ReadCertificate(fs, *path));
+    a.chain.push_back(std::move(cert));
+  }
   ASSIGN_OR_RETURN(std::string sealed, fs.ReadFile(paths.service_key, kMaxFileBytes));
   auto key = crypto::UnsealKey(sealed, password);
   if (!key.ok()) return key.status().WithContext(paths.service_key);
-  a.service_key = std::move(key).value();
-  if (!(a.service_key->public_key() == *a.service.principal()->public_key)) {
+  a.key = std::move(key).value();
+  if (!(a.key->public_key() == *a.certificate().principal()->public_key)) {
     return Status(Code::kMismatch,
                   paths.service_key + " is not the key of " + paths.service_certificate);
   }

@@ -42,18 +42,19 @@ struct InitOptions {
 Status InitializeAuthority(FileSystem& fs, const std::string& dir, std::string_view password,
                            const InitOptions& options, const Clock& clock, Random& random);
 
-// What the running service needs: the certificates of its chain and the
-// key that signs SLCs. The CA keys stay sealed on disk.
+// An issuer of SLCs: the enrollment service (its chain is service -> enrollment
+// CA -> CA) or a root cluster that answers SubEnroll (its chain is its own SLC
+// chain). `chain[0]` certifies `key`.
 struct Authority {
-  xrml::Document ca;
-  xrml::Document enrollment_ca;
-  xrml::Document service;
-  std::unique_ptr<crypto::PrivateKey> service_key;
+  std::vector<xrml::Document> chain;
+  std::unique_ptr<crypto::PrivateKey> key;
   int max_validity_days = 365;
   std::string name;
+  // Partitions the issuer's records in a shared store: "enrollment", or
+  // "cluster:<name>".
+  std::string id = "enrollment";
 
-  // [service, enrollment CA, CA]: what follows an SLC in its chain.
-  std::vector<xrml::Document> IssuerChain() const { return {service, enrollment_ca, ca}; }
+  const xrml::Document& certificate() const { return chain.front(); }
 };
 
 // kNotFound with "run `openrms enrollment init`" when `dir` holds none.

@@ -56,16 +56,19 @@ EnrollmentService::EnrollmentService(Authority authority, store::Database& db, c
 Status EnrollmentService::Migrate(store::Database& db) {
   return store::Migrate(
       db, "enrollment",
-      {"CREATE TABLE enrollment_tokens (token_hash TEXT PRIMARY KEY, created_at INTEGER NOT NULL, "
+      {"CREATE TABLE enrollment_tokens (token_hash TEXT PRIMARY KEY, authority TEXT NOT NULL, "
+       "created_at INTEGER NOT NULL, "
        "created_by TEXT NOT NULL, used_at INTEGER, used_by TEXT)",
-       "CREATE TABLE enrollment_issued (id INTEGER PRIMARY KEY AUTOINCREMENT, slc_guid TEXT NOT "
+       "CREATE TABLE enrollment_issued (id INTEGER PRIMARY KEY AUTOINCREMENT, authority TEXT NOT "
+       "NULL, slc_guid TEXT NOT "
        "NULL, certificate_id TEXT NOT NULL UNIQUE, server_name TEXT NOT NULL, server_url TEXT NOT "
        "NULL, key_fingerprint TEXT NOT NULL, kind TEXT NOT NULL, channel TEXT NOT NULL, requester "
        "TEXT NOT NULL, issued_at INTEGER NOT NULL, valid_from INTEGER NOT NULL, valid_until "
        "INTEGER NOT NULL, certificate TEXT NOT NULL)",
        "CREATE INDEX enrollment_issued_key ON enrollment_issued (key_fingerprint)",
        "CREATE INDEX enrollment_issued_guid ON enrollment_issued (slc_guid)",
-       "CREATE TABLE enrollment_pending (id INTEGER PRIMARY KEY AUTOINCREMENT, reference TEXT NOT "
+       "CREATE TABLE enrollment_pending (id INTEGER PRIMARY KEY AUTOINCREMENT, authority TEXT NOT "
+       "NULL, reference TEXT NOT "
        "NULL UNIQUE, server_name TEXT "
        "NOT NULL, slc_guid TEXT NOT NULL, key_fingerprint TEXT NOT NULL, state TEXT NOT NULL, "
        "requester TEXT NOT NULL, submitted_at INTEGER NOT NULL, request TEXT NOT NULL, "
@@ -118,14 +121,16 @@ Result<EnrollmentService::Checked> EnrollmentService::Check(std::string_view req
   c.fingerprint = p.public_key->Fingerprint();
 
   // A renewal? Look for what this service issued to this key, or this GUID.
-  ASSIGN_OR_RETURN(auto by_key, db_.Query(std::string("SELECT ") + kIssuedColumns +
-                                              " FROM enrollment_issued WHERE key_fingerprint = $1 "
-                                              "ORDER BY valid_until DESC LIMIT 1",
-                                          {c.fingerprint}));
+  ASSIGN_OR_RETURN(auto by_key,
+                   db_.Query(std::string("SELECT ") + kIssuedColumns +
+                                 " FROM enrollment_issued WHERE key_fingerprint = $1 "
+                                 "AND authority = $2 ORDER BY valid_until DESC LIMIT 1",
+                             {c.fingerprint, authority_.id}));
   ASSIGN_OR_RETURN(auto by_guid, db_.Query(std::string("SELECT ") + kIssuedColumns +
                                                ", key_fingerprint FROM enrollment_issued WHERE "
-                                               "slc_guid = $1 ORDER BY valid_until DESC LIMIT 1",
-                                           {p.guid}));
+                                               "slc_guid = $1 AND authority = $2 ORDER BY "
+                                               "valid_until DESC LIMIT 1",
+                                           {p.guid, authority_.id}));
   if (!by_key.empty()) {
     IssuedRecord prev = ToIssuedRecord(by_key[0]);
     if (!EqualsIgnoreCase(prev.slc_guid, p.guid)) {
@@ -148,6 +153,14 @@ Result<Issued> EnrollmentService::Issue(const Checked& c, const Requester& reque
                                         std::optional<int64_t> pending_id) {
   const EnrollParameters& p = c.request.parameters;
   const Time now = RoundToMinute(clock_.Now());
+  const auto& own = authority_.certificate().validity;
+  if (own && !own->Contains(clock_.Now())) {
+    return Status(Code::kExpired,
+                  authority_.name + " cannot issue certificates: its own certificate " +
+                      (own->until && clock_.Now() >= *own->until
+                           ? "expired on " + FormatHuman(*own->until) + " and must be renewed first"
+                           : std::string("is not valid yet")));
+  }
   const bool renewal = c.previous && clock_.Now() < c.previous->valid_until;
   if (!renewal && !approved) {
     if (c.previous) {
@@ -171,30 +184,31 @@ Result<Issued> EnrollmentService::Issue(const Checked& c, const Requester& reque
   spec.certificate_id = NewGuid(random_);
   spec.issued = now;
   Time until = now + Days(c.validity_days);
-  const auto& service_validity = authority_.service.validity;
+  const auto& service_validity = authority_.certificate().validity;
   if (service_validity && service_validity->until && until > *service_validity->until) {
     until = *service_validity->until;
   }
   spec.validity = {now, until};
-  spec.issuer = *authority_.service.principal();
+  spec.issuer = *authority_.certificate().principal();
   spec.principal.object = {xrml::kObjectServer, "MS-GUID", p.guid, p.name, "URL", p.url};
   spec.principal.public_key = *p.public_key;
   spec.principal.security_levels = {{"Server-Version", p.version}, {"Server-SKU", p.sku}};
-  ASSIGN_OR_RETURN(xrml::Document slc, xrml::SignDocument(xrml::BuildIssuingCertificateBody(spec),
-                                                          *authority_.service_key));
+  ASSIGN_OR_RETURN(xrml::Document slc,
+                   xrml::SignDocument(xrml::BuildIssuingCertificateBody(spec), *authority_.key));
   const std::string who = requester.channel + ":" + requester.address;
 
   Status s = db_.InTransaction([&](store::Database& tx) -> Status {
     if (!renewal && !approved) {
       const std::string hash = TokenHash(*p.token);
-      ASSIGN_OR_RETURN(int64_t used,
-                       tx.Execute("UPDATE enrollment_tokens SET used_at = $1, used_by = $2 WHERE "
-                                  "token_hash = $3 AND used_at IS NULL",
-                                  {now.time_since_epoch().count(), p.name + " " + p.guid, hash}));
+      ASSIGN_OR_RETURN(
+          int64_t used,
+          tx.Execute("UPDATE enrollment_tokens SET used_at = $1, used_by = $2 WHERE "
+                     "token_hash = $3 AND authority = $4 AND used_at IS NULL",
+                     {now.time_since_epoch().count(), p.name + " " + p.guid, hash, authority_.id}));
       if (used == 0) {
         ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT used_at, used_by FROM enrollment_tokens "
-                                             "WHERE token_hash = $1",
-                                             {hash}));
+                                             "WHERE token_hash = $1 AND authority = $2",
+                                             {hash, authority_.id}));
         if (rows.empty()) {
           return Status(Code::kNotFound,
                         "the enrollment token is not one this service issued; "
@@ -209,13 +223,14 @@ Result<Issued> EnrollmentService::Issue(const Checked& c, const Requester& reque
     ASSIGN_OR_RETURN(int64_t inserted,
                      tx.Execute("INSERT INTO enrollment_issued (slc_guid, certificate_id, "
                                 "server_name, server_url, key_fingerprint, kind, channel, "
-                                "requester, issued_at, valid_from, valid_until, certificate) "
-                                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                                "requester, issued_at, valid_from, valid_until, certificate, "
+                                "authority) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
+                                "$12, $13)",
                                 {p.guid, spec.certificate_id, p.name, p.url, c.fingerprint,
                                  std::string(renewal ? "renewal" : "enrollment"), requester.channel,
                                  requester.address, clock_.Now().time_since_epoch().count(),
                                  now.time_since_epoch().count(), until.time_since_epoch().count(),
-                                 xrml::WriteDocument(slc)}));
+                                 xrml::WriteDocument(slc), authority_.id}));
     (void)inserted;
     if (pending_id) {
       ASSIGN_OR_RETURN(
@@ -237,7 +252,7 @@ Result<Issued> EnrollmentService::Issue(const Checked& c, const Requester& reque
   Issued out;
   out.renewal = renewal;
   out.chain.push_back(std::move(slc));
-  for (auto& d : authority_.IssuerChain()) out.chain.push_back(std::move(d));
+  for (const auto& d : authority_.chain) out.chain.push_back(d);
   return out;
 }
 
@@ -262,8 +277,8 @@ Result<EnrollmentService::Outcome> EnrollmentService::EnrollOrQueue(
 Result<std::vector<xrml::Document>> EnrollmentService::ChainForCertificate(
     std::string_view certificate_id) {
   ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT certificate FROM enrollment_issued WHERE "
-                                        "certificate_id = $1",
-                                        {std::string(certificate_id)}));
+                                        "certificate_id = $1 AND authority = $2",
+                                        {std::string(certificate_id), authority_.id}));
   if (rows.empty()) {
     return Status(Code::kNotFound,
                   "this service issued no certificate " + std::string(certificate_id));
@@ -271,7 +286,7 @@ Result<std::vector<xrml::Document>> EnrollmentService::ChainForCertificate(
   ASSIGN_OR_RETURN(xrml::Document slc, xrml::ParseDocument(rows[0].Text(0)));
   std::vector<xrml::Document> chain;
   chain.push_back(std::move(slc));
-  for (auto& d : authority_.IssuerChain()) chain.push_back(std::move(d));
+  for (const auto& d : authority_.chain) chain.push_back(d);
   return chain;
 }
 
@@ -281,10 +296,11 @@ Result<PendingRequest> EnrollmentService::SubmitForApproval(std::string_view req
   const std::string reference = ::openrms::NewToken(random_, 16);
   RETURN_IF_ERROR(FromResult(db_.Execute(
       "INSERT INTO enrollment_pending (reference, server_name, slc_guid, key_fingerprint, state, "
-      "requester, submitted_at, request) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7)",
+      "requester, submitted_at, request, authority) VALUES ($1, $2, $3, $4, 'pending', $5, $6, "
+      "$7, $8)",
       {reference, c.request.parameters.name, c.request.parameters.guid, c.fingerprint,
        requester.channel + ":" + requester.address, clock_.Now().time_since_epoch().count(),
-       std::string(request_text)})));
+       std::string(request_text), authority_.id})));
   return FindPending(reference);
 }
 
@@ -302,18 +318,18 @@ PendingRequest ToPending(const Row& r) {
 }  // namespace
 
 Result<PendingRequest> EnrollmentService::FindPending(std::string_view reference) {
-  ASSIGN_OR_RETURN(auto rows,
-                   db_.Query(std::string("SELECT ") + kPendingColumns + " WHERE p.reference = $1",
-                             {std::string(reference)}));
+  ASSIGN_OR_RETURN(auto rows, db_.Query(std::string("SELECT ") + kPendingColumns +
+                                            " WHERE p.reference = $1 AND p.authority = $2",
+                                        {std::string(reference), authority_.id}));
   if (rows.empty())
     return Status(Code::kNotFound, "there is no enrollment request with that reference");
   return ToPending(rows[0]);
 }
 
 Result<Issued> EnrollmentService::Approve(int64_t pending_id, const Requester& approver) {
-  ASSIGN_OR_RETURN(
-      auto rows,
-      db_.Query("SELECT request, state FROM enrollment_pending WHERE id = $1", {pending_id}));
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT request, state FROM enrollment_pending WHERE "
+                                        "id = $1 AND authority = $2",
+                                        {pending_id, authority_.id}));
   if (rows.empty()) {
     return Status(Code::kNotFound, "there is no enrollment request " + std::to_string(pending_id));
   }
@@ -326,11 +342,12 @@ Result<Issued> EnrollmentService::Approve(int64_t pending_id, const Requester& a
 }
 
 Status EnrollmentService::Reject(int64_t pending_id, const Requester& approver) {
-  ASSIGN_OR_RETURN(int64_t n, db_.Execute("UPDATE enrollment_pending SET state = 'rejected', "
-                                          "decided_by = $1, decided_at = $2 WHERE id = $3 AND "
-                                          "state = 'pending'",
-                                          {approver.channel + ":" + approver.address,
-                                           clock_.Now().time_since_epoch().count(), pending_id}));
+  ASSIGN_OR_RETURN(
+      int64_t n, db_.Execute("UPDATE enrollment_pending SET state = 'rejected', "
+                             "decided_by = $1, decided_at = $2 WHERE id = $3 AND "
+                             "state = 'pending' AND authority = $4",
+                             {approver.channel + ":" + approver.address,
+                              clock_.Now().time_since_epoch().count(), pending_id, authority_.id}));
   if (n == 0) {
     return Status(Code::kNotFound,
                   "there is no pending enrollment request " + std::to_string(pending_id));
@@ -340,8 +357,9 @@ Status EnrollmentService::Reject(int64_t pending_id, const Requester& approver) 
 
 Result<std::vector<xrml::Document>> EnrollmentService::ChainForPending(int64_t pending_id) {
   ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT i.certificate_id FROM enrollment_pending p JOIN "
-                                        "enrollment_issued i ON i.id = p.issued_id WHERE p.id = $1",
-                                        {pending_id}));
+                                        "enrollment_issued i ON i.id = p.issued_id WHERE p.id = $1 "
+                                        "AND p.authority = $2",
+                                        {pending_id, authority_.id}));
   if (rows.empty()) {
     return Status(Code::kNotFound,
                   "request " + std::to_string(pending_id) + " has not been approved (yet)");
@@ -351,7 +369,8 @@ Result<std::vector<xrml::Document>> EnrollmentService::ChainForPending(int64_t p
 
 Result<std::vector<PendingRequest>> EnrollmentService::ListPending() {
   ASSIGN_OR_RETURN(auto rows, db_.Query(std::string("SELECT ") + kPendingColumns +
-                                        " ORDER BY p.id DESC LIMIT 200"));
+                                            " WHERE p.authority = $1 ORDER BY p.id DESC LIMIT 200",
+                                        {authority_.id}));
   std::vector<PendingRequest> out;
   for (const auto& r : rows) out.push_back(ToPending(r));
   return out;
@@ -360,15 +379,18 @@ Result<std::vector<PendingRequest>> EnrollmentService::ListPending() {
 Result<std::string> EnrollmentService::NewToken(const Requester& requester) {
   const std::string token = ::openrms::NewToken(random_, 20);
   RETURN_IF_ERROR(FromResult(db_.Execute(
-      "INSERT INTO enrollment_tokens (token_hash, created_at, created_by) VALUES ($1, $2, $3)",
+      "INSERT INTO enrollment_tokens (token_hash, created_at, created_by, authority) VALUES ($1, "
+      "$2, $3, $4)",
       {TokenHash(token), clock_.Now().time_since_epoch().count(),
-       requester.channel + ":" + requester.address})));
+       requester.channel + ":" + requester.address, authority_.id})));
   return token;
 }
 
 Result<std::vector<IssuedRecord>> EnrollmentService::ListIssued() {
   ASSIGN_OR_RETURN(auto rows, db_.Query(std::string("SELECT ") + kIssuedColumns +
-                                        " FROM enrollment_issued ORDER BY id DESC LIMIT 500"));
+                                            " FROM enrollment_issued WHERE authority = $1 ORDER BY "
+                                            "id DESC LIMIT 500",
+                                        {authority_.id}));
   std::vector<IssuedRecord> out;
   for (const auto& r : rows) out.push_back(ToIssuedRecord(r));
   return out;
