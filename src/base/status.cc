@@ -34,6 +34,8 @@ std::string_view CodeName(Code code) {
       return "failed-precondition";
     case Code::kMismatch:
       return "mismatch";
+    case Code::kDataLoss:
+      return "data-loss";
     case Code::kIo:
       return "io";
     case Code::kUnavailable:

@@ -30,6 +30,7 @@ enum class Code {
   kUnauthenticated,     // no acceptable credentials
   kFailedPrecondition,  // the system is not in a state that allows this
   kMismatch,            // input that belongs to something else (other key, GUID, server)
+  kDataLoss,            // stored state is damaged or inconsistent
   kIo,                  // file system or network trouble
   kUnavailable,         // a peer or service could not be reached
   kInternal,            // a bug or an unexpected library failure

@@ -15,5 +15,8 @@ int ReportError(const Status& status);
 void RegisterXrmlCommands(CLI::App& app, int& exit_code);
 void RegisterEnrollmentCommands(CLI::App& app, int& exit_code);
 void RegisterDemoCommand(CLI::App& app, int& exit_code);
+void RegisterClusterCommands(CLI::App& app, int& exit_code);
+void RegisterSlcCommands(CLI::App& app, int& exit_code);
+void RegisterServeCommand(CLI::App& app, int& exit_code);
 
 }  // namespace openrms::cli

@@ -28,6 +28,9 @@ int main(int argc, char** argv) {
   int exit_code = 0;
   openrms::cli::RegisterXrmlCommands(app, exit_code);
   openrms::cli::RegisterEnrollmentCommands(app, exit_code);
+  openrms::cli::RegisterClusterCommands(app, exit_code);
+  openrms::cli::RegisterSlcCommands(app, exit_code);
+  openrms::cli::RegisterServeCommand(app, exit_code);
   openrms::cli::RegisterDemoCommand(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -93,7 +93,7 @@ Result<std::string> SignedBytes(const Element& input) {
 }  // namespace
 
 Result<std::string> WriteEnrollRequest(const EnrollParameters& parameters,
-                                       const crypto::PrivateKey& key) {
+                                       const crypto::PrivateKey& key, RequestKind kind) {
   if (!parameters.public_key || !(*parameters.public_key == key.public_key())) {
     return Status(Code::kInternal, "the request must carry the public half of the signing key");
   }
@@ -104,8 +104,9 @@ Result<std::string> WriteEnrollRequest(const EnrollParameters& parameters,
   proof.Attr("xmlns", kOpenRmsNamespace);
   proof.Add(Text("Algorithm", kSignatureAlgorithm));
   proof.Add(Text("Value", crypto::Base64Encode(sig)));
-  Element enroll("Enroll");
-  enroll.Attr("xmlns", kEnrollmentNamespace);
+  const bool sub = kind == RequestKind::kSubEnroll;
+  Element enroll(sub ? "SubEnroll" : "Enroll");
+  enroll.Attr("xmlns", sub ? kSubEnrollmentNamespace : kEnrollmentNamespace);
   enroll.Add(std::move(input));
   return Document(Envelope(std::move(proof), std::move(enroll)));
 }
@@ -210,10 +211,12 @@ Status VerifyRequestSignature(const EnrollRequest& request) {
   return Status::Ok();
 }
 
-std::string WriteEnrollResponse(const std::vector<xrml::Document>& chain) {
-  Element response("EnrollResponse");
-  response.Attr("xmlns", kEnrollmentNamespace);
-  Element& list = response.Add("EnrollResult").Add("LicensorCertificateChain");
+std::string WriteEnrollResponse(const std::vector<xrml::Document>& chain, RequestKind kind) {
+  const bool sub = kind == RequestKind::kSubEnroll;
+  Element response(sub ? "SubEnrollResponse" : "EnrollResponse");
+  response.Attr("xmlns", sub ? kSubEnrollmentNamespace : kEnrollmentNamespace);
+  Element& result = response.Add(sub ? "SubEnrollResult" : "EnrollResult");
+  Element& list = sub ? result : result.Add("LicensorCertificateChain");
   for (const auto& doc : chain) list.Add(Text("string", xrml::WriteDocument(doc)));
   return Document(Envelope(Element(), std::move(response)));
 }

@@ -27,6 +27,10 @@ inline constexpr char kSubEnrollmentNamespace[] = "http://microsoft.com/DRM/SubE
 inline constexpr char kOpenRmsNamespace[] = "urn:openrms:enrollment:2026";
 inline constexpr char kSoapNamespace[] = "http://schemas.xmlsoap.org/soap/envelope/";
 inline constexpr char kEnrollSoapAction[] = "http://microsoft.com/DRM/EnrollmentService/Enroll";
+inline constexpr char kSubEnrollSoapAction[] =
+    "http://microsoft.com/DRM/SubEnrollmentService/SubEnroll";
+// Below a cluster's URL (MS-RMPRS 3.3.4.1).
+inline constexpr char kSubEnrollPath[] = "/Certification/SubEnrollService.asmx";
 inline constexpr size_t kMaxRequestBytes = 64 << 10;
 
 // EnrollParameters (3.6.4.1.4.1) and our additions.
@@ -51,8 +55,13 @@ struct EnrollRequest {
 
 // Builds the SOAP request text, signed with `key` (which must be the key
 // whose public half is in the parameters).
+// Enroll goes to the enrollment service (MS-RMPR 3.6); SubEnroll from a
+// licensing-only cluster to its root cluster (MS-RMPRS 3.3.4.1).
+enum class RequestKind { kEnroll, kSubEnroll };
+
 Result<std::string> WriteEnrollRequest(const EnrollParameters& parameters,
-                                       const crypto::PrivateKey& key);
+                                       const crypto::PrivateKey& key,
+                                       RequestKind kind = RequestKind::kEnroll);
 
 // Reads a request. kTooLarge, or kMalformed naming the element that is
 // missing or wrong. Does not check the signature.
@@ -63,7 +72,8 @@ Result<EnrollRequest> ParseEnrollRequest(std::string_view bytes);
 Status VerifyRequestSignature(const EnrollRequest& request);
 
 // The response with the chain, leaf first.
-std::string WriteEnrollResponse(const std::vector<xrml::Document>& chain);
+std::string WriteEnrollResponse(const std::vector<xrml::Document>& chain,
+                                RequestKind kind = RequestKind::kEnroll);
 // A SOAP fault; `code` is carried in detail/Code so clients can map it back.
 std::string WriteSoapFault(const Status& status);
 // Reads a response: the chain, or the Status of a SOAP fault.

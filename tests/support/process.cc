@@ -142,6 +142,16 @@ int BackgroundProcess::Stop() {
   return -1;
 }
 
+void BackgroundProcess::Kill() {
+  if (pid_ <= 0) return;
+  kill(pid_, SIGKILL);
+  int status = 0;
+  waitpid(pid_, &status, 0);
+  pid_ = -1;
+  if (out_fd_ >= 0) close(out_fd_);
+  out_fd_ = -1;
+}
+
 TempDir::TempDir() {
   std::string tmpl = (std::filesystem::temp_directory_path() / "openrms-test-XXXXXX").string();
   path_ = mkdtemp(tmpl.data());

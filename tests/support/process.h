@@ -36,6 +36,8 @@ class BackgroundProcess final {
   const std::string& output() const { return out_; }
   // SIGTERM and wait; returns the exit status (or -1).
   int Stop();
+  // SIGKILL (no chance to clean up) and wait.
+  void Kill();
 
  private:
   pid_t pid_ = -1;

@@ -1,0 +1,476 @@
+// openrms cluster ..., openrms slc ..., openrms serve
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "base/file_system.h"
+#include "cli/cluster_host.h"
+#include "cli/commands.h"
+#include "cli/enrollment_host.h"
+#include "cli/password.h"
+#include "crypto/encoding.h"
+#include "enrollment/request.h"
+#include "xrml/chain.h"
+
+namespace openrms::cli {
+
+namespace {
+
+constexpr char kPasswordEnv[] = "OPENRMS_KEY_PASSWORD";
+
+struct Target {
+  std::string dir;
+  std::string cluster;
+  std::string password_file;
+};
+
+void AddTarget(CLI::App* cmd, Target& t, bool password) {
+  cmd->add_option("--dir", t.dir, "The server directory")->required();
+  cmd->add_option("--cluster", t.cluster, "The cluster (needed when the server hosts several)");
+  if (password) {
+    cmd->add_option("--password-file", t.password_file,
+                    "File holding the cluster key password (else $OPENRMS_KEY_PASSWORD or a "
+                    "prompt)");
+  }
+}
+
+std::string Actor() {
+  const char* user = std::getenv("USER");
+  return std::string("cli:") + (user != nullptr ? user : "unknown");
+}
+
+// Opens the server and resolves the cluster; asks for the password when
+// `password` is set.
+struct Opened {
+  std::unique_ptr<ServerContext> context;
+  std::string cluster;
+};
+
+Result<Opened> OpenTarget(const Target& t, bool password) {
+  std::optional<std::string> pw;
+  if (password) {
+    ASSIGN_OR_RETURN(std::string p, ReadKeyPassword(t.password_file, kPasswordEnv, false));
+    pw = std::move(p);
+  }
+  Opened o;
+  ASSIGN_OR_RETURN(o.context, ServerContext::Open(t.dir, pw, /*create=*/false));
+  ASSIGN_OR_RETURN(o.cluster, o.context->ResolveCluster(t.cluster));
+  return o;
+}
+
+nlohmann::json StatusJson(const cluster::StatusReport& r) {
+  nlohmann::json j = {{"cluster", r.config.name},
+                      {"kind", std::string(cluster::ClusterKindName(r.config.kind))},
+                      {"url", r.config.url},
+                      {"guid", r.config.guid},
+                      {"server_name", r.config.name},
+                      {"auto_renew", r.config.auto_renew}};
+  if (r.slc) {
+    j["issuer"] = r.slc->issuer;
+    j["issued"] = FormatIso8601(r.slc->issued);
+    j["expires"] = FormatIso8601(r.slc->expires);
+    j["days_left"] = r.slc->days_left;
+    j["state"] = std::string(cluster::SlcStateName(r.slc->state));
+    j["certificate_id"] = r.slc->certificate_id;
+  } else {
+    j["state"] = "no certificate";
+  }
+  if (r.pending) {
+    j["pending_request"] = {{"file_name", r.pending->file_name},
+                            {"exported", FormatIso8601(r.pending->created_at)}};
+  } else {
+    j["pending_request"] = nullptr;
+  }
+  if (r.config.last_renewal_at) {
+    j["last_renewal"] = {{"at", FormatIso8601(*r.config.last_renewal_at)},
+                         {"ok", r.config.last_renewal_ok.value_or(false)}};
+  }
+  return j;
+}
+
+void PrintSummary(const cluster::SlcSummary& s, std::ostream& out) {
+  out << "server name:  " << s.server_name << "\n"
+      << "GUID:         " << s.guid << "\n"
+      << "issuer:       " << s.issuer << "\n"
+      << "issued:       " << FormatHuman(s.issued) << "\n"
+      << "expires:      " << FormatHuman(s.expires) << "\n"
+      << "days left:    " << s.days_left << "\n"
+      << "state:        " << cluster::SlcStateName(s.state) << "\n";
+}
+
+void PrintStatus(const cluster::StatusReport& r, std::ostream& out) {
+  out << "cluster:      " << r.config.name << " (" << cluster::ClusterKindName(r.config.kind)
+      << ", " << r.config.url << ")\n";
+  if (r.slc) {
+    PrintSummary(*r.slc, out);
+    if (r.slc->state == cluster::SlcState::kExpired) {
+      out << "warning:      the SLC has expired: the cluster issues nothing until it is renewed\n";
+    } else if (r.slc->state != cluster::SlcState::kValid) {
+      out << "warning:      renewal is due: run `openrms slc renew --online` or export a request\n";
+    }
+  } else {
+    out << "state:        no certificate yet\n";
+  }
+  if (r.pending) {
+    out << "pending:      " << r.pending->file_name << " exported "
+        << FormatHuman(r.pending->created_at) << "\n";
+  }
+  out << "auto-renew:   " << (r.config.auto_renew ? "on" : "off") << "\n";
+}
+
+Result<std::string> ReadTextFile(const std::string& path, size_t limit) {
+  return RealFileSystem().ReadFile(path, limit);
+}
+
+}  // namespace
+
+void RegisterClusterCommands(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("cluster", "Provision and look after RMS clusters");
+  cmd->require_subcommand(1);
+
+  // provision
+  static Target pv;
+  static cluster::ProvisionRequest pr;
+  static std::string trust_file, tls_ca_file, enroll_url, root_url, token, offline_file;
+  static int validity_days = 0;
+  static bool licensing_only = false;
+  auto* provision = cmd->add_subcommand("provision", "Create a cluster and obtain its SLC");
+  provision->add_option("--dir", pv.dir, "The server directory")->required();
+  provision->add_option("--password-file", pv.password_file, "File holding the key password");
+  provision->add_option("--name", pr.name, "The cluster's server name")->required();
+  provision->add_option("--url", pr.url, "The cluster's service URL (https://...)")->required();
+  provision->add_option("--trust", trust_file, "The enrollment service's trust anchor")->required();
+  provision->add_option("--tls-ca", tls_ca_file, "TLS root of the issuer's HTTPS endpoint");
+  provision->add_option("--enroll", enroll_url, "The enrollment service's URL (root cluster)");
+  provision->add_option("--token", token, "One-time token from the issuer");
+  provision->add_option("--offline-request", offline_file,
+                        "Write the request to this file instead of enrolling online");
+  provision->add_option("--validity-days", validity_days, "Ask for less than the maximum");
+  provision->add_flag("--licensing-only", licensing_only, "A licensing-only cluster");
+  provision->add_option("--root", root_url, "The root cluster's URL (licensing-only)");
+  provision->callback([&exit_code] {
+    auto fail = [&](const Status& s) { exit_code = ReportError(s); };
+    if (licensing_only == root_url.empty()) {
+      return fail(Status(Code::kInvalidArgument, licensing_only
+                                                     ? "--licensing-only needs --root URL"
+                                                     : "--root goes with --licensing-only"));
+    }
+    if (!licensing_only && enroll_url.empty() && offline_file.empty()) {
+      return fail(
+          Status(Code::kInvalidArgument, "give --enroll URL (online) or --offline-request FILE"));
+    }
+    auto pw = ReadKeyPassword(pv.password_file, kPasswordEnv, /*confirm=*/true);
+    if (!pw.ok()) return fail(pw.status());
+    auto anchor = ReadTextFile(trust_file, 1 << 20);
+    if (!anchor.ok()) return fail(anchor.status().WithContext("--trust"));
+    pr.trust_anchor_xml = *anchor;
+    if (!tls_ca_file.empty()) {
+      auto ca = ReadTextFile(tls_ca_file, 1 << 20);
+      if (!ca.ok()) return fail(ca.status().WithContext("--tls-ca"));
+      pr.issuer_tls_ca = *ca;
+    }
+    pr.kind = licensing_only ? cluster::ClusterKind::kLicensingOnly : cluster::ClusterKind::kRoot;
+    pr.issuer_url = licensing_only ? root_url : enroll_url;
+    if (!token.empty()) pr.token = token;
+    pr.offline = !offline_file.empty();
+    if (validity_days != 0) pr.validity_days = validity_days;
+    pr.actor = Actor();
+    auto ctx = ServerContext::Open(pv.dir, *pw, /*create=*/true);
+    if (!ctx.ok()) return fail(ctx.status());
+    Status tls = EnsureServerTls((*ctx)->paths(), *pw, pr.url);
+    if (!tls.ok()) return fail(tls);
+    auto result = (*ctx)->clusters().Provision(pr, *pw);
+    if (!result.ok()) return fail(result.status());
+    if (pr.offline) {
+      Status w = RealFileSystem().WriteFileAtomic(offline_file, result->request_text);
+      if (!w.ok()) return fail(w);
+      std::cout << "provisioned cluster " << pr.name << "; its enrollment request is in "
+                << offline_file << "\nsubmit it to the issuer, then run `openrms slc import FILE "
+                << "--dir " << pv.dir << "`\n";
+      return;
+    }
+    std::cout << "provisioned cluster " << pr.name << "\n";
+    PrintSummary(*result->active, std::cout);
+  });
+
+  // list
+  static Target ls;
+  auto* list = cmd->add_subcommand("list", "List the clusters of a server directory");
+  list->add_option("--dir", ls.dir, "The server directory")->required();
+  list->callback([&exit_code] {
+    auto ctx = ServerContext::Open(ls.dir, std::nullopt, false);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    auto names = (*ctx)->store().ListClusters();
+    if (!names.ok()) return void(exit_code = ReportError(names.status()));
+    for (const auto& n : *names) {
+      auto r = (*ctx)->clusters().GetStatus(n);
+      if (!r.ok()) continue;
+      std::cout << n << "\t" << cluster::ClusterKindName(r->config.kind) << "\t" << r->config.url
+                << "\t"
+                << (r->slc ? std::string(cluster::SlcStateName(r->slc->state)) : "no certificate")
+                << "\n";
+    }
+  });
+
+  // check: one pass of the expiry monitor
+  static Target ck;
+  static bool ck_renew = false;
+  auto* check = cmd->add_subcommand("check", "Run the expiry monitor once (events, auto-renewal)");
+  check->add_option("--dir", ck.dir, "The server directory")->required();
+  check->add_option("--password-file", ck.password_file, "Key password, for automatic renewal");
+  check->add_flag("--renew", ck_renew, "Also renew clusters that opted in and are due");
+  check->callback([&exit_code] {
+    std::optional<std::string> pw;
+    if (ck_renew) {
+      auto p = ReadKeyPassword(ck.password_file, kPasswordEnv, false);
+      if (!p.ok()) return void(exit_code = ReportError(p.status()));
+      pw = *p;
+    }
+    auto ctx = ServerContext::Open(ck.dir, pw, false);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    cluster::ExpiryMonitor monitor((*ctx)->clusters(), pw);
+    Status s = monitor.RunOnce();
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    std::cout << "checked\n";
+  });
+
+  // events
+  static Target ev;
+  auto* events = cmd->add_subcommand("events", "Show the cluster's recent events");
+  AddTarget(events, ev, false);
+  events->callback([&exit_code] {
+    auto o = OpenTarget(ev, false);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    auto list = o->context->store().Events(o->cluster, 100);
+    if (!list.ok()) return void(exit_code = ReportError(list.status()));
+    for (const auto& e : *list) {
+      std::cout << FormatHuman(e.at) << "\t" << e.level << "\t" << e.kind << "\t" << e.message
+                << "\n";
+    }
+  });
+
+  // verify
+  static Target vf;
+  auto* verify = cmd->add_subcommand("verify", "Check the cluster key against the active SLC");
+  AddTarget(verify, vf, true);
+  verify->callback([&exit_code] {
+    auto o = OpenTarget(vf, true);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    Status s = o->context->clusters().VerifyKey(o->cluster, *o->context->password());
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    std::cout << "key ok: the cluster key matches its active SLC, whose chain is trusted\n";
+  });
+
+  // auto-renew
+  static Target ar;
+  static std::string ar_mode;
+  auto* autorenew = cmd->add_subcommand("auto-renew", "Turn automatic online renewal on or off");
+  AddTarget(autorenew, ar, false);
+  autorenew->add_option("MODE", ar_mode, "on or off")
+      ->required()
+      ->check(CLI::IsMember({"on", "off"}));
+  autorenew->callback([&exit_code] {
+    auto o = OpenTarget(ar, false);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    Status s = o->context->store().SetAutoRenew(o->cluster, ar_mode == "on");
+    if (s.ok()) {
+      s = o->context->store().Audit(o->cluster, DefaultClock().Now(), Actor(), "auto-renew",
+                                    ar_mode);
+    }
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    std::cout << "automatic renewal " << ar_mode << " for " << o->cluster << "\n";
+  });
+
+  // subenroll-token, subenroll: the root cluster as issuer
+  static Target st;
+  auto* subtoken = cmd->add_subcommand(
+      "subenroll-token", "Print a one-time token that lets a licensing-only cluster enroll");
+  AddTarget(subtoken, st, true);
+  subtoken->callback([&exit_code] {
+    auto o = OpenTarget(st, true);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    auto authority = o->context->clusters().SubordinateIssuer(o->cluster, *o->context->password());
+    if (!authority.ok()) return void(exit_code = ReportError(authority.status()));
+    enrollment::EnrollmentService issuer(std::move(authority).value(), o->context->database(),
+                                         DefaultClock(), crypto::SystemRandom());
+    auto t = issuer.NewToken({"cli", Actor()});
+    if (!t.ok()) return void(exit_code = ReportError(t.status()));
+    std::cout << "one-time subenrollment token: " << *t << "\n";
+  });
+
+  static Target se;
+  static std::string se_request, se_out, se_token;
+  static bool se_approve = false;
+  auto* subenroll = cmd->add_subcommand(
+      "subenroll", "Answer a licensing-only cluster's request file (offline SubEnroll)");
+  AddTarget(subenroll, se, true);
+  subenroll->add_option("REQUEST", se_request, "The request file")->required();
+  subenroll->add_option("--out", se_out, "Where to write the certificate chain")->required();
+  subenroll->add_option("--token", se_token, "A one-time subenrollment token");
+  subenroll->add_flag("--approve", se_approve, "Approve a first enrollment as administrator");
+  subenroll->callback([&exit_code] {
+    auto o = OpenTarget(se, true);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    auto text = ReadTextFile(se_request, enrollment::kMaxRequestBytes);
+    if (!text.ok()) return void(exit_code = ReportError(text.status()));
+    auto authority = o->context->clusters().SubordinateIssuer(o->cluster, *o->context->password());
+    if (!authority.ok()) return void(exit_code = ReportError(authority.status()));
+    enrollment::EnrollmentService issuer(std::move(authority).value(), o->context->database(),
+                                         DefaultClock(), crypto::SystemRandom());
+    const enrollment::Requester who{"cli", Actor()};
+    Result<enrollment::Issued> issued = Status(Code::kInternal, "unreachable");
+    if (se_approve) {
+      auto pending = issuer.SubmitForApproval(*text, who);
+      issued = pending.ok() ? issuer.Approve(pending->id, who)
+                            : Result<enrollment::Issued>(pending.status());
+    } else {
+      issued = issuer.Enroll(*text, who, se_token.empty() ? std::nullopt : std::optional(se_token));
+    }
+    if (!issued.ok()) return void(exit_code = ReportError(issued.status()));
+    Status w = RealFileSystem().WriteFileAtomic(
+        se_out,
+        enrollment::WriteEnrollResponse(issued->chain, enrollment::RequestKind::kSubEnroll));
+    if (!w.ok()) return void(exit_code = ReportError(w));
+    std::cout << (issued->renewal ? "renewed" : "issued") << " SLC for "
+              << issued->chain.front().principal()->object.name << ", valid until "
+              << FormatHuman(*issued->chain.front().validity->until) << "\nwrote " << se_out
+              << "\n";
+  });
+}
+
+void RegisterSlcCommands(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("slc", "Look after a cluster's server licensor certificate");
+  cmd->require_subcommand(1);
+
+  static Target stt;
+  static bool as_json = false;
+  auto* status = cmd->add_subcommand("status", "Show the SLC: issuer, dates, state");
+  AddTarget(status, stt, false);
+  status->add_flag("--json", as_json, "Print JSON");
+  status->callback([&exit_code] {
+    auto o = OpenTarget(stt, false);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    auto r = o->context->clusters().GetStatus(o->cluster);
+    if (!r.ok()) return void(exit_code = ReportError(r.status()));
+    if (as_json) {
+      std::cout << StatusJson(*r).dump(2) << "\n";
+    } else {
+      PrintStatus(*r, std::cout);
+    }
+  });
+
+  static Target rn;
+  static bool online = false;
+  static std::string rn_token;
+  auto* renew = cmd->add_subcommand("renew", "Renew the SLC with its issuer");
+  AddTarget(renew, rn, true);
+  renew->add_flag("--online", online, "Renew online (offline: use export-request and import)")
+      ->required();
+  renew->add_option("--token", rn_token,
+                    "A one-time token from the issuer, needed once the SLC has expired");
+  renew->callback([&exit_code] {
+    auto o = OpenTarget(rn, true);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    auto s = o->context->clusters().RenewOnline(
+        o->cluster, *o->context->password(), Actor(),
+        rn_token.empty() ? std::nullopt : std::optional<std::string>(rn_token));
+    if (!s.ok()) return void(exit_code = ReportError(s.status()));
+    std::cout << "renewed the SLC of " << o->cluster << "\n";
+    PrintSummary(*s, std::cout);
+  });
+
+  static Target ex;
+  static std::string ex_out;
+  auto* exp = cmd->add_subcommand("export-request", "Write the renewal request to a file");
+  AddTarget(exp, ex, true);
+  exp->add_option("--out", ex_out, "The file (default: <server_name>RenewalRequest.xml)");
+  exp->callback([&exit_code] {
+    auto o = OpenTarget(ex, true);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    auto rec = o->context->clusters().ExportRequest(o->cluster, *o->context->password(), Actor());
+    if (!rec.ok()) return void(exit_code = ReportError(rec.status()));
+    const std::string path = ex_out.empty() ? rec->file_name : ex_out;
+    Status w = RealFileSystem().WriteFileAtomic(path, rec->request);
+    if (!w.ok()) return void(exit_code = ReportError(w));
+    std::cout << "wrote " << path << "\ncarry it to the issuer's web site, then import the "
+              << "certificate it issues with `openrms slc import FILE`\n";
+  });
+
+  static Target im;
+  static std::string im_file;
+  static bool yes = false;
+  auto* imp = cmd->add_subcommand("import", "Validate and activate an issued certificate file");
+  AddTarget(imp, im, false);
+  imp->add_option("FILE", im_file, "The certificate chain file")->required();
+  imp->add_flag("--yes", yes, "Do not ask for confirmation");
+  imp->callback([&exit_code] {
+    auto o = OpenTarget(im, false);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    auto text = ReadTextFile(im_file, xrml::kMaxChainFileBytes);
+    if (!text.ok()) return void(exit_code = ReportError(text.status()));
+    auto preview = o->context->clusters().PreviewImport(o->cluster, *text);
+    if (!preview.ok()) return void(exit_code = ReportError(preview.status()));
+    std::cout << "certificate to activate:\n";
+    PrintSummary(preview->incoming, std::cout);
+    if (preview->current) {
+      std::cout << "replacing the SLC that expires " << FormatHuman(preview->current->expires)
+                << "\n";
+    }
+    if (!yes && !AskYesNo("Activate this certificate?")) {
+      std::cout << "not activated: nothing changed (use --yes to confirm without a prompt)\n";
+      exit_code = 1;
+      return;
+    }
+    auto done = o->context->clusters().Import(o->cluster, *text, Actor());
+    if (!done.ok()) return void(exit_code = ReportError(done.status()));
+    std::cout << "activated: the SLC of " << o->cluster << " now expires "
+              << FormatHuman(done->expires) << "\n";
+  });
+
+  static Target hi;
+  auto* history = cmd->add_subcommand("history", "List every SLC the cluster has held");
+  AddTarget(history, hi, false);
+  history->callback([&exit_code] {
+    auto o = OpenTarget(hi, false);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    auto h = o->context->store().History(o->cluster);
+    auto active = o->context->store().ActiveSlc(o->cluster);
+    if (!h.ok()) return void(exit_code = ReportError(h.status()));
+    std::cout << "installed\tsource\tcertificate\tvalid from\tvalid until\tissuer\tactive\n";
+    for (const auto& r : *h) {
+      const bool is_active = active.ok() && *active && (*active)->id == r.id;
+      std::cout << FormatHuman(r.installed_at) << "\t" << r.source << "\t" << r.certificate_id
+                << "\t" << FormatHuman(r.valid_from) << "\t" << FormatHuman(r.valid_until) << "\t"
+                << r.issuer << "\t" << (is_active ? "active" : "") << "\n";
+    }
+  });
+}
+
+void RegisterServeCommand(CLI::App& app, int& exit_code) {
+  static Target sv;
+  static std::string listen = "127.0.0.1:8443";
+  static int monitor_interval = 60;
+  auto* serve = app.add_subcommand("serve", "Run a cluster node over HTTPS");
+  serve->add_option("--dir", sv.dir, "The server directory")->required();
+  serve->add_option("--password-file", sv.password_file, "File holding the key password");
+  serve->add_option("--listen", listen, "ADDR:PORT (loopback by default)")->capture_default_str();
+  serve
+      ->add_option("--monitor-interval", monitor_interval, "Seconds between expiry checks (0: off)")
+      ->capture_default_str();
+  serve->callback([&exit_code] {
+    auto pw = ReadKeyPassword(sv.password_file, kPasswordEnv, false);
+    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    auto ctx = ServerContext::Open(sv.dir, *pw, false);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    BlockTerminationSignals();
+    auto host = ClusterHost::Start(**ctx, listen, monitor_interval);
+    if (!host.ok()) return void(exit_code = ReportError(host.status()));
+    std::cout << "server: " << (*host)->url() << "\n"
+              << "metrics: " << (*host)->url() << "/metrics\n"
+              << "tls-ca: " << (*ctx)->paths().tls_ca << "\n"
+              << std::flush;
+    WaitForTerminationSignal();
+    (*host)->Stop();
+  });
+}
+
+}  // namespace openrms::cli

@@ -1,0 +1,290 @@
+#include "cli/cluster_host.h"
+
+#include <condition_variable>
+#include <sstream>
+
+#include "base/file_system.h"
+#include "cli/enrollment_host.h"
+#include "crypto/encoding.h"
+#include "crypto/tls_certificates.h"
+#include "enrollment/request.h"
+#include "http/client.h"
+
+namespace openrms::cli {
+
+ServerPaths::ServerPaths(std::string d) : dir(std::move(d)) {
+  database = dir + "/openrms.db";
+  tls_ca = dir + "/tls-ca.pem";
+  tls_ca_key = dir + "/keys/tls-ca.key";
+  tls_server = dir + "/tls-server.pem";
+  tls_server_key = dir + "/keys/tls-server.key";
+}
+
+std::string UrlPath(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  if (slash == std::string::npos) return "";
+  std::string path = url.substr(slash);
+  const size_t q = path.find_first_of("?#");
+  if (q != std::string::npos) path.resize(q);
+  while (!path.empty() && path.back() == '/') path.pop_back();
+  return path;
+}
+
+std::string UrlHost(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t start = scheme == std::string::npos ? 0 : scheme + 3;
+  const size_t end = url.find('/', start);
+  std::string authority =
+      url.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  if (!authority.empty() && authority.front() == '[') {
+    return authority.substr(1, authority.find(']') - 1);
+  }
+  return authority.substr(
+      0, authority.rfind(':') == std::string::npos ? authority.size() : authority.rfind(':'));
+}
+
+Result<std::string> HttpsIssuerTransport::PostSoap(const std::string& url,
+                                                   const std::string& soap_action,
+                                                   const std::string& body,
+                                                   const std::string& tls_ca_pem) {
+  http::ClientRequest req;
+  req.method = "POST";
+  req.url = url;
+  req.body = body;
+  req.ca_pem = tls_ca_pem;
+  req.headers = {{"Content-Type", "text/xml; charset=utf-8"},
+                 {"SOAPAction", "\"" + soap_action + "\""}};
+  ASSIGN_OR_RETURN(http::ClientResponse resp, http::Fetch(req));
+  // SOAP 1.1 faults come with status 500 and are read by the caller.
+  if (resp.status == 200 || (resp.status == 500 && resp.body.find("Fault") != std::string::npos)) {
+    return resp.body;
+  }
+  return Status(Code::kUnavailable, "the issuer at " + url + " answered HTTP " +
+                                        std::to_string(resp.status) + "; check the issuer URL");
+}
+
+Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& dir,
+                                                           std::optional<std::string> password,
+                                                           bool create) {
+  FileSystem& fs = RealFileSystem();
+  auto ctx = std::unique_ptr<ServerContext>(new ServerContext(dir));
+  ctx->password_ = std::move(password);
+  const ServerPaths& p = ctx->paths_;
+  if (!fs.Exists(p.database) && !create) {
+    return Status(Code::kNotFound, dir +
+                                       " holds no OpenRMS server; provision a cluster with "
+                                       "`openrms cluster provision --dir " +
+                                       dir + " ...`");
+  }
+  RETURN_IF_ERROR(fs.CreateDirectories(dir, 0700));
+  ASSIGN_OR_RETURN(ctx->db_, store::OpenSqlite(p.database));
+  RETURN_IF_ERROR(cluster::ClusterStore::Migrate(*ctx->db_));
+  RETURN_IF_ERROR(enrollment::EnrollmentService::Migrate(*ctx->db_));
+  ctx->store_ = std::make_unique<cluster::ClusterStore>(*ctx->db_);
+  ctx->service_ = std::make_unique<cluster::ClusterService>(
+      *ctx->store_, cluster::Environment{DefaultClock(), crypto::SystemRandom(), ctx->transport_});
+  ctx->service_->set_event_sink(&ctx->syslog_);
+  return ctx;
+}
+
+Result<std::string> ServerContext::ResolveCluster(const std::string& requested) {
+  if (!requested.empty()) {
+    ASSIGN_OR_RETURN(auto c, store_->Find(requested));
+    return c.name;
+  }
+  ASSIGN_OR_RETURN(auto names, store_->ListClusters());
+  if (names.size() == 1) return names[0];
+  if (names.empty()) {
+    return Status(Code::kNotFound, paths_.dir + " holds no cluster; provision one first");
+  }
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  return Status(Code::kInvalidArgument,
+                paths_.dir + " holds several clusters (" + list + "); name one with --cluster");
+}
+
+namespace {
+
+// The server's TLS credentials: made on first use for the names given
+// (plus loopback), kept sealed under the key password.
+Status EnsureTls(const ServerPaths& p, std::string_view password,
+                 const std::vector<std::string>& names) {
+  FileSystem& fs = RealFileSystem();
+  if (fs.Exists(p.tls_server)) return Status::Ok();
+  RETURN_IF_ERROR(fs.CreateDirectories(p.dir + "/keys", 0700));
+  ASSIGN_OR_RETURN(
+      crypto::TlsCredential ca,
+      crypto::CreateTlsCa("OpenRMS Server TLS Root", DefaultClock().Now(), Days(3650), password));
+  ASSIGN_OR_RETURN(crypto::TlsCredential server,
+                   crypto::IssueTlsServerCertificate(ca, password, names, DefaultClock().Now(),
+                                                     Days(825), password));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(p.tls_ca_key, ca.sealed_key_pem, 0600));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(p.tls_server_key, server.sealed_key_pem, 0600));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(p.tls_ca, ca.certificate_pem));
+  return fs.WriteFileAtomic(p.tls_server, server.certificate_pem);
+}
+
+}  // namespace
+
+Status EnsureServerTls(const ServerPaths& paths, std::string_view password,
+                       const std::string& cluster_url) {
+  std::vector<std::string> names = {"localhost", "127.0.0.1", "::1"};
+  const std::string host = UrlHost(cluster_url);
+  if (!host.empty() && std::find(names.begin(), names.end(), host) == names.end()) {
+    names.insert(names.begin(), host);
+  }
+  return EnsureTls(paths, password, names);
+}
+
+Result<std::unique_ptr<ClusterHost>> ClusterHost::Start(ServerContext& context,
+                                                        const std::string& listen,
+                                                        int monitor_interval_seconds) {
+  if (!context.password()) {
+    return Status(Code::kInvalidArgument, "serving needs the key password");
+  }
+  auto host = std::unique_ptr<ClusterHost>(new ClusterHost(context));
+  const ServerPaths& p = context.paths();
+  RETURN_IF_ERROR(EnsureTls(p, *context.password(), {"localhost", "127.0.0.1", "::1"}));
+  FileSystem& fs = RealFileSystem();
+  ASSIGN_OR_RETURN(auto addr, ParseListen(listen));
+  http::ServerOptions options;
+  options.address = addr.first;
+  options.port = addr.second;
+  ASSIGN_OR_RETURN(std::string chain, fs.ReadFile(p.tls_server, 1 << 20));
+  ASSIGN_OR_RETURN(std::string ca, fs.ReadFile(p.tls_ca, 1 << 20));
+  options.certificate_chain_pem = chain + ca;
+  ASSIGN_OR_RETURN(options.sealed_key_pem, fs.ReadFile(p.tls_server_key, 1 << 20));
+  options.key_password = *context.password();
+  options.max_body_bytes = 1 << 20;
+  ClusterHost* self = host.get();
+  ASSIGN_OR_RETURN(host->server_, http::Server::Start(options, [self](const http::Request& r) {
+                     return self->Handle(r);
+                   }));
+  const bool v6 = addr.first.find(':') != std::string::npos;
+  host->url_ = "https://" + (v6 ? "[" + addr.first + "]" : addr.first) + ":" +
+               std::to_string(host->server_->port());
+  if (monitor_interval_seconds > 0) {
+    host->monitor_ = std::thread(
+        [self, monitor_interval_seconds] { self->MonitorLoop(monitor_interval_seconds); });
+  }
+  return host;
+}
+
+ClusterHost::~ClusterHost() { Stop(); }
+
+void ClusterHost::Stop() {
+  if (stopping_.exchange(true)) return;
+  monitor_cv_.notify_all();
+  if (monitor_.joinable()) monitor_.join();
+  if (server_) server_->Stop();
+}
+
+void ClusterHost::MonitorLoop(int interval_seconds) {
+  cluster::ExpiryMonitor monitor(context_.clusters(), context_.password());
+  while (!stopping_) {
+    Status s = monitor.RunOnce();
+    if (!s.ok()) std::fprintf(stderr, "monitor: %s\n", s.ToString().c_str());
+    std::unique_lock lock(monitor_mu_);
+    monitor_cv_.wait_for(lock, std::chrono::seconds(interval_seconds),
+                         [this] { return stopping_.load(); });
+  }
+}
+
+Result<std::shared_ptr<enrollment::EnrollmentService>> ClusterHost::Issuer(
+    const std::string& name) {
+  ASSIGN_OR_RETURN(auto active, context_.store().ActiveSlc(name));
+  const int64_t active_id = active ? active->id : 0;
+  {
+    std::lock_guard lock(mu_);
+    auto it = issuers_.find(name);
+    if (it != issuers_.end() && it->second.first == active_id) return it->second.second;
+  }
+  ASSIGN_OR_RETURN(enrollment::Authority authority,
+                   context_.clusters().SubordinateIssuer(name, *context_.password()));
+  auto issuer = std::make_shared<enrollment::EnrollmentService>(
+      std::move(authority), context_.database(), DefaultClock(), crypto::SystemRandom());
+  std::lock_guard lock(mu_);
+  issuers_[name] = {active_id, issuer};
+  return issuer;
+}
+
+http::Response ClusterHost::SubEnroll(const std::string& name, const http::Request& req) {
+  using enrollment::RequestKind;
+  auto fault = [](const Status& s) {
+    return http::Response::Xml(500, enrollment::WriteSoapFault(s));
+  };
+  if (req.body.size() > enrollment::kMaxRequestBytes) {
+    return fault(Status(Code::kTooLarge, "the request is too large"));
+  }
+  auto issuer = Issuer(name);
+  if (!issuer.ok()) return fault(issuer.status());
+  auto issued = (*issuer)->Enroll(req.body, {"online", req.remote_address});
+  if (!issued.ok()) return fault(issued.status());
+  return http::Response::Xml(
+      200, enrollment::WriteEnrollResponse(issued->chain, RequestKind::kSubEnroll));
+}
+
+http::Response ClusterHost::Handle(const http::Request& req) {
+  if (req.path == "/metrics" && req.method == "GET") {
+    http::Response r = http::Response::Text(200, Metrics());
+    r.SetHeader("Content-Type", "text/plain; version=0.0.4");
+    return r;
+  }
+  if (req.path == "/healthz") return http::Response::Text(200, "ok\n");
+  auto names = context_.store().ListClusters();
+  if (names.ok()) {
+    for (const auto& name : *names) {
+      auto config = context_.store().Find(name);
+      if (!config.ok()) continue;
+      const std::string prefix = UrlPath(config->url);
+      if (req.path == prefix + enrollment::kSubEnrollPath) {
+        if (req.method != "POST") return http::Response::Text(405, "use POST\n");
+        return SubEnroll(name, req);
+      }
+    }
+  }
+  return http::Response::Text(404, "not found\n");
+}
+
+std::string ClusterHost::Metrics() {
+  std::ostringstream out;
+  out << "# HELP openrms_slc_expiry_timestamp_seconds When the cluster's server licensor "
+         "certificate expires.\n# TYPE openrms_slc_expiry_timestamp_seconds gauge\n";
+  std::ostringstream left, state, result, result_at;
+  left << "# HELP openrms_slc_seconds_left Seconds until the SLC expires (negative: expired).\n"
+          "# TYPE openrms_slc_seconds_left gauge\n";
+  state << "# HELP openrms_slc_state 1 for the SLC's current state.\n# TYPE openrms_slc_state "
+           "gauge\n";
+  result << "# HELP openrms_slc_last_renewal_success 1 if the last online renewal succeeded, 0 "
+            "if it failed.\n# TYPE openrms_slc_last_renewal_success gauge\n";
+  result_at << "# HELP openrms_slc_last_renewal_timestamp_seconds When the last online renewal "
+               "was tried.\n# TYPE openrms_slc_last_renewal_timestamp_seconds gauge\n";
+  auto names = context_.store().ListClusters();
+  const Time now = DefaultClock().Now();
+  for (const auto& name : names.ok() ? *names : std::vector<std::string>{}) {
+    auto report = context_.clusters().GetStatus(name);
+    if (!report.ok() || !report->slc) continue;
+    const std::string label = "{cluster=\"" + name + "\"}";
+    out << "openrms_slc_expiry_timestamp_seconds" << label << " "
+        << report->slc->expires.time_since_epoch().count() << "\n";
+    left << "openrms_slc_seconds_left" << label << " " << (report->slc->expires - now).count()
+         << "\n";
+    for (auto s : {cluster::SlcState::kValid, cluster::SlcState::kRenewalDue,
+                   cluster::SlcState::kExpiring, cluster::SlcState::kExpired}) {
+      std::string sname(cluster::SlcStateName(s));
+      std::replace(sname.begin(), sname.end(), ' ', '_');
+      state << "openrms_slc_state{cluster=\"" << name << "\",state=\"" << sname << "\"} "
+            << (report->slc->state == s ? 1 : 0) << "\n";
+    }
+    if (report->config.last_renewal_ok) {
+      result << "openrms_slc_last_renewal_success" << label << " "
+             << (*report->config.last_renewal_ok ? 1 : 0) << "\n";
+      result_at << "openrms_slc_last_renewal_timestamp_seconds" << label << " "
+                << report->config.last_renewal_at->time_since_epoch().count() << "\n";
+    }
+  }
+  return out.str() + left.str() + state.str() + result.str() + result_at.str();
+}
+
+}  // namespace openrms::cli

@@ -1,0 +1,103 @@
+// The server side of `openrms serve`: every cluster of a server directory
+// behind one HTTPS listener, each under the path of its service URL, plus
+// /metrics and the expiry monitor. Shared by `openrms serve` and the demo.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "cluster/cluster.h"
+#include "cluster/monitor.h"
+#include "enrollment/service.h"
+#include "http/server.h"
+#include "store/database.h"
+
+namespace openrms::cli {
+
+// Files of a server directory.
+struct ServerPaths {
+  explicit ServerPaths(std::string dir);
+  std::string dir, database, tls_ca, tls_ca_key, tls_server, tls_server_key;
+};
+
+// HTTPS to the issuer (enrollment service or root cluster).
+class HttpsIssuerTransport final : public cluster::IssuerTransport {
+ public:
+  Result<std::string> PostSoap(const std::string& url, const std::string& soap_action,
+                               const std::string& body, const std::string& tls_ca_pem) override;
+};
+
+// The store and services of one server directory.
+class ServerContext final {
+ public:
+  // Creates the directory, its database and TLS credentials when missing.
+  static Result<std::unique_ptr<ServerContext>> Open(const std::string& dir,
+                                                     std::optional<std::string> password,
+                                                     bool create);
+  cluster::ClusterService& clusters() { return *service_; }
+  cluster::ClusterStore& store() { return *store_; }
+  store::Database& database() { return *db_; }
+  const ServerPaths& paths() const { return paths_; }
+  const std::optional<std::string>& password() const { return password_; }
+  // The only cluster, or the named one. kInvalidArgument listing the names
+  // when there are several and none is named.
+  Result<std::string> ResolveCluster(const std::string& requested);
+
+ private:
+  explicit ServerContext(std::string dir) : paths_(std::move(dir)) {}
+  ServerPaths paths_;
+  std::optional<std::string> password_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<cluster::ClusterStore> store_;
+  HttpsIssuerTransport transport_;
+  cluster::SyslogSink syslog_;
+  std::unique_ptr<cluster::ClusterService> service_;
+};
+
+class ClusterHost final {
+ public:
+  static Result<std::unique_ptr<ClusterHost>> Start(ServerContext& context,
+                                                    const std::string& listen,
+                                                    int monitor_interval_seconds);
+  ~ClusterHost();
+  std::string url() const { return url_; }
+  void Stop();
+
+  http::Response Handle(const http::Request& request);
+  std::string Metrics();
+
+ private:
+  explicit ClusterHost(ServerContext& context) : context_(context) {}
+  http::Response SubEnroll(const std::string& cluster, const http::Request& request);
+  Result<std::shared_ptr<enrollment::EnrollmentService>> Issuer(const std::string& cluster);
+  void MonitorLoop(int interval_seconds);
+
+  ServerContext& context_;
+  std::unique_ptr<http::Server> server_;
+  std::string url_;
+  std::mutex mu_;
+  // Per root cluster: the issuer built from its active SLC, by SLC row id.
+  std::map<std::string, std::pair<int64_t, std::shared_ptr<enrollment::EnrollmentService>>>
+      issuers_;
+  std::atomic<bool> stopping_{false};
+  std::mutex monitor_mu_;
+  std::condition_variable monitor_cv_;
+  std::thread monitor_;
+};
+
+// Makes the server's TLS credentials on first use: a TLS root and a server
+// certificate for the cluster URL's host and loopback.
+Status EnsureServerTls(const ServerPaths& paths, std::string_view password,
+                       const std::string& cluster_url);
+
+// The path part of a URL ("https://h:1/root/_wmcs" -> "/root/_wmcs").
+std::string UrlPath(const std::string& url);
+// The host part of a URL, without brackets.
+std::string UrlHost(const std::string& url);
+
+}  // namespace openrms::cli

@@ -1,0 +1,364 @@
+#include "cluster/cluster.h"
+
+#include "base/fault.h"
+#include "base/text.h"
+#include "crypto/encoding.h"
+#include "enrollment/request.h"
+#include "xrml/chain.h"
+
+namespace openrms::cluster {
+
+namespace {
+
+constexpr char kSku[] = "OpenRMS";
+constexpr char kVersion[] = "0.1.0.0";
+
+ExpiryPolicy PolicyOf(const ClusterConfig& c) { return {c.renewal_due_days, c.expiring_days}; }
+
+Result<crypto::PublicKey> ClusterPublicKey(const ClusterConfig& c) {
+  auto der = crypto::Base64Decode(c.public_key);
+  if (!der) return Status(Code::kInternal, "the stored cluster public key is not base64");
+  return crypto::PublicKey::FromPkcs1Der(*der);
+}
+
+Result<crypto::PublicKey> AnchorKey(const std::string& anchor_xml) {
+  auto doc = xrml::ParseDocument(anchor_xml);
+  if (!doc.ok()) return doc.status().WithContext("the trust anchor");
+  return xrml::TrustAnchorKey(*doc);
+}
+
+}  // namespace
+
+struct ClusterService::Validated {
+  std::vector<xrml::Document> chain;
+  std::string chain_text;
+  SlcSummary summary;
+  std::optional<SlcRecord> active;
+};
+
+std::string RenewalRequestFileName(std::string_view server_name) {
+  std::string safe;
+  for (char c : server_name) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    safe += ok ? c : '_';
+  }
+  return (safe.empty() ? std::string("server") : safe) + "RenewalRequest.xml";
+}
+
+std::string ClusterService::IssuerEndpoint(const ClusterConfig& c) const {
+  std::string url = c.issuer_url;
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  if (url.size() > 5 && url.compare(url.size() - 5, 5, ".asmx") == 0) return url;
+  return url +
+         (c.kind == ClusterKind::kRoot ? "/EnrollmentService.asmx" : enrollment::kSubEnrollPath);
+}
+
+Result<std::unique_ptr<crypto::PrivateKey>> ClusterService::OpenKey(const ClusterConfig& c,
+                                                                    std::string_view password) {
+  auto key = crypto::UnsealKey(c.sealed_key, password);
+  if (!key.ok()) return key.status().WithContext("the key of cluster " + c.name);
+  ASSIGN_OR_RETURN(crypto::PublicKey pub, ClusterPublicKey(c));
+  if (!((*key)->public_key() == pub)) {
+    return Status(Code::kDataLoss, "the sealed key of cluster " + c.name +
+                                       " is not the cluster's key: the store is damaged");
+  }
+  return key;
+}
+
+Result<std::string> ClusterService::MakeRequest(const ClusterConfig& c,
+                                                const crypto::PrivateKey& key,
+                                                std::optional<std::string> token,
+                                                std::optional<int> days) {
+  enrollment::EnrollParameters p;
+  p.public_key = key.public_key();
+  p.guid = c.guid;
+  p.sku = kSku;
+  p.version = kVersion;
+  p.name = c.name;
+  p.url = c.url;
+  p.token = std::move(token);
+  p.requested_validity_days = days;
+  return enrollment::WriteEnrollRequest(p, key,
+                                        c.kind == ClusterKind::kRoot
+                                            ? enrollment::RequestKind::kEnroll
+                                            : enrollment::RequestKind::kSubEnroll);
+}
+
+Result<ClusterService::Validated> ClusterService::Validate(const ClusterConfig& c,
+                                                           std::string_view file) {
+  Validated v;
+  auto chain = xrml::ParseChain(file);
+  if (!chain.ok()) {
+    return Status(chain.status().code() == Code::kTooLarge ? Code::kTooLarge : Code::kMalformed,
+                  "the file is not a certificate chain: " + chain.status().message());
+  }
+  v.chain = std::move(chain).value();
+  const xrml::Document& slc = v.chain.front();
+  if (slc.Kind() != xrml::kTypeServerLicensorCertificate) {
+    return Status(Code::kMalformed,
+                  "the file is not a server licensor certificate chain: its "
+                  "first certificate is a " +
+                      (slc.Kind().empty() ? std::string("document of no type") : slc.Kind()));
+  }
+  const Time now = env_.clock.Now();
+  v.summary = Summarize(slc, now, PolicyOf(c));
+  const xrml::Party* principal = slc.principal();
+  ASSIGN_OR_RETURN(crypto::PublicKey own, ClusterPublicKey(c));
+  if (principal == nullptr || !principal->public_key || !(*principal->public_key == own)) {
+    return Status(Code::kMismatch,
+                  "the certificate was issued for another key: it certifies " +
+                      (principal ? principal->object.name + " " + principal->object.id
+                                 : std::string("no principal")) +
+                      ", not the key of cluster " + c.name);
+  }
+  if (!EqualsIgnoreCase(principal->object.id, c.guid) || principal->object.name != c.name) {
+    return Status(Code::kMismatch, "the certificate was issued for server " +
+                                       principal->object.name + " " + principal->object.id +
+                                       "; this cluster is " + c.name + " " + c.guid);
+  }
+  if (!slc.validity || !slc.validity->until) {
+    return Status(Code::kMalformed, "the certificate has no validity period");
+  }
+  if (now >= *slc.validity->until) {
+    return Status(Code::kExpired,
+                  "the certificate expired on " + FormatHuman(*slc.validity->until));
+  }
+  ASSIGN_OR_RETURN(crypto::PublicKey anchor, AnchorKey(c.trust_anchor));
+  Status trusted = xrml::VerifyChain(v.chain, {anchor, now});
+  if (!trusted.ok()) {
+    return Status(trusted.code() == Code::kBadSignature ? Code::kBadSignature : Code::kUntrusted,
+                  "the certificate chain is not trusted: " + trusted.message());
+  }
+  const xrml::Right* issue = slc.FindRight(xrml::kRightIssue);
+  if (issue == nullptr || (issue->range && !issue->range->Contains(now))) {
+    return Status(Code::kPermissionDenied,
+                  "the certificate does not grant the right to issue (ISSUE) now: the cluster "
+                  "could not sign licenses with it");
+  }
+  ASSIGN_OR_RETURN(v.active, store_.ActiveSlc(c.name));
+  if (v.active) {
+    if (v.active->certificate_id == v.summary.certificate_id) {
+      return Status(Code::kAlreadyUsed, "this certificate is already the cluster's active SLC");
+    }
+    if (*slc.validity->until < v.active->valid_until) {
+      return Status(Code::kFailedPrecondition,
+                    "the certificate's validity ends on " + FormatHuman(*slc.validity->until) +
+                        ", before the active one's (" + FormatHuman(v.active->valid_until) +
+                        "): importing it would shorten the cluster's life");
+    }
+  }
+  v.chain_text = enrollment::WriteEnrollResponse(v.chain);
+  return v;
+}
+
+Result<SlcSummary> ClusterService::Activate(const ClusterConfig& c, const Validated& v,
+                                            const std::string& source, const std::string& actor) {
+  const xrml::Document& slc = v.chain.front();
+  SlcRecord rec;
+  rec.certificate_id = v.summary.certificate_id;
+  rec.chain = v.chain_text;
+  rec.issued = v.summary.issued;
+  rec.valid_from = slc.validity->from.value_or(v.summary.issued);
+  rec.valid_until = v.summary.expires;
+  rec.issuer = v.summary.issuer;
+  rec.source = source;
+  rec.installed_at = env_.clock.Now();
+  const std::string message = "New server licensor certificate active for " + c.name +
+                              ": valid until " + FormatHuman(v.summary.expires) + " (" + source +
+                              ")";
+  auto id = store_.Activate(
+      c.name, rec, v.active ? std::optional<int64_t>(v.active->id) : std::nullopt, actor, message);
+  if (!id.ok()) return id.status();
+  return v.summary;
+}
+
+Result<ProvisionResult> ClusterService::Provision(const ProvisionRequest& r,
+                                                  std::string_view password) {
+  if (r.name.empty() || r.name.size() > 64 ||
+      r.name.find_first_of(" /\\\"'<>&") != std::string::npos) {
+    return Status(Code::kInvalidArgument,
+                  "the cluster name must be 1 to 64 characters without "
+                  "spaces, slashes, quotes or <>&");
+  }
+  if (r.url.rfind("https://", 0) != 0) {
+    return Status(Code::kInvalidArgument, "the cluster URL must start with https://");
+  }
+  if (r.validity_days && (*r.validity_days < 1 || *r.validity_days > 7150)) {
+    return Status(Code::kInvalidArgument, "--validity-days must be 1 to 7150");
+  }
+  ASSIGN_OR_RETURN(crypto::PublicKey anchor, AnchorKey(r.trust_anchor_xml));
+  (void)anchor;
+  auto existing = store_.Find(r.name);
+  if (existing.ok()) {
+    return Status(Code::kAlreadyUsed, "a cluster named \"" + r.name + "\" already exists here");
+  }
+  if (existing.status().code() != Code::kNotFound) return existing.status();
+
+  ASSIGN_OR_RETURN(crypto::SealedKeyPair pair, crypto::GenerateSealedRsaKey(2048, password));
+  ClusterConfig c;
+  c.name = r.name;
+  c.kind = r.kind;
+  c.url = r.url;
+  c.guid = NewGuid(env_.random);
+  c.issuer_url = r.issuer_url;
+  c.issuer_tls_ca = r.issuer_tls_ca;
+  c.trust_anchor = r.trust_anchor_xml;
+  c.public_key = crypto::Base64Encode(pair.key->public_key().ToPkcs1Der());
+  c.sealed_key = pair.sealed_pem;
+  c.created_at = env_.clock.Now();
+
+  ASSIGN_OR_RETURN(std::string request, MakeRequest(c, *pair.key, r.token, r.validity_days));
+  ProvisionResult out;
+  if (r.offline) {
+    RETURN_IF_ERROR(store_.Create(c));
+    RequestRecord rec{0, env_.clock.Now(), r.actor, RenewalRequestFileName(c.name), request, ""};
+    RETURN_IF_ERROR(store_.RecordRequest(c.name, rec));
+    RETURN_IF_ERROR(store_.Audit(c.name, env_.clock.Now(), r.actor, "provision",
+                                 "provisioned offline; request written"));
+    out.request_text = request;
+    out.request_file_name = rec.file_name;
+    return out;
+  }
+  // Online: enroll first, so a refusal leaves nothing behind.
+  const std::string action = c.kind == ClusterKind::kRoot ? enrollment::kEnrollSoapAction
+                                                          : enrollment::kSubEnrollSoapAction;
+  ASSIGN_OR_RETURN(std::string response,
+                   env_.transport.PostSoap(IssuerEndpoint(c), action, request, c.issuer_tls_ca));
+  auto chain = enrollment::ParseEnrollResponse(response);
+  if (!chain.ok()) return chain.status().WithContext("the issuer refused the enrollment");
+  ASSIGN_OR_RETURN(Validated v, Validate(c, enrollment::WriteEnrollResponse(*chain)));
+  RETURN_IF_ERROR(store_.Create(c));
+  RETURN_IF_ERROR(store_.Audit(c.name, env_.clock.Now(), r.actor, "provision",
+                               "provisioned online with " + c.issuer_url));
+  ASSIGN_OR_RETURN(out.active, Activate(c, v, "provision", r.actor));
+  return out;
+}
+
+Result<StatusReport> ClusterService::GetStatus(const std::string& name) {
+  StatusReport s;
+  ASSIGN_OR_RETURN(s.config, store_.Find(name));
+  s.policy = PolicyOf(s.config);
+  ASSIGN_OR_RETURN(auto active, store_.ActiveSlc(name));
+  if (active) {
+    auto chain = xrml::ParseChain(active->chain);
+    if (!chain.ok()) return chain.status().WithContext("the stored SLC of " + name);
+    s.slc = Summarize(chain->front(), env_.clock.Now(), s.policy);
+  }
+  ASSIGN_OR_RETURN(s.pending, store_.PendingRequest(name));
+  return s;
+}
+
+Result<RequestRecord> ClusterService::ExportRequest(const std::string& name,
+                                                    std::string_view password,
+                                                    const std::string& actor) {
+  ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
+  ASSIGN_OR_RETURN(auto key, OpenKey(c, password));
+  ASSIGN_OR_RETURN(std::string request, MakeRequest(c, *key, std::nullopt, std::nullopt));
+  RequestRecord rec{0, env_.clock.Now(), actor, RenewalRequestFileName(c.name), request, "pending"};
+  RETURN_IF_ERROR(store_.RecordRequest(name, rec));
+  RETURN_IF_ERROR(store_.Audit(name, rec.created_at, actor, "export-request", rec.file_name));
+  return rec;
+}
+
+Result<ImportPreview> ClusterService::PreviewImport(const std::string& name,
+                                                    std::string_view file) {
+  ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
+  ASSIGN_OR_RETURN(Validated v, Validate(c, file));
+  ImportPreview p;
+  p.incoming = v.summary;
+  if (v.active) {
+    auto chain = xrml::ParseChain(v.active->chain);
+    if (chain.ok()) p.current = Summarize(chain->front(), env_.clock.Now(), PolicyOf(c));
+  }
+  return p;
+}
+
+Result<SlcSummary> ClusterService::Import(const std::string& name, std::string_view file,
+                                          const std::string& actor) {
+  ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
+  auto v = Validate(c, file);
+  if (!v.ok()) {
+    (void)store_.Audit(name, env_.clock.Now(), actor, "import-refused", v.status().message());
+    return v.status();
+  }
+  OPENRMS_CRASH_POINT("import: validated");
+  return Activate(c, *v, "import", actor);
+}
+
+Result<SlcSummary> ClusterService::RenewOnline(const std::string& name, std::string_view password,
+                                               const std::string& actor,
+                                               std::optional<std::string> token) {
+  ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
+  ASSIGN_OR_RETURN(auto key, OpenKey(c, password));
+  ASSIGN_OR_RETURN(std::string request, MakeRequest(c, *key, std::move(token), std::nullopt));
+  const std::string action = c.kind == ClusterKind::kRoot ? enrollment::kEnrollSoapAction
+                                                          : enrollment::kSubEnrollSoapAction;
+  auto renewed = [&]() -> Result<SlcSummary> {
+    ASSIGN_OR_RETURN(std::string response,
+                     env_.transport.PostSoap(IssuerEndpoint(c), action, request, c.issuer_tls_ca));
+    OPENRMS_CRASH_POINT("renew: response received");
+    auto chain = enrollment::ParseEnrollResponse(response);
+    if (!chain.ok()) return chain.status().WithContext("the issuer refused the renewal");
+    ASSIGN_OR_RETURN(Validated v, Validate(c, enrollment::WriteEnrollResponse(*chain)));
+    return Activate(c, v, "online", actor);
+  }();
+  const Time now = env_.clock.Now();
+  if (renewed.ok()) {
+    (void)store_.RecordRenewalAttempt(name, now, true, std::nullopt, 0);
+    return renewed;
+  }
+  (void)store_.Audit(name, now, actor, "renew-online-failed", renewed.status().message());
+  // Back off: 5 minutes, doubling, at most 6 hours, with 10% jitter.
+  const int failures = c.renewal_failures + 1;
+  long delay = 300L << std::min(failures - 1, 12);
+  delay = std::min(delay, 6L * 3600);
+  uint8_t r = 0;
+  env_.random.Fill({&r, 1});
+  delay += delay * (static_cast<long>(r) - 128) / 1280;
+  (void)store_.RecordRenewalAttempt(name, now, false, now + Duration(delay), failures);
+  (void)PostEvent(name, {0, now, "error", "renewal-failed",
+                         "Online renewal of the server licensor certificate of " + name +
+                             " failed: " + renewed.status().message()});
+  return renewed;
+}
+
+Result<bool> ClusterService::PostEvent(const std::string& name, const Event& event,
+                                       const std::optional<std::string>& dedupe) {
+  ASSIGN_OR_RETURN(bool fresh, store_.PostEvent(name, event, dedupe));
+  if (fresh && sink_ != nullptr) sink_->Publish(name, event);
+  return fresh;
+}
+
+Status ClusterService::VerifyKey(const std::string& name, std::string_view password) {
+  ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
+  ASSIGN_OR_RETURN(auto key, OpenKey(c, password));
+  ASSIGN_OR_RETURN(auto active, store_.ActiveSlc(name));
+  if (!active) return Status(Code::kFailedPrecondition, "cluster " + name + " has no SLC yet");
+  ASSIGN_OR_RETURN(auto chain, xrml::ParseChain(active->chain));
+  if (!(*chain.front().principal()->public_key == key->public_key())) {
+    return Status(Code::kDataLoss, "the active SLC does not certify the cluster key");
+  }
+  ASSIGN_OR_RETURN(crypto::PublicKey anchor, AnchorKey(c.trust_anchor));
+  return xrml::VerifyChain(chain, {anchor, std::nullopt});
+}
+
+Result<enrollment::Authority> ClusterService::SubordinateIssuer(const std::string& name,
+                                                                std::string_view password) {
+  ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
+  if (c.kind != ClusterKind::kRoot) {
+    return Status(Code::kPermissionDenied, "cluster " + name +
+                                               " is licensing-only: only a root cluster issues "
+                                               "SLCs to other clusters");
+  }
+  ASSIGN_OR_RETURN(auto active, store_.ActiveSlc(name));
+  if (!active) return Status(Code::kFailedPrecondition, "cluster " + name + " has no SLC yet");
+  enrollment::Authority a;
+  ASSIGN_OR_RETURN(a.chain, xrml::ParseChain(active->chain));
+  ASSIGN_OR_RETURN(a.key, OpenKey(c, password));
+  a.max_validity_days = c.subordinate_validity_days;
+  a.name = "cluster " + name;
+  a.id = "cluster:" + name;
+  return a;
+}
+
+}  // namespace openrms::cluster

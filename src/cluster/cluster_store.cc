@@ -1,0 +1,275 @@
+#include "cluster/cluster_store.h"
+
+#include "base/fault.h"
+
+namespace openrms::cluster {
+
+namespace {
+
+using store::Row;
+using store::Value;
+
+int64_t Secs(Time t) { return t.time_since_epoch().count(); }
+Time At(int64_t s) { return Time(Duration(s)); }
+Value OptSecs(const std::optional<Time>& t) { return t ? Value(Secs(*t)) : Value(nullptr); }
+Status Done(const Result<int64_t>& r) { return r.ok() ? Status::Ok() : r.status(); }
+
+constexpr char kClusterColumns[] =
+    "name, kind, url, guid, issuer_url, issuer_tls_ca, trust_anchor, public_key, sealed_key, "
+    "auto_renew, renewal_due_days, expiring_days, subordinate_validity_days, created_at, "
+    "active_slc, last_renewal_at, last_renewal_ok, next_renewal_attempt, renewal_failures";
+
+ClusterConfig ToConfig(const Row& r) {
+  ClusterConfig c;
+  c.name = r.Text(0);
+  c.kind = r.Text(1) == "root" ? ClusterKind::kRoot : ClusterKind::kLicensingOnly;
+  c.url = r.Text(2);
+  c.guid = r.Text(3);
+  c.issuer_url = r.Text(4);
+  c.issuer_tls_ca = r.Text(5);
+  c.trust_anchor = r.Text(6);
+  c.public_key = r.Text(7);
+  c.sealed_key = r.Text(8);
+  c.auto_renew = r.Int(9) != 0;
+  c.renewal_due_days = static_cast<int>(r.Int(10));
+  c.expiring_days = static_cast<int>(r.Int(11));
+  c.subordinate_validity_days = static_cast<int>(r.Int(12));
+  c.created_at = At(r.Int(13));
+  if (!r.IsNull(14)) c.active_slc = r.Int(14);
+  if (!r.IsNull(15)) c.last_renewal_at = At(r.Int(15));
+  if (!r.IsNull(16)) c.last_renewal_ok = r.Int(16) != 0;
+  if (!r.IsNull(17)) c.next_renewal_attempt = At(r.Int(17));
+  c.renewal_failures = static_cast<int>(r.Int(18));
+  return c;
+}
+
+constexpr char kSlcColumns[] =
+    "id, certificate_id, chain, issued_at, valid_from, valid_until, issuer, source, "
+    "installed_at, installed_by";
+
+SlcRecord ToSlc(const Row& r) {
+  return {r.Int(0),     r.Text(1), r.Text(2), At(r.Int(3)), At(r.Int(4)),
+          At(r.Int(5)), r.Text(6), r.Text(7), At(r.Int(8)), r.Text(9)};
+}
+
+}  // namespace
+
+std::string_view ClusterKindName(ClusterKind kind) {
+  return kind == ClusterKind::kRoot ? "root" : "licensing-only";
+}
+
+Status ClusterStore::Migrate(store::Database& db) {
+  return store::Migrate(
+      db, "cluster",
+      {"CREATE TABLE clusters (name TEXT PRIMARY KEY, kind TEXT NOT NULL, url TEXT NOT NULL, guid "
+       "TEXT NOT NULL, issuer_url TEXT NOT NULL, issuer_tls_ca TEXT NOT NULL, trust_anchor TEXT "
+       "NOT NULL, public_key TEXT NOT NULL, sealed_key TEXT NOT NULL, auto_renew INTEGER NOT NULL "
+       "DEFAULT 0, renewal_due_days INTEGER NOT NULL DEFAULT 30, expiring_days INTEGER NOT NULL "
+       "DEFAULT 7, subordinate_validity_days INTEGER NOT NULL DEFAULT 365, created_at INTEGER NOT "
+       "NULL, active_slc INTEGER, last_renewal_at INTEGER, last_renewal_ok INTEGER, "
+       "next_renewal_attempt INTEGER, renewal_failures INTEGER NOT NULL DEFAULT 0)",
+       "CREATE TABLE cluster_slcs (id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, "
+       "certificate_id TEXT NOT NULL, chain TEXT NOT NULL, issued_at INTEGER NOT NULL, valid_from "
+       "INTEGER NOT NULL, valid_until INTEGER NOT NULL, issuer TEXT NOT NULL, source TEXT NOT "
+       "NULL, installed_at INTEGER NOT NULL, installed_by TEXT NOT NULL, UNIQUE (cluster, "
+       "certificate_id))",
+       "CREATE TABLE cluster_requests (id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT "
+       "NULL, created_at INTEGER NOT NULL, created_by TEXT NOT NULL, file_name TEXT NOT NULL, "
+       "request TEXT NOT NULL, state TEXT NOT NULL)",
+       "CREATE TABLE cluster_events (id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, "
+       "at INTEGER NOT NULL, level TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL, "
+       "dedupe TEXT, UNIQUE (cluster, kind, dedupe))",
+       "CREATE TABLE cluster_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, "
+       "at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)"});
+}
+
+Result<std::vector<std::string>> ClusterStore::ListClusters() {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT name FROM clusters ORDER BY created_at, name"));
+  std::vector<std::string> out;
+  for (const auto& r : rows) out.push_back(r.Text(0));
+  return out;
+}
+
+Result<ClusterConfig> ClusterStore::Find(const std::string& name) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query(std::string("SELECT ") + kClusterColumns +
+                                            " FROM clusters WHERE name = $1",
+                                        {name}));
+  if (rows.empty()) {
+    ASSIGN_OR_RETURN(auto names, ListClusters());
+    std::string known;
+    for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
+    return Status(Code::kNotFound, "there is no cluster named \"" + name + "\" here" +
+                                       (known.empty() ? std::string(" (none is provisioned)")
+                                                      : " (clusters: " + known + ")"));
+  }
+  return ToConfig(rows[0]);
+}
+
+Status ClusterStore::Create(const ClusterConfig& c) {
+  auto r = db_.Execute(
+      "INSERT INTO clusters (name, kind, url, guid, issuer_url, issuer_tls_ca, trust_anchor, "
+      "public_key, sealed_key, auto_renew, renewal_due_days, expiring_days, "
+      "subordinate_validity_days, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
+      "$11, $12, $13, $14)",
+      {c.name, std::string(ClusterKindName(c.kind)), c.url, c.guid, c.issuer_url, c.issuer_tls_ca,
+       c.trust_anchor, c.public_key, c.sealed_key, int64_t{c.auto_renew ? 1 : 0},
+       int64_t{c.renewal_due_days}, int64_t{c.expiring_days}, int64_t{c.subordinate_validity_days},
+       Secs(c.created_at)});
+  if (!r.ok() && r.status().code() == Code::kAlreadyUsed) {
+    return Status(Code::kAlreadyUsed, "a cluster named \"" + c.name + "\" already exists here");
+  }
+  return Done(r);
+}
+
+Status ClusterStore::SetAutoRenew(const std::string& name, bool on) {
+  return Done(db_.Execute("UPDATE clusters SET auto_renew = $1 WHERE name = $2",
+                          {int64_t{on ? 1 : 0}, name}));
+}
+
+Status ClusterStore::RecordRenewalAttempt(const std::string& name, Time at, bool ok,
+                                          std::optional<Time> next_attempt, int failures) {
+  return Done(db_.Execute(
+      "UPDATE clusters SET last_renewal_at = $1, last_renewal_ok = $2, next_renewal_attempt = $3, "
+      "renewal_failures = $4 WHERE name = $5",
+      {Secs(at), int64_t{ok ? 1 : 0}, OptSecs(next_attempt), int64_t{failures}, name}));
+}
+
+Result<std::optional<SlcRecord>> ClusterStore::ActiveSlc(const std::string& name) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query(std::string("SELECT s.") + kSlcColumns +
+                                            " FROM cluster_slcs s JOIN clusters c ON c.active_slc "
+                                            "= s.id WHERE c.name = $1",
+                                        {name}));
+  if (rows.empty()) return std::optional<SlcRecord>();
+  return std::optional<SlcRecord>(ToSlc(rows[0]));
+}
+
+Result<std::vector<SlcRecord>> ClusterStore::History(const std::string& name) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query(std::string("SELECT ") + kSlcColumns +
+                                            " FROM cluster_slcs WHERE cluster = $1 ORDER BY id",
+                                        {name}));
+  std::vector<SlcRecord> out;
+  for (const auto& r : rows) out.push_back(ToSlc(r));
+  return out;
+}
+
+Result<int64_t> ClusterStore::Activate(const std::string& name, const SlcRecord& slc,
+                                       std::optional<int64_t> expected_active,
+                                       const std::string& actor, const std::string& event_message) {
+  int64_t new_id = 0;
+  OPENRMS_CRASH_POINT("activate: before the transaction");
+  Status s = db_.InTransaction([&](store::Database& tx) -> Status {
+    auto inserted = tx.Execute(
+        "INSERT INTO cluster_slcs (cluster, certificate_id, chain, issued_at, valid_from, "
+        "valid_until, issuer, source, installed_at, installed_by) VALUES ($1, $2, $3, $4, $5, $6, "
+        "$7, $8, $9, $10)",
+        {name, slc.certificate_id, slc.chain, Secs(slc.issued), Secs(slc.valid_from),
+         Secs(slc.valid_until), slc.issuer, slc.source, Secs(slc.installed_at), actor});
+    if (!inserted.ok()) {
+      if (inserted.status().code() == Code::kAlreadyUsed) {
+        return Status(Code::kAlreadyUsed,
+                      "this certificate (" + slc.certificate_id + ") was installed before");
+      }
+      return inserted.status();
+    }
+    OPENRMS_CRASH_POINT("activate: history row written");
+    ASSIGN_OR_RETURN(auto id_rows, tx.Query("SELECT id FROM cluster_slcs WHERE cluster = $1 AND "
+                                            "certificate_id = $2",
+                                            {name, slc.certificate_id}));
+    new_id = id_rows.at(0).Int(0);
+    ASSIGN_OR_RETURN(
+        int64_t moved,
+        tx.Execute(expected_active ? "UPDATE clusters SET active_slc = $1 WHERE name = $2 AND "
+                                     "active_slc = $3"
+                                   : "UPDATE clusters SET active_slc = $1 WHERE name = $2 AND "
+                                     "active_slc IS NULL",
+                   expected_active ? std::vector<store::Value>{new_id, name, *expected_active}
+                                   : std::vector<store::Value>{new_id, name}));
+    if (moved != 1) {
+      return Status(Code::kFailedPrecondition,
+                    "the cluster's active SLC changed while this one was being installed; check "
+                    "the status and try again");
+    }
+    OPENRMS_CRASH_POINT("activate: active pointer moved");
+    RETURN_IF_ERROR(
+        Done(tx.Execute("UPDATE cluster_requests SET state = 'completed' WHERE "
+                        "cluster = $1 AND state = 'pending'",
+                        {name})));
+    RETURN_IF_ERROR(Done(tx.Execute(
+        "INSERT INTO cluster_audit (cluster, at, actor, action, detail) VALUES ($1, $2, $3, $4, "
+        "$5)",
+        {name, Secs(slc.installed_at), actor, std::string("activate-slc"), event_message})));
+    RETURN_IF_ERROR(Done(tx.Execute(
+        "INSERT INTO cluster_events (cluster, at, level, kind, message) VALUES ($1, $2, 'info', "
+        "'renewed', $3)",
+        {name, Secs(slc.installed_at), event_message})));
+    OPENRMS_CRASH_POINT("activate: before commit");
+    return Status::Ok();
+  });
+  RETURN_IF_ERROR(s);
+  OPENRMS_CRASH_POINT("activate: committed");
+  return new_id;
+}
+
+Result<std::optional<RequestRecord>> ClusterStore::PendingRequest(const std::string& name) {
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query("SELECT id, created_at, created_by, file_name, request, state FROM "
+                             "cluster_requests WHERE cluster = $1 AND state = 'pending' ORDER BY "
+                             "id DESC LIMIT 1",
+                             {name}));
+  if (rows.empty()) return std::optional<RequestRecord>();
+  const Row& r = rows[0];
+  return std::optional<RequestRecord>(
+      RequestRecord{r.Int(0), At(r.Int(1)), r.Text(2), r.Text(3), r.Text(4), r.Text(5)});
+}
+
+Status ClusterStore::RecordRequest(const std::string& name, const RequestRecord& req) {
+  return db_.InTransaction([&](store::Database& tx) -> Status {
+    RETURN_IF_ERROR(
+        Done(tx.Execute("UPDATE cluster_requests SET state = 'superseded' WHERE "
+                        "cluster = $1 AND state = 'pending'",
+                        {name})));
+    return Done(tx.Execute(
+        "INSERT INTO cluster_requests (cluster, created_at, created_by, file_name, request, "
+        "state) VALUES ($1, $2, $3, $4, $5, 'pending')",
+        {name, Secs(req.created_at), req.created_by, req.file_name, req.request}));
+  });
+}
+
+Result<bool> ClusterStore::PostEvent(const std::string& name, const Event& e,
+                                     const std::optional<std::string>& dedupe) {
+  auto r = db_.Execute(
+      "INSERT INTO cluster_events (cluster, at, level, kind, message, dedupe) VALUES ($1, $2, $3, "
+      "$4, $5, $6)",
+      {name, Secs(e.at), e.level, e.kind, e.message, dedupe ? Value(*dedupe) : Value(nullptr)});
+  if (!r.ok() && r.status().code() == Code::kAlreadyUsed) return false;
+  if (!r.ok()) return r.status();
+  return true;
+}
+
+Result<std::vector<Event>> ClusterStore::Events(const std::string& name, int limit) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT id, at, level, kind, message FROM cluster_events "
+                                        "WHERE cluster = $1 ORDER BY id DESC LIMIT $2",
+                                        {name, int64_t{limit}}));
+  std::vector<Event> out;
+  for (const auto& r : rows)
+    out.push_back({r.Int(0), At(r.Int(1)), r.Text(2), r.Text(3), r.Text(4)});
+  return out;
+}
+
+Status ClusterStore::Audit(const std::string& name, Time at, const std::string& actor,
+                           const std::string& action, const std::string& detail) {
+  return Done(db_.Execute(
+      "INSERT INTO cluster_audit (cluster, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)",
+      {name, Secs(at), actor, action, detail}));
+}
+
+Result<std::vector<AuditEntry>> ClusterStore::AuditLog(const std::string& name, int limit) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT at, actor, action, detail FROM cluster_audit "
+                                        "WHERE cluster = $1 ORDER BY id DESC LIMIT $2",
+                                        {name, int64_t{limit}}));
+  std::vector<AuditEntry> out;
+  for (const auto& r : rows) out.push_back({At(r.Int(0)), r.Text(1), r.Text(2), r.Text(3)});
+  return out;
+}
+
+}  // namespace openrms::cluster

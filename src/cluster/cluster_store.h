@@ -1,0 +1,126 @@
+// A cluster's state in the shared store: its configuration and sealed key,
+// every SLC it has held, the pending renewal request, events and the audit
+// log. Several server nodes may share one store, so nothing here is cached
+// in the process: each call reads or writes the database. Thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/status.h"
+#include "store/database.h"
+
+namespace openrms::cluster {
+
+enum class ClusterKind { kRoot, kLicensingOnly };
+std::string_view ClusterKindName(ClusterKind kind);  // "root", "licensing-only"
+
+struct ClusterConfig {
+  std::string name;
+  ClusterKind kind = ClusterKind::kRoot;
+  std::string url;            // the cluster's service URL
+  std::string guid;           // the SLC GUID, kept across renewals
+  std::string issuer_url;     // the enrollment endpoint, or the root cluster's URL
+  std::string issuer_tls_ca;  // PEM roots trusted for issuer_url
+  std::string trust_anchor;   // XrML CA certificate the SLC chain must end at
+  std::string public_key;     // base64 DER (PKCS#1) of the cluster key
+  std::string sealed_key;     // the cluster key, encrypted under the key password
+  bool auto_renew = false;
+  int renewal_due_days = 30;
+  int expiring_days = 7;
+  int subordinate_validity_days = 365;  // root: longest SLC it issues to licensing-only clusters
+  Time created_at;
+  std::optional<int64_t> active_slc;
+  // Online renewal bookkeeping (automatic renewal, metrics).
+  std::optional<Time> last_renewal_at;
+  std::optional<bool> last_renewal_ok;
+  std::optional<Time> next_renewal_attempt;
+  int renewal_failures = 0;
+};
+
+struct SlcRecord {
+  int64_t id = 0;
+  std::string certificate_id;
+  std::string chain;  // the chain file, as issued (EnrollResponse text)
+  Time issued;
+  Time valid_from;
+  Time valid_until;
+  std::string issuer;
+  std::string source;  // "provision", "online", "import"
+  Time installed_at;
+  std::string installed_by;
+};
+
+struct RequestRecord {
+  int64_t id = 0;
+  Time created_at;
+  std::string created_by;
+  std::string file_name;
+  std::string request;
+  std::string state;  // "pending", "completed", "superseded"
+};
+
+struct Event {
+  int64_t id = 0;
+  Time at;
+  std::string level;  // "info", "warning", "error"
+  std::string kind;   // "renewal-due", "expiring", "expired", "renewed", ...
+  std::string message;
+};
+
+struct AuditEntry {
+  Time at;
+  std::string actor;
+  std::string action;
+  std::string detail;
+};
+
+class ClusterStore final {
+ public:
+  explicit ClusterStore(store::Database& db) : db_(db) {}
+  static Status Migrate(store::Database& db);
+
+  store::Database& database() { return db_; }
+
+  Result<std::vector<std::string>> ListClusters();
+  // kNotFound naming the clusters that do exist.
+  Result<ClusterConfig> Find(const std::string& name);
+  // kAlreadyUsed when the name is taken.
+  Status Create(const ClusterConfig& config);
+  Status SetAutoRenew(const std::string& name, bool on);
+  Status RecordRenewalAttempt(const std::string& name, Time at, bool ok,
+                              std::optional<Time> next_attempt, int failures);
+
+  Result<std::optional<SlcRecord>> ActiveSlc(const std::string& name);
+  Result<std::vector<SlcRecord>> History(const std::string& name);
+
+  // Installs `slc` and makes it the active SLC, in one transaction: the
+  // history row, the active pointer (only if it still is
+  // `expected_active`, else kFailedPrecondition), the pending request
+  // marked completed, an audit entry and a "renewed" event. A crash at any
+  // point leaves either the old or the new SLC active.
+  Result<int64_t> Activate(const std::string& name, const SlcRecord& slc,
+                           std::optional<int64_t> expected_active, const std::string& actor,
+                           const std::string& event_message);
+
+  Result<std::optional<RequestRecord>> PendingRequest(const std::string& name);
+  // Records a new pending request; an older pending one becomes superseded.
+  Status RecordRequest(const std::string& name, const RequestRecord& request);
+
+  // Records an event. With a `dedupe` key, posts it only once per (cluster,
+  // kind, dedupe); returns whether it was new.
+  Result<bool> PostEvent(const std::string& name, const Event& event,
+                         const std::optional<std::string>& dedupe = std::nullopt);
+  Result<std::vector<Event>> Events(const std::string& name, int limit = 50);
+
+  Status Audit(const std::string& name, Time at, const std::string& actor,
+               const std::string& action, const std::string& detail);
+  Result<std::vector<AuditEntry>> AuditLog(const std::string& name, int limit = 50);
+
+ private:
+  store::Database& db_;
+};
+
+}  // namespace openrms::cluster
