@@ -11,7 +11,13 @@ packages=(
   libcli11-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev openssl curl sqlite3 python3
+  # browser tests: Debian's Chromium, and certutil to make it trust a test CA
+  chromium libnss3-tools fonts-dejavu-core
 )
+# Node.js and npm drive the browser tests; this kind of machine may have them
+# from another source already.
+command -v node >/dev/null 2>&1 || packages+=(nodejs)
+command -v npm >/dev/null 2>&1 || packages+=(npm)
 
 missing=()
 for p in "${packages[@]}"; do

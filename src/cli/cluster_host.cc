@@ -81,6 +81,13 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
   ASSIGN_OR_RETURN(ctx->db_, store::OpenSqlite(p.database));
   RETURN_IF_ERROR(cluster::ClusterStore::Migrate(*ctx->db_));
   RETURN_IF_ERROR(enrollment::EnrollmentService::Migrate(*ctx->db_));
+  RETURN_IF_ERROR(accounts::AccountStore::Migrate(*ctx->db_));
+  RETURN_IF_ERROR(admin::AdminSite::Migrate(*ctx->db_));
+  ctx->accounts_ = std::make_unique<accounts::AccountStore>(*ctx->db_, DefaultClock());
+  ctx->logon_ = std::make_unique<accounts::LogonService>(
+      *ctx->db_, DefaultClock(), std::vector<accounts::Authenticator*>{ctx->accounts_.get()});
+  ctx->sessions_ =
+      std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(), crypto::SystemRandom());
   ctx->store_ = std::make_unique<cluster::ClusterStore>(*ctx->db_);
   ctx->service_ = std::make_unique<cluster::ClusterService>(
       *ctx->store_, cluster::Environment{DefaultClock(), crypto::SystemRandom(), ctx->transport_});
@@ -139,11 +146,16 @@ Status EnsureServerTls(const ServerPaths& paths, std::string_view password,
 
 Result<std::unique_ptr<ClusterHost>> ClusterHost::Start(ServerContext& context,
                                                         const std::string& listen,
-                                                        int monitor_interval_seconds) {
+                                                        int monitor_interval_seconds,
+                                                        admin::AdminOptions admin_options) {
   if (!context.password()) {
     return Status(Code::kInvalidArgument, "serving needs the key password");
   }
   auto host = std::unique_ptr<ClusterHost>(new ClusterHost(context));
+  admin_options.key_password = *context.password();
+  host->admin_ =
+      std::make_unique<admin::AdminSite>(context.clusters(), context.logon(), context.sessions(),
+                                         DefaultClock(), crypto::SystemRandom(), admin_options);
   const ServerPaths& p = context.paths();
   RETURN_IF_ERROR(EnsureTls(p, *context.password(), {"localhost", "127.0.0.1", "::1"}));
   FileSystem& fs = RealFileSystem();
@@ -232,6 +244,10 @@ http::Response ClusterHost::Handle(const http::Request& req) {
     return r;
   }
   if (req.path == "/healthz") return http::Response::Text(200, "ok\n");
+  if (req.path == "/") return http::Response::Redirect("/admin/");
+  if (req.path == admin::kPrefix || req.path.rfind(std::string(admin::kPrefix) + "/", 0) == 0) {
+    return admin_->Handle(req);
+  }
   auto names = context_.store().ListClusters();
   if (names.ok()) {
     for (const auto& name : *names) {

@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "accounts/accounts.h"
+#include "admin/admin_site.h"
 #include "cluster/cluster.h"
 #include "cluster/monitor.h"
 #include "enrollment/service.h"
@@ -40,6 +42,9 @@ class ServerContext final {
                                                      std::optional<std::string> password,
                                                      bool create);
   cluster::ClusterService& clusters() { return *service_; }
+  accounts::AccountStore& accounts() { return *accounts_; }
+  accounts::LogonService& logon() { return *logon_; }
+  accounts::SessionStore& sessions() { return *sessions_; }
   cluster::ClusterStore& store() { return *store_; }
   store::Database& database() { return *db_; }
   const ServerPaths& paths() const { return paths_; }
@@ -57,13 +62,17 @@ class ServerContext final {
   HttpsIssuerTransport transport_;
   cluster::SyslogSink syslog_;
   std::unique_ptr<cluster::ClusterService> service_;
+  std::unique_ptr<accounts::AccountStore> accounts_;
+  std::unique_ptr<accounts::LogonService> logon_;
+  std::unique_ptr<accounts::SessionStore> sessions_;
 };
 
 class ClusterHost final {
  public:
   static Result<std::unique_ptr<ClusterHost>> Start(ServerContext& context,
                                                     const std::string& listen,
-                                                    int monitor_interval_seconds);
+                                                    int monitor_interval_seconds,
+                                                    admin::AdminOptions admin_options = {});
   ~ClusterHost();
   std::string url() const { return url_; }
   void Stop();
@@ -78,6 +87,7 @@ class ClusterHost final {
   void MonitorLoop(int interval_seconds);
 
   ServerContext& context_;
+  std::unique_ptr<admin::AdminSite> admin_;
   std::unique_ptr<http::Server> server_;
   std::string url_;
   std::mutex mu_;

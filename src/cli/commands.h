@@ -18,5 +18,6 @@ void RegisterDemoCommand(CLI::App& app, int& exit_code);
 void RegisterClusterCommands(CLI::App& app, int& exit_code);
 void RegisterSlcCommands(CLI::App& app, int& exit_code);
 void RegisterServeCommand(CLI::App& app, int& exit_code);
+void RegisterUserCommands(CLI::App& app, int& exit_code);
 
 }  // namespace openrms::cli

@@ -48,9 +48,10 @@ Result<std::string> ReadKeyPassword(const std::string& password_file, const char
                                                       "set ") +
                                               env_name + ", or run in a terminal to be asked");
   }
-  std::string pw = Prompt("Key password: ");
+  std::string pw =
+      Prompt(std::string(env_name) == "OPENRMS_USER_PASSWORD" ? "Password: " : "Key password: ");
   if (pw.empty()) return Status(Code::kInvalidArgument, "the key password is empty");
-  if (confirm && Prompt("Key password again: ") != pw) {
+  if (confirm && Prompt("Again: ") != pw) {
     return Status(Code::kInvalidArgument, "the two passwords differ");
   }
   return pw;

@@ -53,8 +53,11 @@ constexpr char kTls12Ciphers[] =
     "ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384:"
     "ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305";
 
-constexpr std::array<std::pair<const char*, const char*>, 4> kSecurityHeaders = {{
+constexpr std::array<std::pair<const char*, const char*>, 5> kSecurityHeaders = {{
     {"Strict-Transport-Security", "max-age=31536000"},
+    {"Content-Security-Policy",
+     "default-src 'self'; style-src 'self' 'unsafe-inline'; script-src 'self'; "
+     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"},
     {"X-Content-Type-Options", "nosniff"},
     {"X-Frame-Options", "DENY"},
     {"Referrer-Policy", "no-referrer"},

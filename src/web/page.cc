@@ -43,7 +43,24 @@ button.secondary, .button.secondary { background:#fff; color:var(--accent); }
 .notice.success { border-color:var(--ok); background:#f0faf2; }
 .notice.warning { border-color:var(--warn); background:#fff8e6; }
 .notice.error { border-color:var(--err); background:#fdf0ef; }
-ol.steps li { margin-bottom:6px; }
+ol.steps li { margin-bottom:10px; }
+h3 { font-size:15px; margin:16px 0 6px; }
+.badge { display:inline-block; padding:1px 8px; border-radius:10px; font-size:13px; font-weight:600; }
+.badge.ok { background:#e3f5e8; color:var(--ok); }
+.badge.warn { background:#fff1cc; color:var(--warn); }
+.badge.err { background:#fde3e0; color:var(--err); }
+nav.crumbs { margin:-8px 0 12px; font-size:14px; }
+.dialog { background:#fff; border:1px solid var(--line); border-radius:8px; padding:20px 24px;
+          box-shadow:0 8px 24px rgba(16,42,67,.12); max-width:720px; }
+.dialog h2 { margin-top:0; }
+form.inline { display:inline; }
+button.link { background:none; border:none; color:#fff; text-decoration:underline; padding:0 0 0 8px; }
+fieldset.choice { border:1px solid var(--line); border-radius:6px; padding:8px 14px; margin:12px 0; }
+label.radio { font-weight:normal; display:block; margin:6px 0; }
+.part { border-left:3px solid var(--line); padding:0 0 0 14px; margin:14px 0; }
+section.card.narrow { max-width:460px; }
+tr.warning td { background:#fffaf0; }
+tr.error td { background:#fdf3f2; }
 )css";
 
 }  // namespace

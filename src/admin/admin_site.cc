@@ -1,0 +1,474 @@
+#include "admin/admin_site.h"
+
+#include <map>
+
+#include "crypto/keys.h"
+#include "http/forms.h"
+#include "web/page.h"
+#include "xrml/chain.h"
+
+namespace openrms::admin {
+
+namespace {
+
+using http::Request;
+using http::Response;
+using web::E;
+using web::NoticeKind;
+
+constexpr char kLogonCsrfCookie[] = "openrms_logon_csrf";
+constexpr char kSite[] = "Windows RMS Administration - OpenRMS";
+constexpr size_t kMaxUpload = (8 << 20) + 16384;
+
+constexpr char kScript[] = R"js(
+// The Renew dialog: show the part of the chosen option.
+document.addEventListener('DOMContentLoaded', function () {
+  var radios = document.querySelectorAll('input[name="mode"]');
+  function update() {
+    radios.forEach(function (r) {
+      var part = document.getElementById(r.value + '-part');
+      if (part) part.hidden = !r.checked;
+    });
+  }
+  radios.forEach(function (r) { r.addEventListener('change', update); });
+  if (radios.length) update();
+});
+)js";
+
+std::string CookieHeader(const std::string& name, const std::string& value, int max_age) {
+  return name + "=" + value +
+         "; Path=/admin; Secure; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age);
+}
+
+std::string Hidden(const std::string& name, const std::string& value) {
+  return "<input type=\"hidden\" name=\"" + E(name) + "\" value=\"" + E(value) + "\">";
+}
+
+std::string ClusterPath(const std::string& name) {
+  return std::string(kPrefix) + "/clusters/" + http::PercentEncode(name);
+}
+
+bool SafeNext(const std::string& next) {
+  return next.rfind("/admin/", 0) == 0 && next.find("//") == std::string::npos &&
+         next.find('\\') == std::string::npos;
+}
+
+std::string StateBadge(const cluster::SlcSummary& s) {
+  const char* cls = s.state == cluster::SlcState::kValid     ? "ok"
+                    : s.state == cluster::SlcState::kExpired ? "err"
+                                                             : "warn";
+  return "<span class=\"badge " + std::string(cls) + "\">" +
+         E(std::string(cluster::SlcStateName(s.state))) + "</span>";
+}
+
+std::string Row(const std::string& key, const std::string& value_html, const std::string& id = "") {
+  return "<tr><th scope=\"row\">" + E(key) + "</th><td" + (id.empty() ? "" : " id=\"" + id + "\"") +
+         ">" + value_html + "</td></tr>";
+}
+
+std::string SummaryTable(const cluster::SlcSummary& s) {
+  return "<table>" + Row("Server name", E(s.server_name), "slc-server-name") +
+         Row("GUID", "<span class=\"mono\">" + E(s.guid) + "</span>", "slc-guid") +
+         Row("Issuer", E(s.issuer), "slc-issuer") +
+         Row("Issued", E(FormatHuman(s.issued)), "slc-issued") +
+         Row("Expiration date", "<strong>" + E(FormatHuman(s.expires)) + "</strong>",
+             "slc-expires") +
+         Row("Days left", E(std::to_string(s.days_left)), "slc-days-left") +
+         Row("State", StateBadge(s), "slc-state") + "</table>";
+}
+
+}  // namespace
+
+struct AdminSite::Context {
+  std::string token;
+  accounts::Session session;
+};
+
+Status AdminSite::Migrate(store::Database& db) {
+  return store::Migrate(db, "admin",
+                        {"CREATE TABLE admin_staged_imports (id TEXT PRIMARY KEY, user_name TEXT "
+                         "NOT NULL, cluster TEXT NOT NULL, file TEXT NOT NULL, created_at INTEGER "
+                         "NOT NULL)"});
+}
+
+std::string AdminSite::Render(const Context* ctx, const std::string& title,
+                              const std::string& body) {
+  std::string right;
+  if (ctx != nullptr) {
+    right = "<form method=\"post\" action=\"/admin/logoff\" class=\"inline\">" +
+            Hidden("csrf", ctx->session.csrf_token) +
+            "Signed in as <strong id=\"signed-in-user\">" + E(ctx->session.user) +
+            "</strong> <button type=\"submit\" class=\"link\">Log off</button></form>";
+  }
+  std::string nav;
+  if (ctx != nullptr)
+    nav = "<nav class=\"crumbs\"><a href=\"/admin/\">Global Administration</a></nav>";
+  return web::Render({kSite, title, nav + body, right});
+}
+
+Response AdminSite::LogonPage(const Request& req, int status, const std::string& error) {
+  const std::string csrf = NewToken(random_, 16);
+  std::string next = req.query.count("next") ? req.query.at("next") : "/admin/";
+  if (!SafeNext(next)) next = "/admin/";
+  std::string body;
+  if (!error.empty())
+    body += web::Notice(NoticeKind::kError, "Logon failed", "<p>" + E(error) + "</p>");
+  body +=
+      "<section class=\"card narrow\"><p>Log on with an account that is a member of the <strong>" +
+      E(options_.admin_group) +
+      "</strong> group.</p>"
+      "<form method=\"post\" action=\"/admin/logon\">" +
+      Hidden("csrf", csrf) + Hidden("next", next) +
+      "<label for=\"user\">User name</label><input type=\"text\" id=\"user\" name=\"user\" "
+      "autocomplete=\"username\" required autofocus>"
+      "<label for=\"password\">Password</label><input type=\"password\" id=\"password\" "
+      "name=\"password\" autocomplete=\"current-password\" required>"
+      "<div class=\"actions\"><button type=\"submit\">Log on</button></div></form></section>";
+  Response r = Response::Html(status, web::Render({kSite, "Log on", body, ""}));
+  r.SetHeader("Set-Cookie", CookieHeader(kLogonCsrfCookie, csrf, 3600));
+  return r;
+}
+
+Response AdminSite::AccessDenied(const std::string& user) {
+  return Response::Html(
+      403, web::Render(
+               {kSite, "Access denied",
+                web::Notice(NoticeKind::kError, "Access denied",
+                            "<p>" + E(user) + " is not a member of the " + E(options_.admin_group) +
+                                " group. Only administrators may use this site.</p>") +
+                    "<p><a href=\"/admin/logon\">Log on as another user</a></p>",
+                ""}));
+}
+
+Response AdminSite::LogOn(const Request& req) {
+  auto form = http::ParseUrlEncoded(req.body);
+  if (!form.ok()) return LogonPage(req, 400, form.status().message());
+  const std::string csrf = form->count("csrf") ? form->at("csrf") : "";
+  const auto cookie = req.Cookie(kLogonCsrfCookie);
+  if (csrf.empty() || !cookie || *cookie != csrf) {
+    return LogonPage(req, 400, "the logon form expired; please try again");
+  }
+  const std::string user = form->count("user") ? form->at("user") : "";
+  const std::string password = form->count("password") ? form->at("password") : "";
+  auto id = logon_.LogOn(user, password);
+  if (!id.ok()) {
+    return LogonPage(req, id.status().code() == Code::kPermissionDenied ? 403 : 401,
+                     id.status().message());
+  }
+  if (!id->InGroup(options_.admin_group)) return AccessDenied(id->user);
+  auto token = sessions_.Create(*id);
+  if (!token.ok()) return LogonPage(req, 500, token.status().message());
+  std::string next = form->count("next") ? form->at("next") : "/admin/";
+  if (!SafeNext(next)) next = "/admin/";
+  Response r = Response::Redirect(next);
+  r.SetHeader("Set-Cookie", CookieHeader(kSessionCookie, *token, 8 * 3600));
+  return r;
+}
+
+Response AdminSite::LogOff(const Request&, const Context& ctx) {
+  (void)sessions_.Delete(ctx.token);
+  Response r = Response::Redirect("/admin/logon");
+  r.SetHeader("Set-Cookie", CookieHeader(kSessionCookie, "", 0));
+  return r;
+}
+
+Response AdminSite::Global(const Context& ctx) {
+  auto names = clusters_.store().ListClusters();
+  if (!names.ok()) return Response::Html(500, Render(&ctx, "Error", E(names.status().message())));
+  std::string body =
+      "<p>The RMS Web sites (clusters) on this server. Choose one to administer it.</p>"
+      "<section class=\"card\"><table class=\"list\"><thead><tr><th>Web site</th><th>Type</th>"
+      "<th>Service URL</th><th>Certificate</th><th>Expires</th><th></th></tr></thead><tbody>";
+  for (const auto& name : *names) {
+    auto s = clusters_.GetStatus(name);
+    if (!s.ok()) continue;
+    body += "<tr><td><strong>" + E(name) + "</strong></td><td>" +
+            E(s->config.kind == cluster::ClusterKind::kRoot ? "Root certification cluster"
+                                                            : "Licensing-only cluster") +
+            "</td><td class=\"mono\">" + E(s->config.url) + "</td><td>" +
+            (s->slc ? StateBadge(*s->slc) : "none yet") + "</td><td>" +
+            (s->slc ? E(FormatHuman(s->slc->expires)) : "") + "</td><td><a href=\"" +
+            ClusterPath(name) + "\">Administer RMS on this Web site</a></td></tr>";
+  }
+  if (names->empty()) body += "<tr><td colspan=\"6\">No cluster is provisioned yet.</td></tr>";
+  body += "</tbody></table></section>";
+  return Response::Html(200, Render(&ctx, "Global Administration", body));
+}
+
+Response AdminSite::ClusterPage(const Context& ctx, const std::string& name, const Request& req) {
+  auto s = clusters_.GetStatus(name);
+  if (!s.ok()) {
+    return Response::Html(404, Render(&ctx, "Not found",
+                                      web::Notice(NoticeKind::kError, "No such Web site",
+                                                  "<p>" + E(s.status().message()) + "</p>")));
+  }
+  std::string body;
+  if (req.query.count("renewed") && s->slc) {
+    body += web::Notice(NoticeKind::kSuccess, "The server licensor certificate was renewed",
+                        "<p>New expiration date: <strong id=\"new-expiration\">" +
+                            E(FormatHuman(s->slc->expires)) + "</strong></p>");
+  }
+  if (s->slc) {
+    if (s->slc->state == cluster::SlcState::kExpired) {
+      body += web::Notice(NoticeKind::kError, "The server licensor certificate has expired",
+                          "<p>It expired on " + E(FormatHuman(s->slc->expires)) +
+                              ". This cluster issues no certificates or licenses until it is "
+                              "renewed. Click <em>Renew</em>.</p>");
+    } else if (s->slc->state != cluster::SlcState::kValid) {
+      body += web::Notice(NoticeKind::kWarning, "Renewal is due",
+                          "<p>The server licensor certificate expires on " +
+                              E(FormatHuman(s->slc->expires)) + " (" +
+                              E(std::to_string(s->slc->days_left)) +
+                              " days). Click <em>Renew</em> to renew it online or offline.</p>");
+    }
+  }
+  body +=
+      "<section class=\"card\" id=\"cluster-resources\"><h2>Cluster resources</h2>"
+      "<h3>Server licensor certificate</h3>";
+  body += s->slc ? SummaryTable(*s->slc) : "<p>This cluster has no certificate yet.</p>";
+  if (s->pending) {
+    body += "<p class=\"hint\">Renewal request " + E(s->pending->file_name) + " exported on " +
+            E(FormatHuman(s->pending->created_at)) + " is waiting for its certificate.</p>";
+  }
+  body += "<div class=\"actions\"><a class=\"button\" id=\"renew\" href=\"" + ClusterPath(name) +
+          "/renew\">Renew</a></div></section>";
+  body += "<section class=\"card\"><h2>Web site</h2><table>" + Row("Name", E(name)) +
+          Row("Type", E(std::string(cluster::ClusterKindName(s->config.kind)))) +
+          Row("Service URL", "<span class=\"mono\">" + E(s->config.url) + "</span>") +
+          Row("Issuer", "<span class=\"mono\">" + E(s->config.issuer_url) + "</span>") +
+          Row("Automatic renewal", s->config.auto_renew ? "on" : "off") + "</table></section>";
+
+  body +=
+      "<section class=\"card\"><h2>Recent events</h2><table class=\"list\" id=\"events\">"
+      "<thead><tr><th>Time</th><th>Level</th><th>Event</th></tr></thead><tbody>";
+  auto events = clusters_.store().Events(name, 20);
+  if (events.ok()) {
+    for (const auto& e : *events) {
+      body += "<tr class=\"" + E(e.level) + "\"><td>" + E(FormatHuman(e.at)) + "</td><td>" +
+              E(e.level) + "</td><td>" + E(e.message) + "</td></tr>";
+    }
+    if (events->empty()) body += "<tr><td colspan=\"3\">No events.</td></tr>";
+  }
+  body +=
+      "</tbody></table></section><section class=\"card\"><h2>Audit log</h2>"
+      "<table class=\"list\" id=\"audit\"><thead><tr><th>Time</th><th>Who</th><th>Action</th>"
+      "<th>Detail</th></tr></thead><tbody>";
+  auto audit = clusters_.store().AuditLog(name, 20);
+  if (audit.ok()) {
+    for (const auto& a : *audit) {
+      body += "<tr><td>" + E(FormatHuman(a.at)) + "</td><td>" + E(a.actor) + "</td><td>" +
+              E(a.action) + "</td><td>" + E(a.detail) + "</td></tr>";
+    }
+  }
+  body += "</tbody></table></section>";
+  return Response::Html(200, Render(&ctx, "Administration: " + name, body));
+}
+
+Response AdminSite::RenewDialog(const Context& ctx, const std::string& name, int status,
+                                const std::string& error) {
+  auto s = clusters_.GetStatus(name);
+  if (!s.ok()) return Response::Html(404, Render(&ctx, "Not found", E(s.status().message())));
+  const std::string base = ClusterPath(name);
+  std::string body;
+  if (!error.empty()) {
+    body += web::Notice(
+        NoticeKind::kError, "The certificate was not renewed",
+        "<p id=\"error-detail\">" + E(error) + "</p><p>The active certificate is unchanged.</p>");
+  }
+  body +=
+      "<div class=\"dialog\" role=\"dialog\" aria-labelledby=\"renew-title\"><h2 "
+      "id=\"renew-title\">Renew</h2>";
+  if (s->slc) {
+    body += "<p>Current certificate of <strong>" + E(name) + "</strong>: expires " +
+            E(FormatHuman(s->slc->expires)) + ".</p>";
+  }
+  body +=
+      "<fieldset class=\"choice\"><legend>How does this server reach its issuer?</legend>"
+      "<label class=\"radio\"><input type=\"radio\" name=\"mode\" value=\"online\" "
+      "id=\"mode-online\" checked> Online <span class=\"hint\">(this server is connected "
+      "to the issuer)</span></label><label class=\"radio\"><input type=\"radio\" "
+      "name=\"mode\" value=\"offline\" id=\"mode-offline\"> Offline <span class=\"hint\">"
+      "(carry a request file to the issuer's web site)</span></label></fieldset>";
+  body += "<div id=\"online-part\" class=\"part\"><h3>Online</h3><p>Send a renewal request to " +
+          E(s->config.issuer_url) +
+          " and activate the certificate it returns.</p><form "
+          "method=\"post\" action=\"" +
+          base + "/renew\">" + Hidden("csrf", ctx.session.csrf_token) +
+          "<button type=\"submit\" id=\"renew-online\">Renew</button></form></div>";
+  body +=
+      "<div id=\"offline-part\" class=\"part\"><h3>Offline</h3><ol class=\"steps\"><li><form "
+      "method=\"post\" action=\"" +
+      base + "/export\" class=\"inline\">" + Hidden("csrf", ctx.session.csrf_token) +
+      "<button type=\"submit\" id=\"export\">Export</button></form> saves the renewal request "
+      "as <code>" +
+      E(cluster::RenewalRequestFileName(name)) +
+      "</code>. Do not change it.</li>"
+      "<li>Carry it to a computer that reaches the issuer's web site, submit it there, and "
+      "download the certificate it issues.</li><li><form method=\"post\" action=\"" +
+      base + "/import\" enctype=\"multipart/form-data\">" + Hidden("csrf", ctx.session.csrf_token) +
+      "<label for=\"certificate\">Certificate file</label><input type=\"file\" "
+      "id=\"certificate\" name=\"certificate\" accept=\".xml,text/xml\" required> "
+      "<button type=\"submit\" id=\"import\">Import</button></form></li></ol></div>";
+  body += "<div class=\"actions\"><a class=\"button secondary\" href=\"" + base +
+          "\">Cancel</a></div></div><script src=\"/admin/static/admin.js\"></script>";
+  return Response::Html(status, Render(&ctx, "Renew server licensor certificate: " + name, body));
+}
+
+Response AdminSite::RenewOnline(const Context& ctx, const std::string& name) {
+  auto r = clusters_.RenewOnline(name, options_.key_password, "admin:" + ctx.session.user);
+  if (!r.ok()) return RenewDialog(ctx, name, 400, r.status().message());
+  return Response::Redirect(ClusterPath(name) + "?renewed=1");
+}
+
+Response AdminSite::Export(const Context& ctx, const std::string& name) {
+  auto rec = clusters_.ExportRequest(name, options_.key_password, "admin:" + ctx.session.user);
+  if (!rec.ok()) return RenewDialog(ctx, name, 400, rec.status().message());
+  Response r = Response::Xml(200, rec->request);
+  r.SetHeader("Content-Disposition", "attachment; filename=\"" + rec->file_name + "\"");
+  return r;
+}
+
+Response AdminSite::Import(const Context& ctx, const std::string& name, const Request& req) {
+  if (req.body.size() > kMaxUpload) {
+    return RenewDialog(ctx, name, 413, "the file is too large to be a certificate chain");
+  }
+  auto parts = http::ParseMultipart(req.Header("content-type").value_or(""), req.body);
+  if (!parts.ok()) return RenewDialog(ctx, name, 400, parts.status().message());
+  std::string csrf, file;
+  bool has_file = false;
+  for (const auto& p : *parts) {
+    if (p.name == "csrf") csrf = p.data;
+    if (p.name == "certificate") {
+      file = p.data;
+      has_file = !p.filename.empty() || !p.data.empty();
+    }
+  }
+  if (csrf != ctx.session.csrf_token) {
+    return Response::Html(403, Render(&ctx, "Refused",
+                                      web::Notice(NoticeKind::kError, "The form expired",
+                                                  "<p>Reload the page and try again.</p>")));
+  }
+  if (!has_file || file.empty()) {
+    return RenewDialog(ctx, name, 400, "no certificate file was chosen: click Browse first");
+  }
+  auto preview = clusters_.PreviewImport(name, file);
+  if (!preview.ok()) {
+    (void)clusters_.store().Audit(name, clock_.Now(), "admin:" + ctx.session.user, "import-refused",
+                                  preview.status().message());
+    return RenewDialog(ctx, name, 400, preview.status().message());
+  }
+  const std::string id = NewToken(random_, 16);
+  auto staged = clusters_.store().database().Execute(
+      "INSERT INTO admin_staged_imports (id, user_name, cluster, file, created_at) VALUES ($1, "
+      "$2, $3, $4, $5)",
+      {id, ctx.session.user, name, file, clock_.Now().time_since_epoch().count()});
+  if (!staged.ok()) return RenewDialog(ctx, name, 500, staged.status().message());
+  const std::string base = ClusterPath(name);
+  std::string body =
+      "<div class=\"dialog\" role=\"dialog\" aria-labelledby=\"confirm-title\">"
+      "<h2 id=\"confirm-title\">Import this certificate?</h2>"
+      "<p>Do you want to import this server licensor certificate and make it "
+      "the active certificate of <strong>" +
+      E(name) + "</strong>?</p>" + SummaryTable(preview->incoming);
+  if (preview->current) {
+    body += "<p>It replaces the certificate that expires " +
+            E(FormatHuman(preview->current->expires)) + ".</p>";
+  }
+  body += "<div class=\"actions\"><form method=\"post\" action=\"" + base +
+          "/import/confirm\" class=\"inline\">" + Hidden("csrf", ctx.session.csrf_token) +
+          Hidden("staged", id) + Hidden("answer", "yes") +
+          "<button type=\"submit\" id=\"yes\">Yes</button></form><form method=\"post\" action=\"" +
+          base + "/import/confirm\" class=\"inline\">" + Hidden("csrf", ctx.session.csrf_token) +
+          Hidden("staged", id) + Hidden("answer", "no") +
+          "<button type=\"submit\" class=\"secondary\" id=\"no\">No</button></form></div></div>";
+  return Response::Html(200, Render(&ctx, "Confirm import: " + name, body));
+}
+
+Response AdminSite::ConfirmImport(const Context& ctx, const std::string& name,
+                                  const std::map<std::string, std::string>& form) {
+  const std::string id = form.count("staged") ? form.at("staged") : "";
+  store::Database& db = clusters_.store().database();
+  auto rows = db.Query(
+      "SELECT file, created_at FROM admin_staged_imports WHERE id = $1 AND "
+      "user_name = $2 AND cluster = $3",
+      {id, ctx.session.user, name});
+  (void)db.Execute("DELETE FROM admin_staged_imports WHERE id = $1 OR created_at < $2",
+                   {id, (clock_.Now() - std::chrono::hours(1)).time_since_epoch().count()});
+  if (!rows.ok() || rows->empty()) {
+    return RenewDialog(ctx, name, 400, "the confirmation expired; import the file again");
+  }
+  if (!form.count("answer") || form.at("answer") != "yes") {
+    return Response::Redirect(ClusterPath(name));
+  }
+  auto done = clusters_.Import(name, (*rows)[0].Text(0), "admin:" + ctx.session.user);
+  if (!done.ok()) return RenewDialog(ctx, name, 400, done.status().message());
+  return Response::Redirect(ClusterPath(name) + "?renewed=1");
+}
+
+Response AdminSite::Handle(const Request& req) {
+  std::string path = req.path;
+  if (path == kPrefix) return Response::Redirect("/admin/");
+  if (path == "/admin/static/admin.js") {
+    Response r = Response::Text(200, kScript);
+    r.SetHeader("Content-Type", "text/javascript; charset=utf-8");
+    return r;
+  }
+  if (path == "/admin/logon") {
+    if (req.method == "POST") return LogOn(req);
+    return LogonPage(req, 200, "");
+  }
+  // Everything else needs an administrator's session.
+  Context ctx;
+  const auto cookie = req.Cookie(kSessionCookie);
+  std::optional<accounts::Session> session;
+  if (cookie) {
+    auto found = sessions_.Find(*cookie);
+    if (found.ok()) session = *found;
+  }
+  if (!session) {
+    if (req.method == "GET") {
+      return Response::Redirect("/admin/logon?next=" + http::PercentEncode(req.path));
+    }
+    return Response::Redirect("/admin/logon");
+  }
+  ctx.token = *cookie;
+  ctx.session = *session;
+  accounts::Identity identity{session->user, session->groups, ""};
+  if (!identity.InGroup(options_.admin_group)) return AccessDenied(session->user);
+
+  std::map<std::string, std::string> form;
+  const bool multipart =
+      req.Header("content-type").value_or("").rfind("multipart/form-data", 0) == 0;
+  if (req.method == "POST" && !multipart) {
+    auto parsed = http::ParseUrlEncoded(req.body);
+    if (!parsed.ok()) return Response::Text(400, parsed.status().message() + "\n");
+    form = std::move(parsed).value();
+    if (!form.count("csrf") || form.at("csrf") != session->csrf_token) {
+      return Response::Html(403, Render(&ctx, "Refused",
+                                        web::Notice(NoticeKind::kError, "The form expired",
+                                                    "<p>Reload the page and try again.</p>")));
+    }
+  }
+  if (path == "/admin/" && req.method == "GET") return Global(ctx);
+  if (path == "/admin/logoff" && req.method == "POST") return LogOff(req, ctx);
+
+  const std::string clusters_prefix = "/admin/clusters/";
+  if (path.rfind(clusters_prefix, 0) == 0) {
+    std::string rest = path.substr(clusters_prefix.size());
+    const size_t slash = rest.find('/');
+    const std::string name = rest.substr(0, slash);
+    const std::string action = slash == std::string::npos ? "" : rest.substr(slash);
+    if (action.empty() && req.method == "GET") return ClusterPage(ctx, name, req);
+    if (action == "/renew" && req.method == "GET") return RenewDialog(ctx, name, 200, "");
+    if (action == "/renew" && req.method == "POST") return RenewOnline(ctx, name);
+    if (action == "/export" && req.method == "POST") return Export(ctx, name);
+    if (action == "/import" && req.method == "POST") return Import(ctx, name, req);
+    if (action == "/import/confirm" && req.method == "POST") return ConfirmImport(ctx, name, form);
+  }
+  return Response::Html(
+      404, Render(&ctx, "Not found",
+                  web::Notice(NoticeKind::kError, "This page does not exist",
+                              "<p><a href=\"/admin/\">Global Administration</a></p>")));
+}
+
+}  // namespace openrms::admin

@@ -1,0 +1,67 @@
+// The administration web site (the seed procedure's steps 2-16): logon,
+// Global Administration (every cluster on this server), each cluster's
+// Administration page with its Cluster resources, the Renew dialog (Online:
+// Renew; Offline: Export, Browse and Import), the confirmation, and the
+// result. Only members of the administrators group get in. Every form
+// carries a CSRF token; sessions live in the store. Thread-safe.
+#pragma once
+
+#include <string>
+
+#include "accounts/accounts.h"
+#include "cluster/cluster.h"
+#include "http/server.h"
+
+namespace openrms::admin {
+
+inline constexpr char kPrefix[] = "/admin";
+inline constexpr char kSessionCookie[] = "openrms_session";
+
+struct AdminOptions {
+  std::string admin_group = "Administrators";
+  std::string key_password;  // for online renewal and export, which sign with the cluster key
+};
+
+class AdminSite final {
+ public:
+  AdminSite(cluster::ClusterService& clusters, accounts::LogonService& logon,
+            accounts::SessionStore& sessions, const Clock& clock, Random& random,
+            AdminOptions options)
+      : clusters_(clusters),
+        logon_(logon),
+        sessions_(sessions),
+        clock_(clock),
+        random_(random),
+        options_(std::move(options)) {}
+
+  static Status Migrate(store::Database& db);
+
+  // Answers every request whose path starts with /admin.
+  http::Response Handle(const http::Request& request);
+
+ private:
+  struct Context;
+  http::Response LogonPage(const http::Request& req, int status, const std::string& error);
+  http::Response LogOn(const http::Request& req);
+  http::Response LogOff(const http::Request& req, const Context& ctx);
+  http::Response Global(const Context& ctx);
+  http::Response ClusterPage(const Context& ctx, const std::string& name, const http::Request& req);
+  http::Response RenewDialog(const Context& ctx, const std::string& name, int status,
+                             const std::string& error);
+  http::Response RenewOnline(const Context& ctx, const std::string& name);
+  http::Response Export(const Context& ctx, const std::string& name);
+  http::Response Import(const Context& ctx, const std::string& name, const http::Request& req);
+  http::Response ConfirmImport(const Context& ctx, const std::string& name,
+                               const std::map<std::string, std::string>& form);
+  http::Response AccessDenied(const std::string& user);
+  std::string Render(const Context* ctx, const std::string& title, const std::string& body);
+
+  cluster::ClusterService& clusters_;
+  accounts::LogonService& logon_;
+  accounts::SessionStore& sessions_;
+  const Clock& clock_;
+  Random& random_;
+  AdminOptions options_;
+};
+
+}  // namespace openrms::admin

@@ -1,0 +1,76 @@
+// openrms user add|passwd|group: local accounts of the administration site.
+#include <iostream>
+
+#include "cli/cluster_host.h"
+#include "cli/commands.h"
+#include "cli/password.h"
+
+namespace openrms::cli {
+
+namespace {
+constexpr char kUserPasswordEnv[] = "OPENRMS_USER_PASSWORD";
+}
+
+void RegisterUserCommands(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("user", "Manage local accounts of the administration web site");
+  cmd->require_subcommand(1);
+
+  static std::string add_dir, add_name, add_pw_file;
+  static std::vector<std::string> add_groups;
+  auto* add = cmd->add_subcommand("add", "Create a local account");
+  add->add_option("NAME", add_name, "User name")->required();
+  add->add_option("--dir", add_dir, "The server directory")->required();
+  add->add_option("--group", add_groups, "A group to join (e.g. Administrators); repeatable");
+  add->add_option("--password-file", add_pw_file,
+                  "File holding the new password (else $OPENRMS_USER_PASSWORD or a prompt)");
+  add->callback([&exit_code] {
+    auto pw = ReadKeyPassword(add_pw_file, kUserPasswordEnv, true);
+    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    auto ctx = ServerContext::Open(add_dir, std::nullopt, /*create=*/true);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    Status s = (*ctx)->accounts().AddUser(add_name, *pw, add_groups);
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    std::cout << "created user " << add_name << "\n";
+  });
+
+  static std::string pw_dir, pw_name, pw_file;
+  auto* passwd = cmd->add_subcommand("passwd", "Set a local account's password");
+  passwd->add_option("NAME", pw_name, "User name")->required();
+  passwd->add_option("--dir", pw_dir, "The server directory")->required();
+  passwd->add_option("--password-file", pw_file, "File holding the new password");
+  passwd->callback([&exit_code] {
+    auto pw = ReadKeyPassword(pw_file, kUserPasswordEnv, true);
+    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    auto ctx = ServerContext::Open(pw_dir, std::nullopt, false);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    Status s = (*ctx)->accounts().SetPassword(pw_name, *pw);
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    std::cout << "password changed for " << pw_name << "\n";
+  });
+
+  static std::string g_dir, g_name, g_add, g_remove;
+  auto* group = cmd->add_subcommand("group", "Add a local account to a group, or remove it");
+  group->add_option("NAME", g_name, "User name")->required();
+  group->add_option("--dir", g_dir, "The server directory")->required();
+  auto* a = group->add_option("--add", g_add, "Group to join");
+  auto* r = group->add_option("--remove", g_remove, "Group to leave");
+  a->excludes(r);
+  group->callback([&exit_code] {
+    auto ctx = ServerContext::Open(g_dir, std::nullopt, false);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    Status s = !g_add.empty() ? (*ctx)->accounts().AddToGroup(g_name, g_add)
+               : !g_remove.empty()
+                   ? (*ctx)->accounts().RemoveFromGroup(g_name, g_remove)
+                   : Status(Code::kInvalidArgument, "give --add GROUP or --remove GROUP");
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    auto users = (*ctx)->accounts().ListUsers();
+    for (const auto& u : users.ok() ? *users : std::vector<accounts::Identity>{}) {
+      if (u.user != g_name) continue;
+      std::cout << g_name << ":";
+      for (const auto& gr : u.groups) std::cout << " " << gr;
+      std::cout << "\n";
+    }
+  });
+}
+
+}  // namespace openrms::cli

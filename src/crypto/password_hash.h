@@ -1,0 +1,17 @@
+// Password hashing for logons: scrypt (memory-hard), with a random salt, in
+// a self-describing string "scrypt$N$r$p$salt$hash" (base64 parts).
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace openrms::crypto {
+
+// N=2^15, r=8, p=1: 32 MiB and tens of milliseconds per logon.
+Result<std::string> HashPassword(std::string_view password);
+// Constant-time comparison. False for a malformed hash.
+bool VerifyPassword(std::string_view password, std::string_view hash);
+
+}  // namespace openrms::crypto
