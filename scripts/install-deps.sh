@@ -8,9 +8,11 @@ packages=(
   g++ cmake ninja-build pkg-config make git ca-certificates
   # libraries
   libssl-dev libxml2-dev libsqlite3-dev libboost1.81-dev nlohmann-json3-dev
-  libcli11-dev
+  libcli11-dev libldap2-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev openssl curl sqlite3 python3
+  # directory logons are tested against a real OpenLDAP slapd
+  slapd ldap-utils
   # browser tests: Debian's Chromium, and certutil to make it trust a test CA
   chromium libnss3-tools fonts-dejavu-core
 )
@@ -30,5 +32,13 @@ if ((${#missing[@]})); then
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   export DEBIAN_FRONTEND=noninteractive
   $SUDO apt-get update -q
+  # Install without starting services (slapd would listen on every
+  # interface): the tests start their own servers on loopback.
+  policy=/usr/sbin/policy-rc.d
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+    $SUDO chmod +x "$policy"
+    trap '$SUDO rm -f "$policy"' EXIT
+  fi
   $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi

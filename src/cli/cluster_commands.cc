@@ -449,6 +449,7 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
   static Target sv;
   static std::string listen = "127.0.0.1:8443";
   static int monitor_interval = 60;
+  static std::string admin_group = "Administrators";
   auto* serve = app.add_subcommand("serve", "Run a cluster node over HTTPS");
   serve->add_option("--dir", sv.dir, "The server directory")->required();
   serve->add_option("--password-file", sv.password_file, "File holding the key password");
@@ -456,15 +457,22 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
   serve
       ->add_option("--monitor-interval", monitor_interval, "Seconds between expiry checks (0: off)")
       ->capture_default_str();
+  serve
+      ->add_option("--admin-group", admin_group,
+                   "The group whose members may use the administration site")
+      ->capture_default_str();
   serve->callback([&exit_code] {
     auto pw = ReadKeyPassword(sv.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
     auto ctx = ServerContext::Open(sv.dir, *pw, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     BlockTerminationSignals();
-    auto host = ClusterHost::Start(**ctx, listen, monitor_interval);
+    admin::AdminOptions admin_options;
+    admin_options.admin_group = admin_group;
+    auto host = ClusterHost::Start(**ctx, listen, monitor_interval, admin_options);
     if (!host.ok()) return void(exit_code = ReportError(host.status()));
     std::cout << "server: " << (*host)->url() << "\n"
+              << "admin-site: " << (*host)->url() << "/admin/\n"
               << "metrics: " << (*host)->url() << "/metrics\n"
               << "tls-ca: " << (*ctx)->paths().tls_ca << "\n"
               << std::flush;

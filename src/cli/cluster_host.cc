@@ -83,9 +83,16 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
   RETURN_IF_ERROR(enrollment::EnrollmentService::Migrate(*ctx->db_));
   RETURN_IF_ERROR(accounts::AccountStore::Migrate(*ctx->db_));
   RETURN_IF_ERROR(admin::AdminSite::Migrate(*ctx->db_));
+  RETURN_IF_ERROR(accounts::MigrateSettings(*ctx->db_));
   ctx->accounts_ = std::make_unique<accounts::AccountStore>(*ctx->db_, DefaultClock());
-  ctx->logon_ = std::make_unique<accounts::LogonService>(
-      *ctx->db_, DefaultClock(), std::vector<accounts::Authenticator*>{ctx->accounts_.get()});
+  // Local accounts first, then the directory when one is configured.
+  std::vector<accounts::Authenticator*> sources = {ctx->accounts_.get()};
+  ASSIGN_OR_RETURN(auto directory, accounts::LoadDirectoryConfig(*ctx->db_));
+  if (directory) {
+    ctx->directory_ = std::make_unique<accounts::DirectoryAuthenticator>(*directory);
+    sources.push_back(ctx->directory_.get());
+  }
+  ctx->logon_ = std::make_unique<accounts::LogonService>(*ctx->db_, DefaultClock(), sources);
   ctx->sessions_ =
       std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(), crypto::SystemRandom());
   ctx->store_ = std::make_unique<cluster::ClusterStore>(*ctx->db_);

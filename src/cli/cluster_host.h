@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "accounts/accounts.h"
+#include "accounts/directory.h"
 #include "admin/admin_site.h"
 #include "cluster/cluster.h"
 #include "cluster/monitor.h"
@@ -63,6 +64,7 @@ class ServerContext final {
   cluster::SyslogSink syslog_;
   std::unique_ptr<cluster::ClusterService> service_;
   std::unique_ptr<accounts::AccountStore> accounts_;
+  std::unique_ptr<accounts::DirectoryAuthenticator> directory_;
   std::unique_ptr<accounts::LogonService> logon_;
   std::unique_ptr<accounts::SessionStore> sessions_;
 };

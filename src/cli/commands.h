@@ -19,5 +19,6 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code);
 void RegisterSlcCommands(CLI::App& app, int& exit_code);
 void RegisterServeCommand(CLI::App& app, int& exit_code);
 void RegisterUserCommands(CLI::App& app, int& exit_code);
+void RegisterDirectoryCommands(CLI::App& app, int& exit_code);
 
 }  // namespace openrms::cli

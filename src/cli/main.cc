@@ -32,6 +32,7 @@ int main(int argc, char** argv) {
   openrms::cli::RegisterSlcCommands(app, exit_code);
   openrms::cli::RegisterServeCommand(app, exit_code);
   openrms::cli::RegisterUserCommands(app, exit_code);
+  openrms::cli::RegisterDirectoryCommands(app, exit_code);
   openrms::cli::RegisterDemoCommand(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -73,4 +73,30 @@ void RegisterUserCommands(CLI::App& app, int& exit_code) {
   });
 }
 
+void RegisterDirectoryCommands(CLI::App& app, int& exit_code) {
+  auto* cmd = app.add_subcommand("directory", "Log on directory (LDAP) accounts");
+  cmd->require_subcommand(1);
+  static std::string dir;
+  static accounts::DirectoryConfig config;
+  auto* set = cmd->add_subcommand("set", "Use an LDAP directory for logons");
+  set->add_option("--dir", dir, "The server directory")->required();
+  set->add_option("--uri", config.uri, "ldaps://host:port")->required();
+  set->add_option("--user-dn", config.user_dn,
+                  "DN template of a user, e.g. uid={user},ou=people,dc=example,dc=com")
+      ->required();
+  set->add_option("--group-base", config.group_base, "Where groups are searched");
+  set->add_option("--group-filter", config.group_filter, "Group filter; {dn} is the user's DN")
+      ->capture_default_str();
+  set->add_option("--group-attribute", config.group_attribute, "The group name attribute")
+      ->capture_default_str();
+  set->add_option("--ca-file", config.ca_file, "PEM roots that issued the directory's certificate");
+  set->callback([&exit_code] {
+    auto ctx = ServerContext::Open(dir, std::nullopt, /*create=*/true);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    Status s = accounts::SaveDirectoryConfig((*ctx)->database(), config);
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    std::cout << "directory logons through " << config.uri << " (restart `openrms serve`)\n";
+  });
+}
+
 }  // namespace openrms::cli

@@ -1,0 +1,160 @@
+#include "accounts/directory.h"
+
+#include <ldap.h>
+
+#include <nlohmann/json.hpp>
+
+namespace openrms::accounts {
+
+namespace {
+
+std::string Replace(std::string text, std::string_view key, std::string_view value) {
+  for (size_t at = text.find(key); at != std::string::npos;
+       at = text.find(key, at + value.size())) {
+    text.replace(at, key.size(), value);
+  }
+  return text;
+}
+
+struct LdapDeleter {
+  void operator()(LDAP* ld) const { ldap_unbind_ext_s(ld, nullptr, nullptr); }
+};
+
+Status Unavailable(const DirectoryConfig& c, int rc) {
+  return Status(Code::kUnavailable,
+                "the directory at " + c.uri + " cannot be reached: " + ldap_err2string(rc));
+}
+
+}  // namespace
+
+std::string EscapeDnValue(std::string_view value) {
+  std::string out;
+  for (size_t i = 0; i < value.size(); ++i) {
+    const char c = value[i];
+    const bool special = c == ',' || c == '+' || c == '"' || c == '\\' || c == '<' || c == '>' ||
+                         c == ';' || c == '=' || (i == 0 && (c == '#' || c == ' ')) ||
+                         (i + 1 == value.size() && c == ' ');
+    if (c == '\0') {
+      out += "\\00";
+    } else {
+      if (special) out += '\\';
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::string EscapeFilterValue(std::string_view value) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned char c : value) {
+    if (c == '*' || c == '(' || c == ')' || c == '\\' || c == '\0') {
+      out += '\\';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    } else {
+      out += static_cast<char>(c);
+    }
+  }
+  return out;
+}
+
+Status MigrateSettings(store::Database& db) {
+  return store::Migrate(db, "settings",
+                        {"CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL)"});
+}
+
+Status SaveDirectoryConfig(store::Database& db, const DirectoryConfig& c) {
+  if (c.uri.rfind("ldaps://", 0) != 0 && c.uri.rfind("ldap://", 0) != 0) {
+    return Status(Code::kInvalidArgument, "the directory URI must start with ldaps://");
+  }
+  if (c.user_dn.find("{user}") == std::string::npos) {
+    return Status(Code::kInvalidArgument, "the user DN template must contain {user}");
+  }
+  const nlohmann::json j = {{"uri", c.uri},
+                            {"user_dn", c.user_dn},
+                            {"group_base", c.group_base},
+                            {"group_filter", c.group_filter},
+                            {"group_attribute", c.group_attribute},
+                            {"ca_file", c.ca_file},
+                            {"timeout_seconds", c.timeout_seconds}};
+  return db.InTransaction([&](store::Database& tx) -> Status {
+    auto del = tx.Execute("DELETE FROM settings WHERE name = 'directory'");
+    if (!del.ok()) return del.status();
+    auto ins =
+        tx.Execute("INSERT INTO settings (name, value) VALUES ('directory', $1)", {j.dump()});
+    return ins.ok() ? Status::Ok() : ins.status();
+  });
+}
+
+Result<std::optional<DirectoryConfig>> LoadDirectoryConfig(store::Database& db) {
+  ASSIGN_OR_RETURN(auto rows, db.Query("SELECT value FROM settings WHERE name = 'directory'"));
+  if (rows.empty()) return std::optional<DirectoryConfig>();
+  const auto j = nlohmann::json::parse(rows[0].Text(0), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status(Code::kDataLoss, "the stored directory settings are not valid JSON");
+  }
+  DirectoryConfig c;
+  c.uri = j.value("uri", "");
+  c.user_dn = j.value("user_dn", "");
+  c.group_base = j.value("group_base", "");
+  c.group_filter = j.value("group_filter", c.group_filter);
+  c.group_attribute = j.value("group_attribute", c.group_attribute);
+  c.ca_file = j.value("ca_file", "");
+  c.timeout_seconds = j.value("timeout_seconds", 10);
+  return std::optional<DirectoryConfig>(std::move(c));
+}
+
+Result<Identity> DirectoryAuthenticator::Authenticate(const std::string& user,
+                                                      const std::string& password) {
+  // An empty password would make an unauthenticated bind, which succeeds.
+  if (user.empty() || password.empty()) {
+    return Status(Code::kUnauthenticated, "the user name or password is wrong");
+  }
+  LDAP* raw = nullptr;
+  int rc = ldap_initialize(&raw, config_.uri.c_str());
+  if (rc != LDAP_SUCCESS) return Unavailable(config_, rc);
+  std::unique_ptr<LDAP, LdapDeleter> ld(raw);
+  const int version = LDAP_VERSION3;
+  ldap_set_option(ld.get(), LDAP_OPT_PROTOCOL_VERSION, &version);
+  timeval timeout{config_.timeout_seconds, 0};
+  ldap_set_option(ld.get(), LDAP_OPT_NETWORK_TIMEOUT, &timeout);
+  ldap_set_option(ld.get(), LDAP_OPT_TIMEOUT, &timeout);
+  ldap_set_option(ld.get(), LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+  if (!config_.ca_file.empty()) {
+    ldap_set_option(ld.get(), LDAP_OPT_X_TLS_CACERTFILE, config_.ca_file.c_str());
+    const int demand = LDAP_OPT_X_TLS_DEMAND;
+    ldap_set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
+    const int fresh = 0;
+    ldap_set_option(ld.get(), LDAP_OPT_X_TLS_NEWCTX, &fresh);
+  }
+  const std::string dn = Replace(config_.user_dn, "{user}", EscapeDnValue(user));
+  berval cred{static_cast<ber_len_t>(password.size()), const_cast<char*>(password.data())};
+  rc = ldap_sasl_bind_s(ld.get(), dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
+  if (rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_INVALID_DN_SYNTAX || rc == LDAP_NO_SUCH_OBJECT) {
+    return Status(Code::kUnauthenticated, "the user name or password is wrong");
+  }
+  if (rc != LDAP_SUCCESS) return Unavailable(config_, rc);
+
+  Identity id{user, {}, "directory"};
+  if (config_.group_base.empty()) return id;
+  const std::string filter = Replace(config_.group_filter, "{dn}", EscapeFilterValue(dn));
+  char* attrs[] = {const_cast<char*>(config_.group_attribute.c_str()), nullptr};
+  LDAPMessage* result = nullptr;
+  rc = ldap_search_ext_s(ld.get(), config_.group_base.c_str(), LDAP_SCOPE_SUBTREE, filter.c_str(),
+                         attrs, 0, nullptr, nullptr, &timeout, 1000, &result);
+  std::unique_ptr<LDAPMessage, int (*)(LDAPMessage*)> owned(result, ldap_msgfree);
+  if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) return Unavailable(config_, rc);
+  for (LDAPMessage* e = ldap_first_entry(ld.get(), result); e != nullptr;
+       e = ldap_next_entry(ld.get(), e)) {
+    berval** values = ldap_get_values_len(ld.get(), e, config_.group_attribute.c_str());
+    if (values == nullptr) continue;
+    for (int i = 0; values[i] != nullptr; ++i) {
+      id.groups.emplace_back(values[i]->bv_val, values[i]->bv_len);
+    }
+    ldap_value_free_len(values);
+  }
+  return id;
+}
+
+}  // namespace openrms::accounts
