@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import net from 'node:net';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
@@ -18,7 +19,7 @@ mkdirSync(artifacts, { recursive: true });
 
 const work = mkdtempSync(path.join(tmpdir(), 'openrms-browser-'));
 const demoDir = path.join(work, 'demo');
-const port = 21000 + (process.pid % 4000) * 2;
+let port;
 let demo, demoInfo, browser;
 let shot = 0;
 
@@ -26,6 +27,23 @@ async function screenshot(page, name) {
   shot += 1;
   const file = path.join(artifacts, `${String(shot).padStart(2, '0')}-${name}.png`);
   await page.screenshot({ path: file, fullPage: true });
+}
+
+// Two consecutive free loopback ports: the admin site's and the enrollment site's.
+async function freePortPair() {
+  const listen = (p) => new Promise((resolve) => {
+    const server = net.createServer();
+    server.once('error', () => resolve(null));
+    server.listen(p, '127.0.0.1', () => {
+      const got = server.address().port;
+      server.close(() => resolve(got));
+    });
+  });
+  for (let i = 0; i < 20; i += 1) {
+    const p = await listen(0);
+    if (p && p < 65535 && (await listen(p + 1))) return p;
+  }
+  throw new Error('no two consecutive free ports');
 }
 
 function startDemo() {
@@ -62,6 +80,7 @@ function trustingHome(caFile) {
 }
 
 before(async () => {
+  port = await freePortPair();
   demoInfo = await startDemo();
   const home = trustingHome(demoInfo['tls-ca']);
   browser = await chromium.launch({

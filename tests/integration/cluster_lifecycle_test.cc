@@ -65,10 +65,7 @@ class ClusterLifecycleTest : public ::testing::Test {
     ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
   }
 
-  static int FreePort() {
-    static int next = 20000 + (getpid() % 5000) * 4;
-    return next++;
-  }
+  static int FreePort() { return FreeLoopbackPort(); }
 
   std::vector<std::string> WithPassword(std::vector<std::string> argv) {
     argv.push_back("--password-file");

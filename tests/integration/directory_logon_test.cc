@@ -31,7 +31,7 @@ void Write(const std::string& path, const std::string& text) { std::ofstream(pat
 class Slapd {
  public:
   explicit Slapd(const std::string& dir) : dir_(dir) {
-    port_ = 30000 + (getpid() % 3000) * 3;
+    port_ = FreeLoopbackPort();
     // A test CA and the server's certificate for 127.0.0.1.
     const std::string ca = dir + "/ca", srv = dir + "/server";
     Sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + ca + ".key -out " + ca +

@@ -46,6 +46,10 @@ class BackgroundProcess final {
   size_t scanned_ = 0;
 };
 
+// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice),
+// for servers whose URL must be known before they start.
+int FreeLoopbackPort();
+
 // A fresh temporary directory, removed by the destructor.
 class TempDir final {
  public:
