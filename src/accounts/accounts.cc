@@ -65,8 +65,9 @@ Status AccountStore::Migrate(store::Database& db) {
        "(name, group_name))",
        "CREATE TABLE logon_failures (name TEXT PRIMARY KEY, failures INTEGER NOT NULL, "
        "locked_until INTEGER)",
-       "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, name TEXT NOT NULL, groups TEXT NOT "
-       "NULL, csrf TEXT NOT NULL, created_at INTEGER NOT NULL, last_seen INTEGER NOT NULL)"});
+       "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, purpose TEXT NOT NULL, name TEXT NOT "
+       "NULL, groups TEXT NOT NULL, csrf TEXT NOT NULL, created_at INTEGER NOT NULL, last_seen "
+       "INTEGER NOT NULL)"});
 }
 
 Status AccountStore::AddUser(const std::string& user, const std::string& password,
@@ -181,17 +182,17 @@ Result<std::string> SessionStore::Create(const Identity& identity) {
   const std::string csrf = NewToken(random_, 24);
   const int64_t now = Secs(clock_.Now());
   RETURN_IF_ERROR(Done(db_.Execute(
-      "INSERT INTO sessions (token_hash, name, groups, csrf, created_at, last_seen) VALUES ($1, "
-      "$2, $3, $4, $5, $6)",
-      {Hash(token), identity.user, JoinGroups(identity.groups), csrf, now, now})));
+      "INSERT INTO sessions (token_hash, name, groups, csrf, created_at, last_seen, purpose) "
+      "VALUES ($1, $2, $3, $4, $5, $6, $7)",
+      {Hash(token), identity.user, JoinGroups(identity.groups), csrf, now, now, purpose_})));
   return token;
 }
 
 Result<std::optional<Session>> SessionStore::Find(const std::string& token) {
   if (token.empty() || token.size() > 256) return std::optional<Session>();
   ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT name, groups, csrf, created_at, last_seen FROM "
-                                        "sessions WHERE token_hash = $1",
-                                        {Hash(token)}));
+                                        "sessions WHERE token_hash = $1 AND purpose = $2",
+                                        {Hash(token), purpose_}));
   if (rows.empty()) return std::optional<Session>();
   const Time now = clock_.Now();
   const Time created(Duration(rows[0].Int(3)));

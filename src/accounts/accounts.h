@@ -87,9 +87,17 @@ struct Session {
 // of the session token is stored.
 class SessionStore final {
  public:
+  // `purpose` keeps kinds apart: an "admin" session cookie is not a
+  // "bearer" token for the licensing protocol, nor the reverse.
   SessionStore(store::Database& db, const Clock& clock, Random& random,
-               Duration idle = std::chrono::minutes(30), Duration absolute = std::chrono::hours(8))
-      : db_(db), clock_(clock), random_(random), idle_(idle), absolute_(absolute) {}
+               std::string purpose = "admin", Duration idle = std::chrono::minutes(30),
+               Duration absolute = std::chrono::hours(8))
+      : db_(db),
+        clock_(clock),
+        random_(random),
+        purpose_(std::move(purpose)),
+        idle_(idle),
+        absolute_(absolute) {}
 
   // Returns the token for the cookie.
   Result<std::string> Create(const Identity& identity);
@@ -101,6 +109,7 @@ class SessionStore final {
   store::Database& db_;
   const Clock& clock_;
   Random& random_;
+  std::string purpose_;
   Duration idle_;
   Duration absolute_;
 };

@@ -2,6 +2,7 @@
 
 #include <map>
 
+#include "base/text.h"
 #include "crypto/keys.h"
 #include "http/forms.h"
 #include "web/page.h"
@@ -192,6 +193,12 @@ Response AdminSite::Global(const Context& ctx) {
   }
   if (names->empty()) body += "<tr><td colspan=\"6\">No cluster is provisioned yet.</td></tr>";
   body += "</tbody></table></section>";
+  if (options_.licensing != nullptr) {
+    body +=
+        "<section class=\"card\"><h2>Rights policy templates</h2><p>Templates that users "
+        "choose when they protect documents. <a href=\"/admin/templates\">Manage rights "
+        "policy templates</a></p></section>";
+  }
   return Response::Html(200, Render(&ctx, "Global Administration", body));
 }
 
@@ -405,6 +412,88 @@ Response AdminSite::ConfirmImport(const Context& ctx, const std::string& name,
   return Response::Redirect(ClusterPath(name) + "?renewed=1");
 }
 
+Response AdminSite::Templates(const Context& ctx, int status, const std::string& error) {
+  if (options_.licensing == nullptr) return Response::Text(404, "licensing is not enabled\n");
+  auto list = options_.licensing->ListTemplates();
+  std::string body;
+  if (!error.empty()) {
+    body +=
+        web::Notice(NoticeKind::kError, "The template was not saved", "<p>" + E(error) + "</p>");
+  }
+  body +=
+      "<section class=\"card\"><table class=\"list\" id=\"templates\"><thead><tr><th>Name</th>"
+      "<th>Description</th><th>Rights</th><th>Content expires</th><th></th></tr></thead><tbody>";
+  for (const auto& t : list.ok() ? *list : std::vector<licensing::Template>{}) {
+    std::string rights;
+    for (const auto& ur : t.user_rights) {
+      std::string users, granted;
+      for (const auto& u : ur.users) users += (users.empty() ? "" : ", ") + u;
+      for (const auto& r : ur.rights) granted += (granted.empty() ? "" : ", ") + r;
+      rights += "<div>" + E(users) + ": " + E(granted) + "</div>";
+    }
+    body += "<tr><td><strong>" + E(t.name) + "</strong></td><td>" + E(t.description) + "</td><td>" +
+            rights + "</td><td>" +
+            (t.valid_days ? E(std::to_string(*t.valid_days)) + " days after protection" : "never") +
+            "</td><td><form method=\"post\" action=\"/admin/templates/delete\" class=\"inline\">" +
+            Hidden("csrf", ctx.session.csrf_token) + Hidden("id", t.id) +
+            "<button type=\"submit\" class=\"secondary\">Delete</button></form></td></tr>";
+  }
+  if (list.ok() && list->empty()) body += "<tr><td colspan=\"5\">No templates yet.</td></tr>";
+  body +=
+      "</tbody></table></section><section class=\"card\"><h2>Add a template</h2>"
+      "<form method=\"post\" action=\"/admin/templates\">" +
+      Hidden("csrf", ctx.session.csrf_token) +
+      "<label for=\"name\">Name</label><input type=\"text\" id=\"name\" name=\"name\" required>"
+      "<label for=\"description\">Description</label><input type=\"text\" id=\"description\" "
+      "name=\"description\" required><label for=\"users\">Users and groups</label><input "
+      "type=\"text\" id=\"users\" name=\"users\" placeholder=\"alice, Staff, ANYONE\" required>"
+      "<p class=\"hint\">Comma-separated user names or group names; ANYONE means every "
+      "signed-in user.</p><fieldset class=\"choice\"><legend>Rights</legend>";
+  for (const char* r :
+       {"VIEW", "EDIT", "PRINT", "EXTRACT", "EXPORT", "FORWARD", "REPLY", "OWNER"}) {
+    body += "<label class=\"radio\"><input type=\"checkbox\" name=\"right_" + std::string(r) +
+            "\" id=\"right-" + r + "\"> " + r + "</label>";
+  }
+  body +=
+      "</fieldset><label for=\"valid_days\">Content expires after (days, empty for never)"
+      "</label><input type=\"text\" id=\"valid_days\" name=\"valid_days\" inputmode=\"numeric\">"
+      "<div class=\"actions\"><button type=\"submit\">Add template</button></div></form></section>";
+  return Response::Html(status, Render(&ctx, "Rights policy templates", body));
+}
+
+Response AdminSite::AddTemplate(const Context& ctx,
+                                const std::map<std::string, std::string>& form) {
+  licensing::Template t;
+  t.name = form.count("name") ? form.at("name") : "";
+  t.description = form.count("description") ? form.at("description") : "";
+  licensing::UserRights ur;
+  std::string users = form.count("users") ? form.at("users") : "";
+  for (size_t start = 0; start <= users.size();) {
+    size_t comma = users.find(',', start);
+    if (comma == std::string::npos) comma = users.size();
+    std::string u(Trim(std::string_view(users).substr(start, comma - start)));
+    if (!u.empty()) ur.users.push_back(u);
+    start = comma + 1;
+  }
+  for (const auto& [k, v] : form) {
+    if (k.rfind("right_", 0) == 0) ur.rights.push_back(k.substr(6));
+  }
+  if (ur.rights.empty()) return Templates(ctx, 400, "choose at least one right");
+  t.user_rights.push_back(ur);
+  if (form.count("valid_days") && !Trim(form.at("valid_days")).empty()) {
+    try {
+      t.valid_days = std::stoi(form.at("valid_days"));
+    } catch (...) {
+    }
+    if (!t.valid_days || *t.valid_days < 1) {
+      return Templates(ctx, 400, "the expiry must be a whole number of days");
+    }
+  }
+  auto added = options_.licensing->AddTemplate(t);
+  if (!added.ok()) return Templates(ctx, 400, added.status().message());
+  return Response::Redirect("/admin/templates");
+}
+
 Response AdminSite::Handle(const Request& req) {
   std::string path = req.path;
   if (path == kPrefix) return Response::Redirect("/admin/");
@@ -451,6 +540,15 @@ Response AdminSite::Handle(const Request& req) {
   }
   if (path == "/admin/" && req.method == "GET") return Global(ctx);
   if (path == "/admin/logoff" && req.method == "POST") return LogOff(req, ctx);
+  if (path == "/admin/templates" && req.method == "GET") return Templates(ctx, 200, "");
+  if (path == "/admin/templates" && req.method == "POST" && options_.licensing != nullptr) {
+    return AddTemplate(ctx, form);
+  }
+  if (path == "/admin/templates/delete" && req.method == "POST" && options_.licensing != nullptr) {
+    Status s = options_.licensing->DeleteTemplate(form.count("id") ? form.at("id") : "");
+    if (!s.ok()) return Templates(ctx, 400, s.message());
+    return Response::Redirect("/admin/templates");
+  }
 
   const std::string clusters_prefix = "/admin/clusters/";
   if (path.rfind(clusters_prefix, 0) == 0) {

@@ -6,11 +6,13 @@
 // carries a CSRF token; sessions live in the store. Thread-safe.
 #pragma once
 
+#include <map>
 #include <string>
 
 #include "accounts/accounts.h"
 #include "cluster/cluster.h"
 #include "http/server.h"
+#include "licensing/licensing.h"
 
 namespace openrms::admin {
 
@@ -20,6 +22,7 @@ inline constexpr char kSessionCookie[] = "openrms_session";
 struct AdminOptions {
   std::string admin_group = "Administrators";
   std::string key_password;  // for online renewal and export, which sign with the cluster key
+  licensing::LicensingService* licensing = nullptr;  // rights policy templates
 };
 
 class AdminSite final {
@@ -54,6 +57,8 @@ class AdminSite final {
   http::Response ConfirmImport(const Context& ctx, const std::string& name,
                                const std::map<std::string, std::string>& form);
   http::Response AccessDenied(const std::string& user);
+  http::Response Templates(const Context& ctx, int status, const std::string& error);
+  http::Response AddTemplate(const Context& ctx, const std::map<std::string, std::string>& form);
   std::string Render(const Context* ctx, const std::string& title, const std::string& body);
 
   cluster::ClusterService& clusters_;

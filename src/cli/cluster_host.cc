@@ -1,6 +1,7 @@
 #include "cli/cluster_host.h"
 
 #include <condition_variable>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "base/file_system.h"
@@ -9,6 +10,7 @@
 #include "crypto/tls_certificates.h"
 #include "enrollment/request.h"
 #include "http/client.h"
+#include "http/forms.h"
 
 namespace openrms::cli {
 
@@ -93,8 +95,11 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
     sources.push_back(ctx->directory_.get());
   }
   ctx->logon_ = std::make_unique<accounts::LogonService>(*ctx->db_, DefaultClock(), sources);
+  RETURN_IF_ERROR(licensing::LicensingService::Migrate(*ctx->db_));
   ctx->sessions_ =
       std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(), crypto::SystemRandom());
+  ctx->bearer_ = std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(),
+                                                          crypto::SystemRandom(), "bearer");
   ctx->store_ = std::make_unique<cluster::ClusterStore>(*ctx->db_);
   ctx->service_ = std::make_unique<cluster::ClusterService>(
       *ctx->store_, cluster::Environment{DefaultClock(), crypto::SystemRandom(), ctx->transport_});
@@ -160,6 +165,10 @@ Result<std::unique_ptr<ClusterHost>> ClusterHost::Start(ServerContext& context,
   }
   auto host = std::unique_ptr<ClusterHost>(new ClusterHost(context));
   admin_options.key_password = *context.password();
+  host->licensing_ = std::make_unique<licensing::LicensingService>(
+      context.clusters(), context.database(), DefaultClock(), crypto::SystemRandom(),
+      *context.password());
+  admin_options.licensing = host->licensing_.get();
   host->admin_ =
       std::make_unique<admin::AdminSite>(context.clusters(), context.logon(), context.sessions(),
                                          DefaultClock(), crypto::SystemRandom(), admin_options);
@@ -252,6 +261,10 @@ http::Response ClusterHost::Handle(const http::Request& req) {
   }
   if (req.path == "/healthz") return http::Response::Text(200, "ok\n");
   if (req.path == "/") return http::Response::Redirect("/admin/");
+  if (req.path == "/oauth2/token") {
+    if (req.method != "POST") return http::Response::Text(405, "use POST\n");
+    return Token(req);
+  }
   if (req.path == admin::kPrefix || req.path.rfind(std::string(admin::kPrefix) + "/", 0) == 0) {
     return admin_->Handle(req);
   }
@@ -265,9 +278,102 @@ http::Response ClusterHost::Handle(const http::Request& req) {
         if (req.method != "POST") return http::Response::Text(405, "use POST\n");
         return SubEnroll(name, req);
       }
+      const std::string rest = prefix + "/my/v2/";
+      if (req.path.rfind(rest, 0) == 0) {
+        return Licensing(name, url_ + prefix + "/my/v2", req.path.substr(rest.size()), req);
+      }
     }
   }
   return http::Response::Text(404, "not found\n");
+}
+
+namespace {
+
+http::Response JsonError(int status, const std::string& code, const std::string& message) {
+  return http::Response::Json(status, nlohmann::json{{"Code", code}, {"Message", message}}.dump());
+}
+
+}  // namespace
+
+// OAuth 2.0 resource-owner password grant: a bearer token for the licensing
+// protocol.
+http::Response ClusterHost::Token(const http::Request& req) {
+  auto form = http::ParseUrlEncoded(req.body);
+  auto error = [](const std::string& code, const std::string& text) {
+    return http::Response::Json(
+        400, nlohmann::json{{"error", code}, {"error_description", text}}.dump());
+  };
+  if (!form.ok()) return error("invalid_request", form.status().message());
+  if (form->count("grant_type") == 0 || form->at("grant_type") != "password") {
+    return error("unsupported_grant_type", "use grant_type=password");
+  }
+  auto id = context_.logon().LogOn(form->count("username") ? form->at("username") : "",
+                                   form->count("password") ? form->at("password") : "");
+  if (!id.ok()) return error("invalid_grant", id.status().message());
+  auto token = context_.bearer_tokens().Create(*id);
+  if (!token.ok()) return JsonError(500, "InternalError", token.status().message());
+  http::Response r = http::Response::Json(
+      200, nlohmann::json{{"access_token", *token}, {"token_type", "Bearer"}, {"expires_in", 1800}}
+               .dump());
+  r.SetHeader("Cache-Control", "no-store");
+  return r;
+}
+
+// The REST licensing protocol (/my/v2) as Microsoft's RMS SDK for portable
+// devices speaks it. Every call first comes without Authorization and must
+// get a Bearer challenge whose values hold no ',' or '='.
+http::Response ClusterHost::Licensing(const std::string& cluster, const std::string& base,
+                                      const std::string& operation, const http::Request& req) {
+  std::optional<accounts::Session> session;
+  if (auto auth = req.Header("authorization"); auth && auth->rfind("Bearer ", 0) == 0) {
+    auto found = context_.bearer_tokens().Find(auth->substr(7));
+    if (found.ok()) session = *found;
+  }
+  if (!session) {
+    http::Response r = JsonError(
+        401, "Unauthorized", "a bearer token is needed: get one from " + url_ + "/oauth2/token");
+    r.SetHeader("WWW-Authenticate", "Bearer authorization=\"" + url_ +
+                                        "/oauth2/token\", realm=\"OpenRMS " + cluster + "\"");
+    return r;
+  }
+  const accounts::Identity who{session->user, session->groups, ""};
+  auto body = [&]() { return nlohmann::json::parse(req.body, nullptr, false); };
+  auto answer = [](const Result<nlohmann::json>& r) {
+    if (r.ok()) return http::Response::Json(200, r->dump());
+    const licensing::ProtocolError e = licensing::LicensingService::ToProtocolError(r.status());
+    return JsonError(e.http_status, e.code, e.message);
+  };
+  if (operation == "servicediscovery" && req.method == "GET") {
+    nlohmann::json services = nlohmann::json::array();
+    for (const char* name : {"enduserlicenses", "publishinglicenses", "templates",
+                             "clientdebuglogs", "clientperformancelogs"}) {
+      services.push_back({{"Name", name}, {"Uri", base + "/" + name}});
+    }
+    return http::Response::Json(200, services.dump());
+  }
+  if (operation == "templates" && req.method == "GET") {
+    auto list = licensing_->ListTemplates();
+    if (!list.ok()) return answer(list.status());
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& t : *list)
+      out.push_back({{"Id", t.id}, {"Name", t.name}, {"Description", t.description}});
+    return http::Response::Json(200, out.dump());
+  }
+  if (operation == "publishinglicenses" && req.method == "POST") {
+    const auto j = body();
+    if (j.is_discarded()) return JsonError(400, "InvalidRequest", "the body is not JSON");
+    return answer(licensing_->Publish(cluster, who, j, base));
+  }
+  if (operation == "enduserlicenses" && req.method == "POST") {
+    const auto j = body();
+    if (j.is_discarded()) return JsonError(400, "InvalidRequest", "the body is not JSON");
+    return answer(licensing_->EndUserLicense(cluster, who, j));
+  }
+  if ((operation == "clientdebuglogs" || operation == "clientperformancelogs") &&
+      req.method == "POST") {
+    return http::Response::Json(200, "{}");  // accepted and not kept
+  }
+  return JsonError(404, "NotFound", "no such operation: " + operation);
 }
 
 std::string ClusterHost::Metrics() {

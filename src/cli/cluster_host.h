@@ -18,6 +18,7 @@
 #include "cluster/monitor.h"
 #include "enrollment/service.h"
 #include "http/server.h"
+#include "licensing/licensing.h"
 #include "store/database.h"
 
 namespace openrms::cli {
@@ -46,6 +47,7 @@ class ServerContext final {
   accounts::AccountStore& accounts() { return *accounts_; }
   accounts::LogonService& logon() { return *logon_; }
   accounts::SessionStore& sessions() { return *sessions_; }
+  accounts::SessionStore& bearer_tokens() { return *bearer_; }
   cluster::ClusterStore& store() { return *store_; }
   store::Database& database() { return *db_; }
   const ServerPaths& paths() const { return paths_; }
@@ -67,6 +69,7 @@ class ServerContext final {
   std::unique_ptr<accounts::DirectoryAuthenticator> directory_;
   std::unique_ptr<accounts::LogonService> logon_;
   std::unique_ptr<accounts::SessionStore> sessions_;
+  std::unique_ptr<accounts::SessionStore> bearer_;
 };
 
 class ClusterHost final {
@@ -85,11 +88,15 @@ class ClusterHost final {
  private:
   explicit ClusterHost(ServerContext& context) : context_(context) {}
   http::Response SubEnroll(const std::string& cluster, const http::Request& request);
+  http::Response Licensing(const std::string& cluster, const std::string& base,
+                           const std::string& operation, const http::Request& request);
+  http::Response Token(const http::Request& request);
   Result<std::shared_ptr<enrollment::EnrollmentService>> Issuer(const std::string& cluster);
   void MonitorLoop(int interval_seconds);
 
   ServerContext& context_;
   std::unique_ptr<admin::AdminSite> admin_;
+  std::unique_ptr<licensing::LicensingService> licensing_;
   std::unique_ptr<http::Server> server_;
   std::string url_;
   std::mutex mu_;

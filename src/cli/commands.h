@@ -20,5 +20,6 @@ void RegisterSlcCommands(CLI::App& app, int& exit_code);
 void RegisterServeCommand(CLI::App& app, int& exit_code);
 void RegisterUserCommands(CLI::App& app, int& exit_code);
 void RegisterDirectoryCommands(CLI::App& app, int& exit_code);
+void RegisterLicensingCommands(CLI::App& app, int& exit_code);
 
 }  // namespace openrms::cli

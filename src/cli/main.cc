@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   openrms::cli::RegisterServeCommand(app, exit_code);
   openrms::cli::RegisterUserCommands(app, exit_code);
   openrms::cli::RegisterDirectoryCommands(app, exit_code);
+  openrms::cli::RegisterLicensingCommands(app, exit_code);
   openrms::cli::RegisterDemoCommand(app, exit_code);
   try {
     app.parse(argc, argv);

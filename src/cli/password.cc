@@ -49,7 +49,7 @@ Result<std::string> ReadKeyPassword(const std::string& password_file, const char
                                               env_name + ", or run in a terminal to be asked");
   }
   std::string pw =
-      Prompt(std::string(env_name) == "OPENRMS_USER_PASSWORD" ? "Password: " : "Key password: ");
+      Prompt(std::string(env_name) == "OPENRMS_KEY_PASSWORD" ? "Key password: " : "Password: ");
   if (pw.empty()) return Status(Code::kInvalidArgument, "the key password is empty");
   if (confirm && Prompt("Again: ") != pw) {
     return Status(Code::kInvalidArgument, "the two passwords differ");

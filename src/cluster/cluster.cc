@@ -342,6 +342,12 @@ Status ClusterService::VerifyKey(const std::string& name, std::string_view passw
   return xrml::VerifyChain(chain, {anchor, std::nullopt});
 }
 
+Result<std::unique_ptr<crypto::PrivateKey>> ClusterService::ClusterKey(const std::string& name,
+                                                                       std::string_view password) {
+  ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
+  return OpenKey(c, password);
+}
+
 Result<enrollment::Authority> ClusterService::SubordinateIssuer(const std::string& name,
                                                                 std::string_view password) {
   ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));

@@ -110,6 +110,10 @@ class ClusterService final {
   // and that the active chain still verifies to the trust anchor.
   Status VerifyKey(const std::string& name, std::string_view password);
 
+  // The cluster key, for signing licenses and opening content keys.
+  Result<std::unique_ptr<crypto::PrivateKey>> ClusterKey(const std::string& name,
+                                                         std::string_view password);
+
   // A root cluster as an issuer of licensing-only clusters' SLCs (SubEnroll).
   Result<enrollment::Authority> SubordinateIssuer(const std::string& name,
                                                   std::string_view password);

@@ -45,7 +45,7 @@ class PublicKey final {
   // `data` under this key.
   Status Verify(DigestAlgorithm algorithm, std::string_view data,
                 std::string_view signature_be) const;
-  // RSA-OAEP (SHA-1) encryption to this key.
+  // RSA-OAEP (SHA-256, MGF1 SHA-256) encryption to this key: XrML "sealed-key-v2".
   Result<std::string> EncryptOaep(std::string_view plaintext) const;
 
   friend bool operator==(const PublicKey& a, const PublicKey& b) {
@@ -69,7 +69,7 @@ class PrivateKey {
   virtual const PublicKey& public_key() const = 0;
   // PKCS#1 v1.5 signature, big-endian bytes.
   virtual Result<std::string> Sign(DigestAlgorithm algorithm, std::string_view data) const = 0;
-  // RSA-OAEP (SHA-1) decryption.
+  // RSA-OAEP (SHA-256, MGF1 SHA-256) decryption.
   virtual Result<std::string> Decrypt(std::string_view ciphertext) const = 0;
 };
 

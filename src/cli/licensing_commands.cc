@@ -1,0 +1,329 @@
+// openrms login|protect|open (a client of the REST licensing protocol), and
+// openrms template add|list (the server's rights policy templates).
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "base/file_system.h"
+#include "cli/cluster_host.h"
+#include "cli/commands.h"
+#include "cli/password.h"
+#include "crypto/content_cipher.h"
+#include "crypto/encoding.h"
+#include "http/client.h"
+#include "http/forms.h"
+#include "licensing/licensing.h"
+#include "licensing/pfile.h"
+
+namespace openrms::cli {
+
+namespace {
+
+using nlohmann::json;
+
+constexpr char kUserPasswordEnv[] = "OPENRMS_PASSWORD";
+constexpr size_t kMaxFileBytes = size_t{1} << 30;
+constexpr char kNotice[] =
+    "This document is protected by OpenRMS (rights management). Open it with an RMS client, "
+    "for example `openrms open`.";
+
+struct Client {
+  std::string server;  // the cluster's service URL
+  std::string user;
+  std::string password_file;
+  std::string tls_ca;
+};
+
+void AddClient(CLI::App* cmd, Client& c) {
+  cmd->add_option("--server", c.server, "The cluster's URL (the demo's rms-url)")->required();
+  cmd->add_option("--user", c.user, "Your user name")->required();
+  cmd->add_option("--password-file", c.password_file,
+                  "File holding your password (else $OPENRMS_PASSWORD or a prompt)");
+  cmd->add_option("--tls-ca", c.tls_ca, "The TLS root the server's certificate chains to");
+}
+
+std::string Origin(const std::string& url) {
+  const size_t scheme = url.find("://");
+  const size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
+  return slash == std::string::npos ? url : url.substr(0, slash);
+}
+
+std::string RestBase(std::string server) {
+  while (!server.empty() && server.back() == '/') server.pop_back();
+  if (server.size() >= 6 && server.compare(server.size() - 6, 6, "/my/v2") == 0) return server;
+  return server + "/my/v2";
+}
+
+class Session {
+ public:
+  static Result<Session> Open(const Client& c) {
+    Session s;
+    s.client_ = c;
+    if (!c.tls_ca.empty()) {
+      ASSIGN_OR_RETURN(s.ca_, RealFileSystem().ReadFile(c.tls_ca, 1 << 20));
+    }
+    ASSIGN_OR_RETURN(std::string password,
+                     ReadKeyPassword(c.password_file, kUserPasswordEnv, false));
+    http::ClientRequest req;
+    req.method = "POST";
+    req.url = Origin(c.server) + "/oauth2/token";
+    req.ca_pem = s.ca_;
+    req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    req.body = "grant_type=password&username=" + http::PercentEncode(c.user) +
+               "&password=" + http::PercentEncode(password);
+    ASSIGN_OR_RETURN(http::ClientResponse resp, http::Fetch(req));
+    const json j = json::parse(resp.body, nullptr, false);
+    if (resp.status != 200 || j.is_discarded() || !j.contains("access_token")) {
+      const std::string why = !j.is_discarded() && j.contains("error_description")
+                                  ? j["error_description"].get<std::string>()
+                                  : "HTTP " + std::to_string(resp.status);
+      return Status(Code::kUnauthenticated, "logon refused for " + c.user + ": " + why);
+    }
+    s.token_ = j["access_token"];
+    return s;
+  }
+
+  const std::string& token() const { return token_; }
+
+  // Calls the protocol as the RMS SDK does: first without a token (the
+  // server must answer with a Bearer challenge), then with it.
+  Result<json> Call(const std::string& method, const std::string& operation, const json& body) {
+    http::ClientRequest req;
+    req.method = method;
+    req.url = RestBase(client_.server) + "/" + operation;
+    req.ca_pem = ca_;
+    req.headers = {{"Content-Type", "application/json"},
+                   {"x-ms-rms-request-id", NewToken(crypto::SystemRandom(), 8)},
+                   {"x-ms-rms-platform-id", "OpenRMS-CLI"},
+                   {"Accept-Language", "en-US"}};
+    if (method == "POST") req.body = body.dump();
+    ASSIGN_OR_RETURN(http::ClientResponse first, http::Fetch(req));
+    const auto challenge = first.Header("www-authenticate");
+    if (first.status != 401 || !challenge || challenge->rfind("Bearer ", 0) != 0 ||
+        challenge->find("authorization=") == std::string::npos) {
+      return Status(Code::kUnavailable, "the server at " + req.url +
+                                            " did not answer with a Bearer challenge (HTTP " +
+                                            std::to_string(first.status) + ")");
+    }
+    req.headers.push_back({"Authorization", "Bearer " + token_});
+    ASSIGN_OR_RETURN(http::ClientResponse resp, http::Fetch(req));
+    const json j = json::parse(resp.body, nullptr, false);
+    if (resp.status != 200) {
+      const std::string message = !j.is_discarded() && j.is_object() && j.contains("Message")
+                                      ? j["Message"].get<std::string>()
+                                      : "HTTP " + std::to_string(resp.status);
+      return Status(resp.status == 401 ? Code::kUnauthenticated : Code::kFailedPrecondition,
+                    "the server refused: " + message);
+    }
+    if (j.is_discarded()) return Status(Code::kMalformed, "the server's answer is not JSON");
+    return j;
+  }
+
+ private:
+  Client client_;
+  std::string ca_;
+  std::string token_;
+};
+
+std::string Extension(const std::string& path) {
+  const size_t slash = path.find_last_of('/');
+  const size_t dot = path.find_last_of('.');
+  if (dot == std::string::npos || (slash != std::string::npos && dot < slash)) return "";
+  return path.substr(dot);
+}
+
+Result<json> UserRightsFromFlags(const std::vector<std::string>& flags) {
+  json out = json::array();
+  for (const auto& f : flags) {
+    const size_t colon = f.find(':');
+    if (colon == std::string::npos || colon == 0 || colon + 1 == f.size()) {
+      return Status(Code::kInvalidArgument,
+                    "--rights takes USER:RIGHT[,RIGHT]..., such as bob:VIEW,PRINT (not " + f + ")");
+    }
+    json rights = json::array();
+    std::string list = f.substr(colon + 1);
+    for (size_t start = 0; start <= list.size();) {
+      size_t comma = list.find(',', start);
+      if (comma == std::string::npos) comma = list.size();
+      if (comma > start) rights.push_back(list.substr(start, comma - start));
+      start = comma + 1;
+    }
+    out.push_back({{"Users", {f.substr(0, colon)}}, {"Rights", rights}});
+  }
+  return out;
+}
+
+Status Protect(const Client& c, const std::string& in, const std::string& out,
+               const std::vector<std::string>& rights, const std::string& template_name,
+               const std::string& expires) {
+  if (rights.empty() == template_name.empty()) {
+    return Status(Code::kInvalidArgument, "give --rights USER:RIGHT[,RIGHT]... or --template NAME");
+  }
+  ASSIGN_OR_RETURN(std::string plain, RealFileSystem().ReadFile(in, kMaxFileBytes));
+  ASSIGN_OR_RETURN(Session session, Session::Open(c));
+  json request = {{"AllowAuditedExtraction", false}, {"PreferDeprecatedAlgorithms", false}};
+  if (!template_name.empty()) {
+    ASSIGN_OR_RETURN(json templates, session.Call("GET", "templates", json()));
+    std::string id;
+    for (const auto& t : templates) {
+      if (t.value("Name", "") == template_name) id = t.value("Id", "");
+    }
+    if (id.empty()) {
+      return Status(Code::kNotFound,
+                    "the server has no rights policy template named \"" + template_name + "\"");
+    }
+    request["TemplateId"] = id;
+  } else {
+    ASSIGN_OR_RETURN(json user_rights, UserRightsFromFlags(rights));
+    json policy = {{"Descriptors",
+                    {{{"Name", "Protected " + in.substr(in.find_last_of('/') + 1)},
+                      {"Description", "Protected by " + c.user},
+                      {"Language", "en-us"}}}},
+                   {"UserRights", user_rights},
+                   {"allowOfflineAccess", true},
+                   {"IntervalTimeInDays", 30}};
+    if (!expires.empty()) {
+      auto t = ParseTime(expires);
+      if (!t)
+        return Status(Code::kInvalidArgument, "--expires takes a UTC time like 2027-01-31T00:00");
+      policy["LicenseValidUntil"] = FormatIso8601(*t);
+    }
+    request["Policy"] = policy;
+  }
+  ASSIGN_OR_RETURN(json answer, session.Call("POST", "publishinglicenses", request));
+  auto pl = crypto::Base64Decode(answer.value("SerializedPublishingLicense", ""));
+  auto key = crypto::Base64Decode(answer["Key"].value("Value", ""));
+  if (!pl || pl->empty() || !key || answer["Key"].value("CipherMode", "") != "MICROSOFT.CBC4K") {
+    return Status(Code::kMalformed, "the server's publishing license answer is incomplete");
+  }
+  ASSIGN_OR_RETURN(std::string content, crypto::Cbc4kEncrypt(*key, plain));
+  licensing::Pfile file;
+  file.notice = kNotice;
+  file.extension = Extension(in);
+  file.publishing_license = *pl;
+  file.original_size = plain.size();
+  file.content = std::move(content);
+  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, licensing::WritePfile(file)));
+  std::cout << "protected " << in << " as " << out << " (content " << answer.value("ContentId", "")
+            << ", owner " << answer.value("Owner", "") << ")\n";
+  return Status::Ok();
+}
+
+Status Open(const Client& c, const std::string& in, const std::string& out) {
+  ASSIGN_OR_RETURN(std::string bytes, RealFileSystem().ReadFile(in, kMaxFileBytes));
+  ASSIGN_OR_RETURN(licensing::Pfile file, licensing::ReadPfile(bytes));
+  ASSIGN_OR_RETURN(Session session, Session::Open(c));
+  ASSIGN_OR_RETURN(json answer, session.Call("POST", "enduserlicenses",
+                                             {{"SerializedPublishingLicense",
+                                               crypto::Base64Encode(file.publishing_license)}}));
+  const std::string status = answer.value("AccessStatus", "");
+  if (status == "AccessDenied") {
+    return Status(Code::kPermissionDenied,
+                  "access denied: " + c.user + " holds no right on this content");
+  }
+  if (status == "ContentExpired") {
+    return Status(Code::kExpired, "access denied: the content expired on " +
+                                      answer.value("ContentValidUntil", "an earlier date"));
+  }
+  if (status != "AccessGranted") {
+    return Status(Code::kMalformed,
+                  "the server answered an unknown AccessStatus \"" + status + "\"");
+  }
+  auto key = crypto::Base64Decode(answer["Key"].value("Value", ""));
+  if (!key) return Status(Code::kMalformed, "the server's answer holds no content key");
+  ASSIGN_OR_RETURN(std::string plain, crypto::Cbc4kDecrypt(*key, file.content));
+  if (file.original_size != licensing::kUnknownOriginalSize && file.original_size < plain.size()) {
+    plain.resize(file.original_size);
+  }
+  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, plain, 0600));
+  std::string rights;
+  for (const auto& r : answer.value("Rights", json::array())) {
+    rights += (rights.empty() ? "" : ", ") + r.get<std::string>();
+  }
+  std::cout << "opened " << in << " as " << out << " (rights: " << rights
+            << "; license valid until " << answer.value("LicenseValidUntil", "") << ")\n";
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
+  static Client login_c;
+  auto* login = app.add_subcommand("login", "Log on to a cluster and print a bearer token");
+  AddClient(login, login_c);
+  login->callback([&exit_code] {
+    auto s = Session::Open(login_c);
+    if (!s.ok()) return void(exit_code = ReportError(s.status()));
+    std::cout << s->token() << "\n";
+  });
+
+  static Client protect_c;
+  static std::string p_in, p_out, p_template, p_expires;
+  static std::vector<std::string> p_rights;
+  auto* protect = app.add_subcommand("protect", "Protect a file (PFILE) through a cluster");
+  protect->add_option("IN", p_in, "The file to protect")->required();
+  protect->add_option("OUT", p_out, "The protected file to write")->required();
+  AddClient(protect, protect_c);
+  protect->add_option("--rights", p_rights, "USER:RIGHT[,RIGHT]... (repeatable)");
+  protect->add_option("--template", p_template, "A rights policy template's name");
+  protect->add_option("--expires", p_expires, "The content expires at this UTC time");
+  protect->callback([&exit_code] {
+    Status s = Protect(protect_c, p_in, p_out, p_rights, p_template, p_expires);
+    if (!s.ok()) exit_code = ReportError(s);
+  });
+
+  static Client open_c;
+  static std::string o_in, o_out;
+  auto* open = app.add_subcommand("open", "Open a protected file you hold a right on");
+  open->add_option("IN", o_in, "The protected file")->required();
+  open->add_option("OUT", o_out, "Where to write the content")->required();
+  AddClient(open, open_c);
+  open->callback([&exit_code] {
+    Status s = Open(open_c, o_in, o_out);
+    if (!s.ok()) exit_code = ReportError(s);
+  });
+
+  auto* tmpl = app.add_subcommand("template", "Manage rights policy templates");
+  tmpl->require_subcommand(1);
+  static std::string t_dir, t_name, t_description;
+  static std::vector<std::string> t_rights;
+  static int t_days = 0;
+  auto* add = tmpl->add_subcommand("add", "Add a template");
+  add->add_option("--dir", t_dir, "The server directory")->required();
+  add->add_option("--name", t_name, "Its name")->required();
+  add->add_option("--description", t_description, "Its description")->required();
+  add->add_option("--rights", t_rights, "USER:RIGHT[,RIGHT]... (repeatable)")->required();
+  add->add_option("--valid-days", t_days, "Content expires this many days after protection");
+  add->callback([&exit_code] {
+    auto ctx = ServerContext::Open(t_dir, std::nullopt, false);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    licensing::LicensingService service((*ctx)->clusters(), (*ctx)->database(), DefaultClock(),
+                                        crypto::SystemRandom(), "");
+    auto urs = UserRightsFromFlags(t_rights);
+    if (!urs.ok()) return void(exit_code = ReportError(urs.status()));
+    licensing::Template t;
+    t.name = t_name;
+    t.description = t_description;
+    for (const auto& ur : *urs) {
+      t.user_rights.push_back({ur["Users"].get<std::vector<std::string>>(),
+                               ur["Rights"].get<std::vector<std::string>>()});
+    }
+    if (t_days > 0) t.valid_days = t_days;
+    auto added = service.AddTemplate(t);
+    if (!added.ok()) return void(exit_code = ReportError(added.status()));
+    std::cout << "added template " << added->name << " " << added->id << "\n";
+  });
+  static std::string l_dir;
+  auto* list = tmpl->add_subcommand("list", "List the templates");
+  list->add_option("--dir", l_dir, "The server directory")->required();
+  list->callback([&exit_code] {
+    auto ctx = ServerContext::Open(l_dir, std::nullopt, false);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    licensing::LicensingService service((*ctx)->clusters(), (*ctx)->database(), DefaultClock(),
+                                        crypto::SystemRandom(), "");
+    auto all = service.ListTemplates();
+    if (!all.ok()) return void(exit_code = ReportError(all.status()));
+    for (const auto& t : *all) std::cout << t.id << "\t" << t.name << "\t" << t.description << "\n";
+  });
+}
+
+}  // namespace openrms::cli

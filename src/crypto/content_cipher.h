@@ -1,0 +1,31 @@
+// Content encryption for protected documents.
+//
+// MICROSOFT.CBC4K (what RMS clients read in PFILEs): AES-CBC over each
+// 4096-byte block separately; block n's IV is AES-ECB(key, n as a 32-bit
+// little-endian integer followed by 12 zero bytes); only the last block is
+// padded (PKCS#7). Keys are 16, 24 or 32 bytes.
+//
+// AES-256-GCM seals small secrets (a license's policy) under a content key.
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/random.h"
+#include "base/status.h"
+
+namespace openrms::crypto {
+
+inline constexpr size_t kCbc4kBlockSize = 4096;
+
+Result<std::string> Cbc4kEncrypt(std::string_view key, std::string_view plaintext);
+// kBadSignature-free: wrong keys show as kMalformed (bad padding).
+Result<std::string> Cbc4kDecrypt(std::string_view key, std::string_view ciphertext);
+
+// nonce (12) || ciphertext || tag (16).
+Result<std::string> GcmSeal(std::string_view key, std::string_view plaintext, Random& random);
+Result<std::string> GcmOpen(std::string_view key, std::string_view sealed);
+
+std::string RandomBytes(Random& random, size_t n);
+
+}  // namespace openrms::crypto

@@ -1,0 +1,283 @@
+// Licensing through the REST protocol (/my/v2) with real nodes: files
+// protected and opened with `openrms protect|open` as different users.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "base/clock.h"
+#include "base/file_system.h"
+#include "http/client.h"
+#include "licensing/pfile.h"
+#include "store/database.h"
+#include "support/process.h"
+
+namespace openrms::testing {
+namespace {
+
+const std::string kBin = OPENRMS_BINARY;
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string LastWord(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s.substr(s.rfind(' ') + 1);
+}
+
+std::string FakeNow(long days) {
+  return "OPENRMS_FAKE_NOW=" + FormatIso8601(SystemClock().Now() + Days(days));
+}
+
+class LicensingTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    tmp_ = new TempDir();
+    const std::string d = tmp_->path();
+    pw_ = d + "/key-password";
+    std::ofstream(pw_) << "licensing test key password\n";
+    const std::string enr = d + "/enrollment";
+    srv_ = d + "/server";
+    ASSERT_EQ(
+        RunCommand({kBin, "enrollment", "init", "--dir", enr, "--password-file", pw_}).exit_code,
+        0);
+    enrollment_ = new BackgroundProcess({kBin, "enrollment", "serve", "--dir", enr, "--listen",
+                                         "127.0.0.1:0", "--password-file", pw_});
+    const std::string enroll_url = enrollment_->WaitForLine("enrollment-site: ");
+    const std::string token = LastWord(
+        RunCommand({kBin, "enrollment", "token", "--dir", enr, "--password-file", pw_}).out);
+    const int port = FreeLoopbackPort();
+    origin_ = "https://127.0.0.1:" + std::to_string(port);
+    root_ = origin_ + "/root/_wmcs";
+    lic_ = origin_ + "/lic/_wmcs";
+    CommandResult p =
+        RunCommand({kBin, "cluster", "provision", "--dir", srv_, "--name", "ROOT", "--url", root_,
+                    "--trust", enr + "/trust-anchor.xml", "--tls-ca", enr + "/tls-ca.pem",
+                    "--enroll", enroll_url, "--token", token, "--password-file", pw_});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    node_ = new BackgroundProcess({kBin, "serve", "--dir", srv_, "--listen",
+                                   "127.0.0.1:" + std::to_string(port), "--password-file", pw_,
+                                   "--monitor-interval", "0"});
+    ASSERT_FALSE(node_->WaitForLine("server: ").empty());
+    const std::string sub = LastWord(RunCommand({kBin, "cluster", "subenroll-token", "--dir", srv_,
+                                                 "--cluster", "ROOT", "--password-file", pw_})
+                                         .out);
+    p = RunCommand({kBin,
+                    "cluster",
+                    "provision",
+                    "--dir",
+                    srv_,
+                    "--name",
+                    "LIC",
+                    "--url",
+                    lic_,
+                    "--trust",
+                    enr + "/trust-anchor.xml",
+                    "--tls-ca",
+                    srv_ + "/tls-ca.pem",
+                    "--licensing-only",
+                    "--root",
+                    root_,
+                    "--token",
+                    sub,
+                    "--password-file",
+                    pw_});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    for (const char* user : {"alice", "bob", "carol", "dave"}) {
+      std::vector<std::string> args = {kBin, "user", "add", user, "--dir", srv_};
+      if (std::string(user) == "dave") {
+        args.push_back("--group");
+        args.push_back("SuperUsers");
+      }
+      ASSERT_EQ(
+          RunCommand(args, {"OPENRMS_USER_PASSWORD=" + std::string(user) + "-password"}).exit_code,
+          0);
+    }
+    plain_ = d + "/report.txt";
+    std::ofstream(plain_) << std::string(10000, 'x') << "the quarterly numbers\n";
+  }
+
+  static void TearDownTestSuite() {
+    delete node_;
+    delete enrollment_;
+    delete tmp_;
+  }
+
+  static CommandResult As(const std::string& user, std::vector<std::string> args,
+                          std::vector<std::string> env = {}) {
+    args.insert(args.begin(), kBin);
+    args.push_back("--user");
+    args.push_back(user);
+    args.push_back("--tls-ca");
+    args.push_back(srv_ + "/tls-ca.pem");
+    env.push_back("OPENRMS_PASSWORD=" + user + "-password");
+    return RunCommand(args, env);
+  }
+
+  static std::string Out(const std::string& name) { return tmp_->path() + "/" + name; }
+
+  static TempDir* tmp_;
+  static BackgroundProcess* enrollment_;
+  static BackgroundProcess* node_;
+  static std::string pw_, srv_, origin_, root_, lic_, plain_;
+};
+
+TempDir* LicensingTest::tmp_ = nullptr;
+BackgroundProcess* LicensingTest::enrollment_ = nullptr;
+BackgroundProcess* LicensingTest::node_ = nullptr;
+std::string LicensingTest::pw_, LicensingTest::srv_, LicensingTest::origin_, LicensingTest::root_,
+    LicensingTest::lic_, LicensingTest::plain_;
+
+TEST_F(LicensingTest, ProtectedByOneUserOpenedByAnotherWhoHoldsTheRight) {
+  CommandResult p = As("alice", {"protect", plain_, Out("a.pfile"), "--server", root_, "--rights",
+                                 "bob:VIEW,PRINT"});
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  const std::string pfile = ReadAll(Out("a.pfile"));
+  EXPECT_EQ(pfile.substr(0, 6), ".pfile");
+  EXPECT_EQ(pfile.find("the quarterly numbers"), std::string::npos) << "content is not encrypted";
+  auto parsed = licensing::ReadPfile(pfile);
+  ASSERT_TRUE(parsed.ok());
+  EXPECT_EQ(parsed->extension, ".txt");
+  // The publishing license is XrML, UTF-8 with a byte-order mark, signed by
+  // the SLC, with its License-Acquisition-URL.
+  EXPECT_EQ(parsed->publishing_license.substr(0, 3), "\xEF\xBB\xBF");
+  EXPECT_NE(parsed->publishing_license.find("<BODY type=\"Microsoft Rights Label\""),
+            std::string::npos);
+  EXPECT_NE(parsed->publishing_license.find("type=\"License-Acquisition-URL\""), std::string::npos);
+  EXPECT_NE(parsed->publishing_license.find(root_ + "/my/v2</ADDRESS>"), std::string::npos);
+
+  CommandResult bob = As("bob", {"open", Out("a.pfile"), Out("a-bob.txt"), "--server", root_});
+  ASSERT_EQ(bob.exit_code, 0) << bob.err;
+  EXPECT_EQ(ReadAll(Out("a-bob.txt")), ReadAll(plain_));
+  EXPECT_NE(bob.out.find("(rights: PRINT, VIEW;"), std::string::npos) << bob.out;
+  // The owner holds every right.
+  CommandResult alice =
+      As("alice", {"open", Out("a.pfile"), Out("a-alice.txt"), "--server", root_});
+  EXPECT_NE(alice.out.find("(rights: OWNER;"), std::string::npos) << alice.out;
+  // So do super users.
+  CommandResult dave = As("dave", {"open", Out("a.pfile"), Out("a-dave.txt"), "--server", root_});
+  EXPECT_EQ(dave.exit_code, 0) << dave.err;
+}
+
+TEST_F(LicensingTest, UserWithoutTheRightIsRefused) {
+  ASSERT_EQ(
+      As("alice", {"protect", plain_, Out("b.pfile"), "--server", root_, "--rights", "bob:VIEW"})
+          .exit_code,
+      0);
+  CommandResult carol =
+      As("carol", {"open", Out("b.pfile"), Out("b-carol.txt"), "--server", root_});
+  EXPECT_EQ(carol.exit_code, 1);
+  EXPECT_EQ(carol.err, "error: access denied: carol holds no right on this content\n");
+  EXPECT_FALSE(RealFileSystem().Exists(Out("b-carol.txt")));
+  // Every license is audited, refusals too.
+  auto db = store::OpenSqlite(srv_ + "/openrms.db");
+  auto rows = (*db)->Query("SELECT result FROM license_audit WHERE user_name = 'carol'");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_FALSE(rows->empty());
+  EXPECT_EQ(rows->back().Text(0), "AccessDenied");
+}
+
+TEST_F(LicensingTest, ContentPastItsExpiryIsRefused) {
+  const std::string expires = FormatIso8601(SystemClock().Now() + Days(2));
+  ASSERT_EQ(As("alice", {"protect", plain_, Out("c.pfile"), "--server", root_, "--rights",
+                         "bob:VIEW", "--expires", expires})
+                .exit_code,
+            0);
+  EXPECT_EQ(As("bob", {"open", Out("c.pfile"), Out("c1.txt"), "--server", root_}).exit_code, 0);
+  // A node of the same cluster living three days from now.
+  const int port = FreeLoopbackPort();
+  BackgroundProcess future(
+      {kBin, "serve", "--dir", srv_, "--listen", "127.0.0.1:" + std::to_string(port),
+       "--password-file", pw_, "--monitor-interval", "0"},
+      {FakeNow(3)});
+  ASSERT_FALSE(future.WaitForLine("server: ").empty());
+  CommandResult late = As("bob", {"open", Out("c.pfile"), Out("c2.txt"), "--server",
+                                  "https://127.0.0.1:" + std::to_string(port) + "/root/_wmcs"});
+  EXPECT_EQ(late.exit_code, 1);
+  EXPECT_EQ(late.err, "error: access denied: the content expired on " + expires + "\n");
+}
+
+TEST_F(LicensingTest, RequestWithoutTokenGetsTheBearerChallenge) {
+  http::ClientRequest req;
+  req.method = "POST";
+  req.url = root_ + "/my/v2/publishinglicenses";
+  req.ca_pem = ReadAll(srv_ + "/tls-ca.pem");
+  req.headers = {{"Content-Type", "application/json"}};
+  req.body =
+      R"({"AllowAuditedExtraction":false,"PreferDeprecatedAlgorithms":false,"TemplateId":"x"})";
+  auto r = http::Fetch(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 401);
+  const std::string challenge = r->Header("www-authenticate").value_or("");
+  EXPECT_EQ(challenge,
+            "Bearer authorization=\"" + origin_ + "/oauth2/token\", realm=\"OpenRMS ROOT\"");
+  // The SDK splits the header on ',' and '=': every part must survive that.
+  std::vector<std::string> parts;
+  std::stringstream ss(challenge.substr(7));
+  for (std::string part; std::getline(ss, part, ',');) parts.push_back(part);
+  ASSERT_EQ(parts.size(), 2u);
+  for (const auto& part : parts) EXPECT_EQ(std::count(part.begin(), part.end(), '='), 1) << part;
+  const auto body = nlohmann::json::parse(r->body);
+  EXPECT_EQ(body["Code"], "Unauthorized");
+  EXPECT_TRUE(body.contains("Message"));
+  // A wrong token gets the same challenge.
+  req.headers.push_back({"Authorization", "Bearer not-a-token"});
+  EXPECT_EQ(http::Fetch(req)->status, 401);
+}
+
+TEST_F(LicensingTest, LicensingOnlyClusterLicensesContentPublishedThroughIt) {
+  ASSERT_EQ(
+      As("alice", {"protect", plain_, Out("d.pfile"), "--server", lic_, "--rights", "bob:EDIT"})
+          .exit_code,
+      0);
+  EXPECT_NE(ReadAll(Out("d.pfile")).find(lic_ + "/my/v2</ADDRESS>"), std::string::npos);
+  CommandResult bob = As("bob", {"open", Out("d.pfile"), Out("d-bob.txt"), "--server", lic_});
+  ASSERT_EQ(bob.exit_code, 0) << bob.err;
+  EXPECT_EQ(ReadAll(Out("d-bob.txt")), ReadAll(plain_));
+  // Another cluster cannot open what LIC's key sealed.
+  CommandResult root = As("bob", {"open", Out("d.pfile"), Out("d-root.txt"), "--server", root_});
+  EXPECT_NE(root.err.find("this content was published through another cluster (LIC)"),
+            std::string::npos)
+      << root.err;
+}
+
+TEST_F(LicensingTest, TemplatesFromTheServer) {
+  CommandResult add = RunCommand({kBin, "template", "add", "--dir", srv_, "--name", "Confidential",
+                                  "--description", "Staff may view", "--rights", "carol:VIEW"});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  ASSERT_EQ(As("alice",
+               {"protect", plain_, Out("e.pfile"), "--server", root_, "--template", "Confidential"})
+                .exit_code,
+            0);
+  EXPECT_EQ(As("carol", {"open", Out("e.pfile"), Out("e.txt"), "--server", root_}).exit_code, 0);
+  EXPECT_EQ(As("bob", {"open", Out("e.pfile"), Out("e2.txt"), "--server", root_}).exit_code, 1);
+  CommandResult missing =
+      As("alice", {"protect", plain_, Out("f.pfile"), "--server", root_, "--template", "Nope"});
+  EXPECT_EQ(missing.err, "error: the server has no rights policy template named \"Nope\"\n");
+}
+
+TEST_F(LicensingTest, ExpiredSlcRefusesLicensing) {
+  const int port = FreeLoopbackPort();
+  BackgroundProcess future(
+      {kBin, "serve", "--dir", srv_, "--listen", "127.0.0.1:" + std::to_string(port),
+       "--password-file", pw_, "--monitor-interval", "0"},
+      {FakeNow(400)});
+  ASSERT_FALSE(future.WaitForLine("server: ").empty());
+  const std::string url = "https://127.0.0.1:" + std::to_string(port) + "/root/_wmcs";
+  CommandResult p =
+      As("alice", {"protect", plain_, Out("g.pfile"), "--server", url, "--rights", "bob:VIEW"});
+  EXPECT_NE(p.exit_code, 0);
+  EXPECT_NE(p.err.find("the server refused: the server licensor certificate of cluster ROOT "
+                       "expired on"),
+            std::string::npos)
+      << p.err;
+  EXPECT_NE(p.err.find("licensing is refused until it is renewed"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace openrms::testing
