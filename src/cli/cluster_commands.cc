@@ -280,6 +280,23 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
     std::cout << "automatic renewal " << ar_mode << " for " << o->cluster << "\n";
   });
 
+  // rac-validity
+  static Target rv;
+  static int rv_days = 365, rv_minutes = 15;
+  auto* racv = cmd->add_subcommand("rac-validity",
+                                   "Set how long rights account certificates last (root cluster)");
+  AddTarget(racv, rv, false);
+  racv->add_option("--standard-days", rv_days, "Standard RACs")->capture_default_str();
+  racv->add_option("--temporary-minutes", rv_minutes, "Temporary RACs")->capture_default_str();
+  racv->callback([&exit_code] {
+    auto o = OpenTarget(rv, false);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    Status s = o->context->store().SetRacValidity(o->cluster, rv_days, rv_minutes);
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    std::cout << "RACs of " << o->cluster << ": standard " << rv_days << " days, temporary "
+              << rv_minutes << " minutes\n";
+  });
+
   // subenroll-token, subenroll: the root cluster as issuer
   static Target st;
   auto* subtoken = cmd->add_subcommand(

@@ -11,6 +11,7 @@
 #include "enrollment/request.h"
 #include "http/client.h"
 #include "http/forms.h"
+#include "xrml/chain.h"
 
 namespace openrms::cli {
 
@@ -278,6 +279,10 @@ http::Response ClusterHost::Handle(const http::Request& req) {
         if (req.method != "POST") return http::Response::Text(405, "use POST\n");
         return SubEnroll(name, req);
       }
+      if (req.path == prefix + "/certification") {
+        if (req.method != "POST") return http::Response::Text(405, "use POST\n");
+        return Certification(name, req);
+      }
       const std::string rest = prefix + "/my/v2/";
       if (req.path.rfind(rest, 0) == 0) {
         return Licensing(name, url_ + prefix + "/my/v2", req.path.substr(rest.size()), req);
@@ -374,6 +379,40 @@ http::Response ClusterHost::Licensing(const std::string& cluster, const std::str
     return http::Response::Json(200, "{}");  // accepted and not kept
   }
   return JsonError(404, "NotFound", "no such operation: " + operation);
+}
+
+// Rights account certificates for logged-on users: {"PublicKey": base64
+// PKCS#1 DER, "Temporary": bool} -> {"Certificate": chain file text}.
+http::Response ClusterHost::Certification(const std::string& cluster, const http::Request& req) {
+  std::optional<accounts::Session> session;
+  if (auto auth = req.Header("authorization"); auth && auth->rfind("Bearer ", 0) == 0) {
+    auto found = context_.bearer_tokens().Find(auth->substr(7));
+    if (found.ok()) session = *found;
+  }
+  if (!session) {
+    http::Response r = JsonError(401, "Unauthorized", "a bearer token is needed");
+    r.SetHeader("WWW-Authenticate", "Bearer authorization=\"" + url_ +
+                                        "/oauth2/token\", realm=\"OpenRMS " + cluster + "\"");
+    return r;
+  }
+  const auto body = nlohmann::json::parse(req.body, nullptr, false);
+  if (body.is_discarded() || !body.is_object() || !body.contains("PublicKey") ||
+      !body["PublicKey"].is_string()) {
+    return JsonError(400, "InvalidRequest", "the body needs PublicKey (base64 DER PKCS#1)");
+  }
+  auto der = crypto::Base64Decode(body["PublicKey"].get<std::string>());
+  auto key = der ? crypto::PublicKey::FromPkcs1Der(*der)
+                 : Result<crypto::PublicKey>(Status(Code::kMalformed, "PublicKey is not base64"));
+  if (!key.ok()) return JsonError(400, "InvalidRequest", key.status().message());
+  auto chain = licensing_->Certify(cluster, {session->user, session->groups, ""}, *key,
+                                   body.value("Temporary", false));
+  if (!chain.ok()) {
+    const licensing::ProtocolError e = licensing::LicensingService::ToProtocolError(chain.status());
+    return JsonError(chain.status().code() == Code::kPermissionDenied ? 403 : e.http_status, e.code,
+                     e.message);
+  }
+  return http::Response::Json(200,
+                              nlohmann::json{{"Certificate", xrml::WriteChainFile(*chain)}}.dump());
 }
 
 std::string ClusterHost::Metrics() {

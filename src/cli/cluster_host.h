@@ -91,6 +91,7 @@ class ClusterHost final {
   http::Response Licensing(const std::string& cluster, const std::string& base,
                            const std::string& operation, const http::Request& request);
   http::Response Token(const http::Request& request);
+  http::Response Certification(const std::string& cluster, const http::Request& request);
   Result<std::shared_ptr<enrollment::EnrollmentService>> Issuer(const std::string& cluster);
   void MonitorLoop(int interval_seconds);
 

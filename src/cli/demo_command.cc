@@ -122,6 +122,16 @@ Status RunDemo(const std::string& dir, int port) {
   RETURN_IF_ERROR(EnsureUser(*ctx, fs, dir, "admin", {"Administrators"}, admin_pw));
   RETURN_IF_ERROR(EnsureUser(*ctx, fs, dir, "user", {"Users"}, user_pw));
   (void)cluster::ExpiryMonitor(ctx->clusters(), std::nullopt).RunOnce();  // post the first events
+  licensing::LicensingService templates(ctx->clusters(), ctx->database(), DefaultClock(),
+                                        crypto::SystemRandom(), "");
+  auto existing = templates.ListTemplates();
+  if (existing.ok() && existing->empty()) {
+    licensing::Template t;
+    t.name = "Company Confidential";
+    t.description = "Every signed-in user may view; only the owner may change or print";
+    t.user_rights = {{{"ANYONE"}, {"VIEW"}}};
+    RETURN_IF_ERROR(templates.AddTemplate(t).status());
+  }
 
   std::cout << "admin-site: " << host->url() << "/admin/\n"
             << "enrollment-site: " << enroll_host->url() << "/\n"

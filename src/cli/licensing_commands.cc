@@ -79,7 +79,31 @@ class Session {
       return Status(Code::kUnauthenticated, "logon refused for " + c.user + ": " + why);
     }
     s.token_ = j["access_token"];
+    s.password_ = password;
     return s;
+  }
+
+  const std::string& password() const { return password_; }
+
+  // A plain authenticated JSON POST to a path below the cluster URL.
+  Result<json> Post(const std::string& path, const json& body) {
+    http::ClientRequest req;
+    req.method = "POST";
+    std::string base = client_.server;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    req.url = base + path;
+    req.ca_pem = ca_;
+    req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token_}};
+    req.body = body.dump();
+    ASSIGN_OR_RETURN(http::ClientResponse resp, http::Fetch(req));
+    const json j = json::parse(resp.body, nullptr, false);
+    if (resp.status != 200 || j.is_discarded()) {
+      const std::string message = !j.is_discarded() && j.is_object() && j.contains("Message")
+                                      ? j["Message"].get<std::string>()
+                                      : "HTTP " + std::to_string(resp.status);
+      return Status(Code::kFailedPrecondition, "the server refused: " + message);
+    }
+    return j;
   }
 
   const std::string& token() const { return token_; }
@@ -122,6 +146,7 @@ class Session {
   Client client_;
   std::string ca_;
   std::string token_;
+  std::string password_;
 };
 
 std::string Extension(const std::string& path) {
@@ -244,9 +269,39 @@ Status Open(const Client& c, const std::string& in, const std::string& out) {
   return Status::Ok();
 }
 
+Status Certify(const Client& c, const std::string& out, const std::string& key_out,
+               bool temporary) {
+  ASSIGN_OR_RETURN(Session session, Session::Open(c));
+  ASSIGN_OR_RETURN(crypto::SealedKeyPair pair,
+                   crypto::GenerateSealedRsaKey(2048, session.password()));
+  ASSIGN_OR_RETURN(
+      json answer,
+      session.Post("/certification",
+                   {{"PublicKey", crypto::Base64Encode(pair.key->public_key().ToPkcs1Der())},
+                    {"Temporary", temporary}}));
+  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(key_out, pair.sealed_pem, 0600));
+  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, answer.value("Certificate", "")));
+  std::cout << "wrote the rights account certificate to " << out << " and its key (sealed with "
+            << "your password) to " << key_out << "\n";
+  return Status::Ok();
+}
+
 }  // namespace
 
 void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
+  static Client cert_c;
+  static std::string cert_out, cert_key;
+  static bool cert_temporary = false;
+  auto* certify = app.add_subcommand("certify", "Get a rights account certificate (RAC)");
+  AddClient(certify, cert_c);
+  certify->add_option("--out", cert_out, "Where to write the RAC chain")->required();
+  certify->add_option("--key-out", cert_key, "Where to write your new key")->required();
+  certify->add_flag("--temporary", cert_temporary, "A temporary RAC (15 minutes by default)");
+  certify->callback([&exit_code] {
+    Status s = Certify(cert_c, cert_out, cert_key, cert_temporary);
+    if (!s.ok()) exit_code = ReportError(s);
+  });
+
   static Client login_c;
   auto* login = app.add_subcommand("login", "Log on to a cluster and print a bearer token");
   AddClient(login, login_c);

@@ -17,7 +17,8 @@ Status Done(const Result<int64_t>& r) { return r.ok() ? Status::Ok() : r.status(
 constexpr char kClusterColumns[] =
     "name, kind, url, guid, issuer_url, issuer_tls_ca, trust_anchor, public_key, sealed_key, "
     "auto_renew, renewal_due_days, expiring_days, subordinate_validity_days, created_at, "
-    "active_slc, last_renewal_at, last_renewal_ok, next_renewal_attempt, renewal_failures";
+    "active_slc, last_renewal_at, last_renewal_ok, next_renewal_attempt, renewal_failures, "
+    "rac_standard_days, rac_temporary_minutes";
 
 ClusterConfig ToConfig(const Row& r) {
   ClusterConfig c;
@@ -40,6 +41,8 @@ ClusterConfig ToConfig(const Row& r) {
   if (!r.IsNull(16)) c.last_renewal_ok = r.Int(16) != 0;
   if (!r.IsNull(17)) c.next_renewal_attempt = At(r.Int(17));
   c.renewal_failures = static_cast<int>(r.Int(18));
+  c.rac_standard_days = static_cast<int>(r.Int(19));
+  c.rac_temporary_minutes = static_cast<int>(r.Int(20));
   return c;
 }
 
@@ -80,7 +83,9 @@ Status ClusterStore::Migrate(store::Database& db) {
        "at INTEGER NOT NULL, level TEXT NOT NULL, kind TEXT NOT NULL, message TEXT NOT NULL, "
        "dedupe TEXT, UNIQUE (cluster, kind, dedupe))",
        "CREATE TABLE cluster_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, "
-       "at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)"});
+       "at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)",
+       "ALTER TABLE clusters ADD COLUMN rac_standard_days INTEGER NOT NULL DEFAULT 365",
+       "ALTER TABLE clusters ADD COLUMN rac_temporary_minutes INTEGER NOT NULL DEFAULT 15"});
 }
 
 Result<std::vector<std::string>> ClusterStore::ListClusters() {
@@ -119,6 +124,18 @@ Status ClusterStore::Create(const ClusterConfig& c) {
     return Status(Code::kAlreadyUsed, "a cluster named \"" + c.name + "\" already exists here");
   }
   return Done(r);
+}
+
+Status ClusterStore::SetRacValidity(const std::string& name, int standard_days,
+                                    int temporary_minutes) {
+  if (standard_days < 1 || standard_days > 3650 || temporary_minutes < 1 ||
+      temporary_minutes > 24 * 60) {
+    return Status(Code::kInvalidArgument,
+                  "a standard RAC lasts 1 to 3650 days, a temporary one 1 to 1440 minutes");
+  }
+  return Done(db_.Execute(
+      "UPDATE clusters SET rac_standard_days = $1, rac_temporary_minutes = $2 WHERE name = $3",
+      {int64_t{standard_days}, int64_t{temporary_minutes}, name}));
 }
 
 Status ClusterStore::SetAutoRenew(const std::string& name, bool on) {

@@ -38,6 +38,9 @@ struct ClusterConfig {
   std::optional<bool> last_renewal_ok;
   std::optional<Time> next_renewal_attempt;
   int renewal_failures = 0;
+  // Rights account certificates (MS-RMPR 3.1.3.3): standard and temporary.
+  int rac_standard_days = 365;
+  int rac_temporary_minutes = 15;
 };
 
 struct SlcRecord {
@@ -90,6 +93,7 @@ class ClusterStore final {
   // kAlreadyUsed when the name is taken.
   Status Create(const ClusterConfig& config);
   Status SetAutoRenew(const std::string& name, bool on);
+  Status SetRacValidity(const std::string& name, int standard_days, int temporary_minutes);
   Status RecordRenewalAttempt(const std::string& name, Time at, bool ok,
                               std::optional<Time> next_attempt, int failures);
 

@@ -393,6 +393,58 @@ Result<nlohmann::json> LicensingService::EndUserLicense(const std::string& clust
   return answer;
 }
 
+Result<std::vector<xrml::Document>> LicensingService::Certify(const std::string& cluster,
+                                                              const accounts::Identity& who,
+                                                              const crypto::PublicKey& user_key,
+                                                              bool temporary) {
+  RETURN_IF_ERROR(CheckCanIssue(cluster));
+  ASSIGN_OR_RETURN(cluster::ClusterConfig config, clusters_.store().Find(cluster));
+  if (config.kind != cluster::ClusterKind::kRoot) {
+    return Status(Code::kPermissionDenied,
+                  "cluster " + cluster +
+                      " is licensing-only: rights account certificates come "
+                      "from the root cluster");
+  }
+  if (user_key.bits() < 2048) {
+    return Status(Code::kUnsupported, "the user key must have 2048 bits or more");
+  }
+  ASSIGN_OR_RETURN(auto active, clusters_.store().ActiveSlc(cluster));
+  ASSIGN_OR_RETURN(std::vector<xrml::Document> slc_chain, xrml::ParseChain(active->chain));
+  ASSIGN_OR_RETURN(auto key, Key(cluster));
+  const Time now = clock_.Now();
+  const Time from = now - Duration(now.time_since_epoch().count() % 60);
+  const Time until = temporary ? from + std::chrono::minutes(config.rac_temporary_minutes)
+                               : from + Days(config.rac_standard_days);
+  xrml::Element body("BODY");
+  body.Attr("type", "LICENSE").Attr("version", "3.0");
+  body.Add(Text("ISSUEDTIME", FormatXrmlTime(from)));
+  xrml::Element& validity = body.Add("VALIDITYTIME");
+  validity.Add(Text("FROM", FormatXrmlTime(from)));
+  validity.Add(Text("UNTIL", FormatXrmlTime(until)));
+  xrml::Element& descriptor = body.Add("DESCRIPTOR").Add("OBJECT");
+  descriptor.Attr("type", "Group-Identity-Credential");
+  descriptor.Add(Text("ID", NewGuid(random_))).Attr("type", "MS-GUID");
+  xrml::Element& issuer = body.Add("ISSUER");
+  issuer.Add(ServerObject(config));
+  issuer.Add(xrml::PublicKeyElement(key->public_key()));
+  xrml::Element& principal = body.Add("ISSUEDPRINCIPALS").Add("PRINCIPAL");
+  principal.Attr("internal-id", "1");
+  xrml::Element& object = principal.Add("OBJECT");
+  object.Attr("type", "Group-Identity");
+  object.Add(Text("ID", who.user)).Attr("type", who.source.empty() ? "OpenRMS-User" : who.source);
+  object.Add(Text("NAME", who.user));
+  principal.Add(xrml::PublicKeyElement(user_key));
+  principal.Add(xrml::Element("SECURITYLEVEL")
+                    .Attr("name", "Group-Identity-Credential-Type")
+                    .Attr("value", temporary ? "Temporary" : "Persistent"));
+  ASSIGN_OR_RETURN(xrml::Document rac, xrml::SignDocument(std::move(body), *key));
+  RETURN_IF_ERROR(Audit(cluster, who.user, temporary ? "rac-temporary" : "rac", rac.descriptor.id,
+                        "issued", "valid until " + FormatHuman(until)));
+  std::vector<xrml::Document> chain = {std::move(rac)};
+  for (auto& d : slc_chain) chain.push_back(std::move(d));
+  return chain;
+}
+
 Result<std::vector<Template>> LicensingService::ListTemplates() {
   ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT id, name, description, policy FROM "
                                         "rights_templates ORDER BY name"));

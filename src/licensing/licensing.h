@@ -82,6 +82,13 @@ class LicensingService final {
   Result<nlohmann::json> EndUserLicense(const std::string& cluster, const accounts::Identity& who,
                                         const nlohmann::json& request);
 
+  // A rights account certificate (MS-RMPR 2.2.9.5) for `key`, issued by a
+  // root cluster to a logged-on user: standard or temporary. The chain goes
+  // RAC -> SLC -> enrollment chain.
+  Result<std::vector<xrml::Document>> Certify(const std::string& cluster,
+                                              const accounts::Identity& who,
+                                              const crypto::PublicKey& key, bool temporary);
+
   Result<std::vector<Template>> ListTemplates();
   Result<Template> AddTemplate(Template t);
   Status DeleteTemplate(const std::string& id);

@@ -74,6 +74,13 @@ Result<std::vector<Document>> ParseChain(std::string_view bytes) {
   return chain;
 }
 
+std::string WriteChainFile(const std::vector<Document>& chain) {
+  Element root("CertificateChain");
+  root.Attr("xmlns", "urn:openrms:certificate-chain");
+  for (const auto& doc : chain) root.Add("string").Text(WriteDocument(doc));
+  return "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n" + SerializePretty(root);
+}
+
 std::string DescribeInChain(const std::vector<Document>& chain, size_t index) {
   if (chain.size() == 1) return chain[0].Kind().empty() ? "the document" : chain[0].Kind();
   std::string s =

@@ -36,6 +36,10 @@ Status VerifyChain(const std::vector<Document>& chain, const ChainPolicy& policy
 // whose signature holds. kUntrusted if it is not self-signed.
 Result<crypto::PublicKey> TrustAnchorKey(const Document& anchor);
 
+// A chain as a file OpenRMS writes (and ParseChain reads): each document as
+// the text of a <string> element, leaf first.
+std::string WriteChainFile(const std::vector<Document>& chain);
+
 // A human-readable name for position `index` of `chain`.
 std::string DescribeInChain(const std::vector<Document>& chain, size_t index);
 

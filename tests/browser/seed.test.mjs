@@ -200,6 +200,25 @@ test('online renewal', async () => {
   await page.context().close();
 });
 
+test('rights policy templates are managed on the administration site', async () => {
+  const page = await newPage();
+  await logOn(page, 'admin');
+  await page.getByRole('link', { name: 'Manage rights policy templates' }).click();
+  await page.getByRole('heading', { name: 'Rights policy templates' }).waitFor();
+  await page.getByLabel('Name').fill('Board only');
+  await page.getByLabel('Description').fill('The board may view and print');
+  await page.getByLabel('Users and groups').fill('Board');
+  await page.getByLabel('VIEW').check();
+  await page.getByLabel('PRINT').check();
+  await page.getByRole('button', { name: 'Add template' }).click();
+  const row = page.getByRole('row', { name: /Board only/ });
+  await row.waitFor();
+  assert.match(await row.innerText(), /Board: PRINT, VIEW/);
+  assert.match(await page.locator('#templates').innerText(), /Company Confidential/);
+  await screenshot(page, 'templates');
+  await page.context().close();
+});
+
 test('a non-administrator is refused', async () => {
   const page = await newPage();
   await logOn(page, 'user');

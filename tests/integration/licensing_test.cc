@@ -279,5 +279,45 @@ TEST_F(LicensingTest, ExpiredSlcRefusesLicensing) {
   EXPECT_NE(p.err.find("licensing is refused until it is renewed"), std::string::npos);
 }
 
+TEST_F(LicensingTest, RightsAccountCertificatesChainToTheTrustAnchor) {
+  CommandResult standard = As(
+      "bob", {"certify", "--server", root_, "--out", Out("rac.xml"), "--key-out", Out("rac.key")});
+  ASSERT_EQ(standard.exit_code, 0) << standard.err;
+  CommandResult verify = RunCommand({kBin, "xrml", "verify", Out("rac.xml"), "--trust",
+                                     tmp_->path() + "/enrollment/trust-anchor.xml"});
+  EXPECT_EQ(verify.out, "valid\n") << verify.err;
+  CommandResult show = RunCommand({kBin, "xrml", "show", Out("rac.xml")});
+  EXPECT_NE(show.out.find("[certificate 1 of 5 (Group-Identity-Credential)]"), std::string::npos)
+      << show.out;
+  EXPECT_NE(show.out.find("principal:  bob"), std::string::npos);
+  const std::string day365 = FormatHuman(SystemClock().Now() + Days(365)).substr(0, 10);
+  EXPECT_NE(show.out.find("valid to:   " + day365), std::string::npos) << show.out;
+
+  // Temporary RACs last 15 minutes, and both periods are configurable.
+  ASSERT_EQ(RunCommand({kBin, "cluster", "rac-validity", "--dir", srv_, "--cluster", "ROOT",
+                        "--standard-days", "30", "--temporary-minutes", "60"})
+                .exit_code,
+            0);
+  ASSERT_EQ(As("bob", {"certify", "--server", root_, "--out", Out("tmp.xml"), "--key-out",
+                       Out("tmp.key"), "--temporary"})
+                .exit_code,
+            0);
+  CommandResult tmp = RunCommand({kBin, "xrml", "show", Out("tmp.xml")});
+  const auto text = tmp.out;
+  const size_t from = text.find("valid from: ");
+  const size_t to = text.find("valid to:   ");
+  ASSERT_NE(from, std::string::npos);
+  const auto t0 = ParseTime(text.substr(from + 12, 10) + "T" + text.substr(from + 23, 5));
+  const auto t1 = ParseTime(text.substr(to + 12, 10) + "T" + text.substr(to + 23, 5));
+  ASSERT_TRUE(t0 && t1) << text;
+  EXPECT_EQ(*t1 - *t0, std::chrono::minutes(60));
+  // A licensing-only cluster issues no RACs.
+  CommandResult lic =
+      As("bob", {"certify", "--server", lic_, "--out", Out("x.xml"), "--key-out", Out("x.key")});
+  EXPECT_NE(lic.err.find("rights account certificates come from the root cluster"),
+            std::string::npos)
+      << lic.err;
+}
+
 }  // namespace
 }  // namespace openrms::testing
