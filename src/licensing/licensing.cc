@@ -242,9 +242,12 @@ Result<nlohmann::json> LicensingService::Publish(const std::string& cluster,
     }
     policy.allow_offline = p.value("allowOfflineAccess", true);
     policy.interval_days = p.value("IntervalTimeInDays", 30);
-    if (policy.interval_days < 0 || policy.interval_days > 3650) {
-      return Invalid("IntervalTimeInDays must be 0 to 3650");
+    // The SDK asks for 9125 days (25 years) when offline access is allowed,
+    // and 0 when it is not.
+    if (policy.interval_days < 0 || policy.interval_days > 36500) {
+      return Invalid("IntervalTimeInDays must be 0 to 36500");
     }
+    if (policy.interval_days == 0) policy.allow_offline = false;
     if (p.contains("LicenseValidUntil") && !p["LicenseValidUntil"].is_null()) {
       if (!p["LicenseValidUntil"].is_string()) return Invalid("LicenseValidUntil must be a date");
       policy.valid_until = ParseTime(p["LicenseValidUntil"].get<std::string>());
@@ -361,11 +364,18 @@ Result<nlohmann::json> LicensingService::EndUserLicense(const std::string& clust
   ASSIGN_OR_RETURN(Policy policy, PolicyFromJson(pj));
 
   const Time now = clock_.Now();
-  json answer = {{"Id", policy.content_id},
+  json answer = {{"Id", policy.template_id.empty() ? policy.content_id : policy.template_id},
+                 {"ContentId", policy.content_id},
                  {"Name", policy.name},
                  {"Description", policy.description},
                  {"Owner", policy.owner},
-                 {"IssuedTo", who.user}};
+                 {"IssuedTo", who.user},
+                 {"allowOfflineAccess", policy.allow_offline}};
+  if (policy.template_id.empty()) {
+    answer["Policy"] = {{"UserRights", UserRightsJson(policy.user_rights)},
+                        {"IntervalTimeInDays", policy.allow_offline ? policy.interval_days : 0},
+                        {"AllowAuditedExtraction", false}};
+  }
   if (policy.valid_until) answer["ContentValidUntil"] = FormatIso8601(*policy.valid_until);
   if (policy.valid_until && now >= *policy.valid_until) {
     answer["AccessStatus"] = "ContentExpired";

@@ -279,6 +279,77 @@ TEST_F(LicensingTest, ExpiredSlcRefusesLicensing) {
   EXPECT_NE(p.err.find("licensing is refused until it is renewed"), std::string::npos);
 }
 
+// The exact requests the RMS SDK for portable devices sends, and the fields
+// its parser reads from the answers.
+TEST_F(LicensingTest, SdkShapedRequestsAndAnswers) {
+  const std::string ca = ReadAll(srv_ + "/tls-ca.pem");
+  auto token_for = [&](const std::string& user) {
+    http::ClientRequest req;
+    req.method = "POST";
+    req.url = origin_ + "/oauth2/token";
+    req.ca_pem = ca;
+    req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    req.body = "grant_type=password&username=" + user + "&password=" + user + "-password";
+    auto r = http::Fetch(req);
+    return nlohmann::json::parse(r->body)["access_token"].get<std::string>();
+  };
+  auto call = [&](const std::string& op, const std::string& token, const nlohmann::json& body) {
+    http::ClientRequest req;
+    req.method = "POST";
+    req.url = root_ + "/my/v2/" + op;
+    req.ca_pem = ca;
+    req.headers = {{"content-type", "application/json"},
+                   {"x-ms-rms-request-id", "1"},
+                   {"x-ms-rms-platform-id", "test"},
+                   {"Accept-Language", "en-US"},
+                   {"Authorization", "Bearer " + token}};
+    req.body = body.dump();
+    return http::Fetch(req);
+  };
+  const nlohmann::json publish = {
+      {"PreferDeprecatedAlgorithms", false},
+      {"AllowAuditedExtraction", false},
+      {"Policy",
+       {{"Descriptors",
+         {{{"Name", "Protected"}, {"Description", "By the SDK"}, {"Language", "en-us"}}}},
+        {"UserRights", {{{"Users", {"bob"}}, {"Rights", {"VIEW", "EXTRACT"}}}}},
+        {"allowOfflineAccess", true},
+        {"IntervalTimeInDays", 9125},
+        {"LicenseValidUntil", "2099-01-01T00:00:00"}}}};
+  auto pl = call("publishinglicenses", token_for("alice"), publish);
+  ASSERT_TRUE(pl.ok());
+  ASSERT_EQ(pl->status, 200) << pl->body;
+  const auto answer = nlohmann::json::parse(pl->body);
+  EXPECT_FALSE(answer["SerializedPublishingLicense"].get<std::string>().empty());
+  EXPECT_EQ(answer["Owner"], "alice");
+  EXPECT_EQ(answer["Key"]["Algorithm"], "AES");
+  EXPECT_EQ(answer["Key"]["CipherMode"], "MICROSOFT.CBC4K");
+
+  auto eul = call("enduserlicenses", token_for("bob"),
+                  {{"SerializedPublishingLicense", answer["SerializedPublishingLicense"]}});
+  ASSERT_TRUE(eul.ok());
+  ASSERT_EQ(eul->status, 200) << eul->body;
+  const auto granted = nlohmann::json::parse(eul->body);
+  EXPECT_EQ(granted["AccessStatus"], "AccessGranted");
+  EXPECT_EQ(granted["Key"]["Value"], answer["Key"]["Value"]);
+  EXPECT_EQ(granted["Rights"], nlohmann::json({"EXTRACT", "VIEW"}));
+  EXPECT_EQ(granted["IssuedTo"], "bob");
+  EXPECT_EQ(granted["ContentValidUntil"], "2099-01-01T00:00:00Z");
+  EXPECT_EQ(granted["Policy"]["IntervalTimeInDays"], 9125);
+
+  auto denied = call("enduserlicenses", token_for("carol"),
+                     {{"SerializedPublishingLicense", answer["SerializedPublishingLicense"]}});
+  const auto refusal = nlohmann::json::parse(denied->body);
+  EXPECT_EQ(refusal["AccessStatus"], "AccessDenied");
+  EXPECT_FALSE(refusal.contains("Key"));
+
+  auto junk = call("enduserlicenses", token_for("bob"), {{"SerializedPublishingLicense", "AAAA"}});
+  EXPECT_EQ(junk->status, 400);
+  const auto error = nlohmann::json::parse(junk->body);
+  EXPECT_EQ(error["Code"], "InvalidPublishingLicense");
+  EXPECT_TRUE(error["Message"].is_string());
+}
+
 TEST_F(LicensingTest, RightsAccountCertificatesChainToTheTrustAnchor) {
   CommandResult standard = As(
       "bob", {"certify", "--server", root_, "--out", Out("rac.xml"), "--key-out", Out("rac.key")});
