@@ -15,9 +15,9 @@ namespace {
 using http::Request;
 using http::Response;
 using web::E;
+using web::Hidden;
 using web::NoticeKind;
 
-constexpr char kLogonCsrfCookie[] = "openrms_logon_csrf";
 constexpr char kSite[] = "Windows RMS Administration - OpenRMS";
 constexpr size_t kMaxUpload = (8 << 20) + 16384;
 
@@ -36,22 +36,8 @@ document.addEventListener('DOMContentLoaded', function () {
 });
 )js";
 
-std::string CookieHeader(const std::string& name, const std::string& value, int max_age) {
-  return name + "=" + value +
-         "; Path=/admin; Secure; HttpOnly; SameSite=Strict; Max-Age=" + std::to_string(max_age);
-}
-
-std::string Hidden(const std::string& name, const std::string& value) {
-  return "<input type=\"hidden\" name=\"" + E(name) + "\" value=\"" + E(value) + "\">";
-}
-
 std::string ClusterPath(const std::string& name) {
   return std::string(kPrefix) + "/clusters/" + http::PercentEncode(name);
-}
-
-bool SafeNext(const std::string& next) {
-  return next.rfind("/admin/", 0) == 0 && next.find("//") == std::string::npos &&
-         next.find('\\') == std::string::npos;
 }
 
 std::string StateBadge(const cluster::SlcSummary& s) {
@@ -80,11 +66,6 @@ std::string SummaryTable(const cluster::SlcSummary& s) {
 
 }  // namespace
 
-struct AdminSite::Context {
-  std::string token;
-  accounts::Session session;
-};
-
 Status AdminSite::Migrate(store::Database& db) {
   return store::Migrate(db, "admin",
                         {"CREATE TABLE admin_staged_imports (id TEXT PRIMARY KEY, user_name TEXT "
@@ -95,82 +76,12 @@ Status AdminSite::Migrate(store::Database& db) {
 std::string AdminSite::Render(const Context* ctx, const std::string& title,
                               const std::string& body) {
   std::string right;
-  if (ctx != nullptr) {
-    right = "<form method=\"post\" action=\"/admin/logoff\" class=\"inline\">" +
-            Hidden("csrf", ctx->session.csrf_token) +
-            "Signed in as <strong id=\"signed-in-user\">" + E(ctx->session.user) +
-            "</strong> <button type=\"submit\" class=\"link\">Log off</button></form>";
-  }
   std::string nav;
-  if (ctx != nullptr)
+  if (ctx != nullptr) {
+    right = gate_.HeaderHtml(*ctx);
     nav = "<nav class=\"crumbs\"><a href=\"/admin/\">Global Administration</a></nav>";
+  }
   return web::Render({kSite, title, nav + body, right});
-}
-
-Response AdminSite::LogonPage(const Request& req, int status, const std::string& error) {
-  const std::string csrf = NewToken(random_, 16);
-  std::string next = req.query.count("next") ? req.query.at("next") : "/admin/";
-  if (!SafeNext(next)) next = "/admin/";
-  std::string body;
-  if (!error.empty())
-    body += web::Notice(NoticeKind::kError, "Logon failed", "<p>" + E(error) + "</p>");
-  body +=
-      "<section class=\"card narrow\"><p>Log on with an account that is a member of the <strong>" +
-      E(options_.admin_group) +
-      "</strong> group.</p>"
-      "<form method=\"post\" action=\"/admin/logon\">" +
-      Hidden("csrf", csrf) + Hidden("next", next) +
-      "<label for=\"user\">User name</label><input type=\"text\" id=\"user\" name=\"user\" "
-      "autocomplete=\"username\" required autofocus>"
-      "<label for=\"password\">Password</label><input type=\"password\" id=\"password\" "
-      "name=\"password\" autocomplete=\"current-password\" required>"
-      "<div class=\"actions\"><button type=\"submit\">Log on</button></div></form></section>";
-  Response r = Response::Html(status, web::Render({kSite, "Log on", body, ""}));
-  r.SetHeader("Set-Cookie", CookieHeader(kLogonCsrfCookie, csrf, 3600));
-  return r;
-}
-
-Response AdminSite::AccessDenied(const std::string& user) {
-  return Response::Html(
-      403, web::Render(
-               {kSite, "Access denied",
-                web::Notice(NoticeKind::kError, "Access denied",
-                            "<p>" + E(user) + " is not a member of the " + E(options_.admin_group) +
-                                " group. Only administrators may use this site.</p>") +
-                    "<p><a href=\"/admin/logon\">Log on as another user</a></p>",
-                ""}));
-}
-
-Response AdminSite::LogOn(const Request& req) {
-  auto form = http::ParseUrlEncoded(req.body);
-  if (!form.ok()) return LogonPage(req, 400, form.status().message());
-  const std::string csrf = form->count("csrf") ? form->at("csrf") : "";
-  const auto cookie = req.Cookie(kLogonCsrfCookie);
-  if (csrf.empty() || !cookie || *cookie != csrf) {
-    return LogonPage(req, 400, "the logon form expired; please try again");
-  }
-  const std::string user = form->count("user") ? form->at("user") : "";
-  const std::string password = form->count("password") ? form->at("password") : "";
-  auto id = logon_.LogOn(user, password);
-  if (!id.ok()) {
-    return LogonPage(req, id.status().code() == Code::kPermissionDenied ? 403 : 401,
-                     id.status().message());
-  }
-  if (!id->InGroup(options_.admin_group)) return AccessDenied(id->user);
-  auto token = sessions_.Create(*id);
-  if (!token.ok()) return LogonPage(req, 500, token.status().message());
-  std::string next = form->count("next") ? form->at("next") : "/admin/";
-  if (!SafeNext(next)) next = "/admin/";
-  Response r = Response::Redirect(next);
-  r.SetHeader("Set-Cookie", CookieHeader(kSessionCookie, *token, 8 * 3600));
-  return r;
-}
-
-Response AdminSite::LogOff(const Request&, const Context& ctx) {
-  (void)sessions_.Delete(ctx.token);
-  Response r = Response::Redirect("/admin/logon");
-  r.SetHeader("Set-Cookie", CookieHeader(kSessionCookie, "", 0));
-  return r;
 }
 
 Response AdminSite::Global(const Context& ctx) {
@@ -495,51 +406,28 @@ Response AdminSite::AddTemplate(const Context& ctx,
 }
 
 Response AdminSite::Handle(const Request& req) {
-  std::string path = req.path;
+  const std::string& path = req.path;
   if (path == kPrefix) return Response::Redirect("/admin/");
   if (path == "/admin/static/admin.js") {
     Response r = Response::Text(200, kScript);
     r.SetHeader("Content-Type", "text/javascript; charset=utf-8");
     return r;
   }
-  if (path == "/admin/logon") {
-    if (req.method == "POST") return LogOn(req);
-    return LogonPage(req, 200, "");
-  }
+  if (auto logon = gate_.HandleLogon(req)) return *logon;
   // Everything else needs an administrator's session.
-  Context ctx;
-  const auto cookie = req.Cookie(kSessionCookie);
-  std::optional<accounts::Session> session;
-  if (cookie) {
-    auto found = sessions_.Find(*cookie);
-    if (found.ok()) session = *found;
-  }
-  if (!session) {
-    if (req.method == "GET") {
-      return Response::Redirect("/admin/logon?next=" + http::PercentEncode(req.path));
-    }
-    return Response::Redirect("/admin/logon");
-  }
-  ctx.token = *cookie;
-  ctx.session = *session;
-  accounts::Identity identity{session->user, session->groups, ""};
-  if (!identity.InGroup(options_.admin_group)) return AccessDenied(session->user);
-
+  auto visitor = gate_.Require(req);
+  if (auto* refused = std::get_if<Response>(&visitor)) return *refused;
+  const Context& ctx = std::get<Context>(visitor);
   std::map<std::string, std::string> form;
   const bool multipart =
       req.Header("content-type").value_or("").rfind("multipart/form-data", 0) == 0;
   if (req.method == "POST" && !multipart) {
-    auto parsed = http::ParseUrlEncoded(req.body);
-    if (!parsed.ok()) return Response::Text(400, parsed.status().message() + "\n");
-    form = std::move(parsed).value();
-    if (!form.count("csrf") || form.at("csrf") != session->csrf_token) {
-      return Response::Html(403, Render(&ctx, "Refused",
-                                        web::Notice(NoticeKind::kError, "The form expired",
-                                                    "<p>Reload the page and try again.</p>")));
-    }
+    auto parsed = gate_.Form(ctx, req);
+    if (auto* refused = std::get_if<Response>(&parsed)) return *refused;
+    form = std::move(std::get<std::map<std::string, std::string>>(parsed));
   }
   if (path == "/admin/" && req.method == "GET") return Global(ctx);
-  if (path == "/admin/logoff" && req.method == "POST") return LogOff(req, ctx);
+
   if (path == "/admin/templates" && req.method == "GET") return Templates(ctx, 200, "");
   if (path == "/admin/templates" && req.method == "POST" && options_.licensing != nullptr) {
     return AddTemplate(ctx, form);

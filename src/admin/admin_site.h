@@ -13,6 +13,7 @@
 #include "cluster/cluster.h"
 #include "http/server.h"
 #include "licensing/licensing.h"
+#include "web/logon_gate.h"
 
 namespace openrms::admin {
 
@@ -31,11 +32,12 @@ class AdminSite final {
             accounts::SessionStore& sessions, const Clock& clock, Random& random,
             AdminOptions options)
       : clusters_(clusters),
-        logon_(logon),
-        sessions_(sessions),
         clock_(clock),
         random_(random),
-        options_(std::move(options)) {}
+        options_(std::move(options)),
+        gate_(logon, sessions, random,
+              {"Windows RMS Administration - OpenRMS", kPrefix, options_.admin_group,
+               kSessionCookie, "administrators"}) {}
 
   static Status Migrate(store::Database& db);
 
@@ -43,10 +45,7 @@ class AdminSite final {
   http::Response Handle(const http::Request& request);
 
  private:
-  struct Context;
-  http::Response LogonPage(const http::Request& req, int status, const std::string& error);
-  http::Response LogOn(const http::Request& req);
-  http::Response LogOff(const http::Request& req, const Context& ctx);
+  using Context = web::LogonGate::Visitor;
   http::Response Global(const Context& ctx);
   http::Response ClusterPage(const Context& ctx, const std::string& name, const http::Request& req);
   http::Response RenewDialog(const Context& ctx, const std::string& name, int status,
@@ -56,17 +55,16 @@ class AdminSite final {
   http::Response Import(const Context& ctx, const std::string& name, const http::Request& req);
   http::Response ConfirmImport(const Context& ctx, const std::string& name,
                                const std::map<std::string, std::string>& form);
-  http::Response AccessDenied(const std::string& user);
+
   http::Response Templates(const Context& ctx, int status, const std::string& error);
   http::Response AddTemplate(const Context& ctx, const std::map<std::string, std::string>& form);
   std::string Render(const Context* ctx, const std::string& title, const std::string& body);
 
   cluster::ClusterService& clusters_;
-  accounts::LogonService& logon_;
-  accounts::SessionStore& sessions_;
   const Clock& clock_;
   Random& random_;
   AdminOptions options_;
+  web::LogonGate gate_;
 };
 
 }  // namespace openrms::admin

@@ -205,6 +205,29 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
     std::cout << "rejected request " << reject_id << "\n";
   });
 
+  // operator add
+  static Common op_c;
+  static std::string op_name, op_pw_file;
+  auto* op = cmd->add_subcommand("operator", "Accounts of the operators' pages (/operator/)");
+  op->require_subcommand(1);
+  auto* op_add = op->add_subcommand("add", "Create an operator account");
+  AddCommon(op_add, op_c);
+  op_add->add_option("NAME", op_name, "User name")->required();
+  op_add->add_option("--user-password-file", op_pw_file,
+                     "File holding the operator's password (else $OPENRMS_USER_PASSWORD or a "
+                     "prompt)");
+  op_add->callback([&exit_code] {
+    auto pw = ReadKeyPassword(op_c.password_file, kPasswordEnv, false);
+    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    auto user_pw = ReadKeyPassword(op_pw_file, "OPENRMS_USER_PASSWORD", true);
+    if (!user_pw.ok()) return void(exit_code = ReportError(user_pw.status()));
+    auto ctx = EnrollmentContext::Open(op_c.dir, *pw);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    Status s = (*ctx)->operators().AddUser(op_name, *user_pw, {enrollment::kOperatorsGroup});
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    std::cout << "created operator " << op_name << "\n";
+  });
+
   // list
   static Common list_c;
   auto* list = cmd->add_subcommand("list", "List every certificate this service issued");

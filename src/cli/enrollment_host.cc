@@ -5,6 +5,7 @@
 #include "base/file_system.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
+#include "enrollment/request.h"
 #include "enrollment/site.h"
 
 namespace openrms::cli {
@@ -16,8 +17,19 @@ Result<std::unique_ptr<EnrollmentContext>> EnrollmentContext::Open(const std::st
   auto ctx = std::unique_ptr<EnrollmentContext>(new EnrollmentContext());
   ASSIGN_OR_RETURN(ctx->db_, store::OpenSqlite(enrollment::AuthorityPaths(dir).database));
   RETURN_IF_ERROR(enrollment::EnrollmentService::Migrate(*ctx->db_));
+  RETURN_IF_ERROR(accounts::AccountStore::Migrate(*ctx->db_));
+  const std::string name = authority.name;
   ctx->service_ = std::make_unique<enrollment::EnrollmentService>(
       std::move(authority), *ctx->db_, DefaultClock(), crypto::SystemRandom());
+  ctx->operators_ = std::make_unique<accounts::AccountStore>(*ctx->db_, DefaultClock());
+  ctx->logon_ = std::make_unique<accounts::LogonService>(
+      *ctx->db_, DefaultClock(), std::vector<accounts::Authenticator*>{ctx->operators_.get()});
+  ctx->sessions_ = std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(),
+                                                            crypto::SystemRandom(), "operator");
+  ctx->gate_ = std::make_unique<web::LogonGate>(
+      *ctx->logon_, *ctx->sessions_, crypto::SystemRandom(),
+      web::GateOptions{name, "/operator", enrollment::kOperatorsGroup, "openrms_operator",
+                       "operators"});
   return ctx;
 }
 
@@ -51,6 +63,7 @@ Result<std::unique_ptr<EnrollmentHost>> EnrollmentHost::Start(const std::string&
   enrollment::SiteOptions site;
   ASSIGN_OR_RETURN(site.trust_anchor_xml, fs.ReadFile(paths.trust_anchor, 1 << 20));
   ASSIGN_OR_RETURN(site.tls_ca_pem, fs.ReadFile(paths.tls_ca, 1 << 20));
+  site.operator_gate = &host->context_->operator_gate();
   enrollment::AddSiteRoutes(host->router_, host->context_->service(), std::move(site));
 
   ASSIGN_OR_RETURN(auto addr, ParseListen(listen));

@@ -5,9 +5,11 @@
 #include <memory>
 #include <string>
 
+#include "accounts/accounts.h"
 #include "enrollment/service.h"
 #include "http/server.h"
 #include "store/database.h"
+#include "web/logon_gate.h"
 
 namespace openrms::cli {
 
@@ -16,10 +18,17 @@ class EnrollmentContext final {
   static Result<std::unique_ptr<EnrollmentContext>> Open(const std::string& dir,
                                                          std::string_view password);
   enrollment::EnrollmentService& service() { return *service_; }
+  // Operator accounts of the enrollment site.
+  accounts::AccountStore& operators() { return *operators_; }
+  web::LogonGate& operator_gate() { return *gate_; }
 
  private:
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<enrollment::EnrollmentService> service_;
+  std::unique_ptr<accounts::AccountStore> operators_;
+  std::unique_ptr<accounts::LogonService> logon_;
+  std::unique_ptr<accounts::SessionStore> sessions_;
+  std::unique_ptr<web::LogonGate> gate_;
 };
 
 class EnrollmentHost final {

@@ -1,5 +1,6 @@
 #include "enrollment/site.h"
 
+#include <map>
 #include <memory>
 
 #include "http/forms.h"
@@ -184,6 +185,121 @@ Response Online(const Site& site, const Request& req) {
   return Response::Xml(200, WriteEnrollResponse(issued->chain));
 }
 
+using OperatorVisitor = web::LogonGate::Visitor;
+
+std::string OperatorFrame(const Site& site, const OperatorVisitor& v, std::string title,
+                          std::string body) {
+  return web::Render({site.service.authority().name, std::move(title), std::move(body),
+                      site.options.operator_gate->HeaderHtml(v)});
+}
+
+Response OperatorHome(const Site& site, const OperatorVisitor& v, const Request& req,
+                      const std::string& notice) {
+  web::LogonGate& gate = *site.options.operator_gate;
+  std::string body = notice;
+  body +=
+      "<section class=\"card\"><h2>Waiting first enrollments</h2><table class=\"list\" "
+      "id=\"pending\"><thead><tr><th>Reference</th><th>Server</th><th>GUID</th><th>Submitted"
+      "</th><th>From</th><th>State</th><th></th></tr></thead><tbody>";
+  auto pending = site.service.ListPending();
+  for (const auto& p : pending.ok() ? *pending : std::vector<PendingRequest>{}) {
+    body += "<tr><td>" + E(std::to_string(p.id)) + "</td><td>" + E(p.server_name) +
+            "</td><td class=\"mono\">" + E(p.slc_guid) + "</td><td>" +
+            E(FormatHuman(p.submitted_at)) + "</td><td>" + E(p.requester) + "</td><td>" +
+            E(p.state) + "</td><td>";
+    if (p.state == "pending") {
+      for (const char* action : {"approve", "reject"}) {
+        body += "<form method=\"post\" action=\"/operator/" + std::string(action) +
+                "\" class=\"inline\">" + gate.CsrfField(v) +
+                web::Hidden("id", std::to_string(p.id)) + "<button type=\"submit\"" +
+                (std::string(action) == "reject" ? " class=\"secondary\"" : "") + ">" +
+                (std::string(action) == "approve" ? "Approve" : "Reject") + "</button></form> ";
+      }
+    }
+    body += "</td></tr>";
+  }
+  if (pending.ok() && pending->empty()) body += "<tr><td colspan=\"7\">Nothing waits.</td></tr>";
+  body +=
+      "</tbody></table></section><section class=\"card\"><h2>One-time tokens</h2><p>A token "
+      "lets one first enrollment through without approval.</p><form method=\"post\" "
+      "action=\"/operator/token\">" +
+      gate.CsrfField(v) +
+      "<button type=\"submit\" id=\"new-token\">New one-time token</button></form></section>";
+  body +=
+      "<section class=\"card\"><h2>Recently issued</h2><table class=\"list\"><thead><tr>"
+      "<th>Issued</th><th>Kind</th><th>Server</th><th>Valid until</th><th>Channel</th></tr>"
+      "</thead><tbody>";
+  auto issued = site.service.ListIssued();
+  const size_t n = issued.ok() ? std::min<size_t>(issued->size(), 20) : 0;
+  for (size_t i = 0; i < n; ++i) {
+    const auto& r = (*issued)[i];
+    body += "<tr><td>" + E(FormatHuman(r.issued_at)) + "</td><td>" + E(r.kind) + "</td><td>" +
+            E(r.server_name) + "</td><td>" + E(FormatHuman(r.valid_until)) + "</td><td>" +
+            E(r.channel) + "</td></tr>";
+  }
+  body += "</tbody></table></section>";
+  (void)req;
+  return Response::Html(200, OperatorFrame(site, v, "Operator", body));
+}
+
+Response Operator(const Site& site, const Request& req) {
+  web::LogonGate& gate = *site.options.operator_gate;
+  if (auto logon = gate.HandleLogon(req)) return *logon;
+  auto visitor = gate.Require(req);
+  if (auto* refused = std::get_if<Response>(&visitor)) return *refused;
+  const OperatorVisitor& v = std::get<OperatorVisitor>(visitor);
+  if (req.method == "GET" && (req.path == "/operator/" || req.path == "/operator")) {
+    return OperatorHome(site, v, req, "");
+  }
+  if (req.method != "POST") return Response::Text(404, "not found\n");
+  auto parsed = gate.Form(v, req);
+  if (auto* refused = std::get_if<Response>(&parsed)) return *refused;
+  const auto& form = std::get<std::map<std::string, std::string>>(parsed);
+  const Requester who{"operator", v.session.user};
+  int64_t id = 0;
+  try {
+    id = form.count("id") ? std::stoll(form.at("id")) : 0;
+  } catch (...) {
+  }
+  if (req.path == "/operator/approve") {
+    auto issued = site.service.Approve(id, who);
+    if (!issued.ok()) {
+      return OperatorHome(site, v, req,
+                          web::Notice(NoticeKind::kError, "Not approved",
+                                      "<p>" + E(issued.status().message()) + "</p>"));
+    }
+    return OperatorHome(
+        site, v, req,
+        web::Notice(NoticeKind::kSuccess, "Approved",
+                    "<p>Request " + E(std::to_string(id)) + " (" +
+                        E(issued->chain.front().principal()->object.name) +
+                        ") was issued; the requester downloads the certificate from the request's "
+                        "page.</p>"));
+  }
+  if (req.path == "/operator/reject") {
+    Status s = site.service.Reject(id, who);
+    return OperatorHome(
+        site, v, req,
+        s.ok() ? web::Notice(NoticeKind::kInfo, "Rejected",
+                             "<p>Request " + E(std::to_string(id)) + " was rejected.</p>")
+               : web::Notice(NoticeKind::kError, "Not rejected", "<p>" + E(s.message()) + "</p>"));
+  }
+  if (req.path == "/operator/token") {
+    auto token = site.service.NewToken(who);
+    if (!token.ok()) {
+      return OperatorHome(site, v, req,
+                          web::Notice(NoticeKind::kError, "No token",
+                                      "<p>" + E(token.status().message()) + "</p>"));
+    }
+    return OperatorHome(site, v, req,
+                        web::Notice(NoticeKind::kSuccess, "New one-time token",
+                                    "<p>Give it to the cluster's administrator: <code "
+                                    "id=\"token\">" +
+                                        E(*token) + "</code></p>"));
+  }
+  return Response::Text(404, "not found\n");
+}
+
 }  // namespace
 
 std::string CertificateFileName(std::string_view server_name) {
@@ -224,6 +340,12 @@ void AddSiteRoutes(http::Router& router, EnrollmentService& service, SiteOptions
     return r;
   });
   router.Add("GET", "/healthz", [](const Request&) { return Response::Text(200, "ok\n"); });
+  if (site->options.operator_gate != nullptr) {
+    for (const char* method : {"GET", "POST"}) {
+      router.Add(method, "/operator/*", [site](const Request& r) { return Operator(*site, r); });
+      router.Add(method, "/operator", [site](const Request& r) { return Operator(*site, r); });
+    }
+  }
 }
 
 }  // namespace openrms::enrollment

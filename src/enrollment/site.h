@@ -7,14 +7,20 @@
 
 #include "enrollment/service.h"
 #include "http/server.h"
+#include "web/logon_gate.h"
 
 namespace openrms::enrollment {
 
 inline constexpr char kEnrollPath[] = "/EnrollmentService.asmx";
 
+inline constexpr char kOperatorsGroup[] = "Operators";
+
 struct SiteOptions {
   std::string trust_anchor_xml;  // served at /trust-anchor.xml
   std::string tls_ca_pem;        // served at /tls-ca.pem
+  // The operators' pages (/operator/): approve or reject waiting first
+  // enrollments, make one-time tokens. Absent: no operator pages.
+  web::LogonGate* operator_gate = nullptr;
 };
 
 // Adds the service's routes to `router`. `service` must outlive it.

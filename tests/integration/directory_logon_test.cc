@@ -4,12 +4,12 @@
 #include <unistd.h>
 
 #include <fstream>
-#include <regex>
 #include <sstream>
 
 #include "accounts/directory.h"
 #include "http/client.h"
 #include "support/process.h"
+#include "support/web_logon.h"
 
 namespace openrms::testing {
 namespace {
@@ -176,23 +176,7 @@ TEST_F(DirectoryLogonTest, AdministrationSiteLogon) {
   const std::string ca = ReadAll(srv + "/tls-ca.pem");
 
   auto logon = [&](const std::string& user, const std::string& password) {
-    http::ClientRequest get;
-    get.url = url + "/admin/logon";
-    get.ca_pem = ca;
-    auto form = http::Fetch(get);
-    EXPECT_TRUE(form.ok());
-    std::smatch m;
-    const std::string body = form->body;
-    EXPECT_TRUE(std::regex_search(body, m, std::regex("name=\"csrf\" value=\"([0-9a-f]+)\"")));
-    const std::string csrf = m[1];
-    http::ClientRequest post;
-    post.method = "POST";
-    post.url = url + "/admin/logon";
-    post.ca_pem = ca;
-    post.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
-                    {"Cookie", "openrms_logon_csrf=" + csrf}};
-    post.body = "csrf=" + csrf + "&next=%2Fadmin%2F&user=" + user + "&password=" + password;
-    return http::Fetch(post);
+    return WebLogOn(url + "/admin", ca, user, password);
   };
   auto alice = logon("alice", "alice-directory-pw");
   ASSERT_TRUE(alice.ok());

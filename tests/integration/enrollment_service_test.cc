@@ -10,6 +10,7 @@
 #include "enrollment/request.h"
 #include "http/client.h"
 #include "support/process.h"
+#include "support/web_logon.h"
 #include "xrml/chain.h"
 
 namespace openrms::testing {
@@ -228,8 +229,36 @@ TEST_F(EnrollmentServiceTest, FirstEnrollmentWithoutTokenWaitsForApproval) {
   CommandResult pending = RunCommand(Cmd({"enrollment", "pending", "--dir", dir_}));
   ASSERT_EQ(pending.exit_code, 0);
   const std::string id = pending.out.substr(0, pending.out.find('\t'));
-  CommandResult approve = RunCommand(Cmd({"enrollment", "approve", id, "--dir", dir_}));
-  ASSERT_EQ(approve.exit_code, 0) << approve.err;
+
+  // The operator approves it on the site.
+  ASSERT_EQ(RunCommand(Cmd({"enrollment", "operator", "add", "olga", "--dir", dir_}),
+                       {"OPENRMS_USER_PASSWORD=olga-operator-pw"})
+                .exit_code,
+            0);
+  auto stranger = WebLogOn(site_ + "/operator", ca_, "olga", "wrong password");
+  ASSERT_TRUE(stranger.ok());
+  EXPECT_EQ(stranger->status, 401);
+  auto logon = WebLogOn(site_ + "/operator", ca_, "olga", "olga-operator-pw");
+  ASSERT_TRUE(logon.ok());
+  ASSERT_EQ(logon->status, 303) << logon->body;
+  http::ClientRequest home;
+  home.url = site_ + "/operator/";
+  home.ca_pem = ca_;
+  home.headers = {{"Cookie", CookiePair(*logon)}};
+  auto page = http::Fetch(home);
+  ASSERT_TRUE(page.ok());
+  ASSERT_EQ(page->status, 200);
+  EXPECT_NE(page->body.find("FABRIKAM-RMS"), std::string::npos);
+  http::ClientRequest approve = home;
+  approve.method = "POST";
+  approve.url = site_ + "/operator/approve";
+  approve.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
+  approve.body = "csrf=wrong&id=" + id;
+  EXPECT_EQ(http::Fetch(approve)->status, 403);  // a forged form changes nothing
+  approve.body = "csrf=" + HiddenField(page->body, "csrf") + "&id=" + id;
+  auto approved = http::Fetch(approve);
+  ASSERT_TRUE(approved.ok());
+  EXPECT_NE(approved->body.find("was issued"), std::string::npos) << approved->body;
   auto issued = Get(location);
   ASSERT_TRUE(issued.ok());
   EXPECT_NE(issued->body.find("Server licensor certificate issued"), std::string::npos);

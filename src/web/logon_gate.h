@@ -1,0 +1,68 @@
+// The logon flow shared by OpenRMS's web sites: a logon form ("User name",
+// "Password", "Log on") protected by a double-submit CSRF cookie, the group
+// check, the session cookie (Secure, HttpOnly, SameSite=Strict), log off,
+// and the per-session CSRF token that every form carries. Thread-safe.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+
+#include "accounts/accounts.h"
+#include "http/server.h"
+
+namespace openrms::web {
+
+struct GateOptions {
+  std::string site;            // shown in the page header
+  std::string prefix;          // "/admin": the gate serves <prefix>/logon and <prefix>/logoff
+  std::string group;           // members only
+  std::string session_cookie;  // cookie name
+  std::string who;             // "administrators", "operators": for the texts
+};
+
+class LogonGate final {
+ public:
+  LogonGate(accounts::LogonService& logon, accounts::SessionStore& sessions, Random& random,
+            GateOptions options)
+      : logon_(logon), sessions_(sessions), random_(random), options_(std::move(options)) {}
+
+  struct Visitor {
+    std::string token;
+    accounts::Session session;
+  };
+
+  // Answers <prefix>/logon and <prefix>/logoff; nullopt for other paths.
+  std::optional<http::Response> HandleLogon(const http::Request& request);
+
+  // The visitor's session, or the response to send instead: a redirect to
+  // the logon page, or "access denied" for someone outside the group.
+  std::variant<Visitor, http::Response> Require(const http::Request& request);
+
+  // For urlencoded POSTs: the parsed form, or a 400/403 response when it is
+  // malformed or its CSRF token is not the session's.
+  std::variant<std::map<std::string, std::string>, http::Response> Form(
+      const Visitor& visitor, const http::Request& request);
+
+  http::Response AccessDenied(const std::string& user) const;
+  // "Signed in as NAME [Log off]", for the page header.
+  std::string HeaderHtml(const Visitor& visitor) const;
+  // <input type="hidden" name="csrf" ...>
+  std::string CsrfField(const Visitor& visitor) const;
+
+ private:
+  http::Response LogonPage(const http::Request& request, int status, const std::string& error);
+  http::Response LogOn(const http::Request& request);
+  std::string Home() const { return options_.prefix + "/"; }
+
+  accounts::LogonService& logon_;
+  accounts::SessionStore& sessions_;
+  Random& random_;
+  GateOptions options_;
+};
+
+// <input type="hidden" name="NAME" value="VALUE">, escaped.
+std::string Hidden(const std::string& name, const std::string& value);
+
+}  // namespace openrms::web

@@ -1,0 +1,22 @@
+// Logs on to an OpenRMS web site over HTTPS as a browser would: fetch the
+// logon form (its CSRF cookie and field), then post it.
+#pragma once
+
+#include <string>
+
+#include "http/client.h"
+
+namespace openrms::testing {
+
+// `prefix` is e.g. "https://127.0.0.1:PORT/admin". Returns the POST's answer
+// (303 with the session cookie on success).
+Result<http::ClientResponse> WebLogOn(const std::string& prefix, const std::string& ca_pem,
+                                      const std::string& user, const std::string& password);
+
+// "name=value" of a Set-Cookie header, for a later request's Cookie header.
+std::string CookiePair(const http::ClientResponse& response);
+
+// The value of the first hidden input named `name` in an HTML page.
+std::string HiddenField(const std::string& html, const std::string& name);
+
+}  // namespace openrms::testing
