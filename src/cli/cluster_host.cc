@@ -175,24 +175,11 @@ Result<std::unique_ptr<ClusterHost>> ClusterHost::Start(ServerContext& context,
                                          DefaultClock(), crypto::SystemRandom(), admin_options);
   const ServerPaths& p = context.paths();
   RETURN_IF_ERROR(EnsureTls(p, *context.password(), {"localhost", "127.0.0.1", "::1"}));
-  FileSystem& fs = RealFileSystem();
-  ASSIGN_OR_RETURN(auto addr, ParseListen(listen));
-  http::ServerOptions options;
-  options.address = addr.first;
-  options.port = addr.second;
-  ASSIGN_OR_RETURN(std::string chain, fs.ReadFile(p.tls_server, 1 << 20));
-  ASSIGN_OR_RETURN(std::string ca, fs.ReadFile(p.tls_ca, 1 << 20));
-  options.certificate_chain_pem = chain + ca;
-  ASSIGN_OR_RETURN(options.sealed_key_pem, fs.ReadFile(p.tls_server_key, 1 << 20));
-  options.key_password = *context.password();
-  options.max_body_bytes = 1 << 20;
   ClusterHost* self = host.get();
-  ASSIGN_OR_RETURN(host->server_, http::Server::Start(options, [self](const http::Request& r) {
-                     return self->Handle(r);
-                   }));
-  const bool v6 = addr.first.find(':') != std::string::npos;
-  host->url_ = "https://" + (v6 ? "[" + addr.first + "]" : addr.first) + ":" +
-               std::to_string(host->server_->port());
+  ASSIGN_OR_RETURN(host->server_,
+                   StartHttps(
+                       listen, {p.tls_server, p.tls_ca, p.tls_server_key}, *context.password(),
+                       [self](const http::Request& r) { return self->Handle(r); }, host->url_));
   if (monitor_interval_seconds > 0) {
     host->monitor_ = std::thread(
         [self, monitor_interval_seconds] { self->MonitorLoop(monitor_interval_seconds); });

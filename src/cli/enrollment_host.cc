@@ -66,24 +66,34 @@ Result<std::unique_ptr<EnrollmentHost>> EnrollmentHost::Start(const std::string&
   site.operator_gate = &host->context_->operator_gate();
   enrollment::AddSiteRoutes(host->router_, host->context_->service(), std::move(site));
 
+  http::Router* router = &host->router_;
+  ASSIGN_OR_RETURN(
+      host->server_,
+      StartHttps(
+          listen, {paths.tls_server, paths.tls_ca, paths.tls_server_key}, password,
+          [router](const http::Request& r) { return router->Dispatch(r); }, host->url_));
+  return host;
+}
+
+Result<std::unique_ptr<http::Server>> StartHttps(const std::string& listen, const TlsFiles& tls,
+                                                 std::string_view password, http::Handler handler,
+                                                 std::string& url) {
+  FileSystem& fs = RealFileSystem();
   ASSIGN_OR_RETURN(auto addr, ParseListen(listen));
   http::ServerOptions options;
   options.address = addr.first;
   options.port = addr.second;
-  ASSIGN_OR_RETURN(std::string chain, fs.ReadFile(paths.tls_server, 1 << 20));
-  ASSIGN_OR_RETURN(std::string ca, fs.ReadFile(paths.tls_ca, 1 << 20));
-  options.certificate_chain_pem = chain + ca;
-  ASSIGN_OR_RETURN(options.sealed_key_pem, fs.ReadFile(paths.tls_server_key, 1 << 20));
+  ASSIGN_OR_RETURN(std::string chain, fs.ReadFile(tls.certificate, 1 << 20));
+  ASSIGN_OR_RETURN(std::string root, fs.ReadFile(tls.root, 1 << 20));
+  options.certificate_chain_pem = chain + root;
+  ASSIGN_OR_RETURN(options.sealed_key_pem, fs.ReadFile(tls.sealed_key, 1 << 20));
   options.key_password = std::string(password);
   options.max_body_bytes = 1 << 20;
-  http::Router* router = &host->router_;
-  ASSIGN_OR_RETURN(host->server_, http::Server::Start(options, [router](const http::Request& r) {
-                     return router->Dispatch(r);
-                   }));
+  ASSIGN_OR_RETURN(auto server, http::Server::Start(options, std::move(handler)));
   const bool v6 = addr.first.find(':') != std::string::npos;
-  host->url_ = "https://" + (v6 ? "[" + addr.first + "]" : addr.first) + ":" +
-               std::to_string(host->server_->port());
-  return host;
+  url = "https://" + (v6 ? "[" + addr.first + "]" : addr.first) + ":" +
+        std::to_string(server->port());
+  return server;
 }
 
 namespace {

@@ -18,6 +18,7 @@
 
 #include "base/text.h"
 #include "crypto/ssl_util.h"
+#include "http/token_chars.h"
 
 namespace openrms::http {
 
@@ -134,18 +135,6 @@ Result<Url> ParseUrl(std::string_view text) {
     }
   }
   return url;
-}
-
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (c <= 0x20 || c >= 0x7f ||
-        std::string_view("\"(),/:;<=>?@[\\]{}").find(static_cast<char>(c)) !=
-            std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
 }
 
 // Runs `ioc` until its work is done; false when `deadline` passed first.

@@ -25,6 +25,7 @@
 #include "crypto/sealing.h"
 #include "crypto/ssl_util.h"
 #include "http/forms.h"
+#include "http/token_chars.h"
 
 namespace openrms::http {
 
@@ -84,18 +85,6 @@ std::string Printable(std::string_view s, size_t max = 256) {
 void LogLine(const std::string& line) {
   const std::string with_newline = "http: " + line + "\n";
   std::fwrite(with_newline.data(), 1, with_newline.size(), stderr);  // one write, one line
-}
-
-bool IsToken(std::string_view s) {
-  if (s.empty()) return false;
-  for (unsigned char c : s) {
-    if (c <= 0x20 || c >= 0x7f ||
-        std::string_view("\"(),/:;<=>?@[\\]{}").find(static_cast<char>(c)) !=
-            std::string_view::npos) {
-      return false;
-    }
-  }
-  return true;
 }
 
 bool IsFieldValue(std::string_view s) {

@@ -19,9 +19,9 @@
 namespace openrms::http {
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string target;  // as sent: "/path?query"
-  std::string path;    // percent-decoded path without the query
+  std::string method;                        // "GET", "POST", ...
+  std::string target;                        // as sent: "/path?query"
+  std::string path;                          // percent-decoded path without the query
   std::map<std::string, std::string> query;  // decoded query parameters
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
@@ -68,12 +68,12 @@ class Router final {
 
 struct ServerOptions {
   std::string address = "127.0.0.1";  // "::1", "0.0.0.0", ...
-  uint16_t port = 0;                   // 0: the kernel picks one; see Server::port()
-  int threads = 0;                     // 0: std::thread::hardware_concurrency()
-  std::string certificate_chain_pem;   // leaf first
-  std::string sealed_key_pem;          // the leaf's key, sealed (crypto/keys.h format)
+  uint16_t port = 0;                  // 0: the kernel picks one; see Server::port()
+  int threads = 0;                    // 0: std::thread::hardware_concurrency()
+  std::string certificate_chain_pem;  // leaf first
+  std::string sealed_key_pem;         // the leaf's key, sealed (crypto/keys.h format)
   std::string key_password;
-  size_t max_body_bytes = 4 << 20;     // larger bodies get 413
+  size_t max_body_bytes = 4 << 20;  // larger bodies get 413
   int request_timeout_seconds = 30;
 };
 

@@ -26,23 +26,6 @@ namespace {
 const std::string kBin = OPENRMS_BINARY;
 constexpr char kPassword[] = "lifecycle test password";
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string LastWord(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s.substr(s.rfind(' ') + 1);
-}
-
-// An instant `days` from now, as OPENRMS_FAKE_NOW takes it.
-std::string FakeNow(long days) {
-  return "OPENRMS_FAKE_NOW=" + FormatIso8601(SystemClock().Now() + Days(days));
-}
-
 class ClusterLifecycleTest : public ::testing::Test {
  protected:
   void SetUp() override {

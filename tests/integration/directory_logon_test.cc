@@ -19,13 +19,6 @@ constexpr char kBase[] = "dc=example,dc=test";
 constexpr char kUserDn[] = "uid={user},ou=people,dc=example,dc=test";
 constexpr char kGroupBase[] = "ou=groups,dc=example,dc=test";
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
 class Slapd {

@@ -19,13 +19,6 @@ namespace {
 const std::string kBin = OPENRMS_BINARY;
 const std::string kGuid = "{0f1e2d3c-4b5a-4697-8879-6a5b4c3d2e1f}";
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 class EnrollmentServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -18,22 +18,6 @@ namespace {
 
 const std::string kBin = OPENRMS_BINARY;
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-std::string LastWord(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s.substr(s.rfind(' ') + 1);
-}
-
-std::string FakeNow(long days) {
-  return "OPENRMS_FAKE_NOW=" + FormatIso8601(SystemClock().Now() + Days(days));
-}
-
 class LicensingTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {

@@ -13,6 +13,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/clock.h"
 
 extern char** environ;
 
@@ -153,6 +157,22 @@ void BackgroundProcess::Kill() {
   pid_ = -1;
   if (out_fd_ >= 0) close(out_fd_);
   out_fd_ = -1;
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+std::string LastWord(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s.substr(s.rfind(' ') + 1);
+}
+
+std::string FakeNow(long days) {
+  return "OPENRMS_FAKE_NOW=" + FormatIso8601(SystemClock().Now() + Days(days));
 }
 
 int FreeLoopbackPort() {

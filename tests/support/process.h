@@ -46,6 +46,13 @@ class BackgroundProcess final {
   size_t scanned_ = 0;
 };
 
+// The whole content of a file ("" when it cannot be read).
+std::string ReadAll(const std::string& path);
+// The last word of a command's output, e.g. a printed token.
+std::string LastWord(std::string text);
+// "OPENRMS_FAKE_NOW=<now + days>", to run the program at another time.
+std::string FakeNow(long days);
+
 // A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice),
 // for servers whose URL must be known before they start.
 int FreeLoopbackPort();
