@@ -241,6 +241,25 @@ http::Response ClusterHost::SubEnroll(const std::string& name, const http::Reque
       200, enrollment::WriteEnrollResponse(issued->chain, RequestKind::kSubEnroll));
 }
 
+std::vector<std::pair<std::string, std::string>> ClusterHost::Routes(bool fresh) {
+  // Clusters are few and change rarely; reading them from the store once a
+  // few seconds keeps the database off every request and still lets a node
+  // see a cluster provisioned by another.
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(routes_mu_);
+  if (!fresh && now - routes_read_ < std::chrono::seconds(3) && !routes_.empty()) return routes_;
+  auto names = context_.store().ListClusters();
+  if (!names.ok()) return routes_;
+  std::vector<std::pair<std::string, std::string>> routes;
+  for (const auto& name : *names) {
+    auto config = context_.store().Find(name);
+    if (config.ok()) routes.emplace_back(UrlPath(config->url), name);
+  }
+  routes_ = std::move(routes);
+  routes_read_ = now;
+  return routes_;
+}
+
 http::Response ClusterHost::Handle(const http::Request& req) {
   if (req.path == "/metrics" && req.method == "GET") {
     http::Response r = http::Response::Text(200, Metrics());
@@ -256,12 +275,9 @@ http::Response ClusterHost::Handle(const http::Request& req) {
   if (req.path == admin::kPrefix || req.path.rfind(std::string(admin::kPrefix) + "/", 0) == 0) {
     return admin_->Handle(req);
   }
-  auto names = context_.store().ListClusters();
-  if (names.ok()) {
-    for (const auto& name : *names) {
-      auto config = context_.store().Find(name);
-      if (!config.ok()) continue;
-      const std::string prefix = UrlPath(config->url);
+  // A miss reads the clusters again: one may have been provisioned just now.
+  for (const bool fresh : {false, true}) {
+    for (const auto& [prefix, name] : Routes(fresh)) {
       if (req.path == prefix + enrollment::kSubEnrollPath) {
         if (req.method != "POST") return http::Response::Text(405, "use POST\n");
         return SubEnroll(name, req);

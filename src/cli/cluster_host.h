@@ -94,6 +94,8 @@ class ClusterHost final {
   http::Response Certification(const std::string& cluster, const http::Request& request);
   Result<std::shared_ptr<enrollment::EnrollmentService>> Issuer(const std::string& cluster);
   void MonitorLoop(int interval_seconds);
+  // (URL path, cluster name) of every cluster, re-read every few seconds.
+  std::vector<std::pair<std::string, std::string>> Routes(bool fresh);
 
   ServerContext& context_;
   std::unique_ptr<admin::AdminSite> admin_;
@@ -104,6 +106,9 @@ class ClusterHost final {
   // Per root cluster: the issuer built from its active SLC, by SLC row id.
   std::map<std::string, std::pair<int64_t, std::shared_ptr<enrollment::EnrollmentService>>>
       issuers_;
+  std::mutex routes_mu_;
+  std::vector<std::pair<std::string, std::string>> routes_;
+  std::chrono::steady_clock::time_point routes_read_;
   std::atomic<bool> stopping_{false};
   std::mutex monitor_mu_;
   std::condition_variable monitor_cv_;

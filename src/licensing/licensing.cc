@@ -188,14 +188,15 @@ Result<std::shared_ptr<crypto::PrivateKey>> LicensingService::Key(const std::str
 }
 
 Status LicensingService::CheckCanIssue(const std::string& cluster) {
-  ASSIGN_OR_RETURN(cluster::StatusReport report, clusters_.GetStatus(cluster));
-  if (!report.slc) {
+  // One indexed read on the hot path: the active SLC's end of validity.
+  ASSIGN_OR_RETURN(auto active, clusters_.store().ActiveSlc(cluster));
+  if (!active) {
     return Status(Code::kFailedPrecondition,
                   "cluster " + cluster + " has no server licensor certificate yet");
   }
-  if (report.slc->state == cluster::SlcState::kExpired) {
+  if (clock_.Now() >= active->valid_until) {
     return Status(Code::kExpired, "the server licensor certificate of cluster " + cluster +
-                                      " expired on " + FormatHuman(report.slc->expires) +
+                                      " expired on " + FormatHuman(active->valid_until) +
                                       ": licensing is refused until it is renewed");
   }
   return Status::Ok();
