@@ -344,7 +344,17 @@ http::Response ClusterHost::Licensing(const std::string& cluster, const std::str
                                         "/oauth2/token\", realm=\"OpenRMS " + cluster + "\"");
     return r;
   }
-  const accounts::Identity who{session->user, session->groups, ""};
+  try {
+    return LicensingCall(cluster, base, operation, req, {session->user, session->groups, ""});
+  } catch (const nlohmann::json::exception& e) {
+    // A field of the wrong type in the client's JSON.
+    return JsonError(400, "InvalidRequest", std::string("the request does not fit: ") + e.what());
+  }
+}
+
+http::Response ClusterHost::LicensingCall(const std::string& cluster, const std::string& base,
+                                          const std::string& operation, const http::Request& req,
+                                          const accounts::Identity& who) {
   auto body = [&]() { return nlohmann::json::parse(req.body, nullptr, false); };
   auto answer = [](const Result<nlohmann::json>& r) {
     if (r.ok()) return http::Response::Json(200, r->dump());

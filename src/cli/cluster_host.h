@@ -90,6 +90,9 @@ class ClusterHost final {
   http::Response SubEnroll(const std::string& cluster, const http::Request& request);
   http::Response Licensing(const std::string& cluster, const std::string& base,
                            const std::string& operation, const http::Request& request);
+  http::Response LicensingCall(const std::string& cluster, const std::string& base,
+                               const std::string& operation, const http::Request& request,
+                               const accounts::Identity& who);
   http::Response Token(const http::Request& request);
   http::Response Certification(const std::string& cluster, const http::Request& request);
   Result<std::shared_ptr<enrollment::EnrollmentService>> Issuer(const std::string& cluster);

@@ -39,6 +39,10 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  } catch (const std::exception& e) {
+    // A bug or an answer of a shape nobody expected: say so, do not abort.
+    std::cerr << "error: internal error: " << e.what() << "\n";
+    return 1;
   }
   return exit_code;
 }

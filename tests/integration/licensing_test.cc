@@ -332,6 +332,15 @@ TEST_F(LicensingTest, SdkShapedRequestsAndAnswers) {
   const auto error = nlohmann::json::parse(junk->body);
   EXPECT_EQ(error["Code"], "InvalidPublishingLicense");
   EXPECT_TRUE(error["Message"].is_string());
+
+  // Fields of the wrong type are a clear 400, not a crash.
+  nlohmann::json odd = publish;
+  odd["Policy"]["allowOfflineAccess"] = "yes";
+  odd["Policy"]["Descriptors"] = {42};
+  auto bad = call("publishinglicenses", token_for("alice"), odd);
+  ASSERT_TRUE(bad.ok());
+  EXPECT_EQ(bad->status, 400) << bad->body;
+  EXPECT_EQ(nlohmann::json::parse(bad->body)["Code"], "InvalidRequest");
 }
 
 TEST_F(LicensingTest, RightsAccountCertificatesChainToTheTrustAnchor) {
