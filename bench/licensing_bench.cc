@@ -1,0 +1,137 @@
+// How close licensing comes to the RSA operations it needs.
+//
+// A publishing license costs one RSA-2048 signature (plus a public-key
+// encryption); a use license one RSA-2048 decryption. These benchmarks time
+// those raw operations and the whole in-process Publish / EndUserLicense on
+// a real provisioned cluster (SQLite store), so their ratio shows the
+// overhead. Run: build/bench/licensing_bench --benchmark_repetitions=5
+//   --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "base/file_system.h"
+#include "cluster/cluster.h"
+#include "crypto/encoding.h"
+#include "enrollment/authority.h"
+#include "enrollment/service.h"
+#include "licensing/licensing.h"
+
+namespace openrms {
+namespace {
+
+constexpr char kPassword[] = "benchmark password";
+
+// The enrollment service answered in-process: the benchmark measures
+// licensing, not the network. (A fake transport, for the benchmark only.)
+class InProcessIssuer final : public cluster::IssuerTransport {
+ public:
+  explicit InProcessIssuer(enrollment::EnrollmentService& service) : service_(service) {}
+  Result<std::string> PostSoap(const std::string&, const std::string&, const std::string& body,
+                               const std::string&) override {
+    auto issued = service_.Enroll(body, {"bench", "local"});
+    if (!issued.ok()) return enrollment::WriteSoapFault(issued.status());
+    return enrollment::WriteEnrollResponse(issued->chain);
+  }
+
+ private:
+  enrollment::EnrollmentService& service_;
+};
+
+struct World {
+  World() {
+    dir = (std::filesystem::temp_directory_path() / ("openrms-bench-" + std::to_string(getpid())))
+              .string();
+    std::filesystem::remove_all(dir);
+    (void)enrollment::InitializeAuthority(RealFileSystem(), dir + "/enrollment", kPassword, {},
+                                          DefaultClock(), crypto::SystemRandom());
+    db = std::move(store::OpenSqlite(dir + "/openrms.db")).value();
+    (void)enrollment::EnrollmentService::Migrate(*db);
+    (void)cluster::ClusterStore::Migrate(*db);
+    (void)licensing::LicensingService::Migrate(*db);
+    enroll = std::make_unique<enrollment::EnrollmentService>(
+        std::move(enrollment::LoadAuthority(RealFileSystem(), dir + "/enrollment", kPassword))
+            .value(),
+        *db, DefaultClock(), crypto::SystemRandom());
+    transport = std::make_unique<InProcessIssuer>(*enroll);
+    store = std::make_unique<cluster::ClusterStore>(*db);
+    clusters = std::make_unique<cluster::ClusterService>(
+        *store, cluster::Environment{DefaultClock(), crypto::SystemRandom(), *transport});
+    cluster::ProvisionRequest r;
+    r.name = "BENCH";
+    r.url = "https://127.0.0.1:1/bench/_wmcs";
+    r.trust_anchor_xml = *RealFileSystem().ReadFile(dir + "/enrollment/trust-anchor.xml", 1 << 20);
+    r.issuer_url = "https://in-process";
+    r.token = *enroll->NewToken({"bench", "local"});
+    auto provisioned = clusters->Provision(r, kPassword);
+    if (!provisioned.ok()) std::abort();
+    licensing = std::make_unique<licensing::LicensingService>(*clusters, *db, DefaultClock(),
+                                                              crypto::SystemRandom(), kPassword);
+  }
+  ~World() { std::filesystem::remove_all(dir); }
+
+  std::string dir;
+  std::unique_ptr<store::Database> db;
+  std::unique_ptr<enrollment::EnrollmentService> enroll;
+  std::unique_ptr<InProcessIssuer> transport;
+  std::unique_ptr<cluster::ClusterStore> store;
+  std::unique_ptr<cluster::ClusterService> clusters;
+  std::unique_ptr<licensing::LicensingService> licensing;
+};
+
+World& TheWorld() {
+  static World world;
+  return world;
+}
+
+const nlohmann::json& PublishRequest() {
+  static const nlohmann::json request = {
+      {"Policy",
+       {{"UserRights", {{{"Users", {"bob"}}, {"Rights", {"VIEW"}}}}},
+        {"allowOfflineAccess", true},
+        {"IntervalTimeInDays", 30}}}};
+  return request;
+}
+
+void BM_RsaSign(benchmark::State& state) {
+  auto key = TheWorld().clusters->ClusterKey("BENCH", kPassword);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize((*key)->Sign(crypto::DigestAlgorithm::kSha256, "x"));
+  }
+}
+BENCHMARK(BM_RsaSign)->UseRealTime();
+
+void BM_RsaDecrypt(benchmark::State& state) {
+  auto key = TheWorld().clusters->ClusterKey("BENCH", kPassword);
+  const std::string sealed = *(*key)->public_key().EncryptOaep(std::string(32, 'k'));
+  for (auto _ : state) benchmark::DoNotOptimize((*key)->Decrypt(sealed));
+}
+BENCHMARK(BM_RsaDecrypt)->UseRealTime();
+
+void BM_Publish(benchmark::State& state) {
+  World& w = TheWorld();
+  const accounts::Identity alice{"alice", {}, "local"};
+  for (auto _ : state) {
+    auto pl = w.licensing->Publish("BENCH", alice, PublishRequest(), "https://x/my/v2");
+    if (!pl.ok()) state.SkipWithError(pl.status().ToString().c_str());
+  }
+}
+BENCHMARK(BM_Publish)->UseRealTime();
+
+void BM_EndUserLicense(benchmark::State& state) {
+  World& w = TheWorld();
+  auto pl = w.licensing->Publish("BENCH", {"alice", {}, "local"}, PublishRequest(), "https://x/my/v2");
+  const nlohmann::json request = {{"SerializedPublishingLicense", (*pl)["SerializedPublishingLicense"]}};
+  const accounts::Identity bob{"bob", {}, "local"};
+  for (auto _ : state) {
+    auto ul = w.licensing->EndUserLicense("BENCH", bob, request);
+    if (!ul.ok()) state.SkipWithError(ul.status().ToString().c_str());
+  }
+}
+BENCHMARK(BM_EndUserLicense)->UseRealTime();
+
+}  // namespace
+}  // namespace openrms
+
+BENCHMARK_MAIN();
