@@ -152,7 +152,8 @@ Result<ClusterService::Validated> ClusterService::Validate(const ClusterConfig& 
 }
 
 Result<SlcSummary> ClusterService::Activate(const ClusterConfig& c, const Validated& v,
-                                            const std::string& source, const std::string& actor) {
+                                            const std::string& source, const std::string& actor,
+                                            bool create) {
   const xrml::Document& slc = v.chain.front();
   SlcRecord rec;
   rec.certificate_id = v.summary.certificate_id;
@@ -166,8 +167,9 @@ Result<SlcSummary> ClusterService::Activate(const ClusterConfig& c, const Valida
   const std::string message = "New server licensor certificate active for " + c.name +
                               ": valid until " + FormatHuman(v.summary.expires) + " (" + source +
                               ")";
-  auto id = store_.Activate(
-      c.name, rec, v.active ? std::optional<int64_t>(v.active->id) : std::nullopt, actor, message);
+  auto id =
+      store_.Activate(c.name, rec, v.active ? std::optional<int64_t>(v.active->id) : std::nullopt,
+                      actor, message, create ? &c : nullptr);
   if (!id.ok()) return id.status();
   return v.summary;
 }
@@ -227,10 +229,10 @@ Result<ProvisionResult> ClusterService::Provision(const ProvisionRequest& r,
   auto chain = enrollment::ParseEnrollResponse(response);
   if (!chain.ok()) return chain.status().WithContext("the issuer refused the enrollment");
   ASSIGN_OR_RETURN(Validated v, Validate(c, enrollment::WriteEnrollResponse(*chain)));
-  RETURN_IF_ERROR(store_.Create(c));
+  // The cluster and its first SLC appear in one transaction, or not at all.
+  ASSIGN_OR_RETURN(out.active, Activate(c, v, "provision", r.actor, /*create=*/true));
   RETURN_IF_ERROR(store_.Audit(c.name, env_.clock.Now(), r.actor, "provision",
                                "provisioned online with " + c.issuer_url));
-  ASSIGN_OR_RETURN(out.active, Activate(c, v, "provision", r.actor));
   return out;
 }
 

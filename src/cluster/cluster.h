@@ -131,7 +131,8 @@ class ClusterService final {
   struct Validated;
   Result<Validated> Validate(const ClusterConfig& config, std::string_view file);
   Result<SlcSummary> Activate(const ClusterConfig& config, const Validated& v,
-                              const std::string& source, const std::string& actor);
+                              const std::string& source, const std::string& actor,
+                              bool create = false);
   Result<std::unique_ptr<crypto::PrivateKey>> OpenKey(const ClusterConfig& config,
                                                       std::string_view password);
   Result<std::string> MakeRequest(const ClusterConfig& config, const crypto::PrivateKey& key,

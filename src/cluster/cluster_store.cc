@@ -110,8 +110,10 @@ Result<ClusterConfig> ClusterStore::Find(const std::string& name) {
   return ToConfig(rows[0]);
 }
 
-Status ClusterStore::Create(const ClusterConfig& c) {
-  auto r = db_.Execute(
+Status ClusterStore::Create(const ClusterConfig& c) { return Insert(db_, c); }
+
+Status ClusterStore::Insert(store::Database& db, const ClusterConfig& c) {
+  auto r = db.Execute(
       "INSERT INTO clusters (name, kind, url, guid, issuer_url, issuer_tls_ca, trust_anchor, "
       "public_key, sealed_key, auto_renew, renewal_due_days, expiring_days, "
       "subordinate_validity_days, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
@@ -171,10 +173,12 @@ Result<std::vector<SlcRecord>> ClusterStore::History(const std::string& name) {
 
 Result<int64_t> ClusterStore::Activate(const std::string& name, const SlcRecord& slc,
                                        std::optional<int64_t> expected_active,
-                                       const std::string& actor, const std::string& event_message) {
+                                       const std::string& actor, const std::string& event_message,
+                                       const ClusterConfig* create) {
   int64_t new_id = 0;
   OPENRMS_CRASH_POINT("activate: before the transaction");
   Status s = db_.InTransaction([&](store::Database& tx) -> Status {
+    if (create != nullptr) RETURN_IF_ERROR(Insert(tx, *create));
     auto inserted = tx.Execute(
         "INSERT INTO cluster_slcs (cluster, certificate_id, chain, issued_at, valid_from, "
         "valid_until, issuer, source, installed_at, installed_by) VALUES ($1, $2, $3, $4, $5, $6, "

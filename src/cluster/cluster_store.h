@@ -105,9 +105,11 @@ class ClusterStore final {
   // `expected_active`, else kFailedPrecondition), the pending request
   // marked completed, an audit entry and a "renewed" event. A crash at any
   // point leaves either the old or the new SLC active.
+  // With `create`, the cluster's row is inserted in the same transaction
+  // (provisioning: the cluster appears with its first SLC, or not at all).
   Result<int64_t> Activate(const std::string& name, const SlcRecord& slc,
                            std::optional<int64_t> expected_active, const std::string& actor,
-                           const std::string& event_message);
+                           const std::string& event_message, const ClusterConfig* create = nullptr);
 
   Result<std::optional<RequestRecord>> PendingRequest(const std::string& name);
   // Records a new pending request; an older pending one becomes superseded.
@@ -124,6 +126,7 @@ class ClusterStore final {
   Result<std::vector<AuditEntry>> AuditLog(const std::string& name, int limit = 50);
 
  private:
+  static Status Insert(store::Database& db, const ClusterConfig& config);
   store::Database& db_;
 };
 

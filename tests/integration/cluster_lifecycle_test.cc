@@ -168,6 +168,30 @@ TEST_F(ClusterLifecycleTest, ProvisionedWithTwentyDaysRenewalIsDue) {
   EXPECT_NE(text.out.find("warning:      renewal is due"), std::string::npos);
 }
 
+TEST_F(ClusterLifecycleTest, RefusedProvisioningLeavesNothingBehind) {
+  const std::vector<std::string> provision = {"cluster",  "provision",
+                                              "--dir",    srv_,
+                                              "--name",   "SECOND",
+                                              "--url",    "https://127.0.0.1:1/second",
+                                              "--trust",  enr_ + "/trust-anchor.xml",
+                                              "--tls-ca", enr_ + "/tls-ca.pem",
+                                              "--enroll", enroll_url_,
+                                              "--token"};
+  std::vector<std::string> bad = provision;
+  bad.push_back("not-a-token");
+  CommandResult refused = Cmd(bad);
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("the enrollment token is not one this service issued"),
+            std::string::npos)
+      << refused.err;
+  EXPECT_EQ(Cmd({"cluster", "list", "--dir", srv_}).out.find("SECOND"), std::string::npos);
+  std::vector<std::string> good = provision;
+  good.push_back(EnrollmentToken());
+  CommandResult ok = Cmd(good);
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(Status("SECOND")["state"], "valid");
+}
+
 TEST_F(ClusterLifecycleTest, OnlineRenewalKeepsGuidAndExtendsExpiry) {
   const nlohmann::json before = Status();
   CommandResult r = Cmd({"slc", "renew", "--online", "--dir", srv_});
