@@ -121,8 +121,10 @@ BENCHMARK(BM_Publish)->UseRealTime();
 
 void BM_EndUserLicense(benchmark::State& state) {
   World& w = TheWorld();
-  auto pl = w.licensing->Publish("BENCH", {"alice", {}, "local"}, PublishRequest(), "https://x/my/v2");
-  const nlohmann::json request = {{"SerializedPublishingLicense", (*pl)["SerializedPublishingLicense"]}};
+  auto pl =
+      w.licensing->Publish("BENCH", {"alice", {}, "local"}, PublishRequest(), "https://x/my/v2");
+  const nlohmann::json request = {
+      {"SerializedPublishingLicense", (*pl)["SerializedPublishingLicense"]}};
   const accounts::Identity bob{"bob", {}, "local"};
   for (auto _ : state) {
     auto ul = w.licensing->EndUserLicense("BENCH", bob, request);

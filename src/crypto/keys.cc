@@ -147,7 +147,7 @@ Result<std::string> PublicKey::EncryptOaep(std::string_view plaintext) const {
   size_t len = 0;
   const auto* in = reinterpret_cast<const unsigned char*>(plaintext.data());
   if (!ctx || EVP_PKEY_encrypt_init(ctx.get()) <= 0 ||
-            EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) <= 0 ||
+      EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) <= 0 ||
       EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), EVP_sha256()) <= 0 ||
       EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), EVP_sha256()) <= 0 ||
       EVP_PKEY_encrypt(ctx.get(), nullptr, &len, in, plaintext.size()) <= 0) {
@@ -194,7 +194,7 @@ class SoftwarePrivateKey final : public PrivateKey {
     size_t len = 0;
     const auto* in = reinterpret_cast<const unsigned char*>(ciphertext.data());
     if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) <= 0 ||
-                EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) <= 0 ||
         EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), EVP_sha256()) <= 0 ||
         EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), EVP_sha256()) <= 0 ||
         EVP_PKEY_decrypt(ctx.get(), nullptr, &len, in, ciphertext.size()) <= 0) {
