@@ -3,17 +3,35 @@
 #include <iconv.h>
 
 #include <cctype>
-#include <memory>
 
 namespace openrms {
 namespace {
 
-Result<std::string> Convert(const char* to, const char* from, std::string_view in) {
-  iconv_t cd = iconv_open(to, from);
-  if (cd == reinterpret_cast<iconv_t>(-1)) {
+// One conversion descriptor per thread and direction: iconv_open is costly
+// and signing converts every document it signs or verifies.
+class Descriptor final {
+ public:
+  Descriptor(const char* to, const char* from) : cd_(iconv_open(to, from)) {}
+  ~Descriptor() {
+    if (ok()) iconv_close(cd_);
+  }
+  bool ok() const { return cd_ != reinterpret_cast<iconv_t>(-1); }
+  // Back to the initial shift state, for a fresh conversion.
+  iconv_t Reset() {
+    iconv(cd_, nullptr, nullptr, nullptr, nullptr);
+    return cd_;
+  }
+
+ private:
+  iconv_t cd_;
+};
+
+Result<std::string> Convert(Descriptor& descriptor, const char* to, const char* from,
+                            std::string_view in) {
+  if (!descriptor.ok()) {
     return Status(Code::kInternal, std::string("iconv cannot convert ") + from + " to " + to);
   }
-  std::unique_ptr<void, int (*)(iconv_t)> guard(cd, iconv_close);
+  iconv_t cd = descriptor.Reset();
   std::string out(in.size() * 2 + 16, '\0');
   char* inp = const_cast<char*>(in.data());
   size_t inleft = in.size();
@@ -38,7 +56,8 @@ Result<std::string> Convert(const char* to, const char* from, std::string_view i
 }  // namespace
 
 Result<std::string> Utf8ToUtf16Le(std::string_view utf8) {
-  return Convert("UTF-16LE", "UTF-8", utf8);
+  thread_local Descriptor descriptor("UTF-16LE", "UTF-8");
+  return Convert(descriptor, "UTF-16LE", "UTF-8", utf8);
 }
 
 Result<std::string> Utf16LeToUtf8(std::string_view utf16) {
@@ -46,7 +65,8 @@ Result<std::string> Utf16LeToUtf8(std::string_view utf16) {
       static_cast<unsigned char>(utf16[1]) == 0xFE) {
     utf16.remove_prefix(2);
   }
-  return Convert("UTF-8", "UTF-16LE", utf16);
+  thread_local Descriptor descriptor("UTF-8", "UTF-16LE");
+  return Convert(descriptor, "UTF-8", "UTF-16LE", utf16);
 }
 
 std::string XmlEscape(std::string_view text) {
