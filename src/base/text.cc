@@ -106,6 +106,15 @@ std::string HtmlEscape(std::string_view text) {
   return out;
 }
 
+std::string FileNameSafe(std::string_view name) {
+  std::string safe;
+  for (char c : name) {
+    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
+    safe += ok ? c : '_';
+  }
+  return safe.empty() ? "server" : safe;
+}
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
   while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);

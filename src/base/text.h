@@ -18,6 +18,10 @@ std::string XmlEscape(std::string_view text);
 // Escapes & < > " ' for HTML.
 std::string HtmlEscape(std::string_view text);
 
+// `name` usable as part of a file name: letters, digits, '-', '_' and '.'
+// kept, anything else '_'; "server" when empty.
+std::string FileNameSafe(std::string_view name);
+
 std::string_view Trim(std::string_view s);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 

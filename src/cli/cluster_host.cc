@@ -303,6 +303,23 @@ http::Response JsonError(int status, const std::string& code, const std::string&
 
 }  // namespace
 
+std::optional<accounts::Session> ClusterHost::BearerSession(const http::Request& req) {
+  const auto auth = req.Header("authorization");
+  if (!auth || auth->rfind("Bearer ", 0) != 0) return std::nullopt;
+  auto found = context_.bearer_tokens().Find(auth->substr(7));
+  return found.ok() ? *found : std::nullopt;
+}
+
+// The challenge the RMS SDK expects. It splits the header on ',' and '=',
+// so no value may contain either.
+http::Response ClusterHost::BearerChallenge(const std::string& cluster) const {
+  http::Response r = JsonError(401, "Unauthorized",
+                               "a bearer token is needed: get one from " + url_ + "/oauth2/token");
+  r.SetHeader("WWW-Authenticate", "Bearer authorization=\"" + url_ +
+                                      "/oauth2/token\", realm=\"OpenRMS " + cluster + "\"");
+  return r;
+}
+
 // OAuth 2.0 resource-owner password grant: a bearer token for the licensing
 // protocol.
 http::Response ClusterHost::Token(const http::Request& req) {
@@ -332,18 +349,8 @@ http::Response ClusterHost::Token(const http::Request& req) {
 // get a Bearer challenge whose values hold no ',' or '='.
 http::Response ClusterHost::Licensing(const std::string& cluster, const std::string& base,
                                       const std::string& operation, const http::Request& req) {
-  std::optional<accounts::Session> session;
-  if (auto auth = req.Header("authorization"); auth && auth->rfind("Bearer ", 0) == 0) {
-    auto found = context_.bearer_tokens().Find(auth->substr(7));
-    if (found.ok()) session = *found;
-  }
-  if (!session) {
-    http::Response r = JsonError(
-        401, "Unauthorized", "a bearer token is needed: get one from " + url_ + "/oauth2/token");
-    r.SetHeader("WWW-Authenticate", "Bearer authorization=\"" + url_ +
-                                        "/oauth2/token\", realm=\"OpenRMS " + cluster + "\"");
-    return r;
-  }
+  const auto session = BearerSession(req);
+  if (!session) return BearerChallenge(cluster);
   try {
     return LicensingCall(cluster, base, operation, req, {session->user, session->groups, ""});
   } catch (const nlohmann::json::exception& e) {
@@ -397,17 +404,8 @@ http::Response ClusterHost::LicensingCall(const std::string& cluster, const std:
 // Rights account certificates for logged-on users: {"PublicKey": base64
 // PKCS#1 DER, "Temporary": bool} -> {"Certificate": chain file text}.
 http::Response ClusterHost::Certification(const std::string& cluster, const http::Request& req) {
-  std::optional<accounts::Session> session;
-  if (auto auth = req.Header("authorization"); auth && auth->rfind("Bearer ", 0) == 0) {
-    auto found = context_.bearer_tokens().Find(auth->substr(7));
-    if (found.ok()) session = *found;
-  }
-  if (!session) {
-    http::Response r = JsonError(401, "Unauthorized", "a bearer token is needed");
-    r.SetHeader("WWW-Authenticate", "Bearer authorization=\"" + url_ +
-                                        "/oauth2/token\", realm=\"OpenRMS " + cluster + "\"");
-    return r;
-  }
+  const auto session = BearerSession(req);
+  if (!session) return BearerChallenge(cluster);
   const auto body = nlohmann::json::parse(req.body, nullptr, false);
   if (body.is_discarded() || !body.is_object() || !body.contains("PublicKey") ||
       !body["PublicKey"].is_string()) {

@@ -94,6 +94,8 @@ class ClusterHost final {
                                const std::string& operation, const http::Request& request,
                                const accounts::Identity& who);
   http::Response Token(const http::Request& request);
+  std::optional<accounts::Session> BearerSession(const http::Request& request);
+  http::Response BearerChallenge(const std::string& cluster) const;
   http::Response Certification(const std::string& cluster, const http::Request& request);
   Result<std::shared_ptr<enrollment::EnrollmentService>> Issuer(const std::string& cluster);
   void MonitorLoop(int interval_seconds);

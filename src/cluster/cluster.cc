@@ -37,12 +37,7 @@ struct ClusterService::Validated {
 };
 
 std::string RenewalRequestFileName(std::string_view server_name) {
-  std::string safe;
-  for (char c : server_name) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-    safe += ok ? c : '_';
-  }
-  return (safe.empty() ? std::string("server") : safe) + "RenewalRequest.xml";
+  return FileNameSafe(server_name) + "RenewalRequest.xml";
 }
 
 std::string ClusterService::IssuerEndpoint(const ClusterConfig& c) const {

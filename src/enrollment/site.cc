@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 
+#include "base/text.h"
 #include "http/forms.h"
 #include "web/page.h"
 #include "xrml/chain.h"
@@ -303,13 +304,7 @@ Response Operator(const Site& site, const Request& req) {
 }  // namespace
 
 std::string CertificateFileName(std::string_view server_name) {
-  std::string safe;
-  for (char c : server_name) {
-    const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.';
-    safe += ok ? c : '_';
-  }
-  if (safe.empty()) safe = "server";
-  return safe + "ServerLicensorCertificate.xml";
+  return FileNameSafe(server_name) + "ServerLicensorCertificate.xml";
 }
 
 void AddSiteRoutes(http::Router& router, EnrollmentService& service, SiteOptions options) {
