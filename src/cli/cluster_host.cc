@@ -394,7 +394,10 @@ http::Response ClusterHost::LicensingCall(const std::string& cluster, const std:
     if (j.is_discarded()) return JsonError(400, "InvalidRequest", "the body is not JSON");
     return answer(licensing_->EndUserLicense(cluster, who, j));
   }
-  if ((operation == "clientdebuglogs" || operation == "clientperformancelogs") &&
+  // With service discovery off the SDK posts to clientlogs/debug and
+  // clientlogs/performance; discovery names the other two.
+  if ((operation == "clientdebuglogs" || operation == "clientperformancelogs" ||
+       operation == "clientlogs/debug" || operation == "clientlogs/performance") &&
       req.method == "POST") {
     return http::Response::Json(200, "{}");  // accepted and not kept
   }

@@ -31,20 +31,28 @@ Status CheckKey(std::string_view key) {
   return Status::Ok();
 }
 
-Result<std::string> BlockIv(std::string_view key, uint32_t block) {
-  unsigned char in[16] = {0};
-  for (int i = 0; i < 4; ++i) in[i] = static_cast<unsigned char>(block >> (8 * i));
+// One AES block in ECB mode, no padding.
+Result<std::string> EcbBlock(bool encrypt, std::string_view key, std::string_view in) {
   CipherCtx ctx(EVP_CIPHER_CTX_new());
   unsigned char out[32];
   int len = 0;
-  if (!ctx ||
-      EVP_EncryptInit_ex(ctx.get(), Ecb(key.size()), nullptr,
-                         reinterpret_cast<const unsigned char*>(key.data()), nullptr) != 1 ||
+  if (in.size() != 16 || !ctx ||
+      EVP_CipherInit_ex(ctx.get(), Ecb(key.size()), nullptr,
+                        reinterpret_cast<const unsigned char*>(key.data()), nullptr,
+                        encrypt ? 1 : 0) != 1 ||
       EVP_CIPHER_CTX_set_padding(ctx.get(), 0) != 1 ||
-      EVP_EncryptUpdate(ctx.get(), out, &len, in, 16) != 1 || len != 16) {
+      EVP_CipherUpdate(ctx.get(), out, &len, reinterpret_cast<const unsigned char*>(in.data()),
+                       16) != 1 ||
+      len != 16) {
     return SslError(Code::kInternal, "AES-ECB failed");
   }
   return std::string(reinterpret_cast<char*>(out), 16);
+}
+
+Result<std::string> BlockIv(std::string_view key, uint32_t block) {
+  char in[16] = {0};
+  for (int i = 0; i < 4; ++i) in[i] = static_cast<char>(block >> (8 * i));
+  return EcbBlock(true, key, std::string_view(in, 16));
 }
 
 Result<std::string> CbcBlock(bool encrypt, std::string_view key, std::string_view iv,
@@ -75,32 +83,67 @@ Result<std::string> Cbc4kEncrypt(std::string_view key, std::string_view plaintex
   out.reserve(plaintext.size() + 16);
   uint32_t block = 0;
   size_t off = 0;
-  do {
-    const size_t n = std::min(kCbc4kBlockSize, plaintext.size() - off);
-    const bool last = off + n == plaintext.size();
+  // Every full block stands alone, unpadded...
+  for (; plaintext.size() - off >= kCbc4kBlockSize; off += kCbc4kBlockSize, ++block) {
     ASSIGN_OR_RETURN(std::string iv, BlockIv(key, block));
-    ASSIGN_OR_RETURN(std::string enc, CbcBlock(true, key, iv, plaintext.substr(off, n), last));
+    ASSIGN_OR_RETURN(std::string enc,
+                     CbcBlock(true, key, iv, plaintext.substr(off, kCbc4kBlockSize), false));
     out += enc;
-    off += n;
-    ++block;
-  } while (off < plaintext.size());
+  }
+  // ...and the rest (0 to 4095 bytes) is padded under the next block
+  // number's IV: aligned content ends in a padding-only block of its own.
+  ASSIGN_OR_RETURN(std::string iv, BlockIv(key, block));
+  ASSIGN_OR_RETURN(std::string enc, CbcBlock(true, key, iv, plaintext.substr(off), true));
+  out += enc;
   return out;
 }
+
+namespace {
+
+// Before 2026-11, OpenRMS wrote content whose size is a multiple of 4096
+// with its last full block and the padding in one 4112-byte CBC chain under
+// that block's IV. Such a file ends in a 16-byte block that decrypts to a
+// whole padding block (16 x 0x10) when chained to the ciphertext before it.
+// A file in the right layout decrypts its last block to that padding under
+// the next block number's IV instead; each test mistakes the other's file
+// with probability 2^-128.
+Result<bool> IsOldAlignedLayout(std::string_view key, std::string_view ciphertext) {
+  if (ciphertext.size() < kCbc4kBlockSize + 16 || ciphertext.size() % kCbc4kBlockSize != 16) {
+    return false;
+  }
+  const std::string_view last = ciphertext.substr(ciphertext.size() - 16);
+  const std::string_view before = ciphertext.substr(ciphertext.size() - 32, 16);
+  ASSIGN_OR_RETURN(std::string plain, EcbBlock(false, key, last));
+  ASSIGN_OR_RETURN(std::string iv,
+                   BlockIv(key, static_cast<uint32_t>(ciphertext.size() / kCbc4kBlockSize)));
+  auto is_padding_block = [&plain](std::string_view chain) {
+    for (size_t i = 0; i < 16; ++i) {
+      if ((plain[i] ^ chain[i]) != 0x10) return false;
+    }
+    return true;
+  };
+  return !is_padding_block(iv) && is_padding_block(before);
+}
+
+}  // namespace
 
 Result<std::string> Cbc4kDecrypt(std::string_view key, std::string_view ciphertext) {
   RETURN_IF_ERROR(CheckKey(key));
   if (ciphertext.empty() || ciphertext.size() % 16 != 0) {
     return Status(Code::kMalformed, "the encrypted content is not a whole number of AES blocks");
   }
+  ASSIGN_OR_RETURN(const bool old_layout, IsOldAlignedLayout(key, ciphertext));
   std::string out;
   out.reserve(ciphertext.size());
   uint32_t block = 0;
-  for (size_t off = 0; off < ciphertext.size(); off += kCbc4kBlockSize, ++block) {
-    const size_t n = std::min(kCbc4kBlockSize, ciphertext.size() - off);
+  for (size_t off = 0; off < ciphertext.size(); ++block) {
+    size_t n = std::min(kCbc4kBlockSize, ciphertext.size() - off);
+    if (old_layout && ciphertext.size() - off == kCbc4kBlockSize + 16) n = kCbc4kBlockSize + 16;
     const bool last = off + n == ciphertext.size();
     ASSIGN_OR_RETURN(std::string iv, BlockIv(key, block));
     ASSIGN_OR_RETURN(std::string dec, CbcBlock(false, key, iv, ciphertext.substr(off, n), last));
     out += dec;
+    off += n;
   }
   return out;
 }

@@ -2,8 +2,13 @@
 //
 // MICROSOFT.CBC4K (what RMS clients read in PFILEs): AES-CBC over each
 // 4096-byte block separately; block n's IV is AES-ECB(key, n as a 32-bit
-// little-endian integer followed by 12 zero bytes); only the last block is
-// padded (PKCS#7). Keys are 16, 24 or 32 bytes.
+// little-endian integer followed by 12 zero bytes). Full blocks are not
+// padded; what follows the last full block (0 to 4095 bytes) is the last
+// block, padded (PKCS#7), so content whose size is a multiple of 4096 ends
+// in a 16-byte padding-only block under its own block number's IV, as RMS
+// clients write and read it. Cbc4kDecrypt also reads the layout OpenRMS
+// wrote before, with that padding chained onto the last full block.
+// Keys are 16, 24 or 32 bytes.
 //
 // AES-256-GCM seals small secrets (a license's policy) under a content key.
 #pragma once

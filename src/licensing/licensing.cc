@@ -243,8 +243,9 @@ Result<nlohmann::json> LicensingService::Publish(const std::string& cluster,
     }
     policy.allow_offline = p.value("allowOfflineAccess", true);
     policy.interval_days = p.value("IntervalTimeInDays", 30);
-    // The SDK asks for 9125 days (25 years) when offline access is allowed,
-    // and 0 when it is not.
+    // The RMS SDK sends 30 when offline access is allowed and 0 when it is
+    // not (some older builds sent 9125, 25 years); any value up to 100
+    // years is honoured.
     if (policy.interval_days < 0 || policy.interval_days > 36500) {
       return Invalid("IntervalTimeInDays must be 0 to 36500");
     }
@@ -371,7 +372,9 @@ Result<nlohmann::json> LicensingService::EndUserLicense(const std::string& clust
                  {"Description", policy.description},
                  {"Owner", policy.owner},
                  {"IssuedTo", who.user},
-                 {"allowOfflineAccess", policy.allow_offline}};
+                 {"allowOfflineAccess", policy.allow_offline},
+                 // The SDK shows content without it as a custom policy.
+                 {"FromTemplate", !policy.template_id.empty()}};
   if (policy.template_id.empty()) {
     answer["Policy"] = {{"UserRights", UserRightsJson(policy.user_rights)},
                         {"IntervalTimeInDays", policy.allow_offline ? policy.interval_days : 0},

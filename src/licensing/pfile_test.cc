@@ -2,7 +2,6 @@
 
 #include <gtest/gtest.h>
 
-#include "crypto/content_cipher.h"
 
 namespace openrms::licensing {
 namespace {
@@ -62,20 +61,6 @@ TEST(Pfile, RefusesWhatIsNotAPfile) {
   wild[32] = 0x7f;  // PL offset far outside
   EXPECT_EQ(ReadPfile(wild).status().message(),
             "the protected file's publishing license lies outside the file");
-}
-
-TEST(Cbc4k, RoundTripsAcrossBlocksAndPadsOnlyTheLast) {
-  DeterministicRandom random(3);
-  const std::string key = crypto::RandomBytes(random, 16);
-  const std::string plain = crypto::RandomBytes(random, 4096 * 2 + 100);
-  auto enc = crypto::Cbc4kEncrypt(key, plain);
-  ASSERT_TRUE(enc.ok());
-  EXPECT_EQ(enc->size(), 4096u * 2 + 112);  // whole blocks unpadded, the last padded
-  EXPECT_EQ(*crypto::Cbc4kDecrypt(key, *enc), plain);
-  // Blocks are independent: the second block decrypts on its own.
-  auto exact = crypto::Cbc4kEncrypt(key, std::string(4096, 'a'));
-  EXPECT_EQ(exact->size(), 4096u + 16);
-  EXPECT_FALSE(crypto::Cbc4kDecrypt(crypto::RandomBytes(random, 16), *enc).ok());
 }
 
 }  // namespace

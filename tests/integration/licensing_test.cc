@@ -1,6 +1,7 @@
 // Licensing through the REST protocol (/my/v2) with real nodes: files
 // protected and opened with `openrms protect|open` as different users.
 #include <gtest/gtest.h>
+#include <openssl/evp.h>
 
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -8,6 +9,8 @@
 
 #include "base/clock.h"
 #include "base/file_system.h"
+#include "crypto/content_cipher.h"
+#include "crypto/encoding.h"
 #include "http/client.h"
 #include "licensing/pfile.h"
 #include "store/database.h"
@@ -105,6 +108,35 @@ class LicensingTest : public ::testing::Test {
 
   static std::string Out(const std::string& name) { return tmp_->path() + "/" + name; }
 
+  // A bearer token for `user` from the root cluster's node.
+  static std::string Token(const std::string& user) {
+    http::ClientRequest req;
+    req.method = "POST";
+    req.url = origin_ + "/oauth2/token";
+    req.ca_pem = ReadAll(srv_ + "/tls-ca.pem");
+    req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    req.body = "grant_type=password&username=" + user + "&password=" + user + "-password";
+    auto r = http::Fetch(req);
+    return nlohmann::json::parse(r->body)["access_token"].get<std::string>();
+  }
+
+  // POST <root>/my/v2/<op>, shaped as the RMS SDK sends it.
+  static Result<http::ClientResponse> Call(const std::string& op, const std::string& token,
+                                           const nlohmann::json& body,
+                                           const std::string& base = "") {
+    http::ClientRequest req;
+    req.method = "POST";
+    req.url = (base.empty() ? root_ : base) + "/my/v2/" + op;
+    req.ca_pem = ReadAll(srv_ + "/tls-ca.pem");
+    req.headers = {{"content-type", "application/json"},
+                   {"x-ms-rms-request-id", "1"},
+                   {"x-ms-rms-platform-id", "test"},
+                   {"Accept-Language", "en-US"},
+                   {"Authorization", "Bearer " + token}};
+    req.body = body.dump();
+    return http::Fetch(req);
+  }
+
   static TempDir* tmp_;
   static BackgroundProcess* enrollment_;
   static BackgroundProcess* node_;
@@ -146,6 +178,84 @@ TEST_F(LicensingTest, ProtectedByOneUserOpenedByAnotherWhoHoldsTheRight) {
   // So do super users.
   CommandResult dave = As("dave", {"open", Out("a.pfile"), Out("a-dave.txt"), "--server", root_});
   EXPECT_EQ(dave.exit_code, 0) << dave.err;
+}
+
+// Content of the old aligned layout: the last full block and the padding in
+// one CBC chain under that block's IV (what OpenRMS wrote before 2026-11).
+std::string OldAlignedLayout(const std::string& key, const std::string& plain) {
+  auto cipher = [&](const EVP_CIPHER* c, const std::string& iv, std::string_view in, bool pad) {
+    std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)> ctx(EVP_CIPHER_CTX_new(),
+                                                                        EVP_CIPHER_CTX_free);
+    std::string out(in.size() + 16, '\0');
+    int len = 0, fin = 0;
+    auto* o = reinterpret_cast<unsigned char*>(out.data());
+    EVP_EncryptInit_ex(ctx.get(), c, nullptr, reinterpret_cast<const unsigned char*>(key.data()),
+                       iv.empty() ? nullptr : reinterpret_cast<const unsigned char*>(iv.data()));
+    EVP_CIPHER_CTX_set_padding(ctx.get(), pad ? 1 : 0);
+    EVP_EncryptUpdate(ctx.get(), o, &len, reinterpret_cast<const unsigned char*>(in.data()),
+                      static_cast<int>(in.size()));
+    EVP_EncryptFinal_ex(ctx.get(), o + len, &fin);
+    out.resize(static_cast<size_t>(len + fin));
+    return out;
+  };
+  std::string out;
+  for (uint32_t block = 0; block * 4096 < plain.size(); ++block) {
+    std::string n(16, '\0');
+    for (int i = 0; i < 4; ++i) n[i] = static_cast<char>(block >> (8 * i));
+    const bool aes128 = key.size() == 16;
+    const std::string iv = cipher(aes128 ? EVP_aes_128_ecb() : EVP_aes_256_ecb(), "", n, false);
+    const bool last = (block + 1) * 4096 == plain.size();
+    out += cipher(aes128 ? EVP_aes_128_cbc() : EVP_aes_256_cbc(), iv,
+                  std::string_view(plain).substr(block * 4096, 4096), last);
+  }
+  return out;
+}
+
+TEST_F(LicensingTest, FilesOfEverySizeAroundTheBlockEdgesOpenByteForByte) {
+  for (size_t n : {0, 1, 15, 16, 17, 4095, 4096, 4097, 8191, 8192, 8193, 1 << 20, (1 << 20) + 1}) {
+    SCOPED_TRACE("size " + std::to_string(n));
+    const std::string name = "size-" + std::to_string(n);
+    std::string plain(n, '\0');
+    for (size_t i = 0; i < n; ++i) plain[i] = static_cast<char>(i * 7 + i / 4096);
+    std::ofstream(Out(name + ".bin"), std::ios::binary) << plain;
+    CommandResult p = As("alice", {"protect", Out(name + ".bin"), Out(name + ".pfile"), "--server",
+                                   root_, "--rights", "bob:VIEW"});
+    ASSERT_EQ(p.exit_code, 0) << p.err;
+    CommandResult o =
+        As("bob", {"open", Out(name + ".pfile"), Out(name + ".out"), "--server", root_});
+    ASSERT_EQ(o.exit_code, 0) << o.err;
+    EXPECT_TRUE(ReadAll(Out(name + ".out")) == plain);
+  }
+}
+
+TEST_F(LicensingTest, AFileProtectedInTheOldAlignedLayoutStillOpens) {
+  std::string plain(8192, '\0');
+  for (size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<char>(i % 251);
+  std::ofstream(Out("old.bin"), std::ios::binary) << plain;
+  ASSERT_EQ(As("alice", {"protect", Out("old.bin"), Out("old.pfile"), "--server", root_, "--rights",
+                         "bob:VIEW"})
+                .exit_code,
+            0);
+  // Rewrite its content as OpenRMS wrote it before, with the content key
+  // the owner is given.
+  auto file = licensing::ReadPfile(ReadAll(Out("old.pfile")));
+  ASSERT_TRUE(file.ok());
+  auto eul =
+      Call("enduserlicenses", Token("alice"),
+           {{"SerializedPublishingLicense", crypto::Base64Encode(file->publishing_license)}});
+  ASSERT_TRUE(eul.ok() && eul->status == 200);
+  auto key =
+      crypto::Base64Decode(nlohmann::json::parse(eul->body)["Key"]["Value"].get<std::string>());
+  ASSERT_TRUE(key && (key->size() == 16 || key->size() == 32));
+  file->content = OldAlignedLayout(*key, plain);
+  ASSERT_EQ(file->content.size(), 8192u + 16);
+  ASSERT_NE(file->content, *crypto::Cbc4kEncrypt(*key, plain));
+  std::ofstream(Out("old.pfile"), std::ios::binary | std::ios::trunc)
+      << licensing::WritePfile(*file);
+
+  CommandResult o = As("bob", {"open", Out("old.pfile"), Out("old.out"), "--server", root_});
+  ASSERT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_TRUE(ReadAll(Out("old.out")) == plain);
 }
 
 TEST_F(LicensingTest, UserWithoutTheRightIsRefused) {
@@ -240,6 +350,17 @@ TEST_F(LicensingTest, TemplatesFromTheServer) {
             0);
   EXPECT_EQ(As("carol", {"open", Out("e.pfile"), Out("e.txt"), "--server", root_}).exit_code, 0);
   EXPECT_EQ(As("bob", {"open", Out("e.pfile"), Out("e2.txt"), "--server", root_}).exit_code, 1);
+  // The SDK shows template-protected content as such only when told.
+  auto file = licensing::ReadPfile(ReadAll(Out("e.pfile")));
+  ASSERT_TRUE(file.ok());
+  auto eul =
+      Call("enduserlicenses", Token("carol"),
+           {{"SerializedPublishingLicense", crypto::Base64Encode(file->publishing_license)}});
+  ASSERT_TRUE(eul.ok() && eul->status == 200);
+  const auto answer = nlohmann::json::parse(eul->body);
+  EXPECT_EQ(answer["FromTemplate"], true);
+  EXPECT_EQ(answer["Name"], "Confidential");
+  EXPECT_FALSE(answer.contains("Policy"));
   CommandResult missing =
       As("alice", {"protect", plain_, Out("f.pfile"), "--server", root_, "--template", "Nope"});
   EXPECT_EQ(missing.err, "error: the server has no rights policy template named \"Nope\"\n");
@@ -266,29 +387,9 @@ TEST_F(LicensingTest, ExpiredSlcRefusesLicensing) {
 // The exact requests the RMS SDK for portable devices sends, and the fields
 // its parser reads from the answers.
 TEST_F(LicensingTest, SdkShapedRequestsAndAnswers) {
-  const std::string ca = ReadAll(srv_ + "/tls-ca.pem");
-  auto token_for = [&](const std::string& user) {
-    http::ClientRequest req;
-    req.method = "POST";
-    req.url = origin_ + "/oauth2/token";
-    req.ca_pem = ca;
-    req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-    req.body = "grant_type=password&username=" + user + "&password=" + user + "-password";
-    auto r = http::Fetch(req);
-    return nlohmann::json::parse(r->body)["access_token"].get<std::string>();
-  };
-  auto call = [&](const std::string& op, const std::string& token, const nlohmann::json& body) {
-    http::ClientRequest req;
-    req.method = "POST";
-    req.url = root_ + "/my/v2/" + op;
-    req.ca_pem = ca;
-    req.headers = {{"content-type", "application/json"},
-                   {"x-ms-rms-request-id", "1"},
-                   {"x-ms-rms-platform-id", "test"},
-                   {"Accept-Language", "en-US"},
-                   {"Authorization", "Bearer " + token}};
-    req.body = body.dump();
-    return http::Fetch(req);
+  auto token_for = [](const std::string& user) { return Token(user); };
+  auto call = [](const std::string& op, const std::string& token, const nlohmann::json& body) {
+    return Call(op, token, body);
   };
   const nlohmann::json publish = {
       {"PreferDeprecatedAlgorithms", false},
@@ -298,7 +399,7 @@ TEST_F(LicensingTest, SdkShapedRequestsAndAnswers) {
          {{{"Name", "Protected"}, {"Description", "By the SDK"}, {"Language", "en-us"}}}},
         {"UserRights", {{{"Users", {"bob"}}, {"Rights", {"VIEW", "EXTRACT"}}}}},
         {"allowOfflineAccess", true},
-        {"IntervalTimeInDays", 9125},
+        {"IntervalTimeInDays", 30},
         {"LicenseValidUntil", "2099-01-01T00:00:00"}}}};
   auto pl = call("publishinglicenses", token_for("alice"), publish);
   ASSERT_TRUE(pl.ok());
@@ -319,7 +420,21 @@ TEST_F(LicensingTest, SdkShapedRequestsAndAnswers) {
   EXPECT_EQ(granted["Rights"], nlohmann::json({"EXTRACT", "VIEW"}));
   EXPECT_EQ(granted["IssuedTo"], "bob");
   EXPECT_EQ(granted["ContentValidUntil"], "2099-01-01T00:00:00Z");
-  EXPECT_EQ(granted["Policy"]["IntervalTimeInDays"], 9125);
+  EXPECT_EQ(granted["Policy"]["IntervalTimeInDays"], 30);
+  EXPECT_EQ(granted["FromTemplate"], false);
+  // An offline interval is what was asked, counted from now.
+  const auto until = ParseTime(granted["LicenseValidUntil"].get<std::string>());
+  ASSERT_TRUE(until);
+  EXPECT_LE(*until - SystemClock().Now(), Days(30));
+  EXPECT_GT(*until - SystemClock().Now(), Days(29));
+
+  // The client log endpoints, with service discovery on and off.
+  for (const char* op :
+       {"clientdebuglogs", "clientperformancelogs", "clientlogs/debug", "clientlogs/performance"}) {
+    auto logs = call(op, token_for("bob"), nlohmann::json::array({{{"Message", "hello"}}}));
+    ASSERT_TRUE(logs.ok());
+    EXPECT_EQ(logs->status, 200) << op;
+  }
 
   auto denied = call("enduserlicenses", token_for("carol"),
                      {{"SerializedPublishingLicense", answer["SerializedPublishingLicense"]}});
