@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
-bash scripts/build.sh
+OPENRMS_CMAKE_ARGS="${OPENRMS_CMAKE_ARGS:-} -DOPENRMS_REQUIRE_BROWSER_TESTS=ON" \
+  bash scripts/build.sh
 cd build
 ctest --output-on-failure -j "$(nproc)" "$@"

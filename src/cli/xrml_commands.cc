@@ -1,5 +1,6 @@
 // openrms xrml show|verify
 #include <iostream>
+#include <optional>
 
 #include "base/file_system.h"
 #include "cli/commands.h"
@@ -97,11 +98,37 @@ void RegisterXrmlCommands(CLI::App& app, int& exit_code) {
       std::cerr << "error: " << s.message() << "\n";
       exit_code = 2;
     };
-    auto chain = ReadChainFile(verify_file);
-    if (!chain.ok()) return fail_input(chain.status());
+    auto reject = [&](const Status& s) {
+      std::cout << "invalid: " << s.message() << "\n";
+      exit_code = 1;
+    };
+    // Input that cannot be read (no file, not XML, too large) is an error;
+    // XML that cannot be accepted as XrML (a changed algorithm name, a
+    // missing part) is invalid.
+    auto read = [&](const std::string& path) -> std::optional<std::vector<xrml::Document>> {
+      auto text = RealFileSystem().ReadFile(path, xrml::kMaxChainFileBytes);
+      if (!text.ok()) {
+        fail_input(text.status());
+        return std::nullopt;
+      }
+      xrml::ParseLimits limits;
+      limits.max_bytes = xrml::kMaxChainFileBytes;
+      if (auto xml = xrml::ParseXml(*text, limits); !xml.ok()) {
+        fail_input(xml.status().WithContext(path));
+        return std::nullopt;
+      }
+      auto docs = xrml::ParseChain(*text);
+      if (!docs.ok()) {
+        reject(docs.status().WithContext(path));
+        return std::nullopt;
+      }
+      return std::move(*docs);
+    };
+    auto chain = read(verify_file);
+    if (!chain) return;
     for (const auto& f : chain_files) {
-      auto more = ReadChainFile(f);
-      if (!more.ok()) return fail_input(more.status());
+      auto more = read(f);
+      if (!more) return;
       for (auto& d : *more) chain->push_back(std::move(d));
     }
     if (chain->size() > xrml::kMaxChainLength) {
@@ -110,10 +137,10 @@ void RegisterXrmlCommands(CLI::App& app, int& exit_code) {
     }
     xrml::ChainPolicy policy;
     if (!trust_file.empty()) {
-      auto anchor = ReadChainFile(trust_file);
-      if (!anchor.ok()) return fail_input(anchor.status());
+      auto anchor = read(trust_file);
+      if (!anchor) return;
       auto key = xrml::TrustAnchorKey(anchor->front());
-      if (!key.ok()) return fail_input(key.status().WithContext(trust_file));
+      if (!key.ok()) return reject(key.status().WithContext(trust_file));
       policy.trusted_root = *key;
     }
     if (!at_text.empty()) {
@@ -126,13 +153,9 @@ void RegisterXrmlCommands(CLI::App& app, int& exit_code) {
       policy.at = DefaultClock().Now();
     }
     Status s = xrml::VerifyChain(*chain, policy);
-    if (s.ok()) {
-      std::cout << "valid\n";
-      exit_code = 0;
-    } else {
-      std::cout << "invalid: " << s.message() << "\n";
-      exit_code = 1;
-    }
+    if (!s.ok()) return reject(s);
+    std::cout << "valid\n";
+    exit_code = 0;
   });
 }
 

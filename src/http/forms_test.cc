@@ -46,7 +46,11 @@ TEST(UrlEncoded, BadEscapesAreMalformed) {
 
 TEST(UrlEncoded, TooManyFieldsIsTooLarge) {
   std::string body;
-  for (int i = 0; i < 1001; ++i) body += "f" + std::to_string(i) + "=1&";
+  for (int i = 0; i < 1001; ++i) {
+    body += 'f';
+    body += std::to_string(i);
+    body += "=1&";
+  }
   EXPECT_EQ(ParseUrlEncoded(body).status().code(), Code::kTooLarge);
 }
 

@@ -209,7 +209,7 @@ std::string SerializePretty(const Element& e, int indent) {
   if (e.children.empty()) return pad + SerializeSurface(e) + "\n";
   Element shell = e;
   shell.children.clear();
-  shell.text = "x";
+  shell.text.assign(1, 'x');  // not = "x": GCC 12 -Wrestrict false positive at -O3
   std::string open = SerializeSurface(shell);
   open = open.substr(0, open.size() - e.name.size() - 4);  // drop "x</NAME>"
   std::string out = pad + open + "\n";

@@ -51,6 +51,40 @@ TEST(XrmlCli, UnreadableInputIsAnError) {
   EXPECT_EQ(missing.err, "error: no such file: " + dir.path() + "/nope.xml\n");
 }
 
+TEST(XrmlCli, ReadableButUnacceptableDocumentsAreInvalid) {
+  TempDir dir;
+  std::string text = ReadAll(Data("ul.xml"));
+  const size_t at = text.find("<ALGORITHM>RSA</ALGORITHM>");
+  ASSERT_NE(at, std::string::npos);
+  text.replace(at, 26, "<ALGORITHM>DSA</ALGORITHM>");
+  const std::string tampered = dir.path() + "/tampered.xml";
+  std::ofstream(tampered) << text;
+  CommandResult r = RunCommand({kBin, "xrml", "verify", tampered});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.out,
+            "invalid: " + tampered + ": ISSUER/PUBLICKEY: only RSA public keys are supported\n");
+  EXPECT_EQ(r.err, "");
+  // Well-formed XML that is no XrML at all is invalid too.
+  const std::string other = dir.path() + "/other.xml";
+  std::ofstream(other) << "<note>hello</note>";
+  CommandResult o = RunCommand({kBin, "xrml", "verify", other});
+  EXPECT_EQ(o.exit_code, 1);
+  EXPECT_EQ(o.out.rfind("invalid: " + other + ": ", 0), 0u) << o.out;
+  // So is a trust anchor that is not one.
+  CommandResult t = RunCommand({kBin, "xrml", "verify", Data("ul.xml"), "--trust", tampered});
+  EXPECT_EQ(t.exit_code, 1) << t.out << t.err;
+}
+
+TEST(XrmlCli, OverSizeInputIsAnError) {
+  TempDir dir;
+  const std::string big = dir.path() + "/big.xml";
+  std::ofstream(big) << "<XrML>" << std::string((8 << 20) + 1, ' ') << "</XrML>";
+  CommandResult r = RunCommand({kBin, "xrml", "verify", big});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err.rfind("error: ", 0), 0u) << r.err;
+}
+
 TEST(XrmlCli, ShowSummarisesADocument) {
   CommandResult r = RunCommand({kBin, "xrml", "show", Data("rac.xml")});
   EXPECT_EQ(r.exit_code, 0);
