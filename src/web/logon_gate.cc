@@ -65,10 +65,14 @@ http::Response LogonGate::LogOn(const http::Request& req) {
     return LogonPage(req, 400, "the logon form expired; please try again");
   }
   auto id = logon_.LogOn(form->count("user") ? form->at("user") : "",
-                         form->count("password") ? form->at("password") : "");
+                         form->count("password") ? form->at("password") : "", req.remote_address);
   if (!id.ok()) {
-    return LogonPage(req, id.status().code() == Code::kPermissionDenied ? 403 : 401,
-                     id.status().message());
+    const Code code = id.status().code();
+    const int status = code == Code::kUnauthenticated    ? 401
+                       : code == Code::kPermissionDenied ? 429  // throttled: try again later
+                       : code == Code::kUnavailable      ? 503
+                                                         : 403;
+    return LogonPage(req, status, id.status().message());
   }
   if (!id->InGroup(options_.group)) return AccessDenied(id->user);
   auto token = sessions_.Create(*id);
