@@ -1,6 +1,10 @@
 #include "accounts/accounts.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
 #include <algorithm>
+#include <cstring>
 
 #include "base/text.h"
 #include "crypto/keys.h"
@@ -49,7 +53,79 @@ Status CheckName(const std::string& name, const char* what) {
   return Status::Ok();
 }
 
+// New local account names are printable ASCII: names compare with ASCII
+// case folding (NameKey, EqualsIgnoreCase in rights matching), so "É" and
+// "é" would be two different names. Directory accounts are not limited.
+Status CheckUserName(const std::string& name) {
+  RETURN_IF_ERROR(CheckName(name, "user name"));
+  for (unsigned char c : name) {
+    if (c < 0x20 || c >= 0x7f) {
+      return Status(Code::kInvalidArgument,
+                    "the user name must be ASCII letters, digits, spaces or punctuation: user "
+                    "names are not case-sensitive, and only ASCII letters have a case rule here");
+    }
+  }
+  return Status::Ok();
+}
+
+// NameKey in SQL, the same in every engine (lower() may fold more than
+// ASCII, or less).
+std::string NameKeySql(const std::string& column) {
+  std::string expr = column;
+  for (char c = 'A'; c <= 'Z'; ++c) {
+    expr = "replace(" + expr + ", '" + c + "', '" + static_cast<char>(c - 'A' + 'a') + "')";
+  }
+  return expr;
+}
+
+const Status& Wrong() {
+  static const Status kWrong(Code::kUnauthenticated, "the user name or password is wrong");
+  return kWrong;
+}
+
+// The stored name of the account that `user` names, in any case. When
+// several legacy accounts differ only in case, `user` must be one exactly.
+Result<std::string> Resolve(store::Database& db, const std::string& user) {
+  ASSIGN_OR_RETURN(
+      auto rows,
+      db.Query("SELECT name FROM accounts WHERE name_key = $1 ORDER BY name", {NameKey(user)}));
+  if (rows.empty()) return Status(Code::kNotFound, "there is no user named \"" + user + "\"");
+  if (rows.size() == 1) return rows[0].Text(0);
+  std::string names;
+  for (const auto& r : rows) {
+    if (r.Text(0) == user) return r.Text(0);
+    names += (names.empty() ? "" : ", ") + r.Text(0);
+  }
+  return Status(Code::kFailedPrecondition,
+                "the user name \"" + user +
+                    "\" matches several accounts that differ only in case (" + names +
+                    "): give one of them exactly");
+}
+
 }  // namespace
+
+std::string NameKey(std::string_view name) {
+  std::string key(name);
+  for (char& c : key) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return key;
+}
+
+std::string SourceKey(const std::string& address) {
+  in6_addr v6{};
+  if (address.find(':') == std::string::npos || inet_pton(AF_INET6, address.c_str(), &v6) != 1) {
+    return address;
+  }
+  char text[INET6_ADDRSTRLEN] = {};
+  if (IN6_IS_ADDR_V4MAPPED(&v6)) {
+    return inet_ntop(AF_INET, v6.s6_addr + 12, text, sizeof text) ? text : address;
+  }
+  // One subscriber usually holds a whole /64: counting its addresses one by
+  // one would give it 2^64 budgets.
+  std::memset(v6.s6_addr + 8, 0, 8);
+  return inet_ntop(AF_INET6, &v6, text, sizeof text) ? std::string(text) + "/64" : address;
+}
 
 bool Identity::InGroup(std::string_view group) const {
   return std::any_of(groups.begin(), groups.end(),
@@ -67,26 +143,54 @@ Status AccountStore::Migrate(store::Database& db) {
        "locked_until INTEGER)",
        "CREATE TABLE sessions (token_hash TEXT PRIMARY KEY, purpose TEXT NOT NULL, name TEXT NOT "
        "NULL, groups TEXT NOT NULL, csrf TEXT NOT NULL, created_at INTEGER NOT NULL, last_seen "
-       "INTEGER NOT NULL)"});
+       "INTEGER NOT NULL)",
+       // 5-6: failures per (name, source address), never a lock of the account.
+       "DROP TABLE logon_failures",
+       "CREATE TABLE logon_failures (name_key TEXT NOT NULL, source TEXT NOT NULL, failures "
+       "INTEGER NOT NULL, last_attempt INTEGER NOT NULL, next_allowed INTEGER NOT NULL, PRIMARY "
+       "KEY (name_key, source))",
+       // 7-11: names compare case-insensitively (NameKey). Names that already
+       // differ only in case are kept and marked ambiguous (see the header).
+       "ALTER TABLE accounts ADD COLUMN name_key TEXT",
+       "ALTER TABLE accounts ADD COLUMN ambiguous INTEGER NOT NULL DEFAULT 0",
+       "UPDATE accounts SET name_key = " + NameKeySql("name"),
+       "UPDATE accounts SET ambiguous = 1 WHERE name_key IN (SELECT name_key FROM accounts GROUP "
+       "BY name_key HAVING COUNT(*) > 1)",
+       "CREATE UNIQUE INDEX accounts_name_key ON accounts (name_key) WHERE ambiguous = 0",
+       // 12: purging expired sessions.
+       "CREATE INDEX sessions_purpose_last_seen ON sessions (purpose, last_seen)"});
 }
 
 Status AccountStore::AddUser(const std::string& user, const std::string& password,
                              const std::vector<std::string>& groups) {
-  RETURN_IF_ERROR(CheckName(user, "user name"));
+  RETURN_IF_ERROR(CheckUserName(user));
   RETURN_IF_ERROR(CheckPassword(password));
   for (const auto& g : groups) RETURN_IF_ERROR(CheckName(g, "group name"));
   ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(password));
+  const std::string key = NameKey(user);
+  auto taken = [&](const std::string& existing) {
+    return Status(Code::kAlreadyUsed,
+                  "a user named \"" + existing + "\" already exists" +
+                      (existing == user ? "" : " (user names are not case-sensitive)"));
+  };
   return db_.InTransaction([&](store::Database& tx) -> Status {
-    auto r =
-        tx.Execute("INSERT INTO accounts (name, password_hash, created_at) VALUES ($1, $2, $3)",
-                   {user, hash, Secs(clock_.Now())});
-    if (!r.ok() && r.status().code() == Code::kAlreadyUsed) {
-      return Status(Code::kAlreadyUsed, "a user named \"" + user + "\" already exists");
-    }
+    // Also finds legacy ambiguous names, which the unique index leaves out.
+    ASSIGN_OR_RETURN(auto existing,
+                     tx.Query("SELECT name FROM accounts WHERE name_key = $1", {key}));
+    if (!existing.empty()) return taken(existing[0].Text(0));
+    auto r = tx.Execute(
+        "INSERT INTO accounts (name, name_key, password_hash, created_at) VALUES ($1, $2, $3, $4)",
+        {user, key, hash, Secs(clock_.Now())});
+    if (!r.ok() && r.status().code() == Code::kAlreadyUsed) return taken(user);
     RETURN_IF_ERROR(Done(r));
+    // A new account starts with the given groups only, never with
+    // memberships left behind by an older account of that name.
+    RETURN_IF_ERROR(Done(tx.Execute("DELETE FROM account_groups WHERE name = $1", {user})));
     for (const auto& g : groups) {
-      RETURN_IF_ERROR(Done(
-          tx.Execute("INSERT INTO account_groups (name, group_name) VALUES ($1, $2)", {user, g})));
+      auto added =
+          tx.Execute("INSERT INTO account_groups (name, group_name) VALUES ($1, $2)", {user, g});
+      if (!added.ok() && added.status().code() == Code::kAlreadyUsed) continue;  // given twice
+      RETURN_IF_ERROR(Done(added));
     }
     return Status::Ok();
   });
@@ -95,29 +199,48 @@ Status AccountStore::AddUser(const std::string& user, const std::string& passwor
 Status AccountStore::SetPassword(const std::string& user, const std::string& password) {
   RETURN_IF_ERROR(CheckPassword(password));
   ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(password));
-  ASSIGN_OR_RETURN(int64_t n, db_.Execute("UPDATE accounts SET password_hash = $1 WHERE name = $2",
-                                          {hash, user}));
-  if (n == 0) return Status(Code::kNotFound, "there is no user named \"" + user + "\"");
-  return Status::Ok();
+  return db_.InTransaction([&](store::Database& tx) -> Status {
+    ASSIGN_OR_RETURN(std::string name, Resolve(tx, user));
+    return Done(tx.Execute("UPDATE accounts SET password_hash = $1 WHERE name = $2", {hash, name}));
+  });
 }
 
 Status AccountStore::AddToGroup(const std::string& user, const std::string& group) {
   RETURN_IF_ERROR(CheckName(group, "group name"));
-  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT 1 FROM accounts WHERE name = $1", {user}));
-  if (rows.empty()) return Status(Code::kNotFound, "there is no user named \"" + user + "\"");
-  auto r =
-      db_.Execute("INSERT INTO account_groups (name, group_name) VALUES ($1, $2)", {user, group});
-  if (!r.ok() && r.status().code() == Code::kAlreadyUsed) return Status::Ok();
-  return Done(r);
+  return db_.InTransaction([&](store::Database& tx) -> Status {
+    ASSIGN_OR_RETURN(std::string name, Resolve(tx, user));
+    auto r =
+        tx.Execute("INSERT INTO account_groups (name, group_name) VALUES ($1, $2)", {name, group});
+    if (!r.ok() && r.status().code() == Code::kAlreadyUsed) return Status::Ok();
+    return Done(r);
+  });
 }
 
 Status AccountStore::RemoveFromGroup(const std::string& user, const std::string& group) {
-  return Done(
-      db_.Execute("DELETE FROM account_groups WHERE name = $1 AND group_name = $2", {user, group}));
+  return db_.InTransaction([&](store::Database& tx) -> Status {
+    ASSIGN_OR_RETURN(std::string name, Resolve(tx, user));
+    return Done(tx.Execute("DELETE FROM account_groups WHERE name = $1 AND group_name = $2",
+                           {name, group}));
+  });
+}
+
+Status AccountStore::RemoveUser(const std::string& user) {
+  return db_.InTransaction([&](store::Database& tx) -> Status {
+    ASSIGN_OR_RETURN(std::string name, Resolve(tx, user));
+    RETURN_IF_ERROR(Done(tx.Execute("DELETE FROM account_groups WHERE name = $1", {name})));
+    RETURN_IF_ERROR(Done(tx.Execute("DELETE FROM sessions WHERE name = $1", {name})));
+    RETURN_IF_ERROR(Done(tx.Execute("DELETE FROM accounts WHERE name = $1", {name})));
+    // The last of several names that differed only in case is no longer
+    // ambiguous.
+    return Done(tx.Execute(
+        "UPDATE accounts SET ambiguous = 0 WHERE name_key = $1 AND (SELECT COUNT(*) FROM "
+        "accounts WHERE name_key = $1) = 1",
+        {NameKey(name)}));
+  });
 }
 
 Result<std::vector<Identity>> AccountStore::ListUsers() {
-  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT name FROM accounts ORDER BY name"));
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT name FROM accounts ORDER BY name_key, name"));
   std::vector<Identity> out;
   for (const auto& r : rows) {
     Identity id{r.Text(0), {}, "local"};
@@ -131,49 +254,107 @@ Result<std::vector<Identity>> AccountStore::ListUsers() {
 }
 
 Result<Identity> AccountStore::Authenticate(const std::string& user, const std::string& password) {
-  ASSIGN_OR_RETURN(auto rows,
-                   db_.Query("SELECT password_hash FROM accounts WHERE name = $1", {user}));
+  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT name, password_hash FROM accounts WHERE name_key "
+                                        "= $1 ORDER BY name",
+                                        {NameKey(user)}));
   // Hash even for unknown users, so timing does not tell which names exist.
   static const std::string kDummy = *crypto::HashPassword("not a real password");
-  const bool ok = crypto::VerifyPassword(password, rows.empty() ? kDummy : rows[0].Text(0));
-  if (rows.empty() || !ok) {
-    return Status(Code::kUnauthenticated, "the user name or password is wrong");
+  if (rows.empty()) {
+    (void)crypto::VerifyPassword(password, kDummy);
+    return Wrong();
   }
-  Identity id{user, {}, "local"};
+  bool matched = false;
+  for (const auto& r : rows) matched = crypto::VerifyPassword(password, r.Text(1)) || matched;
+  if (!matched) return Wrong();
+  if (rows.size() > 1) {
+    // Legacy accounts whose names differ only in case: whichever we picked,
+    // one person could act with the rights of another.
+    return Status(Code::kFailedPrecondition,
+                  "the user name \"" + user +
+                      "\" belongs to several accounts whose names differ only in case, made "
+                      "before user names became case-insensitive: none of them can log on until "
+                      "an administrator removes all but one (openrms user remove NAME)");
+  }
+  Identity id{rows[0].Text(0), {}, "local"};
   ASSIGN_OR_RETURN(auto groups,
-                   db_.Query("SELECT group_name FROM account_groups WHERE name = $1", {user}));
+                   db_.Query("SELECT group_name FROM account_groups WHERE name = $1", {id.user}));
   for (const auto& g : groups) id.groups.push_back(g.Text(0));
   return id;
 }
 
-Result<Identity> LogonService::LogOn(const std::string& user, const std::string& password) {
-  if (user.empty() || user.size() > 256 || password.size() > 1024) {
-    return Status(Code::kUnauthenticated, "the user name or password is wrong");
-  }
+Duration LogonService::DelayAfter(int64_t failures, int64_t free) const {
+  if (failures < free) return Duration(0);
+  const int64_t doublings = failures - free;
+  if (doublings >= 30) return policy_.max_delay;
+  return std::min(policy_.max_delay, policy_.first_delay * (int64_t{1} << doublings));
+}
+
+Result<std::optional<Time>> LogonService::Reserve(const std::string& key,
+                                                  const std::string& source) {
   const Time now = clock_.Now();
-  ASSIGN_OR_RETURN(auto lock, db_.Query("SELECT failures, locked_until FROM logon_failures WHERE "
-                                        "name = $1",
-                                        {user}));
-  if (!lock.empty() && !lock[0].IsNull(1) && Secs(now) < lock[0].Int(1)) {
-    return Status(Code::kPermissionDenied, "too many failed logons: the account is locked until " +
-                                               FormatHuman(Time(Duration(lock[0].Int(1)))));
+  const int64_t forget_before = Secs(now) - policy_.forget_after.count();
+  // Names that do not exist get rows too; forget the old ones now and then.
+  int64_t last = last_purge_.load();
+  if (Secs(now) - last >= 60 && last_purge_.compare_exchange_strong(last, Secs(now))) {
+    RETURN_IF_ERROR(
+        Done(db_.Execute("DELETE FROM logon_failures WHERE last_attempt <= $1", {forget_before})));
   }
-  Status last(Code::kUnauthenticated, "the user name or password is wrong");
-  for (Authenticator* source : sources_) {
-    auto id = source->Authenticate(user, password);
+  std::optional<Time> wait;
+  RETURN_IF_ERROR(db_.InTransaction([&](store::Database& tx) -> Status {
+    wait.reset();
+    ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT failures, last_attempt, next_allowed FROM "
+                                         "logon_failures WHERE name_key = $1 AND source = $2",
+                                         {key, source}));
+    int64_t failures = 0;
+    if (!rows.empty() && rows[0].Int(1) > forget_before) {
+      if (Secs(now) < rows[0].Int(2)) {
+        wait = Time(Duration(rows[0].Int(2)));
+        return Status::Ok();
+      }
+      failures = rows[0].Int(0);
+    }
+    ASSIGN_OR_RETURN(auto total, tx.Query("SELECT COALESCE(SUM(failures), 0) FROM logon_failures "
+                                          "WHERE name_key = $1 AND last_attempt > $2",
+                                          {key, forget_before}));
+    const int64_t free = total[0].Int(0) >= policy_.account_ceiling ? 1 : policy_.max_failures;
+    // Counted as a failure now; a success deletes the row.
+    ++failures;
+    return Done(tx.Execute(
+        "INSERT INTO logon_failures (name_key, source, failures, last_attempt, next_allowed) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name_key, source) DO UPDATE SET failures = $3, "
+        "last_attempt = $4, next_allowed = $5",
+        {key, source, failures, Secs(now), Secs(now + DelayAfter(failures, free))}));
+  }));
+  return wait;
+}
+
+Result<Identity> LogonService::LogOn(const std::string& user, const std::string& password,
+                                     const std::string& source) {
+  if (user.empty() || user.size() > 256 || password.size() > 1024) return Wrong();
+  const std::string key = NameKey(user);
+  const std::string from = SourceKey(source);
+  ASSIGN_OR_RETURN(std::optional<Time> wait, Reserve(key, from));
+  if (wait) {
+    // The same answer whether or not the name exists. Whole minutes, rounded up.
+    const Time at = std::chrono::ceil<std::chrono::minutes>(*wait);
+    const auto minutes = std::chrono::ceil<std::chrono::minutes>(*wait - clock_.Now()).count();
+    return Status(Code::kPermissionDenied,
+                  "too many failed logons with this user name from " +
+                      (source.empty() ? std::string("your address") : source) +
+                      ": try again after " + FormatHuman(at) + " (in " + std::to_string(minutes) +
+                      (minutes == 1 ? " minute" : " minutes") +
+                      "). Logons from other addresses are not affected.");
+  }
+  Status last = Wrong();
+  for (Authenticator* authenticator : sources_) {
+    auto id = authenticator->Authenticate(user, password);
     if (id.ok()) {
-      RETURN_IF_ERROR(Done(db_.Execute("DELETE FROM logon_failures WHERE name = $1", {user})));
+      RETURN_IF_ERROR(Done(db_.Execute(
+          "DELETE FROM logon_failures WHERE name_key = $1 AND source = $2", {key, from})));
       return id;
     }
     if (id.status().code() != Code::kUnauthenticated) last = id.status();
   }
-  const int64_t failures = (lock.empty() ? 0 : lock[0].Int(0)) + 1;
-  const bool locks = failures >= policy_.max_failures;
-  RETURN_IF_ERROR(Done(db_.Execute("DELETE FROM logon_failures WHERE name = $1", {user})));
-  RETURN_IF_ERROR(Done(
-      db_.Execute("INSERT INTO logon_failures (name, failures, locked_until) VALUES ($1, $2, $3)",
-                  {user, locks ? int64_t{0} : failures,
-                   locks ? store::Value(Secs(now + policy_.lock_for)) : store::Value(nullptr)})));
   return last;
 }
 
@@ -181,6 +362,13 @@ Result<std::string> SessionStore::Create(const Identity& identity) {
   const std::string token = NewToken(random_, 32);
   const std::string csrf = NewToken(random_, 24);
   const int64_t now = Secs(clock_.Now());
+  int64_t last = last_purge_.load();
+  if (now - last >= 60 && last_purge_.compare_exchange_strong(last, now)) {
+    // The same rule as Find: expired at created + absolute or last_seen + idle.
+    RETURN_IF_ERROR(Done(db_.Execute(
+        "DELETE FROM sessions WHERE purpose = $1 AND (last_seen <= $2 OR created_at <= $3)",
+        {purpose_, now - idle_.count(), now - absolute_.count()})));
+  }
   RETURN_IF_ERROR(Done(db_.Execute(
       "INSERT INTO sessions (token_hash, name, groups, csrf, created_at, last_seen, purpose) "
       "VALUES ($1, $2, $3, $4, $5, $6, $7)",

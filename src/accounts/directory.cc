@@ -4,6 +4,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/text.h"
+
 namespace openrms::accounts {
 
 namespace {
@@ -23,6 +25,42 @@ struct LdapDeleter {
 Status Unavailable(const DirectoryConfig& c, int rc) {
   return Status(Code::kUnavailable,
                 "the directory at " + c.uri + " cannot be reached: " + ldap_err2string(rc));
+}
+
+// The directory matches names without regard to case; a logon as "BOB" is
+// uid=bob. The identity carries the directory's own spelling, so that one
+// person has one name in sessions, policies and audit records. Falls back
+// to `user` when the template does not start with ATTRIBUTE={user} or the
+// entry cannot be read.
+std::string CanonicalName(LDAP* ld, const DirectoryConfig& config, const std::string& dn,
+                          const std::string& user, timeval& timeout) {
+  const size_t eq = config.user_dn.find("={user}");
+  if (eq == std::string::npos || eq == 0 || config.user_dn.find_first_of(",+", 0) < eq) {
+    return user;
+  }
+  const std::string attribute = config.user_dn.substr(0, eq);
+  char* attrs[] = {const_cast<char*>(attribute.c_str()), nullptr};
+  LDAPMessage* result = nullptr;
+  const int rc = ldap_search_ext_s(ld, dn.c_str(), LDAP_SCOPE_BASE, "(objectClass=*)", attrs, 0,
+                                   nullptr, nullptr, &timeout, 1, &result);
+  std::unique_ptr<LDAPMessage, int (*)(LDAPMessage*)> owned(result, ldap_msgfree);
+  if (rc != LDAP_SUCCESS) return user;
+  LDAPMessage* entry = ldap_first_entry(ld, result);
+  if (entry == nullptr) return user;
+  berval** values = ldap_get_values_len(ld, entry, attribute.c_str());
+  if (values == nullptr) return user;
+  std::string name = user;
+  int count = 0;
+  for (int i = 0; values[i] != nullptr; ++i) {
+    const std::string value(values[i]->bv_val, values[i]->bv_len);
+    if (EqualsIgnoreCase(value, user)) name = value;
+    ++count;
+  }
+  // A single value is the one the DN named, even where only non-ASCII
+  // letters differ in case.
+  if (count == 1) name.assign(values[0]->bv_val, values[0]->bv_len);
+  ldap_value_free_len(values);
+  return name;
 }
 
 }  // namespace
@@ -136,7 +174,7 @@ Result<Identity> DirectoryAuthenticator::Authenticate(const std::string& user,
   }
   if (rc != LDAP_SUCCESS) return Unavailable(config_, rc);
 
-  Identity id{user, {}, "directory"};
+  Identity id{CanonicalName(ld.get(), config_, dn, user, timeout), {}, "directory"};
   if (config_.group_base.empty()) return id;
   const std::string filter = Replace(config_.group_filter, "{dn}", EscapeFilterValue(dn));
   char* attrs[] = {const_cast<char*>(config_.group_attribute.c_str()), nullptr};

@@ -28,7 +28,8 @@ class DirectoryAuthenticator final : public Authenticator {
  public:
   explicit DirectoryAuthenticator(DirectoryConfig config) : config_(std::move(config)) {}
   // kUnauthenticated for a wrong password or unknown user, kUnavailable
-  // when the directory cannot be reached.
+  // when the directory cannot be reached. The identity's name is spelled as
+  // in the directory (uid "bob" for a logon as "BOB").
   Result<Identity> Authenticate(const std::string& user, const std::string& password) override;
 
  private:

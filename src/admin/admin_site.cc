@@ -4,6 +4,7 @@
 
 #include "base/text.h"
 #include "crypto/keys.h"
+#include "crypto/password_hash.h"
 #include "http/forms.h"
 #include "web/page.h"
 #include "xrml/chain.h"
@@ -261,7 +262,7 @@ Response AdminSite::Import(const Context& ctx, const std::string& name, const Re
       has_file = !p.filename.empty() || !p.data.empty();
     }
   }
-  if (csrf != ctx.session.csrf_token) {
+  if (!crypto::SecretEquals(csrf, ctx.session.csrf_token)) {
     return Response::Html(403, Render(&ctx, "Refused",
                                       web::Notice(NoticeKind::kError, "The form expired",
                                                   "<p>Reload the page and try again.</p>")));

@@ -333,7 +333,8 @@ http::Response ClusterHost::Token(const http::Request& req) {
     return error("unsupported_grant_type", "use grant_type=password");
   }
   auto id = context_.logon().LogOn(form->count("username") ? form->at("username") : "",
-                                   form->count("password") ? form->at("password") : "");
+                                   form->count("password") ? form->at("password") : "",
+                                   req.remote_address);
   if (!id.ok()) return error("invalid_grant", id.status().message());
   auto token = context_.bearer_tokens().Create(*id);
   if (!token.ok()) return JsonError(500, "InternalError", token.status().message());

@@ -1,6 +1,7 @@
-// openrms user add|passwd|group: local accounts of the administration site.
+// openrms user add|passwd|group|remove|list: local accounts of the administration site.
 #include <iostream>
 
+#include "base/text.h"
 #include "cli/cluster_host.h"
 #include "cli/commands.h"
 #include "cli/password.h"
@@ -65,8 +66,40 @@ void RegisterUserCommands(CLI::App& app, int& exit_code) {
     if (!s.ok()) return void(exit_code = ReportError(s));
     auto users = (*ctx)->accounts().ListUsers();
     for (const auto& u : users.ok() ? *users : std::vector<accounts::Identity>{}) {
-      if (u.user != g_name) continue;
-      std::cout << g_name << ":";
+      if (!EqualsIgnoreCase(u.user, g_name)) continue;  // names are not case-sensitive
+      std::cout << u.user << ":";
+      for (const auto& gr : u.groups) std::cout << " " << gr;
+      std::cout << "\n";
+    }
+  });
+
+  static std::string rm_dir, rm_name;
+  auto* remove = cmd->add_subcommand(
+      "remove", "Delete a local account, its group memberships and its sessions");
+  remove
+      ->add_option("NAME", rm_name,
+                   "User name (exactly as listed, when several differ only "
+                   "in case)")
+      ->required();
+  remove->add_option("--dir", rm_dir, "The server directory")->required();
+  remove->callback([&exit_code] {
+    auto ctx = ServerContext::Open(rm_dir, std::nullopt, false);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    Status s = (*ctx)->accounts().RemoveUser(rm_name);
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    std::cout << "removed user " << rm_name << "\n";
+  });
+
+  static std::string ls_dir;
+  auto* list = cmd->add_subcommand("list", "List the local accounts and their groups");
+  list->add_option("--dir", ls_dir, "The server directory")->required();
+  list->callback([&exit_code] {
+    auto ctx = ServerContext::Open(ls_dir, std::nullopt, false);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    auto users = (*ctx)->accounts().ListUsers();
+    if (!users.ok()) return void(exit_code = ReportError(users.status()));
+    for (const auto& u : *users) {
+      std::cout << u.user << ":";
       for (const auto& gr : u.groups) std::cout << " " << gr;
       std::cout << "\n";
     }

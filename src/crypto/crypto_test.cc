@@ -2,6 +2,7 @@
 
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
+#include "crypto/password_hash.h"
 
 namespace openrms::crypto {
 namespace {
@@ -50,6 +51,14 @@ TEST(Encoding, Base64) {
   EXPECT_FALSE(Base64Decode("YWJjZA="));
   EXPECT_FALSE(Base64Decode("YW=jZA=="));
   EXPECT_FALSE(Base64Decode("YWJj*A=="));
+}
+
+TEST(PasswordHash, SecretEquals) {
+  EXPECT_TRUE(SecretEquals("csrf-token", "csrf-token"));
+  EXPECT_FALSE(SecretEquals("csrf-token", "csrf-tokem"));
+  EXPECT_FALSE(SecretEquals("csrf-token", "csrf-token2"));
+  EXPECT_FALSE(SecretEquals("", ""));  // a missing token never matches
+  EXPECT_FALSE(SecretEquals("", "csrf-token"));
 }
 
 }  // namespace

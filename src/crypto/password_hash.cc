@@ -69,4 +69,9 @@ bool VerifyPassword(std::string_view password, std::string_view stored) {
   return CRYPTO_memcmp(actual.data(), expected->data(), kHashBytes) == 0;
 }
 
+bool SecretEquals(std::string_view a, std::string_view b) {
+  if (a.empty() || b.empty() || a.size() != b.size()) return false;
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
 }  // namespace openrms::crypto

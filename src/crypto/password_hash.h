@@ -14,4 +14,8 @@ Result<std::string> HashPassword(std::string_view password);
 // Constant-time comparison. False for a malformed hash.
 bool VerifyPassword(std::string_view password, std::string_view hash);
 
+// Compares secrets such as CSRF tokens in time that depends on their
+// lengths only (CRYPTO_memcmp). False when either is empty.
+bool SecretEquals(std::string_view a, std::string_view b);
+
 }  // namespace openrms::crypto

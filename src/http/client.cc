@@ -330,10 +330,42 @@ Result<ClientResponse> DoFetch(const ClientRequest& request) {
   ASSIGN_OR_RETURN(std::vector<tcp::endpoint> endpoints,
                    Resolve(ioc, url, deadline, timeout_seconds));
 
+  std::optional<asio::ip::address> local;
+  if (!request.local_address.empty()) {
+    beast::error_code ec;
+    local = asio::ip::make_address(request.local_address, ec);
+    if (ec) {
+      return Status(Code::kInvalidArgument,
+                    "\"" + request.local_address + "\" is not an IP address to connect from");
+    }
+    // Only the endpoints of the local address's family can be reached from it.
+    std::erase_if(endpoints,
+                  [&](const tcp::endpoint& e) { return e.address().is_v4() != local->is_v4(); });
+    if (endpoints.empty()) {
+      return Status(Code::kUnavailable, "cannot connect to " + url.Origin() + " from " +
+                                            request.local_address +
+                                            ": the host has no address of that family");
+    }
+  }
+
   auto connect = [&](beast::tcp_stream& tcp_stream) -> Status {
     beast::error_code ec;
     tcp_stream.expires_at(deadline);
-    tcp_stream.async_connect(endpoints, [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    if (local) {
+      // The range connect would close (and so unbind) the socket between
+      // tries: bind, then connect to the first endpoint only.
+      tcp::socket& socket = tcp_stream.socket();
+      socket.open(endpoints.front().protocol(), ec);
+      if (!ec) socket.bind(tcp::endpoint(*local, 0), ec);
+      if (ec) {
+        return Status(Code::kUnavailable, "cannot connect to " + url.Origin() + " from " +
+                                              request.local_address + ": " + ec.message());
+      }
+      tcp_stream.async_connect(endpoints.front(), [&](beast::error_code e) { ec = e; });
+    } else {
+      tcp_stream.async_connect(endpoints,
+                               [&](beast::error_code e, const tcp::endpoint&) { ec = e; });
+    }
     RunAll(ioc);
     if (ec == beast::error::timeout) {
       return Status(Code::kUnavailable, "cannot connect to " + url.Origin() +

@@ -23,6 +23,9 @@ struct ClientRequest {
   int timeout_seconds = 30;
   size_t max_response_bytes = 16 << 20;
   bool allow_plain_http = false;  // http:// URLs; only for tests of refusal paths
+  // The client socket's own address ("127.0.0.2": tests of per-address
+  // limits); empty: the kernel's choice.
+  std::string local_address;
 };
 
 struct ClientResponse {

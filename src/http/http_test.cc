@@ -209,6 +209,18 @@ TEST_F(HttpTest, HandlerSeesHeadersCookiesAndRemoteAddress) {
   EXPECT_EQ(response->body, "custom value|abc123|127.0.0.1");
 }
 
+TEST_F(HttpTest, ClientConnectsFromTheGivenLocalAddress) {
+  ClientRequest request = Get("/request-headers");
+  request.local_address = "127.0.0.2";  // all of 127/8 is loopback on Linux
+  auto response = Fetch(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "none|none|127.0.0.2");
+  request.local_address = "not an address";
+  EXPECT_EQ(Fetch(request).status().code(), Code::kInvalidArgument);
+  request.local_address = "::1";  // cannot reach an IPv4 server
+  EXPECT_EQ(Fetch(request).status().code(), Code::kUnavailable);
+}
+
 TEST_F(HttpTest, PostsABody) {
   ClientRequest request = Get("/echo");
   request.method = "POST";

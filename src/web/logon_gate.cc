@@ -1,5 +1,6 @@
 #include "web/logon_gate.h"
 
+#include "crypto/password_hash.h"
 #include "http/forms.h"
 #include "web/page.h"
 
@@ -60,14 +61,18 @@ http::Response LogonGate::LogOn(const http::Request& req) {
   if (!form.ok()) return LogonPage(req, 400, form.status().message());
   const std::string csrf = form->count("csrf") ? form->at("csrf") : "";
   const auto cookie = req.Cookie(kLogonCsrfCookie);
-  if (csrf.empty() || !cookie || *cookie != csrf) {
+  if (!cookie || !crypto::SecretEquals(*cookie, csrf)) {
     return LogonPage(req, 400, "the logon form expired; please try again");
   }
   auto id = logon_.LogOn(form->count("user") ? form->at("user") : "",
-                         form->count("password") ? form->at("password") : "");
+                         form->count("password") ? form->at("password") : "", req.remote_address);
   if (!id.ok()) {
-    return LogonPage(req, id.status().code() == Code::kPermissionDenied ? 403 : 401,
-                     id.status().message());
+    const Code code = id.status().code();
+    const int status = code == Code::kUnauthenticated    ? 401
+                       : code == Code::kPermissionDenied ? 429  // throttled: try again later
+                       : code == Code::kUnavailable      ? 503
+                                                         : 403;
+    return LogonPage(req, status, id.status().message());
   }
   if (!id->InGroup(options_.group)) return AccessDenied(id->user);
   auto token = sessions_.Create(*id);
@@ -120,7 +125,8 @@ std::variant<std::map<std::string, std::string>, http::Response> LogonGate::Form
     const Visitor& visitor, const http::Request& req) {
   auto parsed = http::ParseUrlEncoded(req.body);
   if (!parsed.ok()) return http::Response::Text(400, parsed.status().message() + "\n");
-  if (!parsed->count("csrf") || parsed->at("csrf") != visitor.session.csrf_token) {
+  if (!parsed->count("csrf") ||
+      !crypto::SecretEquals(parsed->at("csrf"), visitor.session.csrf_token)) {
     return http::Response::Html(403, Render({options_.site, "Refused",
                                              Notice(NoticeKind::kError, "The form expired",
                                                     "<p>Reload the page and try again.</p>"),

@@ -127,6 +127,11 @@ TEST_F(DirectoryLogonTest, BindAuthenticatesAndGroupsComeFromTheDirectory) {
   auto bob = directory.Authenticate("bob", "bob-directory-pw");
   ASSERT_TRUE(bob.ok());
   EXPECT_FALSE(bob->InGroup("Administrators"));
+  // The directory ignores case; the identity is spelled as the directory does.
+  auto upper = directory.Authenticate("ALICE", "alice-directory-pw");
+  ASSERT_TRUE(upper.ok()) << upper.status().ToString();
+  EXPECT_EQ(upper->user, "alice");
+  EXPECT_TRUE(upper->InGroup("Administrators"));
 
   EXPECT_EQ(directory.Authenticate("alice", "wrong").status().code(), Code::kUnauthenticated);
   EXPECT_EQ(directory.Authenticate("nobody", "x").status().code(), Code::kUnauthenticated);

@@ -18,16 +18,19 @@ std::string CookiePair(const http::ClientResponse& response) {
 }
 
 Result<http::ClientResponse> WebLogOn(const std::string& prefix, const std::string& ca_pem,
-                                      const std::string& user, const std::string& password) {
+                                      const std::string& user, const std::string& password,
+                                      const std::string& local_address) {
   http::ClientRequest get;
   get.url = prefix + "/logon";
   get.ca_pem = ca_pem;
+  get.local_address = local_address;
   ASSIGN_OR_RETURN(http::ClientResponse form, http::Fetch(get));
   const std::string csrf = HiddenField(form.body, "csrf");
   http::ClientRequest post;
   post.method = "POST";
   post.url = prefix + "/logon";
   post.ca_pem = ca_pem;
+  post.local_address = local_address;
   post.headers = {{"Content-Type", "application/x-www-form-urlencoded"},
                   {"Cookie", CookiePair(form)}};
   post.body = "csrf=" + csrf + "&user=" + http::PercentEncode(user) +
