@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/random.h"
 #include "base/status.h"
 #include "base/text.h"
@@ -48,6 +49,59 @@ TEST(Status, ResultCarriesValueOrError) {
   EXPECT_EQ(*ok, "three");
   Result<int> bad = Status(Code::kNotFound, "no such thing");
   EXPECT_EQ(bad.status().ToString(), "not-found: no such thing");
+}
+
+}  // namespace
+}  // namespace openrms
+
+namespace openrms {
+namespace {
+
+TEST(Json, RefusesDeepNestingBeforeParsing) {
+  const std::string deep = std::string(60000, '[') + std::string(60000, ']');
+  auto r = ParseJson(deep);
+  EXPECT_EQ(r.status().code(), Code::kTooLarge);
+  EXPECT_EQ(r.status().message(), "the JSON document nests deeper than 32 levels");
+  // Exactly the limit parses; one more does not.
+  EXPECT_TRUE(ParseJson(std::string(32, '[') + std::string(32, ']')).ok());
+  EXPECT_FALSE(ParseJson(std::string(33, '{') + std::string(33, '}')).ok());
+  // Brackets inside strings do not count, escaped quotes included.
+  EXPECT_TRUE(
+      ParseJson("[\"" + std::string(100, '[') + "\\\"" + std::string(100, '{') + "\"]").ok());
+  EXPECT_EQ(ParseJson("{").status().message(), "the body is not JSON");
+  EXPECT_EQ(ParseJson("").status().code(), Code::kMalformed);
+  JsonLimits small;
+  small.max_bytes = 4;
+  EXPECT_EQ(ParseJson("[1,2]", small).status().code(), Code::kTooLarge);
+  EXPECT_TRUE(ParseJson("[12]", small).ok());
+}
+
+TEST(Json, IntegersMustFitTheirFieldExactly) {
+  auto j = *ParseJson(
+      R"({"a": 30, "big": 9223372036854775808, "wrap": 4294967326, "frac": 30.9, "neg": -1,
+          "s": "30", "n": null, "max": 36500})");
+  EXPECT_EQ(*IntField(j, "a", 7, 0, 36500), 30);
+  EXPECT_EQ(*IntField(j, "missing", 7, 0, 36500), 7);
+  EXPECT_EQ(*IntField(j, "n", 7, 0, 36500), 7);
+  EXPECT_EQ(*IntField(j, "max", 7, 0, 36500), 36500);
+  for (const char* bad : {"big", "wrap", "frac", "neg", "s"}) {
+    auto r = IntField(j, bad, 7, 0, 36500);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(r.status().message(), std::string(bad) + " must be a whole number from 0 to 36500");
+  }
+  EXPECT_EQ(IntField(j, "max", 7, 0, 36499).status().code(), Code::kInvalidArgument);
+}
+
+TEST(Json, BooleansAndStringsNameTheFieldOnATypeError) {
+  auto j = *ParseJson(R"({"t": "yes", "b": true, "s": "hi", "i": 3})");
+  EXPECT_EQ(BoolField(j, "t", false).status().message(), "t must be true or false");
+  EXPECT_TRUE(*BoolField(j, "b", false));
+  EXPECT_FALSE(*BoolField(j, "missing", false));
+  EXPECT_EQ(*StringField(j, "s"), "hi");
+  EXPECT_EQ(StringField(j, "i").status().message(), "i must be a string");
+  EXPECT_EQ(StringField(j, "s", "", 1).status().message(), "s must be at most 1 bytes long");
+  // Not an object: every field is absent.
+  EXPECT_EQ(*StringField(nlohmann::json::array(), "s", "x"), "x");
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "base/file_system.h"
+#include "base/json.h"
 #include "cli/enrollment_host.h"
 #include "crypto/encoding.h"
 #include "crypto/tls_certificates.h"
@@ -352,18 +353,26 @@ http::Response ClusterHost::Licensing(const std::string& cluster, const std::str
                                       const std::string& operation, const http::Request& req) {
   const auto session = BearerSession(req);
   if (!session) return BearerChallenge(cluster);
-  try {
-    return LicensingCall(cluster, base, operation, req, {session->user, session->groups, ""});
-  } catch (const nlohmann::json::exception& e) {
-    // A field of the wrong type in the client's JSON.
-    return JsonError(400, "InvalidRequest", std::string("the request does not fit: ") + e.what());
-  }
+  return LicensingCall(cluster, base, operation, req, {session->user, session->groups, ""});
 }
+
+namespace {
+
+// The client's JSON body, depth-limited; nullopt after setting `error`.
+std::optional<nlohmann::json> JsonBody(const http::Request& req, http::Response& error) {
+  auto j = ParseJson(req.body);
+  if (!j.ok()) {
+    error = JsonError(400, "InvalidRequest", j.status().message());
+    return std::nullopt;
+  }
+  return std::move(*j);
+}
+
+}  // namespace
 
 http::Response ClusterHost::LicensingCall(const std::string& cluster, const std::string& base,
                                           const std::string& operation, const http::Request& req,
                                           const accounts::Identity& who) {
-  auto body = [&]() { return nlohmann::json::parse(req.body, nullptr, false); };
   auto answer = [](const Result<nlohmann::json>& r) {
     if (r.ok()) return http::Response::Json(200, r->dump());
     const licensing::ProtocolError e = licensing::LicensingService::ToProtocolError(r.status());
@@ -386,14 +395,16 @@ http::Response ClusterHost::LicensingCall(const std::string& cluster, const std:
     return http::Response::Json(200, out.dump());
   }
   if (operation == "publishinglicenses" && req.method == "POST") {
-    const auto j = body();
-    if (j.is_discarded()) return JsonError(400, "InvalidRequest", "the body is not JSON");
-    return answer(licensing_->Publish(cluster, who, j, base));
+    http::Response error;
+    const auto j = JsonBody(req, error);
+    if (!j) return error;
+    return answer(licensing_->Publish(cluster, who, *j, base));
   }
   if (operation == "enduserlicenses" && req.method == "POST") {
-    const auto j = body();
-    if (j.is_discarded()) return JsonError(400, "InvalidRequest", "the body is not JSON");
-    return answer(licensing_->EndUserLicense(cluster, who, j));
+    http::Response error;
+    const auto j = JsonBody(req, error);
+    if (!j) return error;
+    return answer(licensing_->EndUserLicense(cluster, who, *j));
   }
   // With service discovery off the SDK posts to clientlogs/debug and
   // clientlogs/performance; discovery names the other two.
@@ -410,17 +421,20 @@ http::Response ClusterHost::LicensingCall(const std::string& cluster, const std:
 http::Response ClusterHost::Certification(const std::string& cluster, const http::Request& req) {
   const auto session = BearerSession(req);
   if (!session) return BearerChallenge(cluster);
-  const auto body = nlohmann::json::parse(req.body, nullptr, false);
-  if (body.is_discarded() || !body.is_object() || !body.contains("PublicKey") ||
-      !body["PublicKey"].is_string()) {
+  http::Response error;
+  const auto body = JsonBody(req, error);
+  if (!body) return error;
+  auto public_key = StringField(*body, "PublicKey", "", 16 << 10);
+  if (!public_key.ok() || public_key->empty()) {
     return JsonError(400, "InvalidRequest", "the body needs PublicKey (base64 DER PKCS#1)");
   }
-  auto der = crypto::Base64Decode(body["PublicKey"].get<std::string>());
+  auto temporary = BoolField(*body, "Temporary", false);
+  if (!temporary.ok()) return JsonError(400, "InvalidRequest", temporary.status().message());
+  auto der = crypto::Base64Decode(*public_key);
   auto key = der ? crypto::PublicKey::FromPkcs1Der(*der)
                  : Result<crypto::PublicKey>(Status(Code::kMalformed, "PublicKey is not base64"));
   if (!key.ok()) return JsonError(400, "InvalidRequest", key.status().message());
-  auto chain = licensing_->Certify(cluster, {session->user, session->groups, ""}, *key,
-                                   body.value("Temporary", false));
+  auto chain = licensing_->Certify(cluster, {session->user, session->groups, ""}, *key, *temporary);
   if (!chain.ok()) {
     const licensing::ProtocolError e = licensing::LicensingService::ToProtocolError(chain.status());
     return JsonError(chain.status().code() == Code::kPermissionDenied ? 403 : e.http_status, e.code,

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/json.h"
 #include "base/text.h"
 #include "crypto/content_cipher.h"
 #include "crypto/encoding.h"
@@ -38,24 +39,30 @@ Result<std::vector<UserRights>> ReadUserRights(const json& array) {
   }
   std::vector<UserRights> out;
   size_t users = 0;
-  for (const auto& entry : array) {
+  for (size_t i = 0; i < array.size(); ++i) {
+    const json& entry = array[i];
+    const std::string where = "UserRights[" + std::to_string(i) + "]";
     if (!entry.is_object() || !entry.contains("Users") || !entry.contains("Rights") ||
         !entry["Users"].is_array() || !entry["Rights"].is_array()) {
-      return Invalid("each UserRights entry needs Users and Rights arrays");
+      return Invalid(where + " needs Users and Rights arrays");
     }
     UserRights ur;
     for (const auto& u : entry["Users"]) {
-      if (!u.is_string() || u.get<std::string>().empty() || u.get<std::string>().size() > 256) {
-        return Invalid("Users holds an empty or invalid name");
+      if (!u.is_string() || u.get_ref<const std::string&>().empty() ||
+          u.get_ref<const std::string&>().size() > 256) {
+        return Invalid(where + ".Users holds an empty or invalid name");
       }
       ur.users.push_back(u.get<std::string>());
     }
     for (const auto& r : entry["Rights"]) {
-      if (!r.is_string() || !IsKnownRight(Upper(r.get<std::string>()))) {
-        return Invalid("unknown right " + (r.is_string() ? r.get<std::string>() : r.dump()) +
+      // Never dump() what a client sent: its structure is theirs.
+      if (!r.is_string()) return Invalid(where + ".Rights must hold strings");
+      const std::string& name = r.get_ref<const std::string&>();
+      if (name.size() > 64 || !IsKnownRight(Upper(name))) {
+        return Invalid("unknown right " + name.substr(0, 64) +
                        " (use OWNER, VIEW, EDIT, PRINT, EXTRACT, EXPORT, ...)");
       }
-      ur.rights.push_back(Upper(r.get<std::string>()));
+      ur.rights.push_back(Upper(name));
     }
     users += ur.users.size();
     out.push_back(std::move(ur));
@@ -222,7 +229,7 @@ Result<nlohmann::json> LicensingService::Publish(const std::string& cluster,
   policy.content_id = NewGuid(random_);
   const Time now = clock_.Now();
   if (request.contains("TemplateId")) {
-    const std::string id = request.value("TemplateId", "");
+    ASSIGN_OR_RETURN(const std::string id, StringField(request, "TemplateId", "", 256));
     ASSIGN_OR_RETURN(auto templates, ListTemplates());
     auto it = std::find_if(templates.begin(), templates.end(),
                            [&](const Template& t) { return EqualsIgnoreCase(t.id, id); });
@@ -237,18 +244,20 @@ Result<nlohmann::json> LicensingService::Publish(const std::string& cluster,
   } else if (request.contains("Policy") && request["Policy"].is_object()) {
     const json& p = request["Policy"];
     ASSIGN_OR_RETURN(policy.user_rights, ReadUserRights(p.value("UserRights", json::array())));
-    if (p.contains("Descriptors") && p["Descriptors"].is_array() && !p["Descriptors"].empty()) {
-      policy.name = p["Descriptors"][0].value("Name", "");
-      policy.description = p["Descriptors"][0].value("Description", "");
+    if (p.contains("Descriptors") && !p["Descriptors"].is_null()) {
+      if (!p["Descriptors"].is_array()) return Invalid("Policy.Descriptors must be an array");
+      if (!p["Descriptors"].empty()) {
+        ASSIGN_OR_RETURN(policy.name, StringField(p["Descriptors"][0], "Name", "", 1024));
+        ASSIGN_OR_RETURN(policy.description,
+                         StringField(p["Descriptors"][0], "Description", "", 4096));
+      }
     }
-    policy.allow_offline = p.value("allowOfflineAccess", true);
-    policy.interval_days = p.value("IntervalTimeInDays", 30);
+    ASSIGN_OR_RETURN(policy.allow_offline, BoolField(p, "allowOfflineAccess", true));
+    ASSIGN_OR_RETURN(const int64_t interval, IntField(p, "IntervalTimeInDays", 30, 0, 36500));
+    policy.interval_days = static_cast<int>(interval);
     // The RMS SDK sends 30 when offline access is allowed and 0 when it is
     // not (some older builds sent 9125, 25 years); any value up to 100
     // years is honoured.
-    if (policy.interval_days < 0 || policy.interval_days > 36500) {
-      return Invalid("IntervalTimeInDays must be 0 to 36500");
-    }
     if (policy.interval_days == 0) policy.allow_offline = false;
     if (p.contains("LicenseValidUntil") && !p["LicenseValidUntil"].is_null()) {
       if (!p["LicenseValidUntil"].is_string()) return Invalid("LicenseValidUntil must be a date");

@@ -498,5 +498,60 @@ TEST_F(LicensingTest, RightsAccountCertificatesChainToTheTrustAnchor) {
       << lic.err;
 }
 
+// Hostile JSON from a logged-on user: never a crash, always a 400 that names
+// the field.
+TEST_F(LicensingTest, HostileJsonGetsA400AndTheNodeLives) {
+  const std::string token = Token("alice");
+  http::ClientRequest deep;
+  deep.method = "POST";
+  deep.url = root_ + "/my/v2/publishinglicenses";
+  deep.ca_pem = ReadAll(srv_ + "/tls-ca.pem");
+  deep.headers = {{"content-type", "application/json"}, {"Authorization", "Bearer " + token}};
+  deep.body = R"({"Policy":{"UserRights":[{"Users":["u"],"Rights":[)" + std::string(60000, '[') +
+              std::string(60000, ']') + "]}]}}";
+  auto r = http::Fetch(deep);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 400);
+  EXPECT_EQ(nlohmann::json::parse(r->body)["Message"],
+            "the JSON document nests deeper than 32 levels");
+  // A right that is not a string, shallow enough to parse.
+  nlohmann::json odd = {{"Policy", {{"UserRights", {{{"Users", {"u"}}, {"Rights", {{1, 2}}}}}}}}};
+  auto o = Call("publishinglicenses", token, odd);
+  ASSERT_TRUE(o.ok());
+  EXPECT_EQ(o->status, 400);
+  EXPECT_EQ(nlohmann::json::parse(o->body)["Message"], "UserRights[0].Rights must hold strings");
+
+  // Numbers that do not fit their field are refused, not wrapped or cut.
+  for (const std::string number : {"9223372036854775808", "4294967326", "30.9", "-1", "36501"}) {
+    SCOPED_TRACE(number);
+    deep.body = R"({"Policy":{"UserRights":[{"Users":["bob"],"Rights":["VIEW"]}],)"
+                R"("IntervalTimeInDays":)" +
+                number + "}}";
+    auto n = http::Fetch(deep);
+    ASSERT_TRUE(n.ok());
+    EXPECT_EQ(n->status, 400);
+    EXPECT_EQ(nlohmann::json::parse(n->body)["Message"],
+              "IntervalTimeInDays must be a whole number from 0 to 36500");
+  }
+
+  // /certification: a wrong type is a 400 naming the field, not a 500.
+  http::ClientRequest cert = deep;
+  cert.url = root_ + "/certification";
+  cert.body = R"({"PublicKey":"AAAA","Temporary":"yes"})";
+  auto c = http::Fetch(cert);
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->status, 400);
+  EXPECT_EQ(nlohmann::json::parse(c->body)["Message"], "Temporary must be true or false");
+  cert.body = "[" + std::string(100, '{');
+  c = http::Fetch(cert);
+  EXPECT_EQ(c->status, 400);
+
+  // The node is still there.
+  auto p = Call("publishinglicenses", token,
+                {{"Policy", {{"UserRights", {{{"Users", {"bob"}}, {"Rights", {"VIEW"}}}}}}}});
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->status, 200) << p->body;
+}
+
 }  // namespace
 }  // namespace openrms::testing

@@ -1,0 +1,101 @@
+#include "base/json.h"
+
+namespace openrms {
+
+namespace {
+
+// The deepest nesting of arrays and objects in `text`, stopping early once
+// it passes `limit`. Brackets inside strings do not count.
+int NestingDepth(std::string_view text, int limit) {
+  int depth = 0, deepest = 0;
+  bool in_string = false, escaped = false;
+  for (char c : text) {
+    if (in_string) {
+      if (escaped) {
+        escaped = false;
+      } else if (c == '\\') {
+        escaped = true;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+    } else if (c == '[' || c == '{') {
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) return deepest;
+    } else if (c == ']' || c == '}') {
+      --depth;
+    }
+  }
+  return deepest;
+}
+
+const nlohmann::json* Member(const nlohmann::json& object, std::string_view name) {
+  if (!object.is_object()) return nullptr;
+  auto it = object.find(name);
+  return it == object.end() || it->is_null() ? nullptr : &*it;
+}
+
+Status Wrong(std::string_view name, std::string_view what) {
+  return Status(Code::kInvalidArgument, std::string(name) + " must be " + std::string(what));
+}
+
+}  // namespace
+
+Result<nlohmann::json> ParseJson(std::string_view text, const JsonLimits& limits) {
+  if (text.size() > limits.max_bytes) {
+    return Status(Code::kTooLarge, "the JSON document is larger than " +
+                                       std::to_string(limits.max_bytes) + " bytes");
+  }
+  if (NestingDepth(text, limits.max_depth) > limits.max_depth) {
+    return Status(Code::kTooLarge, "the JSON document nests deeper than " +
+                                       std::to_string(limits.max_depth) + " levels");
+  }
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) return Status(Code::kMalformed, "the body is not JSON");
+  return j;
+}
+
+Result<int64_t> IntField(const nlohmann::json& object, std::string_view name, int64_t fallback,
+                         int64_t min, int64_t max) {
+  const nlohmann::json* v = Member(object, name);
+  if (!v) return fallback;
+  const std::string range =
+      "a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+  if (v->is_number_unsigned()) {
+    const uint64_t u = v->get<uint64_t>();
+    if (u > static_cast<uint64_t>(max) || (min > 0 && u < static_cast<uint64_t>(min))) {
+      return Wrong(name, range);
+    }
+    return static_cast<int64_t>(u);
+  }
+  if (v->is_number_integer()) {
+    const int64_t i = v->get<int64_t>();
+    if (i < min || i > max) return Wrong(name, range);
+    return i;
+  }
+  return Wrong(name, range);
+}
+
+Result<bool> BoolField(const nlohmann::json& object, std::string_view name, bool fallback) {
+  const nlohmann::json* v = Member(object, name);
+  if (!v) return fallback;
+  if (!v->is_boolean()) return Wrong(name, "true or false");
+  return v->get<bool>();
+}
+
+Result<std::string> StringField(const nlohmann::json& object, std::string_view name,
+                                std::string fallback, size_t max_bytes) {
+  const nlohmann::json* v = Member(object, name);
+  if (!v) return fallback;
+  if (!v->is_string()) return Wrong(name, "a string");
+  const auto& s = v->get_ref<const std::string&>();
+  if (s.size() > max_bytes) {
+    return Wrong(name, "at most " + std::to_string(max_bytes) + " bytes long");
+  }
+  return s;
+}
+
+}  // namespace openrms

@@ -1,0 +1,33 @@
+// JSON read from the network. Parsing is depth-limited before nlohmann sees
+// the bytes (untrusted structure never drives recursion: dump() and
+// comparisons recurse), and fields are read through typed readers that
+// name the field when its type or range is wrong. Nothing here throws.
+#pragma once
+
+#include <cstdint>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+
+#include "base/status.h"
+
+namespace openrms {
+
+struct JsonLimits {
+  size_t max_bytes = 4 << 20;
+  int max_depth = 32;  // nested arrays and objects
+};
+
+// kMalformed for bytes that are not JSON; kTooLarge over a limit.
+Result<nlohmann::json> ParseJson(std::string_view text, const JsonLimits& limits = {});
+
+// Readers of an optional member of `object`: absent or null gives
+// `fallback`; a value of another type, or a number out of [min, max] or
+// with a fraction, is kInvalidArgument naming the field.
+Result<int64_t> IntField(const nlohmann::json& object, std::string_view name, int64_t fallback,
+                         int64_t min, int64_t max);
+Result<bool> BoolField(const nlohmann::json& object, std::string_view name, bool fallback);
+Result<std::string> StringField(const nlohmann::json& object, std::string_view name,
+                                std::string fallback = "", size_t max_bytes = 64 << 10);
+
+}  // namespace openrms
