@@ -12,16 +12,6 @@ Time SystemClock::Now() const {
 
 namespace {
 
-class FixedOffsetClock final : public Clock {
- public:
-  explicit FixedOffsetClock(Duration offset) : offset_(offset) {}
-  Time Now() const override { return system_.Now() + offset_; }
-
- private:
-  SystemClock system_;
-  Duration offset_;
-};
-
 std::tm ToTm(Time t) {
   const std::time_t tt = t.time_since_epoch().count();
   std::tm tm{};
@@ -37,18 +27,6 @@ std::string Format(Time t, const char* pattern) {
 }
 
 }  // namespace
-
-const Clock& DefaultClock() {
-  // The fake "now" keeps running from the given instant, so timeouts work.
-  static const Clock* clock = []() -> const Clock* {
-    const char* fake = std::getenv("OPENRMS_FAKE_NOW");
-    if (fake != nullptr && *fake != '\0') {
-      if (auto t = ParseTime(fake)) return new FixedOffsetClock(*t - SystemClock().Now());
-    }
-    return new SystemClock();
-  }();
-  return *clock;
-}
 
 std::string FormatXrmlTime(Time t) { return Format(t, "%Y-%m-%dT%H:%M"); }
 std::string FormatIso8601(Time t) { return Format(t, "%Y-%m-%dT%H:%M:%SZ"); }

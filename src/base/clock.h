@@ -39,9 +39,10 @@ class FakeClock final : public Clock {
   std::atomic<long long> now_;
 };
 
-// Returns the process-wide clock. It is the SystemClock unless the
-// environment variable OPENRMS_FAKE_NOW holds an ISO 8601 UTC time, which
-// lets integration tests run the real program at a chosen instant.
+// Returns the process-wide clock: the SystemClock. In test builds only
+// (base/test_hooks.h), the environment variable OPENRMS_FAKE_NOW may hold an
+// ISO 8601 UTC time from which the clock then runs, so integration tests can
+// run the real program at a chosen instant.
 const Clock& DefaultClock();
 
 // "2010-06-11T20:50" (XrML 2.2.9.1.1: minute precision, UTC).

@@ -1,6 +1,7 @@
 // openrms: one program, many subcommands.
 #include <iostream>
 
+#include "base/test_hooks.h"
 #include "cli/commands.h"
 
 namespace openrms::cli {
@@ -22,6 +23,7 @@ int ReportError(const Status& status) {
 }  // namespace openrms::cli
 
 int main(int argc, char** argv) {
+  openrms::WarnAboutIgnoredTestHooks();
   CLI::App app{"OpenRMS: an open rights-management server", "openrms"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "openrms 0.1.0");

@@ -3,6 +3,7 @@
 
 #include <fstream>
 
+#include "base/clock.h"
 #include "support/process.h"
 
 namespace openrms::testing {
@@ -29,6 +30,38 @@ TEST(XrmlCli, VerifiesPublishingLicenseWithItsChain) {
       RunCommand({kBin, "xrml", "verify", Data("pl-offline.xml"), "--chain", Data("rac.xml")});
   EXPECT_EQ(now.exit_code, 1);
   EXPECT_EQ(now.out.rfind("invalid: ", 0), 0u) << now.out;
+}
+
+// The test hooks exist in the test suite's program only: the program users
+// run signs with real time whatever OPENRMS_FAKE_NOW says, and says so.
+TEST(XrmlCli, OnlyTheTestBuildHonoursTheFakeClock) {
+  TempDir dir;
+  std::ofstream(dir.path() + "/pw") << "hooks test key password\n";
+  auto init = [&](const std::string& bin, const std::string& name) {
+    return RunCommand({bin, "enrollment", "init", "--dir", dir.path() + "/" + name,
+                       "--password-file", dir.path() + "/pw"},
+                      {"OPENRMS_FAKE_NOW=2036-06-01T00:00:00Z", "OPENRMS_CRASH_AT=100"});
+  };
+  auto valid_from = [&](const std::string& name) {
+    CommandResult show =
+        RunCommand({kBin, "xrml", "show", dir.path() + "/" + name + "/trust-anchor.xml"});
+    const size_t at = show.out.find("valid from: ");
+    return at == std::string::npos ? show.out : show.out.substr(at + 12, 4);
+  };
+  CommandResult test = init(kBin, "test");
+  ASSERT_EQ(test.exit_code, 0) << test.err;
+  EXPECT_EQ(test.err.find("warning"), std::string::npos) << test.err;
+  EXPECT_EQ(valid_from("test"), "2036");  // a day's margin before the fake now
+
+  CommandResult release = init(OPENRMS_RELEASE_BINARY, "release");
+  ASSERT_EQ(release.exit_code, 0) << release.err;
+  EXPECT_NE(release.err.find("warning: OPENRMS_FAKE_NOW is ignored: only test builds "
+                             "(openrms-test) honour it\n"),
+            std::string::npos)
+      << release.err;
+  EXPECT_NE(release.err.find("warning: OPENRMS_CRASH_AT is ignored"), std::string::npos);
+  const std::string this_year = FormatHuman(SystemClock().Now() - Days(1)).substr(0, 4);
+  EXPECT_EQ(valid_from("release"), this_year);
 }
 
 TEST(XrmlCli, ReportsTheTemplateExampleInvalid) {
