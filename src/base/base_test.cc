@@ -106,3 +106,24 @@ TEST(Json, BooleansAndStringsNameTheFieldOnATypeError) {
 
 }  // namespace
 }  // namespace openrms
+
+namespace openrms {
+namespace {
+
+TEST(ForRemoteCaller, HidesInternalDetailBehindAReference) {
+  for (Code c : {Code::kInternal, Code::kIo, Code::kDataLoss, Code::kUnavailable}) {
+    const Status s = ForRemoteCaller(Status(c, "disk I/O error at /var/lib/openrms/openrms.db"));
+    EXPECT_EQ(s.code(), c);
+    EXPECT_EQ(s.message().find("/var/lib"), std::string::npos);
+    EXPECT_EQ(s.message().rfind("an internal error occurred (reference ", 0), 0u);
+  }
+  // Two references differ.
+  EXPECT_NE(ForRemoteCaller(Status(Code::kIo, "x")).message(),
+            ForRemoteCaller(Status(Code::kIo, "x")).message());
+  // The caller's own mistakes are told as they are.
+  const Status mine(Code::kInvalidArgument, "IntervalTimeInDays must be a whole number");
+  EXPECT_EQ(ForRemoteCaller(mine).message(), mine.message());
+}
+
+}  // namespace
+}  // namespace openrms

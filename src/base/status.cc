@@ -1,5 +1,10 @@
 #include "base/status.h"
 
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <random>
+
 namespace openrms {
 
 std::string_view CodeName(Code code) {
@@ -54,6 +59,28 @@ std::string Status::ToString() const {
 Status Status::WithContext(std::string_view context) const {
   if (ok()) return *this;
   return Status(code_, std::string(context) + ": " + message_);
+}
+
+}  // namespace openrms
+
+namespace openrms {
+
+Status ForRemoteCaller(const Status& status) {
+  const Code c = status.code();
+  if (c != Code::kInternal && c != Code::kIo && c != Code::kDataLoss && c != Code::kUnavailable) {
+    return status;
+  }
+  // Unique enough to find the line in the log; not a secret.
+  static std::atomic<uint64_t> counter{std::random_device{}()};
+  const uint64_t n =
+      counter.fetch_add(0x9E3779B97F4A7C15ull) ^
+      static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
+  char ref[17];
+  std::snprintf(ref, sizeof ref, "%016llx", static_cast<unsigned long long>(n));
+  const std::string line = "error " + std::string(ref) + ": " + status.ToString() + "\n";
+  std::fwrite(line.data(), 1, line.size(), stderr);  // one write, one line
+  return Status(c, "an internal error occurred (reference " + std::string(ref) +
+                       "); the server's log has the details");
 }
 
 }  // namespace openrms

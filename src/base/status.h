@@ -59,6 +59,14 @@ class [[nodiscard]] Status final {
   std::string message_;
 };
 
+// What a remote caller (a licensing client, an enrollment requester) may be
+// told. Internal errors (kInternal, kIo, kDataLoss, kUnavailable) carry
+// file paths, SQL and library text: they are written to stderr under a new
+// reference id, and the caller gets the same code with "an internal error
+// occurred (reference ID); the server's log has the details". Any other
+// status is the caller's own doing and is returned as it is.
+Status ForRemoteCaller(const Status& status);
+
 // A value or an error. Construct from a T or from a non-OK Status.
 template <typename T>
 class [[nodiscard]] Result final {

@@ -229,7 +229,7 @@ Result<std::shared_ptr<enrollment::EnrollmentService>> ClusterHost::Issuer(
 http::Response ClusterHost::SubEnroll(const std::string& name, const http::Request& req) {
   using enrollment::RequestKind;
   auto fault = [](const Status& s) {
-    return http::Response::Xml(500, enrollment::WriteSoapFault(s));
+    return http::Response::Xml(500, enrollment::WriteSoapFault(ForRemoteCaller(s)));
   };
   if (req.body.size() > enrollment::kMaxRequestBytes) {
     return fault(Status(Code::kTooLarge, "the request is too large"));
@@ -338,7 +338,9 @@ http::Response ClusterHost::Token(const http::Request& req) {
                                    req.remote_address);
   if (!id.ok()) return error("invalid_grant", id.status().message());
   auto token = context_.bearer_tokens().Create(*id);
-  if (!token.ok()) return JsonError(500, "InternalError", token.status().message());
+  if (!token.ok()) {
+    return JsonError(500, "InternalError", ForRemoteCaller(token.status()).message());
+  }
   http::Response r = http::Response::Json(
       200, nlohmann::json{{"access_token", *token}, {"token_type", "Bearer"}, {"expires_in", 1800}}
                .dump());

@@ -118,6 +118,12 @@ Result<ClusterService::Validated> ClusterService::Validate(const ClusterConfig& 
     return Status(Code::kExpired,
                   "the certificate expired on " + FormatHuman(*slc.validity->until));
   }
+  if (slc.validity->from && now < *slc.validity->from) {
+    return Status(Code::kNotYetValid,
+                  "the certificate is not valid before " + FormatHuman(*slc.validity->from) +
+                      ": its issuer's clock may be wrong; import it once it is valid, or ask "
+                      "for a new one");
+  }
   ASSIGN_OR_RETURN(crypto::PublicKey anchor, AnchorKey(c.trust_anchor));
   Status trusted = xrml::VerifyChain(v.chain, {anchor, now});
   if (!trusted.ok()) {

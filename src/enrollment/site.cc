@@ -89,7 +89,8 @@ std::string WhatToDo(Code code) {
   }
 }
 
-Response RefusalPage(const Site& site, const Status& s) {
+Response RefusalPage(const Site& site, const Status& refusal) {
+  const Status s = ForRemoteCaller(refusal);
   std::string body = web::Notice(NoticeKind::kError, "The request was refused",
                                  "<p>" + E(s.message()) + "</p><p>" + WhatToDo(s.code()) + "</p>");
   body += "<div class=\"actions\"><a class=\"button secondary\" href=\"/\">Back</a></div>";
@@ -181,7 +182,7 @@ Response Online(const Site& site, const Request& req) {
   auto issued = site.service.Enroll(req.body, {"online", req.remote_address});
   if (!issued.ok()) {
     // SOAP 1.1 faults travel with status 500.
-    return Response::Xml(500, WriteSoapFault(issued.status()));
+    return Response::Xml(500, WriteSoapFault(ForRemoteCaller(issued.status())));
   }
   return Response::Xml(200, WriteEnrollResponse(issued->chain));
 }

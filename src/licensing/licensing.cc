@@ -163,9 +163,11 @@ Status LicensingService::Migrate(store::Database& db) {
 ProtocolError LicensingService::ToProtocolError(const Status& s) {
   switch (s.code()) {
     case Code::kExpired:
-      return {500, "ServerLicensorCertificateExpired", s.message()};
+      return {503, "ServerLicensorCertificateExpired", s.message()};
+    case Code::kNotYetValid:
+      return {503, "ServerLicensorCertificateNotYetValid", s.message()};
     case Code::kFailedPrecondition:
-      return {500, "ServerNotReady", s.message()};
+      return {503, "ServerNotReady", s.message()};
     case Code::kMismatch:
     case Code::kBadSignature:
     case Code::kMalformed:
@@ -177,7 +179,7 @@ ProtocolError LicensingService::ToProtocolError(const Status& s) {
     case Code::kUnsupported:
       return {400, "InvalidRequest", s.message()};
     default:
-      return {500, "InternalError", s.message()};
+      return {500, "InternalError", ForRemoteCaller(s).message()};
   }
 }
 
@@ -200,6 +202,12 @@ Status LicensingService::CheckCanIssue(const std::string& cluster) {
   if (!active) {
     return Status(Code::kFailedPrecondition,
                   "cluster " + cluster + " has no server licensor certificate yet");
+  }
+  if (clock_.Now() < active->valid_from) {
+    return Status(Code::kNotYetValid, "the server licensor certificate of cluster " + cluster +
+                                          " is not valid before " +
+                                          FormatHuman(active->valid_from) +
+                                          ": licensing is refused until then");
   }
   if (clock_.Now() >= active->valid_until) {
     return Status(Code::kExpired, "the server licensor certificate of cluster " + cluster +

@@ -333,6 +333,10 @@ TEST_F(ClusterLifecycleTest, ImportRefusesWrongCertificatesAndKeepsTheActiveOne)
   // An expired certificate.
   ExpectImportRefused(CraftedCertificate("ROOT", guid, now - Days(30), now - Days(1), true),
                       "the certificate expired on " + FormatHuman(now - Days(1)).substr(0, 10));
+  // A certificate whose validity has not started.
+  ExpectImportRefused(
+      CraftedCertificate("ROOT", guid, now + Days(2), now + Days(500), true),
+      "the certificate is not valid before " + FormatHuman(now + Days(2)).substr(0, 10));
   // A certificate without the right to issue.
   ExpectImportRefused(CraftedCertificate("ROOT", guid, now, now + Days(400), false),
                       "the certificate does not grant the right to issue");

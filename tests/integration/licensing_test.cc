@@ -553,5 +553,26 @@ TEST_F(LicensingTest, HostileJsonGetsA400AndTheNodeLives) {
   EXPECT_EQ(p->status, 200) << p->body;
 }
 
+// An internal failure (here: the audit table gone from under the node)
+// reaches the client as a reference id, never as SQL or file names.
+TEST_F(LicensingTest, InternalErrorsShowNoInternalText) {
+  auto db = store::OpenSqlite(srv_ + "/openrms.db");
+  ASSERT_TRUE(db.ok());
+  ASSERT_TRUE((*db)->Execute("ALTER TABLE license_audit RENAME TO license_audit_away").ok());
+  auto p = Call("publishinglicenses", Token("alice"),
+                {{"Policy", {{"UserRights", {{{"Users", {"bob"}}, {"Rights", {"VIEW"}}}}}}}});
+  ASSERT_TRUE((*db)->Execute("ALTER TABLE license_audit_away RENAME TO license_audit").ok());
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->status, 500);
+  const auto error = nlohmann::json::parse(p->body);
+  EXPECT_EQ(error["Code"], "InternalError");
+  const std::string message = error["Message"];
+  EXPECT_EQ(message.rfind("an internal error occurred (reference ", 0), 0u) << message;
+  EXPECT_NE(message.find("); the server's log has the details"), std::string::npos);
+  for (const char* secret : {"license_audit", "table", "sqlite", srv_.c_str()}) {
+    EXPECT_EQ(p->body.find(secret), std::string::npos) << secret << " in " << p->body;
+  }
+}
+
 }  // namespace
 }  // namespace openrms::testing
