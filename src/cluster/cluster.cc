@@ -293,6 +293,18 @@ Result<SlcSummary> ClusterService::RenewOnline(const std::string& name, std::str
                                                std::optional<std::string> token) {
   ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
   ASSIGN_OR_RETURN(auto key, OpenKey(c, password));
+  // One renewal at a time: a second one is refused before it asks the
+  // issuer for anything. The lease outlives the issuer's timeout (30 s);
+  // a renewal that died holds it for at most two minutes.
+  const std::string holder = NewGuid(env_.random);
+  RETURN_IF_ERROR(store_.TakeRenewalLease(name, holder, env_.clock.Now(),
+                                          env_.clock.Now() + std::chrono::minutes(2)));
+  struct Release {
+    ClusterStore& store;
+    const std::string& name;
+    const std::string& holder;
+    ~Release() { (void)store.ReleaseRenewalLease(name, holder); }
+  } release{store_, name, holder};
   ASSIGN_OR_RETURN(std::string request, MakeRequest(c, *key, std::move(token), std::nullopt));
   const std::string action = c.kind == ClusterKind::kRoot ? enrollment::kEnrollSoapAction
                                                           : enrollment::kSubEnrollSoapAction;

@@ -85,7 +85,39 @@ Status ClusterStore::Migrate(store::Database& db) {
        "CREATE TABLE cluster_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, "
        "at INTEGER NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL, detail TEXT NOT NULL)",
        "ALTER TABLE clusters ADD COLUMN rac_standard_days INTEGER NOT NULL DEFAULT 365",
-       "ALTER TABLE clusters ADD COLUMN rac_temporary_minutes INTEGER NOT NULL DEFAULT 15"});
+       "ALTER TABLE clusters ADD COLUMN rac_temporary_minutes INTEGER NOT NULL DEFAULT 15",
+       "CREATE TABLE cluster_renewal_leases (cluster TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+       "expires_at INTEGER NOT NULL)"});
+}
+
+Status ClusterStore::TakeRenewalLease(const std::string& name, const std::string& holder, Time now,
+                                      Time until) {
+  return db_.InTransaction([&](store::Database& tx) -> Status {
+    ASSIGN_OR_RETURN(auto rows,
+                     tx.Query("SELECT holder, expires_at FROM cluster_renewal_leases WHERE "
+                              "cluster = $1",
+                              {name}));
+    if (!rows.empty() && rows[0].Text(0) != holder && rows[0].Int(1) > Secs(now)) {
+      return Status(Code::kFailedPrecondition,
+                    "a renewal of cluster " + name +
+                        " is already in progress: wait for it to finish and look at the "
+                        "cluster's status again");
+    }
+    RETURN_IF_ERROR(
+        tx.Execute("DELETE FROM cluster_renewal_leases WHERE cluster = $1", {name}).status());
+    return tx
+        .Execute(
+            "INSERT INTO cluster_renewal_leases (cluster, holder, expires_at) VALUES ($1, "
+            "$2, $3)",
+            {name, holder, Secs(until)})
+        .status();
+  });
+}
+
+Status ClusterStore::ReleaseRenewalLease(const std::string& name, const std::string& holder) {
+  auto r = db_.Execute("DELETE FROM cluster_renewal_leases WHERE cluster = $1 AND holder = $2",
+                       {name, holder});
+  return r.ok() ? Status::Ok() : r.status();
 }
 
 Result<std::vector<std::string>> ClusterStore::ListClusters() {

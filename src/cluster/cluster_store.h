@@ -97,6 +97,13 @@ class ClusterStore final {
   Status RecordRenewalAttempt(const std::string& name, Time at, bool ok,
                               std::optional<Time> next_attempt, int failures);
 
+  // One renewal per cluster at a time, across every node of the cluster:
+  // `holder` takes the lease until `until` unless another holder's lease
+  // is still running (kFailedPrecondition, "... already in progress").
+  // A holder that dies leaves a lease that simply runs out.
+  Status TakeRenewalLease(const std::string& name, const std::string& holder, Time now, Time until);
+  Status ReleaseRenewalLease(const std::string& name, const std::string& holder);
+
   Result<std::optional<SlcRecord>> ActiveSlc(const std::string& name);
   Result<std::vector<SlcRecord>> History(const std::string& name);
 

@@ -1,15 +1,21 @@
 // The SLC lifecycle of real clusters: a real enrollment service and real
 // cluster nodes (`openrms enrollment serve`, `openrms serve`) on loopback,
 // driven through the `openrms` program as an administrator would.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <fstream>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
 #include <set>
 #include <sstream>
+#include <thread>
 
 #include "base/file_system.h"
 #include "cluster/cluster_store.h"
@@ -271,6 +277,92 @@ TEST_F(ClusterLifecycleTest, LicensingOnlyClusterRenewsWithItsRoot) {
   ExpectImportRefused(out, "the certificate was issued for another key");
 }
 
+// An issuer that accepts TCP connections and never answers: a renewal to
+// it hangs until the client's timeout. Counts the connections it accepted.
+class StalledIssuer {
+ public:
+  StalledIssuer() {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    EXPECT_EQ(listen(fd_, 64), 0);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    thread_ = std::thread([this] {
+      while (true) {
+        const int c = accept(fd_, nullptr, nullptr);
+        if (c < 0) return;
+        accepted_++;
+        std::lock_guard lock(mu_);
+        held_.push_back(c);
+      }
+    });
+  }
+  ~StalledIssuer() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+    for (int c : held_) close(c);
+  }
+  int port() const { return port_; }
+  int accepted() const { return accepted_; }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::atomic<int> accepted_{0};
+  std::mutex mu_;
+  std::vector<int> held_;
+  std::thread thread_;
+};
+
+TEST_F(ClusterLifecycleTest, OneRenewalAtATimeAndTheSecondAsksTheIssuerNothing) {
+  StalledIssuer issuer;
+  {
+    auto db = store::OpenSqlite(srv_ + "/openrms.db");
+    ASSERT_TRUE(db.ok());
+    ASSERT_TRUE((*db)
+                    ->Execute("UPDATE clusters SET issuer_url = $1 WHERE name = 'ROOT'",
+                              {"https://127.0.0.1:" + std::to_string(issuer.port())})
+                    .ok());
+  }
+  BackgroundProcess first(
+      WithPassword({kBin, "slc", "renew", "--online", "--dir", srv_, "--cluster", "ROOT"}));
+  for (int i = 0; i < 200 && issuer.accepted() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(issuer.accepted(), 1) << "the first renewal never reached the issuer";
+  // While the first hangs, every other renewal is refused at once.
+  std::vector<std::thread> others;
+  std::vector<CommandResult> results(5);
+  for (size_t i = 0; i < results.size(); ++i) {
+    others.emplace_back([&, i] {
+      results[i] = Cmd({"slc", "renew", "--online", "--dir", srv_, "--cluster", "ROOT"});
+    });
+  }
+  for (auto& t : others) t.join();
+  for (const auto& r : results) {
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("a renewal of cluster ROOT is already in progress"), std::string::npos)
+        << r.err;
+  }
+  EXPECT_EQ(issuer.accepted(), 1);
+  // A renewal whose process died leaves a lease that runs out (2 minutes):
+  // a day later the next renewal reaches the issuer again.
+  first.Kill();
+  BackgroundProcess later(
+      WithPassword({kBin, "slc", "renew", "--online", "--dir", srv_, "--cluster", "ROOT"}),
+      {FakeNow(1)});
+  for (int i = 0; i < 200 && issuer.accepted() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_EQ(issuer.accepted(), 2);
+  later.Kill();
+}
+
 TEST_F(ClusterLifecycleTest, ImportRefusesWrongCertificatesAndKeepsTheActiveOne) {
   ASSERT_EQ(Cmd({"slc", "renew", "--online", "--dir", srv_}).exit_code, 0);
   const nlohmann::json active = Status();
@@ -479,6 +571,9 @@ TEST_F(ClusterLifecycleTest, CrashAtAnyPointLeavesOldOrNewSlcAndTheKey) {
       EXPECT_EQ(key.exit_code, 0) << mode << " point " << point << ": " << key.err;
       if (r.exit_code == 137) {
         ++crashes;
+        // The dead renewal's lease would run out in minutes; do not wait.
+        auto db = store::OpenSqlite(srv_ + "/openrms.db");
+        ASSERT_TRUE((*db)->Execute("DELETE FROM cluster_renewal_leases").ok());
         if (now_id != old_id) {
           // Died after the commit: the new SLC is active. Done with this mode.
           new_id = now_id;
