@@ -267,7 +267,12 @@ http::Response ClusterHost::Handle(const http::Request& req) {
     r.SetHeader("Content-Type", "text/plain; version=0.0.4");
     return r;
   }
-  if (req.path == "/healthz") return http::Response::Text(200, "ok\n");
+  if (req.path == "/healthz") {
+    if (req.method != "GET" && req.method != "HEAD") {
+      return http::Response::Text(405, "use GET or HEAD\n").SetHeader("Allow", "GET, HEAD");
+    }
+    return http::Response::Text(200, "ok\n");
+  }
   if (req.path == "/") return http::Response::Redirect("/admin/");
   if (req.path == "/oauth2/token") {
     if (req.method != "POST") return http::Response::Text(405, "use POST\n");

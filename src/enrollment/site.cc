@@ -335,7 +335,9 @@ void AddSiteRoutes(http::Router& router, EnrollmentService& service, SiteOptions
     r.SetHeader("Content-Type", "application/x-pem-file");
     return r;
   });
-  router.Add("GET", "/healthz", [](const Request&) { return Response::Text(200, "ok\n"); });
+  for (const char* method : {"GET", "HEAD"}) {  // others: 405
+    router.Add(method, "/healthz", [](const Request&) { return Response::Text(200, "ok\n"); });
+  }
   if (site->options.operator_gate != nullptr) {
     for (const char* method : {"GET", "POST"}) {
       router.Add(method, "/operator/*", [site](const Request& r) { return Operator(*site, r); });

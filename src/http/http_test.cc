@@ -1,7 +1,16 @@
 // The HTTPS server and client against each other, over loopback only.
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -9,7 +18,12 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
 #include <future>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <thread>
@@ -488,13 +502,14 @@ class RawConnection {
                             [&](beast::error_code ec, size_t) { done = ec.failed(); });
     ioc_.restart();
     ioc_.run_for(limit);
-    if (!done) {
+    const bool closed = done;
+    if (!ioc_.stopped()) {  // still reading: end it (which fails the read)
       beast::error_code ignored;
       stream_.next_layer().close(ignored);
       ioc_.restart();
       ioc_.run();
     }
-    return done;
+    return closed;
   }
 
  private:
@@ -557,6 +572,340 @@ TEST_F(HttpTest, StopLetsARunningRequestFinish) {
   auto response = pending.get();
   ASSERT_TRUE(response.ok()) << response.status().ToString();
   EXPECT_EQ(response->body, "slow");
+}
+
+// --- Connection limits ---
+
+// Polls `done` until it holds or `limit` passes.
+bool WaitUntil(const std::function<bool()>& done,
+               std::chrono::milliseconds limit = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() > deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
+// A TCP connection from `source` (any 127/8 address: Linux routes them all
+// to lo) that never starts TLS. The socket is made at construction, so that
+// Connect() needs no new descriptor.
+class IdleConnection {
+ public:
+  explicit IdleConnection(const std::string& source = "127.0.0.1") {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    if (fd_ < 0 || ::inet_pton(AF_INET, source.c_str(), &from.sin_addr) != 1 ||
+        ::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0) {
+      ADD_FAILURE() << "cannot make a socket bound to " << source << ": " << std::strerror(errno);
+    }
+  }
+  ~IdleConnection() {
+    if (fd_ >= 0) ::close(fd_);
+  }
+  IdleConnection(const IdleConnection&) = delete;
+  IdleConnection& operator=(const IdleConnection&) = delete;
+
+  // The kernel completes it whether or not the server accepts it.
+  bool Connect(uint16_t port) {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(port);
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    return ::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0;
+  }
+
+  // Waits up to `limit` for the server to close the connection (end of
+  // stream or reset).
+  bool ClosedByServerWithin(std::chrono::milliseconds limit) {
+    pollfd p{fd_, POLLIN | POLLRDHUP, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count())) <= 0) return false;
+    char byte;
+    const ssize_t n = ::recv(fd_, &byte, 1, MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+struct Answer {
+  int status = 0;
+  std::string body;
+  std::string error;  // empty if it came
+};
+
+// GET `target` over TLS from the client address `source`; the whole
+// exchange (connect, handshake, request, response) within `limit`.
+Answer GetFrom(uint16_t port, const std::string& source, const std::string& target,
+               const std::string& ca_pem, std::chrono::milliseconds limit) {
+  asio::io_context ioc;
+  asio::ssl::context ctx(asio::ssl::context::tls_client);
+  ctx.add_certificate_authority(asio::buffer(ca_pem));
+  ctx.set_verify_mode(asio::ssl::verify_peer);
+  asio::ssl::stream<tcp::socket> stream(ioc, ctx);
+  beast::flat_buffer buffer;
+  bhttp::request<bhttp::empty_body> req(bhttp::verb::get, target, 11);
+  req.set(bhttp::field::host, "127.0.0.1");
+  bhttp::response<bhttp::string_body> res;
+  Answer answer;
+  auto fail = [&](const char* step, beast::error_code ec) {
+    if (answer.error.empty()) answer.error = std::string(step) + ": " + ec.message();
+  };
+  tcp::socket& socket = stream.next_layer();
+  beast::error_code ec;
+  if (socket.open(tcp::v4(), ec) ||
+      socket.bind(tcp::endpoint(asio::ip::make_address(source), 0), ec)) {
+    fail("bind", ec);
+    return answer;
+  }
+  const tcp::endpoint server(asio::ip::make_address("127.0.0.1"), port);
+  socket.async_connect(server, [&](beast::error_code ec) {
+    if (ec) return fail("connect", ec);
+    stream.async_handshake(asio::ssl::stream_base::client, [&](beast::error_code ec) {
+      if (ec) return fail("handshake", ec);
+      bhttp::async_write(stream, req, [&](beast::error_code ec, size_t) {
+        if (ec) return fail("write", ec);
+        bhttp::async_read(stream, buffer, res, [&](beast::error_code ec, size_t) {
+          if (ec) return fail("read", ec);
+          answer.status = static_cast<int>(res.result_int());
+          answer.body = res.body();
+        });
+      });
+    });
+  });
+  ioc.run_for(limit);
+  if (!ioc.stopped()) {
+    answer.error = "no answer within " + std::to_string(limit.count()) + " ms";
+    socket.close(ec);
+    ioc.restart();
+    ioc.run();
+  }
+  return answer;
+}
+
+size_t CountOf(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST_F(HttpTest, FloodFromOneAddressLeavesRoomForOthers) {
+  ServerOptions options = Options();
+  options.max_connections = 64;
+  options.max_connections_per_address = 32;
+  options.handshake_timeout_seconds = 60;  // the flood stays for the whole test
+  auto server = Server::Start(options, [](const Request& r) { return router_->Dispatch(r); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+
+  testing::internal::CaptureStderr();
+  std::vector<std::unique_ptr<IdleConnection>> flood;
+  for (int i = 0; i < 32; ++i) {
+    flood.push_back(std::make_unique<IdleConnection>("127.0.0.1"));
+    ASSERT_TRUE(flood.back()->Connect(port)) << i << ": " << std::strerror(errno);
+  }
+  EXPECT_TRUE(WaitUntil([&] { return (*server)->stats().connections == 32; }))
+      << (*server)->stats().connections;
+
+  // More from the flooding address are closed at once.
+  for (int i = 0; i < 3; ++i) {
+    IdleConnection extra("127.0.0.1");
+    ASSERT_TRUE(extra.Connect(port));
+    EXPECT_TRUE(extra.ClosedByServerWithin(std::chrono::seconds(2))) << i;
+  }
+  // Another address is served at once.
+  const Answer answer =
+      GetFrom(port, "127.0.0.2", "/hello", ca_->certificate_pem, std::chrono::seconds(1));
+  EXPECT_EQ(answer.error, "");
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_EQ(answer.body, "hello");
+
+  // The flood itself is left alone (its handshake deadline is far).
+  for (auto& c : flood) EXPECT_FALSE(c->ClosedByServerWithin(std::chrono::milliseconds(0)));
+  const ServerStats stats = (*server)->stats();
+  EXPECT_EQ(stats.max_connections, 64);
+  EXPECT_EQ(stats.refused_per_address, 3u);
+  EXPECT_EQ(stats.refused_total, 0u);
+  EXPECT_EQ(stats.evicted_handshakes, 0u);
+  EXPECT_EQ(stats.accepted, 33u);
+  const std::string log = testing::internal::GetCapturedStderr();
+  // The first refusal is logged at once; the next two wait for a summary.
+  EXPECT_EQ(CountOf(log, "connection limits"), 1u) << log;
+  EXPECT_THAT(log, HasSubstr("refused 1 connection from an address at its limit of 32 "
+                             "(latest 127.0.0.1)"));
+}
+
+TEST_F(HttpTest, FullServerEvictsTheOldestUnfinishedHandshake) {
+  ServerOptions options = Options();
+  options.max_connections = 8;
+  options.max_connections_per_address = 0;  // no limit
+  options.handshake_timeout_seconds = 60;
+  auto server = Server::Start(options, [](const Request& r) { return router_->Dispatch(r); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+
+  std::vector<std::unique_ptr<IdleConnection>> flood;
+  for (int i = 0; i < 8; ++i) {
+    flood.push_back(std::make_unique<IdleConnection>("127.0.0.1"));
+    ASSERT_TRUE(flood.back()->Connect(port));
+    // One at a time, so that the server sees them in this order.
+    ASSERT_TRUE(WaitUntil([&] { return (*server)->stats().connections == i + 1; }));
+  }
+  const Answer answer =
+      GetFrom(port, "127.0.0.2", "/hello", ca_->certificate_pem, std::chrono::seconds(1));
+  EXPECT_EQ(answer.error, "");
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_TRUE(flood[0]->ClosedByServerWithin(std::chrono::seconds(2)));
+  for (int i = 1; i < 8; ++i) {
+    EXPECT_FALSE(flood[i]->ClosedByServerWithin(std::chrono::milliseconds(0))) << i;
+  }
+  EXPECT_EQ((*server)->stats().evicted_handshakes, 1u);
+  EXPECT_EQ((*server)->stats().refused_total, 0u);
+  flood.clear();
+  ASSERT_TRUE(WaitUntil([&] { return (*server)->stats().connections == 0; }));
+
+  // With every connection past its handshake there is nothing to evict: a
+  // new connection is closed at once.
+  std::vector<std::unique_ptr<RawConnection>> busy;
+  for (int i = 0; i < 8; ++i) {
+    busy.push_back(std::make_unique<RawConnection>(port, ca_->certificate_pem));
+    EXPECT_EQ(busy.back()->RoundTrip("/hello").result_int(), 200u);
+  }
+  IdleConnection extra;
+  ASSERT_TRUE(extra.Connect(port));
+  EXPECT_TRUE(extra.ClosedByServerWithin(std::chrono::seconds(2)));
+  EXPECT_EQ((*server)->stats().refused_total, 1u);
+  EXPECT_EQ((*server)->stats().evicted_handshakes, 1u);
+  EXPECT_EQ(busy[0]->RoundTrip("/hello").result_int(), 200u);
+}
+
+TEST_F(HttpTest, UnfinishedHandshakeHasItsOwnDeadline) {
+  ServerOptions options = Options();
+  options.handshake_timeout_seconds = 1;
+  options.request_timeout_seconds = 30;
+  auto server = Server::Start(options, [](const Request& r) { return router_->Dispatch(r); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  RawConnection established((*server)->port(), ca_->certificate_pem);
+  EXPECT_EQ(established.RoundTrip("/hello").result_int(), 200u);
+  IdleConnection idle;
+  ASSERT_TRUE(idle.Connect((*server)->port()));
+  const auto start = std::chrono::steady_clock::now();
+  EXPECT_TRUE(idle.ClosedByServerWithin(std::chrono::seconds(4)));
+  EXPECT_GT(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(500));
+  // The request timeout is another matter.
+  EXPECT_FALSE(established.ClosedByServerWithin(std::chrono::seconds(1)));
+}
+
+// The descriptor numbers open in this process, highest last.
+int HighestOpenDescriptor() {
+  int highest = 2;
+  if (DIR* dir = ::opendir("/proc/self/fd")) {
+    while (const dirent* entry = ::readdir(dir)) {
+      if (entry->d_name[0] != '.') highest = std::max(highest, std::atoi(entry->d_name));
+    }
+    ::closedir(dir);
+  }
+  return highest;
+}
+
+TEST_F(HttpTest, RecoversWhenOutOfFileDescriptors) {
+  auto server = Server::Start(Options(), [](const Request& r) { return router_->Dispatch(r); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+  std::vector<std::unique_ptr<IdleConnection>> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(std::make_unique<IdleConnection>());
+  testing::internal::CaptureStderr();
+
+  // Use up every descriptor under a lowered limit; restored however the
+  // test ends.
+  struct Exhaustion {
+    rlimit original{};
+    std::vector<int> filler;
+    // Takes every free descriptor; false if that ends with another error.
+    bool TopUp() {
+      while (true) {
+        const int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (fd < 0) return errno == EMFILE;
+        filler.push_back(fd);
+      }
+    }
+    void Release() {
+      for (int fd : filler) ::close(fd);
+      filler.clear();
+      ::setrlimit(RLIMIT_NOFILE, &original);
+    }
+    ~Exhaustion() { Release(); }
+  } exhaustion;
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &exhaustion.original), 0);
+  rlimit lowered = exhaustion.original;
+  lowered.rlim_cur = static_cast<rlim_t>(HighestOpenDescriptor()) + 16;
+  ASSERT_EQ(::setrlimit(RLIMIT_NOFILE, &lowered), 0) << std::strerror(errno);
+  // Connections of earlier tests close asynchronously, giving descriptors
+  // back; wait for them.
+  ASSERT_TRUE(WaitUntil([&] { return server_->stats().connections == 0; }));
+  ASSERT_TRUE(exhaustion.TopUp()) << std::strerror(errno);
+
+  // The server cannot take these connections in, but closes them rather
+  // than leaving them in its queue.
+  for (auto& client : clients) {
+    ASSERT_TRUE(exhaustion.TopUp()) << std::strerror(errno);
+    ASSERT_TRUE(client->Connect(port)) << std::strerror(errno);
+    EXPECT_TRUE(client->ClosedByServerWithin(std::chrono::seconds(2)));
+  }
+  EXPECT_EQ((*server)->stats().refused_no_descriptors, 3u);
+  EXPECT_EQ((*server)->stats().accepted, 0u);
+
+  exhaustion.Release();
+  ClientRequest request = Get("/hello");
+  request.url = Url("/hello", port);
+  auto response = Fetch(request);
+  ASSERT_TRUE(response.ok()) << response.status().ToString();
+  EXPECT_EQ(response->body, "hello");
+  EXPECT_EQ((*server)->stats().accepted, 1u);
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_THAT(log, HasSubstr("refused 1 connection because the process is out of file "
+                             "descriptors"));
+}
+
+// Run in a new process (threadsafe death test): the limit is raised once per
+// process, by the first server.
+TEST(ServerLimitsDeathTest, FirstStartRaisesTheOpenFileLimit) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  rlimit original{};
+  ASSERT_EQ(::getrlimit(RLIMIT_NOFILE, &original), 0);
+  if (original.rlim_max < 128 || original.rlim_max == RLIM_INFINITY) {
+    GTEST_SKIP() << "hard limit on open files: " << original.rlim_max;
+  }
+  EXPECT_EXIT(
+      {
+        rlimit low = original;
+        low.rlim_cur = 64;
+        if (::setrlimit(RLIMIT_NOFILE, &low) != 0) std::_Exit(2);
+        const crypto::TlsCredential ca = MakeCa("Limits CA");
+        const crypto::TlsCredential cert = MakeServerCert(ca, {"127.0.0.1"});
+        ServerOptions options;
+        options.threads = 1;
+        options.certificate_chain_pem = cert.certificate_pem;
+        options.sealed_key_pem = cert.sealed_key_pem;
+        options.key_password = kKeyPassword;
+        auto server = Server::Start(options, [](const Request&) { return Response{}; });
+        if (!server.ok()) {
+          std::fprintf(stderr, "%s\n", server.status().ToString().c_str());
+          std::_Exit(3);
+        }
+        rlimit now{};
+        ::getrlimit(RLIMIT_NOFILE, &now);
+        const int64_t hard = static_cast<int64_t>(original.rlim_max);
+        const int64_t expected = std::min<int64_t>(hard - std::min<int64_t>(256, hard / 4), 10000);
+        const int64_t got = (*server)->stats().max_connections;
+        std::fprintf(stderr, "soft limit %lld of %lld; max_connections %lld, expected %lld\n",
+                     static_cast<long long>(now.rlim_cur), static_cast<long long>(hard),
+                     static_cast<long long>(got), static_cast<long long>(expected));
+        std::_Exit(now.rlim_cur == original.rlim_max && got == expected ? 0 : 1);
+      },
+      testing::ExitedWithCode(0), "soft limit");
 }
 
 // --- Units without the network ---

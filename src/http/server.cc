@@ -1,11 +1,22 @@
 #include "http/server.h"
 
+#include <fcntl.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
+#include <poll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
@@ -13,13 +24,17 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <cerrno>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstring>
 #include <exception>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+#include <unordered_set>
 
 #include "base/text.h"
 #include "crypto/sealing.h"
@@ -47,6 +62,26 @@ constexpr auto kLingerTime = std::chrono::seconds(5);
 constexpr auto kShutdownTime = std::chrono::seconds(3);
 // How long Stop() lets in-flight requests finish before it stops the pool.
 constexpr auto kStopGrace = std::chrono::seconds(5);
+
+// Connection limits (see ServerOptions). The default max_connections is at
+// most this; each idle TLS connection costs some tens of kilobytes.
+constexpr int64_t kDefaultMaxConnections = 10000;
+// Evicted handshakes whose descriptors are not closed yet: while this many
+// are in flight, a server at its limit refuses instead of evicting more, so
+// it never holds more than max_connections + this many connections.
+constexpr size_t kMaxEvictionsInFlight = 64;
+// Refusals, evictions and accept errors are logged at most this often.
+constexpr auto kLimitLogInterval = std::chrono::seconds(10);
+// How long to wait before accepting again after an error that the spare
+// descriptor did not resolve.
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
+// malloc_trim after a spike: when the connections open have fallen to a
+// quarter of the peak since the last trim, and by at least this many; at
+// most once per kTrimInterval, kTrimDelay after the fall (to let the rest
+// of the spike close).
+constexpr int64_t kTrimMinDrop = 128;
+constexpr auto kTrimInterval = std::chrono::seconds(10);
+constexpr auto kTrimDelay = std::chrono::seconds(1);
 
 // TLS 1.2 suites with forward secrecy and AEAD (TLS 1.3 suites are all fine).
 constexpr char kTls12Ciphers[] =
@@ -123,6 +158,79 @@ bool IsHttpParseError(const beast::error_code& ec) {
 }
 
 thread_local const Server::Impl* current_pool = nullptr;
+
+// Descriptors a process keeps for everything but incoming connections:
+// files, the database, outgoing connections, the spare descriptor.
+int64_t DescriptorReserve(int64_t limit) { return std::min<int64_t>(256, limit / 4); }
+
+struct ProcessLimits {
+  int64_t open_files = 0;         // RLIMIT_NOFILE (soft) after raising it
+  int64_t connection_budget = 0;  // for all the servers of the process
+};
+
+// Raises the soft RLIMIT_NOFILE to the hard limit, once per process.
+const ProcessLimits& RaiseOpenFileLimit() {
+  static const ProcessLimits limits = [] {
+    ProcessLimits out;
+    rlimit rl{};
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      LogLine(std::string("cannot read the limit on open files: ") + std::strerror(errno));
+      rl.rlim_cur = rl.rlim_max = 1024;
+    } else if (rl.rlim_cur < rl.rlim_max && rl.rlim_max != RLIM_INFINITY) {
+      rlimit raised = rl;
+      raised.rlim_cur = rl.rlim_max;
+      if (setrlimit(RLIMIT_NOFILE, &raised) == 0) {
+        rl = raised;
+      } else {
+        LogLine("cannot raise the limit on open files from " + std::to_string(rl.rlim_cur) +
+                " to " + std::to_string(rl.rlim_max) + ": " + std::strerror(errno));
+      }
+    }
+    constexpr rlim_t kMax = rlim_t{1} << 30;
+    out.open_files =
+        static_cast<int64_t>(rl.rlim_cur == RLIM_INFINITY ? kMax : std::min(rl.rlim_cur, kMax));
+    out.connection_budget =
+        std::max<int64_t>(1, out.open_files - DescriptorReserve(out.open_files));
+    return out;
+  }();
+  return limits;
+}
+
+// Connections open in this process, against ProcessLimits::connection_budget.
+std::atomic<int64_t> process_connections{0};
+
+bool IsOutOfDescriptors(const beast::error_code& ec) {
+  return ec == boost::system::errc::too_many_files_open ||
+         ec == boost::system::errc::too_many_files_open_in_system;
+}
+
+// Closes a socket with a reset rather than a FIN: nothing of it lingers in
+// the kernel (no TIME_WAIT).
+void CloseAtOnce(tcp::socket& socket) {
+  beast::error_code ignored;
+  socket.set_option(asio::socket_base::linger(true, 0), ignored);
+  socket.close(ignored);
+}
+
+asio::ip::address Unmapped(asio::ip::address address) {
+  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
+    return asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
+  }
+  return address;
+}
+
+// What the per-address limit counts by: the IPv4 address, or the /64 of an
+// IPv6 address (one client usually has a whole /64).
+std::string AddressKey(const asio::ip::address& address) {
+  if (!address.is_v6()) return address.to_string();
+  asio::ip::address_v6::bytes_type bytes = address.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return asio::ip::address_v6(bytes).to_string() + "/64";
+}
+
+std::string Plural(uint64_t n, const std::string& what) {
+  return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
+}
 
 class Session;
 
@@ -231,7 +339,11 @@ class Server::Impl {
  public:
   Impl(ServerOptions options, Handler handler)
       : options_(std::move(options)), handler_(std::move(handler)) {}
-  ~Impl() { Stop(); }
+  ~Impl() {
+    Stop();
+    if (spare_fd_ >= 0) ::close(spare_fd_);
+    if (null_fd_ >= 0) ::close(null_fd_);
+  }
 
   Status Init();
   void Run();
@@ -241,40 +353,108 @@ class Server::Impl {
     cv_.wait(lock, [&] { return stopping_; });
   }
   uint16_t port() const { return port_; }
+  ServerStats stats() const;
 
-  // For sessions.
-  bool Register(const std::shared_ptr<Session>& session);
-  void Unregister(Session* session) {
+  // For sessions. A session's slot was reserved by Admit() (in OnAccept);
+  // Register() lists it, Release() frees the slot (from ~Session).
+  bool Register(const std::shared_ptr<Session>& session, uint64_t id);
+  void Release(Session* session, const std::string& address_key, uint64_t id);
+  // The session's TLS handshake ended (well or not): it can no longer be
+  // evicted.
+  void HandshakeEnded(uint64_t id) {
     std::lock_guard lock(mu_);
-    sessions_.erase(session);
-    if (sessions_.empty()) cv_.notify_all();
+    handshaking_.erase(id);
+  }
+  // An eviction came too late: the handshake had ended.
+  void EvictionMissed(uint64_t id) {
+    std::lock_guard lock(mu_);
+    evicting_.erase(id);
   }
   const ServerOptions& options() const { return options_; }
   const Handler& handler() const { return handler_; }
   asio::ssl::context& ssl_context() { return ssl_ctx_; }
 
  private:
+  enum class Admission { kAdmitted, kAdmittedByEviction, kStopping, kPerAddress, kTotal };
+  // Connections refused or evicted since the last log line (acceptor strand).
+  struct LimitEvents {
+    uint64_t per_address = 0;
+    uint64_t total = 0;
+    uint64_t no_descriptors = 0;
+    uint64_t evicted = 0;
+    std::string latest_per_address;
+    bool any() const { return per_address + total + no_descriptors + evicted > 0; }
+  };
+
   void DoAccept();
   void OnAccept(beast::error_code ec, tcp::socket socket);
+  void OnAcceptError(const beast::error_code& ec);
+  // Out of descriptors: closes the spare one to accept and close a waiting
+  // connection, then opens it again. False if that did not work.
+  bool DropWaitingConnection();
+  // Opens the spare descriptor if it is not open (out of descriptors, it
+  // may not be).
+  void EnsureSpare();
+  void RetryAcceptLater();
+  Admission Admit(const std::string& address_key, uint64_t& id, std::shared_ptr<Session>& evict);
+  void NoteLimitEvent();
+  void LogLimitEvents();
+  void ScheduleTrim();
 
   const ServerOptions options_;
   const Handler handler_;
   uint16_t port_ = 0;
 
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
   std::unordered_map<Session*, std::weak_ptr<Session>> sessions_;
+  // Admission, under mu_.
+  int64_t max_connections_ = 0;
+  int64_t connections_ = 0;  // slots reserved, sessions_ or about to be
+  std::unordered_map<std::string, int64_t> per_address_;
+  uint64_t next_id_ = 0;
+  std::map<uint64_t, std::weak_ptr<Session>> handshaking_;  // by id: oldest first
+  std::unordered_set<uint64_t> evicting_;                   // evicted, not released yet
+  int64_t peak_since_trim_ = 0;
+  bool trim_scheduled_ = false;
   std::mutex join_mu_;
   bool joined_ = false;
+
+  // Counters for stats().
+  std::atomic<uint64_t> accepted_{0};
+  std::atomic<uint64_t> refused_per_address_{0};
+  std::atomic<uint64_t> refused_total_{0};
+  std::atomic<uint64_t> refused_no_descriptors_{0};
+  std::atomic<uint64_t> evicted_{0};
+
+  // On the acceptor's strand only.
+  // Out of descriptors, the spare is closed so that accept() can take its
+  // number, and the connection accepted is then closed by dup3() of
+  // /dev/null onto it: that number is the spare again, with no moment when
+  // another thread could take it. -1 when not open.
+  int null_fd_ = -1;
+  int spare_fd_ = -1;
+  LimitEvents limit_events_;
+  std::optional<std::chrono::steady_clock::time_point> limit_logged_at_;
+  bool limit_log_pending_ = false;
+  std::optional<std::chrono::steady_clock::time_point> accept_error_logged_at_;
+  // On the trim timer's strand only.
+  std::optional<std::chrono::steady_clock::time_point> trimmed_at_;
 
   // Declared in this order so that the io_context is destroyed (and with it
   // any handler still holding a session) while the members above and the
   // TLS context are alive.
   asio::ssl::context ssl_ctx_{asio::ssl::context::tls_server};
   asio::io_context ioc_;
+  // Keeps the pool running until Stop() is done with it: without it, the
+  // pool could run out of work (and its threads return) while Stop() still
+  // posts to sessions.
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
   tcp::acceptor acceptor_{asio::make_strand(ioc_)};
   asio::steady_timer accept_retry_{acceptor_.get_executor()};
+  asio::steady_timer limit_log_timer_{acceptor_.get_executor()};
+  asio::steady_timer trim_timer_{asio::make_strand(ioc_)};
   std::vector<std::thread> threads_;
 };
 
@@ -284,11 +464,18 @@ namespace {
 // All of its work runs on its own strand.
 class Session final : public std::enable_shared_from_this<Session> {
  public:
-  Session(Server::Impl* server, tcp::socket socket, std::string remote)
+  Session(Server::Impl* server, tcp::socket socket, std::string remote, std::string address_key,
+          uint64_t id)
       : server_(server),
         stream_(std::move(socket), server->ssl_context()),
-        remote_(std::move(remote)) {}
-  ~Session() { server_->Unregister(this); }
+        remote_(std::move(remote)),
+        address_key_(std::move(address_key)),
+        id_(id) {}
+  ~Session() {
+    beast::error_code ignored;
+    lowest().socket().close(ignored);  // the descriptor is free before the slot is
+    server_->Release(this, address_key_, id_);
+  }
 
   void Start() {
     asio::dispatch(stream_.get_executor(),
@@ -301,12 +488,24 @@ class Session final : public std::enable_shared_from_this<Session> {
     asio::post(stream_.get_executor(), [self = shared_from_this()] { self->OnStopRequested(); });
   }
 
+  // From the acceptor, at the connection limit: close this connection if it
+  // is still in its TLS handshake.
+  void Evict() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+      if (self->state_ != State::kHandshake) return self->server_->EvictionMissed(self->id_);
+      self->Abort();
+    });
+  }
+
  private:
   enum class State { kHandshake, kReading, kHandling, kWriting, kLingering, kClosing };
 
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
   std::chrono::seconds timeout() const {
     return std::chrono::seconds(std::max(1, server_->options().request_timeout_seconds));
+  }
+  std::chrono::seconds handshake_timeout() const {
+    return std::chrono::seconds(std::max(1, server_->options().handshake_timeout_seconds));
   }
 
   void OnStopRequested() {
@@ -318,14 +517,16 @@ class Session final : public std::enable_shared_from_this<Session> {
   }
 
   void DoHandshake() {
-    if (stop_requested_) return;  // Stop() came before the first byte
+    if (stop_requested_) return;               // Stop() came before the first byte
+    if (!lowest().socket().is_open()) return;  // evicted already
     state_ = State::kHandshake;
-    lowest().expires_after(timeout());
+    lowest().expires_after(handshake_timeout());
     stream_.async_handshake(asio::ssl::stream_base::server,
                             beast::bind_front_handler(&Session::OnHandshake, shared_from_this()));
   }
 
   void OnHandshake(beast::error_code ec) {
+    server_->HandshakeEnded(id_);
     if (!ec) return DoReadHeader();
     if (IsSslError(ec, SSL_R_HTTP_REQUEST)) return RefusePlainHttp();
     if (ec != asio::error::operation_aborted && ec != beast::error::timeout &&
@@ -356,6 +557,8 @@ class Session final : public std::enable_shared_from_this<Session> {
   void DoReadHeader() {
     if (stop_requested_) return DoClose();
     state_ = State::kReading;
+    // An idle keep-alive connection holds no more memory than it needs.
+    buffer_.shrink_to_fit();
     parser_.emplace();
     parser_->body_limit(server_->options().max_body_bytes);
     parser_->header_limit(kMaxHeaderBytes);
@@ -415,6 +618,8 @@ class Session final : public std::enable_shared_from_this<Session> {
     request.target = std::string(Sv(msg.target()));
     request.remote_address = remote_;
     std::optional<std::string> error = Fill(msg, request);
+    parser_.reset();
+    continue_.reset();
     Response response;
     if (error) {
       response = Response::Text(400, *error);
@@ -573,6 +778,8 @@ class Session final : public std::enable_shared_from_this<Session> {
   Server::Impl* const server_;
   asio::ssl::stream<beast::tcp_stream> stream_;
   const std::string remote_;
+  const std::string address_key_;
+  const uint64_t id_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
@@ -584,24 +791,105 @@ class Session final : public std::enable_shared_from_this<Session> {
   std::chrono::steady_clock::time_point started_;
 };
 
-std::string RemoteAddress(const tcp::socket& socket) {
-  beast::error_code ec;
-  const tcp::endpoint ep = socket.remote_endpoint(ec);
-  if (ec) return "";
-  asio::ip::address address = ep.address();
-  if (address.is_v6() && address.to_v6().is_v4_mapped()) {
-    address = asio::ip::make_address_v4(asio::ip::v4_mapped, address.to_v6());
-  }
-  return address.to_string();
-}
-
 }  // namespace
 
-bool Server::Impl::Register(const std::shared_ptr<Session>& session) {
+bool Server::Impl::Register(const std::shared_ptr<Session>& session, uint64_t id) {
   std::lock_guard lock(mu_);
   if (stopping_) return false;
   sessions_.emplace(session.get(), session);
+  handshaking_.emplace(id, session);
   return true;
+}
+
+void Server::Impl::Release(Session* session, const std::string& address_key, uint64_t id) {
+  bool trim = false;
+  {
+    std::lock_guard lock(mu_);
+    if (session) sessions_.erase(session);
+    handshaking_.erase(id);
+    evicting_.erase(id);
+    --connections_;
+    process_connections.fetch_sub(1, std::memory_order_relaxed);
+    if (auto it = per_address_.find(address_key); it != per_address_.end() && --it->second <= 0) {
+      per_address_.erase(it);
+    }
+    if (sessions_.empty()) cv_.notify_all();
+    // After a spike, give the memory of the closed connections back.
+    if (!stopping_ && !trim_scheduled_ && peak_since_trim_ - connections_ >= kTrimMinDrop &&
+        connections_ <= peak_since_trim_ / 4) {
+      trim_scheduled_ = true;
+      trim = true;
+    }
+  }
+  if (trim) ScheduleTrim();
+}
+
+void Server::Impl::ScheduleTrim() {
+  asio::post(trim_timer_.get_executor(), [this] {
+    const auto now = std::chrono::steady_clock::now();
+    auto at = now + kTrimDelay;
+    if (trimmed_at_) at = std::max(at, *trimmed_at_ + kTrimInterval);
+    trim_timer_.expires_at(at);
+    trim_timer_.async_wait([this](beast::error_code ec) {
+      if (!ec) {
+#if defined(__GLIBC__)
+        ::malloc_trim(0);
+#endif
+        trimmed_at_ = std::chrono::steady_clock::now();
+      }
+      std::lock_guard lock(mu_);
+      trim_scheduled_ = false;
+      peak_since_trim_ = connections_;
+    });
+  });
+}
+
+ServerStats Server::Impl::stats() const {
+  ServerStats out;
+  {
+    std::lock_guard lock(mu_);
+    out.connections = connections_;
+    out.max_connections = max_connections_;
+  }
+  out.accepted = accepted_.load();
+  out.refused_per_address = refused_per_address_.load();
+  out.refused_total = refused_total_.load();
+  out.refused_no_descriptors = refused_no_descriptors_.load();
+  out.evicted_handshakes = evicted_.load();
+  return out;
+}
+
+Server::Impl::Admission Server::Impl::Admit(const std::string& address_key, uint64_t& id,
+                                            std::shared_ptr<Session>& evict) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return Admission::kStopping;
+  const int per_address_limit = options_.max_connections_per_address;
+  if (per_address_limit > 0) {
+    const auto it = per_address_.find(address_key);
+    if (it != per_address_.end() && it->second >= per_address_limit) return Admission::kPerAddress;
+  }
+  const bool full =
+      connections_ >= max_connections_ ||
+      process_connections.load(std::memory_order_relaxed) >= RaiseOpenFileLimit().connection_budget;
+  if (full) {
+    // Full: the oldest connection still in its handshake makes room (an
+    // idle flood holds its connections there), unless too many evictions
+    // are still closing.
+    if (handshaking_.empty() || evicting_.size() >= kMaxEvictionsInFlight) {
+      return Admission::kTotal;
+    }
+    const auto oldest = handshaking_.begin();
+    evict = oldest->second.lock();  // null if it is closing already
+    evicting_.insert(oldest->first);
+    handshaking_.erase(oldest);
+    ++evicted_;
+  }
+  ++connections_;
+  process_connections.fetch_add(1, std::memory_order_relaxed);
+  ++per_address_[address_key];
+  peak_since_trim_ = std::max(peak_since_trim_, connections_);
+  id = next_id_++;
+  return full ? Admission::kAdmittedByEviction : Admission::kAdmitted;
 }
 
 Status Server::Impl::Init() {
@@ -610,10 +898,24 @@ Status Server::Impl::Init() {
                        asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
                        asio::ssl::context::no_tlsv1_1 | asio::ssl::context::single_dh_use);
   SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION);
+  // Idle connections give their TLS record buffers back (some 34 KB each).
+  SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
   if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
       SSL_CTX_set_cipher_list(ctx, kTls12Ciphers) != 1) {
     return crypto::SslError(Code::kInternal, "cannot configure TLS");
   }
+
+  if (options_.max_connections < 0 || options_.max_connections_per_address < 0 ||
+      options_.handshake_timeout_seconds < 0) {
+    return Status(Code::kInvalidArgument,
+                  "the HTTPS server's max_connections, max_connections_per_address and "
+                  "handshake_timeout_seconds must not be negative");
+  }
+  const ProcessLimits& limits = RaiseOpenFileLimit();
+  max_connections_ = options_.max_connections > 0
+                         ? options_.max_connections
+                         : std::min(limits.connection_budget, kDefaultMaxConnections);
+  EnsureSpare();
 
   if (options_.certificate_chain_pem.empty()) {
     return Status(Code::kInvalidArgument, "no TLS certificate chain was given to the HTTPS server");
@@ -653,7 +955,8 @@ Status Server::Impl::Init() {
   if (acceptor_.open(endpoint.protocol(), ec) ||
       acceptor_.set_option(asio::socket_base::reuse_address(true), ec) ||
       acceptor_.bind(endpoint, ec) ||
-      acceptor_.listen(asio::socket_base::max_listen_connections, ec)) {
+      acceptor_.listen(asio::socket_base::max_listen_connections, ec) ||
+      acceptor_.non_blocking(true, ec)) {
     return Status(Code::kIo, "cannot listen on " + where + ": " + ec.message());
   }
   port_ = acceptor_.local_endpoint(ec).port();
@@ -662,6 +965,7 @@ Status Server::Impl::Init() {
 }
 
 void Server::Impl::Run() {
+  work_.emplace(ioc_.get_executor());
   DoAccept();
   unsigned n = options_.threads > 0 ? static_cast<unsigned>(options_.threads)
                                     : std::thread::hardware_concurrency();
@@ -690,19 +994,157 @@ void Server::Impl::DoAccept() {
 
 void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
-  if (ec) {
-    // Out of file descriptors and the like: pause instead of spinning.
-    LogLine("cannot accept a connection: " + ec.message());
-    accept_retry_.expires_after(std::chrono::milliseconds(100));
-    accept_retry_.async_wait([this](beast::error_code wait_ec) {
-      if (!wait_ec && acceptor_.is_open()) DoAccept();
-    });
-    return;
+  if (ec) return OnAcceptError(ec);
+  EnsureSpare();
+  const tcp::endpoint peer = socket.remote_endpoint(ec);
+  if (ec) {  // gone already
+    CloseAtOnce(socket);
+    return DoAccept();
   }
-  std::string remote = RemoteAddress(socket);
-  auto session = std::make_shared<Session>(this, std::move(socket), std::move(remote));
-  if (Register(session)) session->Start();
+  const asio::ip::address address = Unmapped(peer.address());
+  std::string key = AddressKey(address);
+  uint64_t id = 0;
+  std::shared_ptr<Session> evict;
+  const Admission admission = Admit(key, id, evict);
+  if (evict) evict->Evict();
+  evict.reset();
+  switch (admission) {
+    case Admission::kAdmitted:
+      break;
+    case Admission::kAdmittedByEviction:
+      ++limit_events_.evicted;
+      NoteLimitEvent();
+      break;
+    case Admission::kStopping:
+      CloseAtOnce(socket);
+      return;
+    // Counted before the socket closes: a client that sees it closed sees
+    // it counted (tests rely on it).
+    case Admission::kPerAddress:
+      ++refused_per_address_;
+      ++limit_events_.per_address;
+      limit_events_.latest_per_address = key;
+      CloseAtOnce(socket);
+      NoteLimitEvent();
+      return DoAccept();
+    case Admission::kTotal:
+      ++refused_total_;
+      ++limit_events_.total;
+      CloseAtOnce(socket);
+      NoteLimitEvent();
+      return DoAccept();
+  }
+  ++accepted_;
+  std::shared_ptr<Session> session;
+  try {
+    session = std::make_shared<Session>(this, std::move(socket), address.to_string(), key, id);
+  } catch (const std::exception& e) {
+    LogLine(std::string("cannot set up a connection: ") + e.what());
+    Release(nullptr, key, id);
+    return DoAccept();
+  }
+  if (Register(session, id)) session->Start();
   DoAccept();
+}
+
+void Server::Impl::OnAcceptError(const beast::error_code& ec) {
+  if (IsOutOfDescriptors(ec) && DropWaitingConnection()) return DoAccept();
+  const auto now = std::chrono::steady_clock::now();
+  if (!accept_error_logged_at_ || now - *accept_error_logged_at_ >= kLimitLogInterval) {
+    accept_error_logged_at_ = now;
+    LogLine("cannot accept a connection: " + ec.message() +
+            " (trying again every 100 ms; logged at most once per 10 s)");
+  }
+  RetryAcceptLater();
+}
+
+void Server::Impl::EnsureSpare() {
+  if (null_fd_ < 0) null_fd_ = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (spare_fd_ < 0 && null_fd_ >= 0) spare_fd_ = ::fcntl(null_fd_, F_DUPFD_CLOEXEC, 0);
+}
+
+bool Server::Impl::DropWaitingConnection() {
+  if (null_fd_ < 0 || spare_fd_ < 0) return false;
+  // Only when a connection is waiting: the spare's number must not be left
+  // free for nothing.
+  pollfd waiting{acceptor_.native_handle(), POLLIN, 0};
+  if (::poll(&waiting, 1, 0) <= 0 || (waiting.revents & POLLIN) == 0) return false;
+  ::close(spare_fd_);
+  spare_fd_ = -1;
+  const int fd =
+      ::accept4(acceptor_.native_handle(), nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd < 0) {
+    const int accept_errno = errno;
+    EnsureSpare();
+    // ECONNABORTED: the waiting connection went away, which is as good.
+    return accept_errno == ECONNABORTED;
+  }
+  ++refused_no_descriptors_;
+  ++limit_events_.no_descriptors;
+  const linger reset{1, 0};  // no TIME_WAIT
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
+  if (::dup3(null_fd_, fd, O_CLOEXEC) >= 0) {  // closes the connection
+    spare_fd_ = fd;
+  } else {
+    ::close(fd);
+    EnsureSpare();
+  }
+  NoteLimitEvent();
+  return true;
+}
+
+void Server::Impl::RetryAcceptLater() {
+  accept_retry_.expires_after(kAcceptRetry);
+  accept_retry_.async_wait([this](beast::error_code wait_ec) {
+    if (wait_ec || !acceptor_.is_open()) return;
+    EnsureSpare();
+    DoAccept();
+  });
+}
+
+// The first event is logged at once, later ones as one summary line at most
+// every kLimitLogInterval.
+void Server::Impl::NoteLimitEvent() {
+  if (limit_log_pending_) return;
+  const auto now = std::chrono::steady_clock::now();
+  if (!limit_logged_at_ || now - *limit_logged_at_ >= kLimitLogInterval) return LogLimitEvents();
+  limit_log_pending_ = true;
+  limit_log_timer_.expires_at(*limit_logged_at_ + kLimitLogInterval);
+  limit_log_timer_.async_wait([this](beast::error_code) {
+    limit_log_pending_ = false;
+    LogLimitEvents();
+  });
+}
+
+void Server::Impl::LogLimitEvents() {
+  if (!limit_events_.any()) return;
+  const LimitEvents& e = limit_events_;
+  std::string line = "connection limits (this line comes at most once per 10 s):";
+  std::string sep = " ";
+  if (e.per_address > 0) {
+    line += sep + "refused " + Plural(e.per_address, "connection") +
+            " from an address at its limit of " +
+            std::to_string(options_.max_connections_per_address) + " (latest " +
+            e.latest_per_address + ")";
+    sep = "; ";
+  }
+  if (e.evicted > 0) {
+    line += sep + "closed " + Plural(e.evicted, "unfinished TLS handshake") +
+            " to make room for new connections";
+    sep = "; ";
+  }
+  if (e.total > 0) {
+    line += sep + "refused " + Plural(e.total, "connection") + " at the limit of " +
+            std::to_string(max_connections_) + " connections";
+    sep = "; ";
+  }
+  if (e.no_descriptors > 0) {
+    line += sep + "refused " + Plural(e.no_descriptors, "connection") +
+            " because the process is out of file descriptors";
+  }
+  LogLine(line);
+  limit_events_ = {};
+  limit_logged_at_ = std::chrono::steady_clock::now();
 }
 
 void Server::Impl::Stop() {
@@ -724,7 +1166,9 @@ void Server::Impl::Stop() {
       beast::error_code ignored;
       acceptor_.close(ignored);
       accept_retry_.cancel();
+      limit_log_timer_.cancel();  // logs what it had
     });
+    asio::post(trim_timer_.get_executor(), [this] { trim_timer_.cancel(); });
     for (const auto& s : live) s->RequestStop();
     live.clear();
   }
@@ -737,6 +1181,7 @@ void Server::Impl::Stop() {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, kStopGrace, [&] { return sessions_.empty(); });
   }
+  work_.reset();
   ioc_.stop();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
@@ -760,6 +1205,7 @@ Result<std::unique_ptr<Server>> Server::Start(const ServerOptions& options, Hand
 }
 
 uint16_t Server::port() const { return impl_->port(); }
+ServerStats Server::stats() const { return impl_->stats(); }
 void Server::Stop() { impl_->Stop(); }
 void Server::Wait() { impl_->Wait(); }
 

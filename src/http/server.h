@@ -75,18 +75,54 @@ struct ServerOptions {
   std::string key_password;
   size_t max_body_bytes = 4 << 20;  // larger bodies get 413
   int request_timeout_seconds = 30;
+  // From accepting a connection to the end of its TLS handshake.
+  int handshake_timeout_seconds = 5;
+  // Connections open at once. When the limit is reached, a new connection
+  // closes the oldest one still in its TLS handshake (or, if none is, is
+  // itself closed at once, before TLS). 0: the process's budget -- its limit
+  // on open files less a reserve of min(256, limit / 4) for everything else
+  // -- but at most 10,000 (see ServerStats::max_connections). Whatever this
+  // is, all the servers of a process together stay within that budget.
+  int max_connections = 0;
+  // Connections open at once from one client address (an IPv6 client counts
+  // by its /64 prefix); more are closed at once, before TLS. 0: no limit
+  // (e.g. behind a reverse proxy, where every client has its address).
+  int max_connections_per_address = 256;
+};
+
+// Counts since the server started, and the current state.
+struct ServerStats {
+  int64_t connections = 0;      // open now (in a handshake or after it)
+  int64_t max_connections = 0;  // the effective limit (ServerOptions::max_connections)
+  uint64_t accepted = 0;        // connections admitted
+  // Closed at once, before TLS:
+  uint64_t refused_per_address = 0;     // their address was at its limit
+  uint64_t refused_total = 0;           // at max_connections, nothing to evict
+  uint64_t refused_no_descriptors = 0;  // the process was out of file descriptors
+  uint64_t evicted_handshakes = 0;      // unfinished handshakes closed to make room
 };
 
 // Every response gets Strict-Transport-Security, X-Content-Type-Options:
 // nosniff, X-Frame-Options: DENY and Referrer-Policy: no-referrer unless the
 // handler set them. Each request is logged to stderr as one line (method,
 // path without query, status, duration) -- never bodies or headers.
+//
+// Against floods of connections: the first Start() in a process raises the
+// soft limit on open files (RLIMIT_NOFILE) to the hard limit; connections
+// are limited in total and per client address (refusals and evictions are
+// logged at most once per 10 seconds, not one line each); a TLS handshake
+// has a short deadline; when the process runs out of file descriptors, a
+// descriptor held in reserve is released to accept and close the waiting
+// connection, so the listening queue drains and the server recovers as soon
+// as descriptors are free. After a spike, once most connections have closed,
+// the server returns free heap memory to the system (glibc malloc_trim).
 class Server final {
  public:
   static Result<std::unique_ptr<Server>> Start(const ServerOptions& options, Handler handler);
   ~Server();  // stops and joins
 
   uint16_t port() const;
+  ServerStats stats() const;
   // Stops accepting, closes connections, joins the threads. Idempotent.
   // Idle connections close at once; a request being handled gets up to 5
   // seconds to finish. Called from a handler it does not join (the

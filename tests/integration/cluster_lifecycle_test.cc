@@ -483,6 +483,19 @@ TEST_F(ClusterLifecycleTest, ExpiryEventsMetricsAndRenewalAfterExpiry) {
   EXPECT_NE(metrics->body.find("openrms_slc_seconds_left{cluster=\"ROOT\"} -"), std::string::npos);
   EXPECT_NE(metrics->body.find("openrms_slc_expiry_timestamp_seconds{cluster=\"ROOT\"} "),
             std::string::npos);
+  // Health checks: GET and HEAD only.
+  get.url = "https://127.0.0.1:" + std::to_string(port_) + "/healthz";
+  for (const char* method : {"GET", "HEAD", "POST", "DELETE"}) {
+    get.method = method;
+    auto health = http::Fetch(get);
+    ASSERT_TRUE(health.ok()) << method << ": " << health.status().ToString();
+    const bool allowed = get.method == "GET" || get.method == "HEAD";
+    EXPECT_EQ(health->status, allowed ? 200 : 405) << method;
+    EXPECT_EQ(health->body, get.method == "GET" ? "ok\n"
+                            : allowed           ? ""
+                                                : "use GET or HEAD\n")
+        << method;
+  }
   node_.reset();
 
   // Expired: the cluster issues nothing, and says why.

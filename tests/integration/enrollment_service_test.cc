@@ -275,6 +275,25 @@ TEST_F(EnrollmentServiceTest, CommandLineIssue) {
   EXPECT_EQ(verify.out, "valid\n");
 }
 
+TEST_F(EnrollmentServiceTest, HealthzAnswersGetAndHeadOnly) {
+  auto get = Get("/healthz");
+  ASSERT_TRUE(get.ok()) << get.status().ToString();
+  EXPECT_EQ(get->status, 200);
+  EXPECT_EQ(get->body, "ok\n");
+  http::ClientRequest head;
+  head.method = "HEAD";
+  head.url = site_ + "/healthz";
+  head.ca_pem = ca_;
+  auto headed = http::Fetch(head);
+  ASSERT_TRUE(headed.ok()) << headed.status().ToString();
+  EXPECT_EQ(headed->status, 200);
+  EXPECT_EQ(headed->body, "");
+  auto post = Post("/healthz", "x", "text/plain");
+  ASSERT_TRUE(post.ok()) << post.status().ToString();
+  EXPECT_EQ(post->status, 405);
+  EXPECT_EQ(post->Header("Allow"), "GET, HEAD");
+}
+
 TEST_F(EnrollmentServiceTest, ClientRefusesAnUntrustedServer) {
   http::ClientRequest req;
   req.url = site_ + "/";
