@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file_system.h"
+#include "base/text.h"
 #include "cli/cluster_host.h"
 #include "cli/commands.h"
 #include "cli/enrollment_host.h"
@@ -467,6 +468,8 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
   static std::string listen = "127.0.0.1:8443";
   static int monitor_interval = 60;
   static std::string admin_group = "Administrators";
+  static std::string metrics_token_file;
+  static std::vector<std::string> metrics_allow;
   auto* serve = app.add_subcommand("serve", "Run a cluster node over HTTPS");
   serve->add_option("--dir", sv.dir, "The server directory")->required();
   serve->add_option("--password-file", sv.password_file, "File holding the key password");
@@ -478,15 +481,34 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
       ->add_option("--admin-group", admin_group,
                    "The group whose members may use the administration site")
       ->capture_default_str();
+  serve->add_option("--metrics-token-file", metrics_token_file,
+                    "Serve /metrics only with this file's bearer token (or --metrics-allow)");
+  serve
+      ->add_option("--metrics-allow", metrics_allow,
+                   "Serve /metrics without a token to these addresses (e.g. 127.0.0.1)")
+      ->delimiter(',');
   serve->callback([&exit_code] {
     auto pw = ReadKeyPassword(sv.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    MetricsAccess metrics;
+    metrics.addresses = metrics_allow;
+    if (!metrics_token_file.empty()) {
+      auto token = RealFileSystem().ReadFile(metrics_token_file, 4096);
+      if (!token.ok()) return void(exit_code = ReportError(token.status()));
+      metrics.bearer_token = std::string(Trim(*token));
+      if (metrics.bearer_token.size() < 16) {
+        return void(exit_code = ReportError(
+                        Status(Code::kInvalidArgument,
+                               "the metrics token in " + metrics_token_file +
+                                   " is shorter than 16 characters: use a long random one")));
+      }
+    }
     auto ctx = ServerContext::Open(sv.dir, *pw, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     BlockTerminationSignals();
     admin::AdminOptions admin_options;
     admin_options.admin_group = admin_group;
-    auto host = ClusterHost::Start(**ctx, listen, monitor_interval, admin_options);
+    auto host = ClusterHost::Start(**ctx, listen, monitor_interval, admin_options, metrics);
     if (!host.ok()) return void(exit_code = ReportError(host.status()));
     std::cout << "server: " << (*host)->url() << "\n"
               << "admin-site: " << (*host)->url() << "/admin/\n"

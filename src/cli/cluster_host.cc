@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "cli/enrollment_host.h"
 #include "crypto/encoding.h"
+#include "crypto/password_hash.h"
 #include "crypto/tls_certificates.h"
 #include "enrollment/request.h"
 #include "http/client.h"
@@ -161,11 +162,13 @@ Status EnsureServerTls(const ServerPaths& paths, std::string_view password,
 Result<std::unique_ptr<ClusterHost>> ClusterHost::Start(ServerContext& context,
                                                         const std::string& listen,
                                                         int monitor_interval_seconds,
-                                                        admin::AdminOptions admin_options) {
+                                                        admin::AdminOptions admin_options,
+                                                        MetricsAccess metrics_access) {
   if (!context.password()) {
     return Status(Code::kInvalidArgument, "serving needs the key password");
   }
   auto host = std::unique_ptr<ClusterHost>(new ClusterHost(context));
+  host->metrics_access_ = std::move(metrics_access);
   admin_options.key_password = *context.password();
   host->licensing_ = std::make_unique<licensing::LicensingService>(
       context.clusters(), context.database(), DefaultClock(), crypto::SystemRandom(),
@@ -263,6 +266,10 @@ std::vector<std::pair<std::string, std::string>> ClusterHost::Routes(bool fresh)
 
 http::Response ClusterHost::Handle(const http::Request& req) {
   if (req.path == "/metrics" && req.method == "GET") {
+    if (!MayReadMetrics(req)) {
+      return http::Response::Text(401, "/metrics needs its bearer token or an allowed address\n")
+          .SetHeader("WWW-Authenticate", "Bearer realm=\"OpenRMS metrics\"");
+    }
     http::Response r = http::Response::Text(200, Metrics());
     r.SetHeader("Content-Type", "text/plain; version=0.0.4");
     return r;
@@ -449,6 +456,17 @@ http::Response ClusterHost::Certification(const std::string& cluster, const http
   }
   return http::Response::Json(200,
                               nlohmann::json{{"Certificate", xrml::WriteChainFile(*chain)}}.dump());
+}
+
+bool ClusterHost::MayReadMetrics(const http::Request& req) const {
+  const MetricsAccess& a = metrics_access_;
+  if (a.bearer_token.empty() && a.addresses.empty()) return true;
+  for (const auto& address : a.addresses) {
+    if (address == req.remote_address) return true;
+  }
+  const auto auth = req.Header("authorization");
+  return !a.bearer_token.empty() && auth && auth->rfind("Bearer ", 0) == 0 &&
+         crypto::SecretEquals(auth->substr(7), a.bearer_token);
 }
 
 std::string ClusterHost::Metrics() {

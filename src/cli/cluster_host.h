@@ -72,18 +72,28 @@ class ServerContext final {
   std::unique_ptr<accounts::SessionStore> bearer_;
 };
 
+// Who may read /metrics. Open to all when both are empty; otherwise a
+// request needs "Authorization: Bearer <token>" or to come from one of the
+// listed addresses.
+struct MetricsAccess {
+  std::string bearer_token;
+  std::vector<std::string> addresses;  // "127.0.0.1", "::1", ...
+};
+
 class ClusterHost final {
  public:
   static Result<std::unique_ptr<ClusterHost>> Start(ServerContext& context,
                                                     const std::string& listen,
                                                     int monitor_interval_seconds,
-                                                    admin::AdminOptions admin_options = {});
+                                                    admin::AdminOptions admin_options = {},
+                                                    MetricsAccess metrics_access = {});
   ~ClusterHost();
   std::string url() const { return url_; }
   void Stop();
 
   http::Response Handle(const http::Request& request);
   std::string Metrics();
+  bool MayReadMetrics(const http::Request& request) const;
 
  private:
   explicit ClusterHost(ServerContext& context) : context_(context) {}
@@ -107,6 +117,7 @@ class ClusterHost final {
   std::unique_ptr<licensing::LicensingService> licensing_;
   std::unique_ptr<http::Server> server_;
   std::string url_;
+  MetricsAccess metrics_access_;
   std::mutex mu_;
   // Per root cluster: the issuer built from its active SLC, by SLC row id.
   std::map<std::string, std::pair<int64_t, std::shared_ptr<enrollment::EnrollmentService>>>

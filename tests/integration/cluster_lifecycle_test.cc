@@ -363,6 +363,38 @@ TEST_F(ClusterLifecycleTest, OneRenewalAtATimeAndTheSecondAsksTheIssuerNothing) 
   later.Kill();
 }
 
+TEST_F(ClusterLifecycleTest, MetricsCanBeKeptToATokenOrAddresses) {
+  const std::string token_file = tmp_.path() + "/metrics-token";
+  const std::string token = "0123456789abcdef0123456789abcdef";
+  std::ofstream(token_file) << token << "\n";
+  node_ = std::make_unique<BackgroundProcess>(
+      WithPassword({kBin, "serve", "--dir", srv_, "--listen", "127.0.0.1:" + std::to_string(port_),
+                    "--monitor-interval", "0", "--metrics-token-file", token_file,
+                    "--metrics-allow", "127.0.0.2"}));
+  ASSERT_FALSE(node_->WaitForLine("server: ").empty()) << node_->output();
+  auto get = [&](const std::string& auth, const std::string& from) {
+    http::ClientRequest r;
+    r.url = "https://127.0.0.1:" + std::to_string(port_) + "/metrics";
+    r.ca_pem = ReadAll(srv_ + "/tls-ca.pem");
+    r.local_address = from;
+    if (!auth.empty()) r.headers = {{"Authorization", auth}};
+    auto resp = http::Fetch(r);
+    EXPECT_TRUE(resp.ok()) << resp.status().ToString();
+    return resp.ok() ? resp->status : -1;
+  };
+  EXPECT_EQ(get("", "127.0.0.1"), 401);
+  EXPECT_EQ(get("Bearer wrong", "127.0.0.1"), 401);
+  EXPECT_EQ(get("Bearer " + token.substr(0, 31), "127.0.0.1"), 401);
+  EXPECT_EQ(get("Bearer " + token, "127.0.0.1"), 200);
+  EXPECT_EQ(get("", "127.0.0.2"), 200);
+  // A token too short to be a secret is refused at start.
+  std::ofstream(token_file) << "short\n";
+  CommandResult r = RunCommand(WithPassword({kBin, "serve", "--dir", srv_, "--listen",
+                                             "127.0.0.1:0", "--metrics-token-file", token_file}));
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("is shorter than 16 characters"), std::string::npos) << r.err;
+}
+
 TEST_F(ClusterLifecycleTest, ImportRefusesWrongCertificatesAndKeepsTheActiveOne) {
   ASSERT_EQ(Cmd({"slc", "renew", "--online", "--dir", srv_}).exit_code, 0);
   const nlohmann::json active = Status();
