@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "base/file_system.h"
+#include "crypto/password_hash.h"
 
 namespace openrms::cli {
 
@@ -36,6 +37,7 @@ Result<std::string> ReadKeyPassword(const std::string& password_file, const char
     auto text = RealFileSystem().ReadFile(password_file, 4096);
     if (!text.ok()) return text.status().WithContext("password file");
     std::string pw = *text;
+    crypto::Wipe(*text);
     while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
     if (pw.empty())
       return Status(Code::kInvalidArgument, "the password file " + password_file + " is empty");
@@ -51,8 +53,14 @@ Result<std::string> ReadKeyPassword(const std::string& password_file, const char
   std::string pw =
       Prompt(std::string(env_name) == "OPENRMS_KEY_PASSWORD" ? "Key password: " : "Password: ");
   if (pw.empty()) return Status(Code::kInvalidArgument, "the key password is empty");
-  if (confirm && Prompt("Again: ") != pw) {
-    return Status(Code::kInvalidArgument, "the two passwords differ");
+  if (confirm) {
+    std::string again = Prompt("Again: ");
+    const bool same = again == pw;
+    crypto::Wipe(again);
+    if (!same) {
+      crypto::Wipe(pw);
+      return Status(Code::kInvalidArgument, "the two passwords differ");
+    }
   }
   return pw;
 }

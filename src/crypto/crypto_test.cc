@@ -63,3 +63,22 @@ TEST(PasswordHash, SecretEquals) {
 
 }  // namespace
 }  // namespace openrms::crypto
+
+namespace openrms::crypto {
+namespace {
+
+TEST(Wipe, EmptiesAndZeroesTheSecret) {
+  std::string secret = "correct horse battery staple";
+  const char* data = secret.data();
+  const size_t n = secret.size();
+  Wipe(secret);
+  EXPECT_TRUE(secret.empty());
+  // The bytes are overwritten in place (the buffer is kept by clear()).
+  EXPECT_EQ(std::string(data, n), std::string(n, '\0'));
+  std::string none;
+  Wipe(none);
+  EXPECT_TRUE(none.empty());
+}
+
+}  // namespace
+}  // namespace openrms::crypto

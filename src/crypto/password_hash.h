@@ -18,4 +18,8 @@ bool VerifyPassword(std::string_view password, std::string_view hash);
 // lengths only (CRYPTO_memcmp). False when either is empty.
 bool SecretEquals(std::string_view a, std::string_view b);
 
+// Overwrites a secret held in `s` (a password) with zeros in a way the
+// compiler does not remove (OPENSSL_cleanse), then empties it.
+void Wipe(std::string& s);
+
 }  // namespace openrms::crypto

@@ -26,7 +26,8 @@ Result<TlsCredential> CreateTlsCa(const std::string& common_name, Time now, Dura
 // `ca_password`). `names` are DNS names or IP addresses (v4 or v6); each
 // becomes a subjectAltName entry, the first is also the CN. extendedKeyUsage
 // serverAuth. The new key is sealed under `password`.
-Result<TlsCredential> IssueTlsServerCertificate(const TlsCredential& ca, std::string_view ca_password,
+Result<TlsCredential> IssueTlsServerCertificate(const TlsCredential& ca,
+                                                std::string_view ca_password,
                                                 const std::vector<std::string>& names, Time now,
                                                 Duration validity, std::string_view password);
 

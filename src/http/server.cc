@@ -37,6 +37,7 @@
 #include <unordered_set>
 
 #include "base/text.h"
+#include "crypto/password_hash.h"
 #include "crypto/sealing.h"
 #include "crypto/ssl_util.h"
 #include "http/forms.h"
@@ -401,7 +402,7 @@ class Server::Impl {
   void LogLimitEvents();
   void ScheduleTrim();
 
-  const ServerOptions options_;
+  ServerOptions options_;  // not changed after Init() (which wipes the key password)
   const Handler handler_;
   uint16_t port_ = 0;
 
@@ -932,6 +933,8 @@ Status Server::Impl::Init() {
   }
   Result<crypto::PkeyPtr> key =
       crypto::UnsealPrivateKey(options_.sealed_key_pem, options_.key_password);
+  // The key now lives in OpenSSL; its password is not needed again.
+  crypto::Wipe(options_.key_password);
   if (!key.ok()) return key.status().WithContext("cannot open the HTTPS server's private key");
   if (SSL_CTX_use_PrivateKey(ctx, key->get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
     ERR_clear_error();
