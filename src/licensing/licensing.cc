@@ -227,6 +227,35 @@ Status LicensingService::Audit(const std::string& cluster, const std::string& us
   return r.ok() ? Status::Ok() : r.status();
 }
 
+Result<Policy> CustomPolicyFromRequest(const json& p) {
+  if (!p.is_object()) return Invalid("Policy must be an object");
+  Policy policy;
+  ASSIGN_OR_RETURN(policy.user_rights, ReadUserRights(p.value("UserRights", json::array())));
+  if (p.contains("Descriptors") && !p["Descriptors"].is_null()) {
+    if (!p["Descriptors"].is_array()) return Invalid("Policy.Descriptors must be an array");
+    if (!p["Descriptors"].empty()) {
+      ASSIGN_OR_RETURN(policy.name, StringField(p["Descriptors"][0], "Name", "", 1024));
+      ASSIGN_OR_RETURN(policy.description,
+                       StringField(p["Descriptors"][0], "Description", "", 4096));
+    }
+  }
+  ASSIGN_OR_RETURN(policy.allow_offline, BoolField(p, "allowOfflineAccess", true));
+  ASSIGN_OR_RETURN(const int64_t interval, IntField(p, "IntervalTimeInDays", 30, 0, 36500));
+  policy.interval_days = static_cast<int>(interval);
+  // The RMS SDK sends 30 when offline access is allowed and 0 when it is
+  // not (some older builds sent 9125, 25 years); any value up to 100
+  // years is honoured.
+  if (policy.interval_days == 0) policy.allow_offline = false;
+  if (p.contains("LicenseValidUntil") && !p["LicenseValidUntil"].is_null()) {
+    if (!p["LicenseValidUntil"].is_string()) return Invalid("LicenseValidUntil must be a date");
+    policy.valid_until = ParseTime(p["LicenseValidUntil"].get<std::string>());
+    if (!policy.valid_until) {
+      return Invalid("LicenseValidUntil must be a UTC time like 2027-01-31T00:00:00Z");
+    }
+  }
+  return policy;
+}
+
 Result<nlohmann::json> LicensingService::Publish(const std::string& cluster,
                                                  const accounts::Identity& who, const json& request,
                                                  const std::string& license_url) {
@@ -250,30 +279,13 @@ Result<nlohmann::json> LicensingService::Publish(const std::string& cluster,
     policy.user_rights = it->user_rights;
     if (it->valid_days) policy.valid_until = now + Days(*it->valid_days);
   } else if (request.contains("Policy") && request["Policy"].is_object()) {
-    const json& p = request["Policy"];
-    ASSIGN_OR_RETURN(policy.user_rights, ReadUserRights(p.value("UserRights", json::array())));
-    if (p.contains("Descriptors") && !p["Descriptors"].is_null()) {
-      if (!p["Descriptors"].is_array()) return Invalid("Policy.Descriptors must be an array");
-      if (!p["Descriptors"].empty()) {
-        ASSIGN_OR_RETURN(policy.name, StringField(p["Descriptors"][0], "Name", "", 1024));
-        ASSIGN_OR_RETURN(policy.description,
-                         StringField(p["Descriptors"][0], "Description", "", 4096));
-      }
-    }
-    ASSIGN_OR_RETURN(policy.allow_offline, BoolField(p, "allowOfflineAccess", true));
-    ASSIGN_OR_RETURN(const int64_t interval, IntField(p, "IntervalTimeInDays", 30, 0, 36500));
-    policy.interval_days = static_cast<int>(interval);
-    // The RMS SDK sends 30 when offline access is allowed and 0 when it is
-    // not (some older builds sent 9125, 25 years); any value up to 100
-    // years is honoured.
-    if (policy.interval_days == 0) policy.allow_offline = false;
-    if (p.contains("LicenseValidUntil") && !p["LicenseValidUntil"].is_null()) {
-      if (!p["LicenseValidUntil"].is_string()) return Invalid("LicenseValidUntil must be a date");
-      policy.valid_until = ParseTime(p["LicenseValidUntil"].get<std::string>());
-      if (!policy.valid_until) {
-        return Invalid("LicenseValidUntil must be a UTC time like 2027-01-31T00:00:00Z");
-      }
-    }
+    ASSIGN_OR_RETURN(Policy custom, CustomPolicyFromRequest(request["Policy"]));
+    policy.user_rights = std::move(custom.user_rights);
+    policy.name = std::move(custom.name);
+    policy.description = std::move(custom.description);
+    policy.allow_offline = custom.allow_offline;
+    policy.interval_days = custom.interval_days;
+    policy.valid_until = custom.valid_until;
   } else {
     return Invalid("the request needs a TemplateId or a Policy");
   }

@@ -46,6 +46,12 @@ struct Policy {
   std::optional<Time> valid_until;  // content expiry
 };
 
+// The rights of a publishing request's "Policy" object (the RMS SDK's
+// custom-policy JSON): user rights, descriptors, offline access, content
+// expiry. Pure; kInvalidArgument naming the field for anything out of
+// shape. Owner, content id and template are the caller's.
+Result<Policy> CustomPolicyFromRequest(const nlohmann::json& policy);
+
 // A license the client may cache is valid for at most this long when the
 // policy allows no offline access.
 inline constexpr Duration kOnlineOnlyLicense = std::chrono::hours(1);

@@ -1,0 +1,37 @@
+// libFuzzer target: the JSON bodies of the licensing protocol, as a node
+// reads them: the depth-limited parse, then a publishing request's custom
+// policy and the typed fields every handler reads. Invariants: a parsed
+// document can be dumped (no deep recursion gets past the limit), and an
+// accepted policy stays inside the bounds the readers promise.
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <string_view>
+
+#include "base/json.h"
+#include "licensing/licensing.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using openrms::ParseJson;
+  std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  auto j = ParseJson(bytes);
+  if (!j.ok()) return 0;
+  (void)j->dump();  // recursion is bounded by the depth limit
+  (void)openrms::StringField(*j, "SerializedPublishingLicense");
+  (void)openrms::StringField(*j, "TemplateId", "", 256);
+  (void)openrms::BoolField(*j, "Temporary", false);
+  (void)openrms::StringField(*j, "PublicKey", "", 16 << 10);
+  const nlohmann::json& policy = j->is_object() && j->contains("Policy") ? (*j)["Policy"] : *j;
+  auto p = openrms::licensing::CustomPolicyFromRequest(policy);
+  if (p.ok()) {
+    if (p->interval_days < 0 || p->interval_days > 36500) std::abort();
+    if (p->interval_days == 0 && p->allow_offline) std::abort();
+    if (p->user_rights.empty()) std::abort();
+    for (const auto& ur : p->user_rights) {
+      for (const auto& r : ur.rights) {
+        if (r.empty() || r.size() > 64) std::abort();
+      }
+    }
+  }
+  return 0;
+}
