@@ -11,6 +11,8 @@ packages=(
   libcli11-dev libldap2-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev openssl curl sqlite3 python3
+  # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
+  clang libclang-rt-14-dev
   # directory logons are tested against a real OpenLDAP slapd
   slapd ldap-utils
   # browser tests: Debian's Chromium, and certutil to make it trust a test CA

@@ -80,5 +80,16 @@ TEST(Wipe, EmptiesAndZeroesTheSecret) {
   EXPECT_TRUE(none.empty());
 }
 
+// Found by base64_fuzz: set bits after the last byte were ignored, so several
+// texts decoded to the same bytes.
+TEST(Encoding, Base64RefusesNonCanonicalPadding) {
+  EXPECT_EQ(Base64Decode("QQ=="), "A");
+  EXPECT_FALSE(Base64Decode("Qq=="));
+  EXPECT_FALSE(Base64Decode("QR=="));
+  EXPECT_EQ(Base64Decode("QUI="), "AB");
+  EXPECT_FALSE(Base64Decode("QUJ="));
+  EXPECT_EQ(Base64Decode("QUJD"), "ABC");
+}
+
 }  // namespace
 }  // namespace openrms::crypto

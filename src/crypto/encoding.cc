@@ -37,6 +37,12 @@ std::optional<std::string> Base64Decode(std::string_view text) {
                                 static_cast<int>(clean.size()));
   if (n < 0) return std::nullopt;
   out.resize(static_cast<size_t>(n) - pad);
+  // Canonical (RFC 4648 section 3.5): the bits after the last byte are zero,
+  // or "QQ==" and "Qq==" would both decode to "A".
+  if (pad > 0 && Base64Encode(std::string_view(out).substr(out.size() - (3 - pad))) !=
+                     std::string_view(clean).substr(clean.size() - 4)) {
+    return std::nullopt;
+  }
   return out;
 }
 

@@ -1,0 +1,37 @@
+// libFuzzer target: the PFILE reader (protected files come from anyone who
+// shares one). A file that reads must write back to bytes that read to the
+// same parts, and writing those again must give the same bytes.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "fuzz_check.h"
+#include "licensing/pfile.h"
+
+namespace {
+
+bool Same(const openrms::licensing::Pfile& a, const openrms::licensing::Pfile& b) {
+  return a.major_version == b.major_version && a.minor_version == b.minor_version &&
+         a.notice == b.notice && a.extension == b.extension &&
+         a.publishing_license == b.publishing_license && a.metadata == b.metadata &&
+         a.original_size == b.original_size && a.content == b.content;
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using openrms::licensing::ReadPfile;
+  using openrms::licensing::WritePfile;
+  const std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  auto file = ReadPfile(bytes);
+  if (!file.ok()) return 0;
+  FUZZ_CHECK(!file->publishing_license.empty());
+  FUZZ_CHECK(file->extension.size() <= 256);
+  const std::string written = WritePfile(*file);
+  auto again = ReadPfile(written);
+  FUZZ_CHECK(again.ok());
+  FUZZ_CHECK(Same(*file, *again));
+  FUZZ_CHECK(WritePfile(*again) == written);
+  return 0;
+}
