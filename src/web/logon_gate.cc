@@ -1,5 +1,7 @@
 #include "web/logon_gate.h"
 
+#include <algorithm>
+
 #include "crypto/password_hash.h"
 #include "http/forms.h"
 #include "web/page.h"
@@ -22,13 +24,21 @@ std::string Hidden(const std::string& name, const std::string& value) {
   return "<input type=\"hidden\" name=\"" + E(name) + "\" value=\"" + E(value) + "\">";
 }
 
+std::string LogonGate::SafeNext(const std::string& next) const {
+  // Only a path of this site's own, never one a browser could read as
+  // another host ("//evil", "/\\evil") or a header-splitting line break.
+  const bool safe = next.rfind(Home(), 0) == 0 && next.find("//") == std::string::npos &&
+                    next.find('\\') == std::string::npos &&
+                    std::none_of(next.begin(), next.end(), [](char c) {
+                      return static_cast<unsigned char>(c) < 0x20 || c == 0x7f;
+                    });
+  return safe ? next : Home();
+}
+
 http::Response LogonGate::LogonPage(const http::Request& req, int status,
                                     const std::string& error) {
   const std::string csrf = NewToken(random_, 16);
-  std::string next = req.query.count("next") ? req.query.at("next") : Home();
-  const bool safe = next.rfind(Home(), 0) == 0 && next.find("//") == std::string::npos &&
-                    next.find('\\') == std::string::npos;
-  if (!safe) next = Home();
+  const std::string next = SafeNext(req.query.count("next") ? req.query.at("next") : Home());
   std::string body;
   if (!error.empty()) body += Notice(NoticeKind::kError, "Logon failed", "<p>" + E(error) + "</p>");
   body +=
@@ -77,9 +87,8 @@ http::Response LogonGate::LogOn(const http::Request& req) {
   if (!id->InGroup(options_.group)) return AccessDenied(id->user);
   auto token = sessions_.Create(*id);
   if (!token.ok()) return LogonPage(req, 500, token.status().message());
-  std::string next = form->count("next") ? form->at("next") : Home();
-  if (next.rfind(Home(), 0) != 0 || next.find("//") != std::string::npos) next = Home();
-  http::Response r = http::Response::Redirect(next);
+  http::Response r =
+      http::Response::Redirect(SafeNext(form->count("next") ? form->at("next") : Home()));
   r.SetHeader("Set-Cookie", Cookie(options_.session_cookie, *token, options_.prefix, 8 * 3600));
   return r;
 }

@@ -55,6 +55,8 @@ class LogonGate final {
   http::Response LogonPage(const http::Request& request, int status, const std::string& error);
   http::Response LogOn(const http::Request& request);
   std::string Home() const { return options_.prefix + "/"; }
+  // `next` when it is a path under Home(), else Home(): no open redirect.
+  std::string SafeNext(const std::string& next) const;
 
   accounts::LogonService& logon_;
   accounts::SessionStore& sessions_;

@@ -90,5 +90,34 @@ TEST(LogonThrottleTest, GuessesFromOneAddressLeaveTheAdministratorInFromAnother)
       << twin.err;
 }
 
+// After logging on, the site goes only to a page of its own: never to
+// another host, however the "next" field is dressed.
+TEST(LogonThrottleTest, LogOnRedirectsOnlyWithinTheSite) {
+  TempDir tmp;
+  const std::string srv = tmp.path() + "/server";
+  const std::string pw = tmp.path() + "/key-password";
+  std::ofstream(pw) << "redirect test key password\n";
+  ASSERT_EQ(RunCommand({kBin, "user", "add", "admin", "--dir", srv, "--group", "Administrators"},
+                       {std::string("OPENRMS_USER_PASSWORD=") + kPassword})
+                .exit_code,
+            0);
+  BackgroundProcess node(
+      {kBin, "serve", "--dir", srv, "--listen", "127.0.0.1:0", "--password-file", pw});
+  const std::string url = node.WaitForLine("server: ");
+  ASSERT_FALSE(url.empty()) << node.output();
+  const std::string ca = ReadAll(srv + "/tls-ca.pem");
+  auto location = [&](const std::string& next) {
+    auto r = WebLogOn(url + "/admin", ca, "admin", kPassword, "127.0.0.3", next);
+    EXPECT_TRUE(r.ok() && r->status == 303) << next;
+    return r.ok() ? r->Header("location").value_or("") : "";
+  };
+  EXPECT_EQ(location("/admin/templates"), "/admin/templates");
+  for (const std::string bad :
+       {"https://evil.example/", "//evil.example/", "/admin//evil.example", "/admin/\\evil.example",
+        "/\\evil.example", "/admin/\r\nX: y", "/other/"}) {
+    EXPECT_EQ(location(bad), "/admin/") << bad;
+  }
+}
+
 }  // namespace
 }  // namespace openrms::testing

@@ -19,7 +19,7 @@ std::string CookiePair(const http::ClientResponse& response) {
 
 Result<http::ClientResponse> WebLogOn(const std::string& prefix, const std::string& ca_pem,
                                       const std::string& user, const std::string& password,
-                                      const std::string& local_address) {
+                                      const std::string& local_address, const std::string& next) {
   http::ClientRequest get;
   get.url = prefix + "/logon";
   get.ca_pem = ca_pem;
@@ -35,6 +35,7 @@ Result<http::ClientResponse> WebLogOn(const std::string& prefix, const std::stri
                   {"Cookie", CookiePair(form)}};
   post.body = "csrf=" + csrf + "&user=" + http::PercentEncode(user) +
               "&password=" + http::PercentEncode(password);
+  if (!next.empty()) post.body += "&next=" + http::PercentEncode(next);
   return http::Fetch(post);
 }
 
