@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <memory>
 
 #include "http/client.h"
 #include "http/forms.h"
@@ -17,20 +18,39 @@ namespace {
 const std::string kBin = OPENRMS_BINARY;
 constexpr char kPassword[] = "admin-password-1";
 
+// A node with one local administrator, "admin", serving on a free port.
+class AdminNode {
+ public:
+  AdminNode() {
+    srv_ = tmp_.path() + "/server";
+    const std::string pw = tmp_.path() + "/key-password";
+    std::ofstream(pw) << "logon test key password\n";
+    CommandResult add =
+        RunCommand({kBin, "user", "add", "admin", "--dir", srv_, "--group", "Administrators"},
+                   {std::string("OPENRMS_USER_PASSWORD=") + kPassword});
+    EXPECT_EQ(add.exit_code, 0) << add.err;
+    node_ = std::make_unique<BackgroundProcess>(std::vector<std::string>{
+        kBin, "serve", "--dir", srv_, "--listen", "127.0.0.1:0", "--password-file", pw});
+    url_ = node_->WaitForLine("server: ");
+    EXPECT_FALSE(url_.empty()) << node_->output();
+    ca_ = ReadAll(srv_ + "/tls-ca.pem");
+  }
+  const std::string& srv() const { return srv_; }
+  const std::string& url() const { return url_; }
+  const std::string& ca() const { return ca_; }
+
+ private:
+  TempDir tmp_;
+  std::string srv_, url_, ca_;
+  std::unique_ptr<BackgroundProcess> node_;
+};
+
 TEST(LogonThrottleTest, GuessesFromOneAddressLeaveTheAdministratorInFromAnother) {
-  TempDir tmp;
-  const std::string srv = tmp.path() + "/server";
-  const std::string pw = tmp.path() + "/key-password";
-  std::ofstream(pw) << "throttle test key password\n";
-  CommandResult add =
-      RunCommand({kBin, "user", "add", "admin", "--dir", srv, "--group", "Administrators"},
-                 {std::string("OPENRMS_USER_PASSWORD=") + kPassword});
-  ASSERT_EQ(add.exit_code, 0) << add.err;
-  BackgroundProcess node(
-      {kBin, "serve", "--dir", srv, "--listen", "127.0.0.1:0", "--password-file", pw});
-  const std::string url = node.WaitForLine("server: ");
-  ASSERT_FALSE(url.empty()) << node.output();
-  const std::string ca = ReadAll(srv + "/tls-ca.pem");
+  AdminNode node;
+  ASSERT_FALSE(node.url().empty());
+  const std::string& srv = node.srv();
+  const std::string& url = node.url();
+  const std::string& ca = node.ca();
 
   auto token = [&](const std::string& user, const std::string& password, const std::string& from) {
     http::ClientRequest req;
@@ -93,19 +113,10 @@ TEST(LogonThrottleTest, GuessesFromOneAddressLeaveTheAdministratorInFromAnother)
 // After logging on, the site goes only to a page of its own: never to
 // another host, however the "next" field is dressed.
 TEST(LogonThrottleTest, LogOnRedirectsOnlyWithinTheSite) {
-  TempDir tmp;
-  const std::string srv = tmp.path() + "/server";
-  const std::string pw = tmp.path() + "/key-password";
-  std::ofstream(pw) << "redirect test key password\n";
-  ASSERT_EQ(RunCommand({kBin, "user", "add", "admin", "--dir", srv, "--group", "Administrators"},
-                       {std::string("OPENRMS_USER_PASSWORD=") + kPassword})
-                .exit_code,
-            0);
-  BackgroundProcess node(
-      {kBin, "serve", "--dir", srv, "--listen", "127.0.0.1:0", "--password-file", pw});
-  const std::string url = node.WaitForLine("server: ");
-  ASSERT_FALSE(url.empty()) << node.output();
-  const std::string ca = ReadAll(srv + "/tls-ca.pem");
+  AdminNode node;
+  ASSERT_FALSE(node.url().empty());
+  const std::string& url = node.url();
+  const std::string& ca = node.ca();
   auto location = [&](const std::string& next) {
     auto r = WebLogOn(url + "/admin", ca, "admin", kPassword, "127.0.0.3", next);
     EXPECT_TRUE(r.ok() && r->status == 303) << next;
