@@ -118,7 +118,7 @@ Result<bool> IsOldAlignedLayout(std::string_view key, std::string_view ciphertex
                    BlockIv(key, static_cast<uint32_t>(ciphertext.size() / kCbc4kBlockSize)));
   auto is_padding_block = [&plain](std::string_view chain) {
     for (size_t i = 0; i < 16; ++i) {
-      if ((plain[i] ^ chain[i]) != 0x10) return false;
+      if (static_cast<unsigned char>(plain[i] ^ chain[i]) != 0x10) return false;
     }
     return true;
   };
