@@ -77,7 +77,9 @@ for target in "${targets[@]}"; do
   else
     failed+=("$target")
     echo "FAILED  $target (exit $rc); its log and input are in $artifacts/"
-    tail -n 60 "$log" | sed "s/^/  $target: /"
+    # The report without libFuzzer's progress lines.
+    grep -Ev '^#[0-9]+' "$log" | tail -n 60 | sed "s/^/  $target: /" || true
+    echo "  reproduce: $build/tests/fuzz/$target $artifacts/$target-<crash file>"
   fi
 done
 if ((${#failed[@]})); then
