@@ -120,6 +120,15 @@ class LicensingTest : public ::testing::Test {
     return nlohmann::json::parse(r->body)["access_token"].get<std::string>();
   }
 
+  // enduserlicenses for the publishing license of the PFILE at `path`.
+  static Result<http::ClientResponse> EndUserLicense(const std::string& path,
+                                                     const std::string& user) {
+    auto file = licensing::ReadPfile(ReadAll(path));
+    if (!file.ok()) return file.status();
+    return Call("enduserlicenses", Token(user),
+                {{"SerializedPublishingLicense", crypto::Base64Encode(file->publishing_license)}});
+  }
+
   // POST <root>/my/v2/<op>, shaped as the RMS SDK sends it.
   static Result<http::ClientResponse> Call(const std::string& op, const std::string& token,
                                            const nlohmann::json& body,
@@ -240,9 +249,7 @@ TEST_F(LicensingTest, AFileProtectedInTheOldAlignedLayoutStillOpens) {
   // the owner is given.
   auto file = licensing::ReadPfile(ReadAll(Out("old.pfile")));
   ASSERT_TRUE(file.ok());
-  auto eul =
-      Call("enduserlicenses", Token("alice"),
-           {{"SerializedPublishingLicense", crypto::Base64Encode(file->publishing_license)}});
+  auto eul = EndUserLicense(Out("old.pfile"), "alice");
   ASSERT_TRUE(eul.ok() && eul->status == 200);
   auto key =
       crypto::Base64Decode(nlohmann::json::parse(eul->body)["Key"]["Value"].get<std::string>());
@@ -351,11 +358,7 @@ TEST_F(LicensingTest, TemplatesFromTheServer) {
   EXPECT_EQ(As("carol", {"open", Out("e.pfile"), Out("e.txt"), "--server", root_}).exit_code, 0);
   EXPECT_EQ(As("bob", {"open", Out("e.pfile"), Out("e2.txt"), "--server", root_}).exit_code, 1);
   // The SDK shows template-protected content as such only when told.
-  auto file = licensing::ReadPfile(ReadAll(Out("e.pfile")));
-  ASSERT_TRUE(file.ok());
-  auto eul =
-      Call("enduserlicenses", Token("carol"),
-           {{"SerializedPublishingLicense", crypto::Base64Encode(file->publishing_license)}});
+  auto eul = EndUserLicense(Out("e.pfile"), "carol");
   ASSERT_TRUE(eul.ok() && eul->status == 200);
   const auto answer = nlohmann::json::parse(eul->body);
   EXPECT_EQ(answer["FromTemplate"], true);
