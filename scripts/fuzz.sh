@@ -10,13 +10,14 @@
 #   FUZZ_SECONDS    how long each target runs (default 30)
 #   FUZZ_JOBS       how many targets run at once (default: the number of cores)
 #   FUZZ_TARGETS    which targets (default: every tests/fuzz/*_fuzz.cc)
-#   FUZZ_BUILD_DIR  the clang build directory (default /tmp/build-fuzz)
+#   FUZZ_BUILD_DIR  the clang build directory (default build-fuzz/ in the
+#                   checkout, so that two checkouts never share one cache)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 seconds="${FUZZ_SECONDS:-30}"
 jobs="${FUZZ_JOBS:-$(nproc)}"
-build="${FUZZ_BUILD_DIR:-/tmp/build-fuzz}"
+build="${FUZZ_BUILD_DIR:-$PWD/build-fuzz}"
 artifacts="$PWD/test-artifacts/fuzz"
 
 if [ -n "${FUZZ_TARGETS:-}" ]; then
