@@ -31,8 +31,8 @@ class InProcessIssuer final : public cluster::IssuerTransport {
   Result<std::string> PostSoap(const std::string&, const std::string&, const std::string& body,
                                const std::string&) override {
     auto issued = service_.Enroll(body, {"bench", "local"});
-    if (!issued.ok()) return enrollment::WriteSoapFault(issued.status());
-    return enrollment::WriteEnrollResponse(issued->chain);
+    if (!issued.ok()) return protocol::WriteSoapFault(issued.status());
+    return protocol::WriteEnrollResponse(issued->chain);
   }
 
  private:

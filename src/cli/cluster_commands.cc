@@ -4,12 +4,12 @@
 
 #include "base/file_system.h"
 #include "base/text.h"
-#include "cli/cluster_host.h"
+#include "node/cluster_node.h"
 #include "cli/commands.h"
-#include "cli/enrollment_host.h"
+#include "node/enrollment_node.h"
 #include "cli/password.h"
 #include "crypto/encoding.h"
-#include "enrollment/request.h"
+#include "protocol/enrollment_messages.h"
 #include "xrml/chain.h"
 
 namespace openrms::cli {
@@ -42,7 +42,7 @@ std::string Actor() {
 // Opens the server and resolves the cluster; asks for the password when
 // `password` is set.
 struct Opened {
-  std::unique_ptr<ServerContext> context;
+  std::unique_ptr<node::ServerContext> context;
   std::string cluster;
 };
 
@@ -53,7 +53,7 @@ Result<Opened> OpenTarget(const Target& t, bool password) {
     pw = std::move(p);
   }
   Opened o;
-  ASSIGN_OR_RETURN(o.context, ServerContext::Open(t.dir, pw, /*create=*/false));
+  ASSIGN_OR_RETURN(o.context, node::ServerContext::Open(t.dir, pw, /*create=*/false));
   ASSIGN_OR_RETURN(o.cluster, o.context->ResolveCluster(t.cluster));
   return o;
 }
@@ -175,9 +175,9 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
     pr.offline = !offline_file.empty();
     if (validity_days != 0) pr.validity_days = validity_days;
     pr.actor = Actor();
-    auto ctx = ServerContext::Open(pv.dir, *pw, /*create=*/true);
+    auto ctx = node::ServerContext::Open(pv.dir, *pw, /*create=*/true);
     if (!ctx.ok()) return fail(ctx.status());
-    Status tls = EnsureServerTls((*ctx)->paths(), *pw, pr.url);
+    Status tls = node::EnsureServerTls((*ctx)->paths(), *pw, pr.url);
     if (!tls.ok()) return fail(tls);
     auto result = (*ctx)->clusters().Provision(pr, *pw);
     if (!result.ok()) return fail(result.status());
@@ -198,7 +198,7 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
   auto* list = cmd->add_subcommand("list", "List the clusters of a server directory");
   list->add_option("--dir", ls.dir, "The server directory")->required();
   list->callback([&exit_code] {
-    auto ctx = ServerContext::Open(ls.dir, std::nullopt, false);
+    auto ctx = node::ServerContext::Open(ls.dir, std::nullopt, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto names = (*ctx)->store().ListClusters();
     if (!names.ok()) return void(exit_code = ReportError(names.status()));
@@ -226,7 +226,7 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
       if (!p.ok()) return void(exit_code = ReportError(p.status()));
       pw = *p;
     }
-    auto ctx = ServerContext::Open(ck.dir, pw, false);
+    auto ctx = node::ServerContext::Open(ck.dir, pw, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     cluster::ExpiryMonitor monitor((*ctx)->clusters(), pw);
     Status s = monitor.RunOnce();
@@ -328,7 +328,7 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
   subenroll->callback([&exit_code] {
     auto o = OpenTarget(se, true);
     if (!o.ok()) return void(exit_code = ReportError(o.status()));
-    auto text = ReadTextFile(se_request, enrollment::kMaxRequestBytes);
+    auto text = ReadTextFile(se_request, protocol::kMaxRequestBytes);
     if (!text.ok()) return void(exit_code = ReportError(text.status()));
     auto authority = o->context->clusters().SubordinateIssuer(o->cluster, *o->context->password());
     if (!authority.ok()) return void(exit_code = ReportError(authority.status()));
@@ -346,7 +346,7 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
     if (!issued.ok()) return void(exit_code = ReportError(issued.status()));
     Status w = RealFileSystem().WriteFileAtomic(
         se_out,
-        enrollment::WriteEnrollResponse(issued->chain, enrollment::RequestKind::kSubEnroll));
+        protocol::WriteEnrollResponse(issued->chain, protocol::RequestKind::kSubEnroll));
     if (!w.ok()) return void(exit_code = ReportError(w));
     std::cout << (issued->renewal ? "renewed" : "issued") << " SLC for "
               << issued->chain.front().principal()->object.name << ", valid until "
@@ -490,7 +490,7 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
   serve->callback([&exit_code] {
     auto pw = ReadKeyPassword(sv.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    MetricsAccess metrics;
+    node::MetricsAccess metrics;
     metrics.addresses = metrics_allow;
     if (!metrics_token_file.empty()) {
       auto token = RealFileSystem().ReadFile(metrics_token_file, 4096);
@@ -503,19 +503,19 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
                                    " is shorter than 16 characters: use a long random one")));
       }
     }
-    auto ctx = ServerContext::Open(sv.dir, *pw, false);
+    auto ctx = node::ServerContext::Open(sv.dir, *pw, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
-    BlockTerminationSignals();
-    admin::AdminOptions admin_options;
+    node::BlockTerminationSignals();
+    sites::AdminOptions admin_options;
     admin_options.admin_group = admin_group;
-    auto host = ClusterHost::Start(**ctx, listen, monitor_interval, admin_options, metrics);
+    auto host = node::ClusterNode::Start(**ctx, listen, monitor_interval, admin_options, metrics);
     if (!host.ok()) return void(exit_code = ReportError(host.status()));
     std::cout << "server: " << (*host)->url() << "\n"
               << "admin-site: " << (*host)->url() << "/admin/\n"
               << "metrics: " << (*host)->url() << "/metrics\n"
               << "tls-ca: " << (*ctx)->paths().tls_ca << "\n"
               << std::flush;
-    WaitForTerminationSignal();
+    node::WaitForTerminationSignal();
     (*host)->Stop();
   });
 }

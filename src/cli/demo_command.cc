@@ -4,9 +4,9 @@
 #include <iostream>
 
 #include "base/file_system.h"
-#include "cli/cluster_host.h"
+#include "node/cluster_node.h"
 #include "cli/commands.h"
-#include "cli/enrollment_host.h"
+#include "node/enrollment_node.h"
 #include "crypto/encoding.h"
 #include "crypto/tls_certificates.h"
 #include "enrollment/authority.h"
@@ -30,7 +30,7 @@ Result<std::string> DemoSecret(FileSystem& fs, const std::string& path) {
 
 // One TLS root for the whole demo: the server's certificate is issued by the
 // enrollment service's TLS root, so a browser trusts one file.
-Status ShareTlsRoot(FileSystem& fs, const std::string& enrollment_dir, const ServerPaths& server,
+Status ShareTlsRoot(FileSystem& fs, const std::string& enrollment_dir, const node::ServerPaths& server,
                     std::string_view password) {
   if (fs.Exists(server.tls_server)) return Status::Ok();
   const enrollment::AuthorityPaths e(enrollment_dir);
@@ -46,7 +46,7 @@ Status ShareTlsRoot(FileSystem& fs, const std::string& enrollment_dir, const Ser
   return fs.WriteFileAtomic(server.tls_server, leaf.certificate_pem);
 }
 
-Status EnsureUser(ServerContext& ctx, FileSystem& fs, const std::string& dir,
+Status EnsureUser(node::ServerContext& ctx, FileSystem& fs, const std::string& dir,
                   const std::string& name, const std::vector<std::string>& groups,
                   std::string& password) {
   const std::string path = dir + "/demo-password-" + name;
@@ -69,14 +69,14 @@ Status RunDemo(const std::string& dir, int port) {
     RETURN_IF_ERROR(enrollment::InitializeAuthority(fs, enrollment_dir, pw, options, DefaultClock(),
                                                     crypto::SystemRandom()));
   }
-  BlockTerminationSignals();
+  node::BlockTerminationSignals();
   ASSIGN_OR_RETURN(
       auto enroll_host,
-      EnrollmentHost::Start(enrollment_dir, pw, "127.0.0.1:" + std::to_string(port + 1)));
+      node::EnrollmentNode::Start(enrollment_dir, pw, "127.0.0.1:" + std::to_string(port + 1)));
 
-  const ServerPaths paths(dir + "/server");
+  const node::ServerPaths paths(dir + "/server");
   RETURN_IF_ERROR(ShareTlsRoot(fs, enrollment_dir, paths, pw));
-  ASSIGN_OR_RETURN(auto ctx, ServerContext::Open(paths.dir, pw, /*create=*/true));
+  ASSIGN_OR_RETURN(auto ctx, node::ServerContext::Open(paths.dir, pw, /*create=*/true));
   const std::string base = "https://127.0.0.1:" + std::to_string(port);
   const std::string root_url = base + "/contoso/_wmcs";
   ASSIGN_OR_RETURN(std::string anchor,
@@ -85,7 +85,7 @@ Status RunDemo(const std::string& dir, int port) {
 
   if (!ctx->store().Find(kRoot).ok()) {
     // The first SLC lasts 20 days, so the demo opens with renewal due.
-    ASSIGN_OR_RETURN(auto enrollment, EnrollmentContext::Open(enrollment_dir, pw));
+    ASSIGN_OR_RETURN(auto enrollment, node::EnrollmentContext::Open(enrollment_dir, pw));
     ASSIGN_OR_RETURN(std::string token, enrollment->service().NewToken({"cli", "demo"}));
     cluster::ProvisionRequest r;
     r.name = kRoot;
@@ -100,7 +100,7 @@ Status RunDemo(const std::string& dir, int port) {
     RETURN_IF_ERROR(ctx->clusters().Provision(r, pw).status().WithContext("provisioning " +
                                                                           std::string(kRoot)));
   }
-  ASSIGN_OR_RETURN(auto host, ClusterHost::Start(*ctx, "127.0.0.1:" + std::to_string(port), 60));
+  ASSIGN_OR_RETURN(auto host, node::ClusterNode::Start(*ctx, "127.0.0.1:" + std::to_string(port), 60));
   if (!ctx->store().Find(kLicensing).ok()) {
     ASSIGN_OR_RETURN(enrollment::Authority root, ctx->clusters().SubordinateIssuer(kRoot, pw));
     enrollment::EnrollmentService issuer(std::move(root), ctx->database(), DefaultClock(),
@@ -143,7 +143,7 @@ Status RunDemo(const std::string& dir, int port) {
             << "tls-ca: " << paths.tls_ca << "\n"
             << "serving until interrupted (Ctrl-C)\n"
             << std::flush;
-  WaitForTerminationSignal();
+  node::WaitForTerminationSignal();
   host->Stop();
   enroll_host->Stop();
   return Status::Ok();

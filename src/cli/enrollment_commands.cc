@@ -6,13 +6,13 @@
 
 #include "base/file_system.h"
 #include "cli/commands.h"
-#include "cli/enrollment_host.h"
+#include "node/enrollment_node.h"
 #include "cli/password.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
-#include "enrollment/request.h"
+#include "protocol/enrollment_messages.h"
 #include "enrollment/service.h"
-#include "enrollment/site.h"
+#include "sites/enrollment/enrollment_site.h"
 
 namespace openrms::cli {
 
@@ -37,7 +37,7 @@ std::string LocalUser() {
 }
 
 Status WriteChain(const std::string& out, const std::vector<xrml::Document>& chain) {
-  return RealFileSystem().WriteFileAtomic(out, enrollment::WriteEnrollResponse(chain));
+  return RealFileSystem().WriteFileAtomic(out, protocol::WriteEnrollResponse(chain));
 }
 
 void PrintIssued(const enrollment::Issued& issued, const std::string& out) {
@@ -92,14 +92,14 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   serve->callback([&exit_code] {
     auto pw = ReadKeyPassword(serve_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    BlockTerminationSignals();
-    auto host = EnrollmentHost::Start(serve_c.dir, *pw, listen);
+    node::BlockTerminationSignals();
+    auto host = node::EnrollmentNode::Start(serve_c.dir, *pw, listen);
     if (!host.ok()) return void(exit_code = ReportError(host.status()));
     std::cout << "enrollment-site: " << (*host)->url() << "/\n"
-              << "enrollment-url: " << (*host)->url() << enrollment::kEnrollPath << "\n"
+              << "enrollment-url: " << (*host)->url() << protocol::kEnrollPath << "\n"
               << "tls-ca: " << enrollment::AuthorityPaths(serve_c.dir).tls_ca << "\n"
               << std::flush;
-    WaitForTerminationSignal();
+    node::WaitForTerminationSignal();
     (*host)->Stop();
   });
 
@@ -117,9 +117,9 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   issue->callback([&exit_code] {
     auto pw = ReadKeyPassword(issue_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = EnrollmentContext::Open(issue_c.dir, *pw);
+    auto ctx = node::EnrollmentContext::Open(issue_c.dir, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
-    auto text = RealFileSystem().ReadFile(issue_request, enrollment::kMaxRequestBytes);
+    auto text = RealFileSystem().ReadFile(issue_request, protocol::kMaxRequestBytes);
     if (!text.ok()) return void(exit_code = ReportError(text.status()));
     const enrollment::Requester who{"cli", LocalUser()};
     Result<enrollment::Issued> issued = Status(Code::kInternal, "unreachable");
@@ -144,7 +144,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   token->callback([&exit_code] {
     auto pw = ReadKeyPassword(token_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = EnrollmentContext::Open(token_c.dir, *pw);
+    auto ctx = node::EnrollmentContext::Open(token_c.dir, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto t = (*ctx)->service().NewToken({"cli", LocalUser()});
     if (!t.ok()) return void(exit_code = ReportError(t.status()));
@@ -158,7 +158,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   pending->callback([&exit_code] {
     auto pw = ReadKeyPassword(pending_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = EnrollmentContext::Open(pending_c.dir, *pw);
+    auto ctx = node::EnrollmentContext::Open(pending_c.dir, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto list = (*ctx)->service().ListPending();
     if (!list.ok()) return void(exit_code = ReportError(list.status()));
@@ -178,7 +178,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   approve->callback([&exit_code] {
     auto pw = ReadKeyPassword(approve_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = EnrollmentContext::Open(approve_c.dir, *pw);
+    auto ctx = node::EnrollmentContext::Open(approve_c.dir, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto issued = (*ctx)->service().Approve(approve_id, {"cli", LocalUser()});
     if (!issued.ok()) return void(exit_code = ReportError(issued.status()));
@@ -198,7 +198,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   reject->callback([&exit_code] {
     auto pw = ReadKeyPassword(reject_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = EnrollmentContext::Open(reject_c.dir, *pw);
+    auto ctx = node::EnrollmentContext::Open(reject_c.dir, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     Status s = (*ctx)->service().Reject(reject_id, {"cli", LocalUser()});
     if (!s.ok()) return void(exit_code = ReportError(s));
@@ -221,9 +221,9 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
     auto user_pw = ReadKeyPassword(op_pw_file, "OPENRMS_USER_PASSWORD", true);
     if (!user_pw.ok()) return void(exit_code = ReportError(user_pw.status()));
-    auto ctx = EnrollmentContext::Open(op_c.dir, *pw);
+    auto ctx = node::EnrollmentContext::Open(op_c.dir, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
-    Status s = (*ctx)->operators().AddUser(op_name, *user_pw, {enrollment::kOperatorsGroup});
+    Status s = (*ctx)->operators().AddUser(op_name, *user_pw, {sites::kOperatorsGroup});
     if (!s.ok()) return void(exit_code = ReportError(s));
     std::cout << "created operator " << op_name << "\n";
   });
@@ -235,7 +235,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   list->callback([&exit_code] {
     auto pw = ReadKeyPassword(list_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = EnrollmentContext::Open(list_c.dir, *pw);
+    auto ctx = node::EnrollmentContext::Open(list_c.dir, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto records = (*ctx)->service().ListIssued();
     if (!records.ok()) return void(exit_code = ReportError(records.status()));

@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file_system.h"
-#include "cli/cluster_host.h"
+#include "node/cluster_node.h"
 #include "cli/commands.h"
 #include "cli/password.h"
 #include "crypto/content_cipher.h"
@@ -349,7 +349,7 @@ void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
   add->add_option("--rights", t_rights, "USER:RIGHT[,RIGHT]... (repeatable)")->required();
   add->add_option("--valid-days", t_days, "Content expires this many days after protection");
   add->callback([&exit_code] {
-    auto ctx = ServerContext::Open(t_dir, std::nullopt, false);
+    auto ctx = node::ServerContext::Open(t_dir, std::nullopt, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     licensing::LicensingService service((*ctx)->clusters(), (*ctx)->database(), DefaultClock(),
                                         crypto::SystemRandom(), "");
@@ -371,7 +371,7 @@ void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
   auto* list = tmpl->add_subcommand("list", "List the templates");
   list->add_option("--dir", l_dir, "The server directory")->required();
   list->callback([&exit_code] {
-    auto ctx = ServerContext::Open(l_dir, std::nullopt, false);
+    auto ctx = node::ServerContext::Open(l_dir, std::nullopt, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     licensing::LicensingService service((*ctx)->clusters(), (*ctx)->database(), DefaultClock(),
                                         crypto::SystemRandom(), "");

@@ -2,7 +2,7 @@
 #include <iostream>
 
 #include "base/text.h"
-#include "cli/cluster_host.h"
+#include "node/cluster_node.h"
 #include "cli/commands.h"
 #include "cli/password.h"
 
@@ -27,7 +27,7 @@ void RegisterUserCommands(CLI::App& app, int& exit_code) {
   add->callback([&exit_code] {
     auto pw = ReadKeyPassword(add_pw_file, kUserPasswordEnv, true);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = ServerContext::Open(add_dir, std::nullopt, /*create=*/true);
+    auto ctx = node::ServerContext::Open(add_dir, std::nullopt, /*create=*/true);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     Status s = (*ctx)->accounts().AddUser(add_name, *pw, add_groups);
     if (!s.ok()) return void(exit_code = ReportError(s));
@@ -42,7 +42,7 @@ void RegisterUserCommands(CLI::App& app, int& exit_code) {
   passwd->callback([&exit_code] {
     auto pw = ReadKeyPassword(pw_file, kUserPasswordEnv, true);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = ServerContext::Open(pw_dir, std::nullopt, false);
+    auto ctx = node::ServerContext::Open(pw_dir, std::nullopt, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     Status s = (*ctx)->accounts().SetPassword(pw_name, *pw);
     if (!s.ok()) return void(exit_code = ReportError(s));
@@ -57,7 +57,7 @@ void RegisterUserCommands(CLI::App& app, int& exit_code) {
   auto* r = group->add_option("--remove", g_remove, "Group to leave");
   a->excludes(r);
   group->callback([&exit_code] {
-    auto ctx = ServerContext::Open(g_dir, std::nullopt, false);
+    auto ctx = node::ServerContext::Open(g_dir, std::nullopt, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     Status s = !g_add.empty() ? (*ctx)->accounts().AddToGroup(g_name, g_add)
                : !g_remove.empty()
@@ -83,7 +83,7 @@ void RegisterUserCommands(CLI::App& app, int& exit_code) {
       ->required();
   remove->add_option("--dir", rm_dir, "The server directory")->required();
   remove->callback([&exit_code] {
-    auto ctx = ServerContext::Open(rm_dir, std::nullopt, false);
+    auto ctx = node::ServerContext::Open(rm_dir, std::nullopt, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     Status s = (*ctx)->accounts().RemoveUser(rm_name);
     if (!s.ok()) return void(exit_code = ReportError(s));
@@ -94,7 +94,7 @@ void RegisterUserCommands(CLI::App& app, int& exit_code) {
   auto* list = cmd->add_subcommand("list", "List the local accounts and their groups");
   list->add_option("--dir", ls_dir, "The server directory")->required();
   list->callback([&exit_code] {
-    auto ctx = ServerContext::Open(ls_dir, std::nullopt, false);
+    auto ctx = node::ServerContext::Open(ls_dir, std::nullopt, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto users = (*ctx)->accounts().ListUsers();
     if (!users.ok()) return void(exit_code = ReportError(users.status()));
@@ -124,7 +124,7 @@ void RegisterDirectoryCommands(CLI::App& app, int& exit_code) {
       ->capture_default_str();
   set->add_option("--ca-file", config.ca_file, "PEM roots that issued the directory's certificate");
   set->callback([&exit_code] {
-    auto ctx = ServerContext::Open(dir, std::nullopt, /*create=*/true);
+    auto ctx = node::ServerContext::Open(dir, std::nullopt, /*create=*/true);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     Status s = accounts::SaveDirectoryConfig((*ctx)->database(), config);
     if (!s.ok()) return void(exit_code = ReportError(s));

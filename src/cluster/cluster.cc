@@ -3,7 +3,7 @@
 #include "base/fault.h"
 #include "base/text.h"
 #include "crypto/encoding.h"
-#include "enrollment/request.h"
+#include "protocol/enrollment_messages.h"
 #include "xrml/chain.h"
 
 namespace openrms::cluster {
@@ -45,7 +45,7 @@ std::string ClusterService::IssuerEndpoint(const ClusterConfig& c) const {
   while (!url.empty() && url.back() == '/') url.pop_back();
   if (url.size() > 5 && url.compare(url.size() - 5, 5, ".asmx") == 0) return url;
   return url +
-         (c.kind == ClusterKind::kRoot ? "/EnrollmentService.asmx" : enrollment::kSubEnrollPath);
+         (c.kind == ClusterKind::kRoot ? "/EnrollmentService.asmx" : protocol::kSubEnrollPath);
 }
 
 Result<std::unique_ptr<crypto::PrivateKey>> ClusterService::OpenKey(const ClusterConfig& c,
@@ -64,7 +64,7 @@ Result<std::string> ClusterService::MakeRequest(const ClusterConfig& c,
                                                 const crypto::PrivateKey& key,
                                                 std::optional<std::string> token,
                                                 std::optional<int> days) {
-  enrollment::EnrollParameters p;
+  protocol::EnrollParameters p;
   p.public_key = key.public_key();
   p.guid = c.guid;
   p.sku = kSku;
@@ -73,10 +73,10 @@ Result<std::string> ClusterService::MakeRequest(const ClusterConfig& c,
   p.url = c.url;
   p.token = std::move(token);
   p.requested_validity_days = days;
-  return enrollment::WriteEnrollRequest(p, key,
+  return protocol::WriteEnrollRequest(p, key,
                                         c.kind == ClusterKind::kRoot
-                                            ? enrollment::RequestKind::kEnroll
-                                            : enrollment::RequestKind::kSubEnroll);
+                                            ? protocol::RequestKind::kEnroll
+                                            : protocol::RequestKind::kSubEnroll);
 }
 
 Result<ClusterService::Validated> ClusterService::Validate(const ClusterConfig& c,
@@ -148,7 +148,7 @@ Result<ClusterService::Validated> ClusterService::Validate(const ClusterConfig& 
                         "): importing it would shorten the cluster's life");
     }
   }
-  v.chain_text = enrollment::WriteEnrollResponse(v.chain);
+  v.chain_text = protocol::WriteEnrollResponse(v.chain);
   return v;
 }
 
@@ -223,13 +223,13 @@ Result<ProvisionResult> ClusterService::Provision(const ProvisionRequest& r,
     return out;
   }
   // Online: enroll first, so a refusal leaves nothing behind.
-  const std::string action = c.kind == ClusterKind::kRoot ? enrollment::kEnrollSoapAction
-                                                          : enrollment::kSubEnrollSoapAction;
+  const std::string action = c.kind == ClusterKind::kRoot ? protocol::kEnrollSoapAction
+                                                          : protocol::kSubEnrollSoapAction;
   ASSIGN_OR_RETURN(std::string response,
                    env_.transport.PostSoap(IssuerEndpoint(c), action, request, c.issuer_tls_ca));
-  auto chain = enrollment::ParseEnrollResponse(response);
+  auto chain = protocol::ParseEnrollResponse(response);
   if (!chain.ok()) return chain.status().WithContext("the issuer refused the enrollment");
-  ASSIGN_OR_RETURN(Validated v, Validate(c, enrollment::WriteEnrollResponse(*chain)));
+  ASSIGN_OR_RETURN(Validated v, Validate(c, protocol::WriteEnrollResponse(*chain)));
   // The cluster and its first SLC appear in one transaction, or not at all.
   ASSIGN_OR_RETURN(out.active, Activate(c, v, "provision", r.actor, /*create=*/true));
   RETURN_IF_ERROR(store_.Audit(c.name, env_.clock.Now(), r.actor, "provision",
@@ -306,15 +306,15 @@ Result<SlcSummary> ClusterService::RenewOnline(const std::string& name, std::str
     ~Release() { (void)store.ReleaseRenewalLease(name, holder); }
   } release{store_, name, holder};
   ASSIGN_OR_RETURN(std::string request, MakeRequest(c, *key, std::move(token), std::nullopt));
-  const std::string action = c.kind == ClusterKind::kRoot ? enrollment::kEnrollSoapAction
-                                                          : enrollment::kSubEnrollSoapAction;
+  const std::string action = c.kind == ClusterKind::kRoot ? protocol::kEnrollSoapAction
+                                                          : protocol::kSubEnrollSoapAction;
   auto renewed = [&]() -> Result<SlcSummary> {
     ASSIGN_OR_RETURN(std::string response,
                      env_.transport.PostSoap(IssuerEndpoint(c), action, request, c.issuer_tls_ca));
     OPENRMS_CRASH_POINT("renew: response received");
-    auto chain = enrollment::ParseEnrollResponse(response);
+    auto chain = protocol::ParseEnrollResponse(response);
     if (!chain.ok()) return chain.status().WithContext("the issuer refused the renewal");
-    ASSIGN_OR_RETURN(Validated v, Validate(c, enrollment::WriteEnrollResponse(*chain)));
+    ASSIGN_OR_RETURN(Validated v, Validate(c, protocol::WriteEnrollResponse(*chain)));
     return Activate(c, v, "online", actor);
   }();
   const Time now = env_.clock.Now();

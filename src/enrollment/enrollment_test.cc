@@ -6,7 +6,7 @@
 #include "base/file_system.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
-#include "enrollment/request.h"
+#include "protocol/enrollment_messages.h"
 #include "enrollment/service.h"
 #include "xrml/chain.h"
 
@@ -38,8 +38,8 @@ class EnrollmentTest : public ::testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  EnrollParameters Params() {
-    EnrollParameters p;
+  protocol::EnrollParameters Params() {
+    protocol::EnrollParameters p;
     p.public_key = cluster_key_->public_key();
     p.guid = "{11111111-2222-4333-8444-555555555555}";
     p.sku = "OpenRMS";
@@ -49,8 +49,8 @@ class EnrollmentTest : public ::testing::Test {
     return p;
   }
 
-  std::string Request(EnrollParameters p) {
-    auto text = WriteEnrollRequest(p, *cluster_key_);
+  std::string Request(protocol::EnrollParameters p) {
+    auto text = protocol::WriteEnrollRequest(p, *cluster_key_);
     EXPECT_TRUE(text.ok()) << text.status().ToString();
     return *text;
   }
@@ -72,7 +72,7 @@ class EnrollmentTest : public ::testing::Test {
 };
 
 TEST_F(EnrollmentTest, FirstEnrollmentWithTokenIssuesAChainToTheTrustAnchor) {
-  EnrollParameters p = Params();
+  protocol::EnrollParameters p = Params();
   p.token = Token();
   auto issued = service_->Enroll(Request(p), {"cli", "test"});
   ASSERT_TRUE(issued.ok()) << issued.status().ToString();
@@ -90,7 +90,7 @@ TEST_F(EnrollmentTest, FirstEnrollmentWithTokenIssuesAChainToTheTrustAnchor) {
   EXPECT_TRUE(s.ok()) << s.ToString();
 
   // The response parses back to the same chain.
-  auto back = ParseEnrollResponse(WriteEnrollResponse(issued->chain));
+  auto back = protocol::ParseEnrollResponse(protocol::WriteEnrollResponse(issued->chain));
   ASSERT_TRUE(back.ok()) << back.status().ToString();
   ASSERT_EQ(back->size(), 4u);
   EXPECT_TRUE(xrml::VerifyChain(*back, {TrustAnchor(), clock_.Now()}).ok());
@@ -98,10 +98,10 @@ TEST_F(EnrollmentTest, FirstEnrollmentWithTokenIssuesAChainToTheTrustAnchor) {
 }
 
 TEST_F(EnrollmentTest, TokenWorksOnce) {
-  EnrollParameters p = Params();
+  protocol::EnrollParameters p = Params();
   p.token = Token();
   ASSERT_TRUE(service_->Enroll(Request(p), {"cli", "test"}).ok());
-  EnrollParameters other = p;
+  protocol::EnrollParameters other = p;
   other.guid = "{99999999-2222-4333-8444-555555555555}";
   auto key = crypto::GenerateSealedRsaKey(2048, "x");
   cluster_key_ = std::move(key->key);
@@ -115,7 +115,7 @@ TEST_F(EnrollmentTest, TokenWorksOnce) {
 }
 
 TEST_F(EnrollmentTest, UnknownTokenAndMissingTokenAreRefused) {
-  EnrollParameters p = Params();
+  protocol::EnrollParameters p = Params();
   p.token = "0123456789";
   EXPECT_EQ(service_->Enroll(Request(p), {"cli", "t"}).status().code(), Code::kNotFound);
   p.token.reset();
@@ -126,7 +126,7 @@ TEST_F(EnrollmentTest, UnknownTokenAndMissingTokenAreRefused) {
 }
 
 TEST_F(EnrollmentTest, RenewalKeepsGuidAndKeyAndNeedsNoToken) {
-  EnrollParameters p = Params();
+  protocol::EnrollParameters p = Params();
   p.token = Token();
   p.requested_validity_days = 20;
   auto first = service_->Enroll(Request(p), {"cli", "t"});
@@ -145,7 +145,7 @@ TEST_F(EnrollmentTest, RenewalKeepsGuidAndKeyAndNeedsNoToken) {
 }
 
 TEST_F(EnrollmentTest, RenewalAfterExpiryNeedsATokenAgain) {
-  EnrollParameters p = Params();
+  protocol::EnrollParameters p = Params();
   p.token = Token();
   p.requested_validity_days = 20;
   ASSERT_TRUE(service_->Enroll(Request(p), {"cli", "t"}).ok());
@@ -162,7 +162,7 @@ TEST_F(EnrollmentTest, RenewalAfterExpiryNeedsATokenAgain) {
 }
 
 TEST_F(EnrollmentTest, AlteredRequestIsRefused) {
-  EnrollParameters p = Params();
+  protocol::EnrollParameters p = Params();
   p.token = Token();
   std::string text = Request(p);
   const size_t pos = text.find("CONTOSO-RMS");
@@ -175,7 +175,7 @@ TEST_F(EnrollmentTest, AlteredRequestIsRefused) {
 }
 
 TEST_F(EnrollmentTest, MissingSignatureIsRefused) {
-  EnrollParameters p = Params();
+  protocol::EnrollParameters p = Params();
   p.token = Token();
   std::string text = Request(p);
   const size_t a = text.find("<RequestSignature");
@@ -190,7 +190,7 @@ TEST_F(EnrollmentTest, SmallKeysAndLongValiditiesAreRefused) {
   // A 1024-bit key (the SLC key of Microsoft's examples) in place of ours.
   auto rac = RealFileSystem().ReadFile(std::string(OPENRMS_TEST_DATA) + "/rac.xml", 1 << 20);
   auto doc = xrml::ParseDocument(*rac);
-  EnrollParameters p = Params();
+  protocol::EnrollParameters p = Params();
   p.token = Token();
   std::string text = Request(p);
   const std::string ours = crypto::Base64Encode(cluster_key_->public_key().ToPkcs1Der());
@@ -214,12 +214,12 @@ TEST_F(EnrollmentTest, MalformedAndOversizedRequests) {
             "not a valid enrollment request: the root element is <html>, not a SOAP Envelope");
   auto broken = service_->Enroll("<soap:Envelope", {"web", "x"});
   EXPECT_EQ(broken.status().code(), Code::kMalformed);
-  auto huge = service_->Enroll(std::string(kMaxRequestBytes + 1, ' '), {"web", "x"});
+  auto huge = service_->Enroll(std::string(protocol::kMaxRequestBytes + 1, ' '), {"web", "x"});
   EXPECT_EQ(huge.status().code(), Code::kTooLarge);
 }
 
 TEST_F(EnrollmentTest, AnotherKeyCannotRenewAnSlc) {
-  EnrollParameters p = Params();
+  protocol::EnrollParameters p = Params();
   p.token = Token();
   ASSERT_TRUE(service_->Enroll(Request(p), {"cli", "t"}).ok());
   cluster_key_ = std::move(crypto::GenerateSealedRsaKey(2048, "x")->key);
@@ -230,7 +230,7 @@ TEST_F(EnrollmentTest, AnotherKeyCannotRenewAnSlc) {
 }
 
 TEST_F(EnrollmentTest, OperatorApproval) {
-  EnrollParameters p = Params();
+  protocol::EnrollParameters p = Params();
   auto outcome = service_->EnrollOrQueue(Request(p), {"web", "127.0.0.1"}, std::nullopt);
   ASSERT_TRUE(outcome.ok()) << outcome.status().ToString();
   ASSERT_TRUE(outcome->pending.has_value());

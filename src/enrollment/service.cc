@@ -42,7 +42,7 @@ constexpr char kIssuedColumns[] =
 }  // namespace
 
 struct EnrollmentService::Checked {
-  EnrollRequest request;
+  protocol::EnrollRequest request;
   std::string fingerprint;
   int validity_days = 0;
   // Set for a renewal: the latest SLC this service issued to this key.
@@ -78,16 +78,16 @@ Status EnrollmentService::Migrate(store::Database& db) {
 Result<EnrollmentService::Checked> EnrollmentService::Check(std::string_view request_text,
                                                             std::optional<std::string> token) {
   Checked c;
-  ASSIGN_OR_RETURN(c.request, ParseEnrollRequest(request_text));
+  ASSIGN_OR_RETURN(c.request, protocol::ParseEnrollRequest(request_text));
   if (token && !Trim(*token).empty()) c.request.parameters.token = std::string(Trim(*token));
-  const EnrollParameters& p = c.request.parameters;
+  const protocol::EnrollParameters& p = c.request.parameters;
   if (p.public_key->bits() < 2048) {
     return Status(Code::kUnsupported,
                   "the cluster key has " + std::to_string(p.public_key->bits()) +
                       " bits; this service issues SLCs only for keys of 2048 bits or more "
                       "(cryptographic mode 2)");
   }
-  RETURN_IF_ERROR(VerifyRequestSignature(c.request));
+  RETURN_IF_ERROR(protocol::VerifyRequestSignature(c.request));
   if (p.revocation_type != "StandardRevocation" && p.revocation_type != "CustomRevocation") {
     return Status(Code::kUnsupported, "revocation type \"" + p.revocation_type +
                                           "\" is not supported (StandardRevocation or "
@@ -151,7 +151,7 @@ Result<EnrollmentService::Checked> EnrollmentService::Check(std::string_view req
 
 Result<Issued> EnrollmentService::Issue(const Checked& c, const Requester& requester, bool approved,
                                         std::optional<int64_t> pending_id) {
-  const EnrollParameters& p = c.request.parameters;
+  const protocol::EnrollParameters& p = c.request.parameters;
   const Time now = RoundToMinute(clock_.Now());
   const auto& own = authority_.certificate().validity;
   if (own && !own->Contains(clock_.Now())) {

@@ -16,7 +16,7 @@
 #include "base/random.h"
 #include "base/status.h"
 #include "enrollment/authority.h"
-#include "enrollment/request.h"
+#include "protocol/enrollment_messages.h"
 #include "store/database.h"
 #include "xrml/document.h"
 

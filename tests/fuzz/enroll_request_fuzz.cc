@@ -3,12 +3,12 @@
 #include <cstdint>
 #include <string_view>
 
-#include "enrollment/request.h"
+#include "protocol/enrollment_messages.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
-  auto request = openrms::enrollment::ParseEnrollRequest(bytes);
-  if (request.ok()) (void)openrms::enrollment::VerifyRequestSignature(*request);
-  (void)openrms::enrollment::ParseEnrollResponse(bytes);
+  auto request = openrms::protocol::ParseEnrollRequest(bytes);
+  if (request.ok()) (void)openrms::protocol::VerifyRequestSignature(*request);
+  (void)openrms::protocol::ParseEnrollResponse(bytes);
   return 0;
 }

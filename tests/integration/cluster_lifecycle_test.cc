@@ -21,7 +21,7 @@
 #include "cluster/cluster_store.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
-#include "enrollment/request.h"
+#include "protocol/enrollment_messages.h"
 #include "http/client.h"
 #include "support/process.h"
 #include "xrml/chain.h"
@@ -140,7 +140,7 @@ class ClusterLifecycleTest : public ::testing::Test {
     for (const auto& d : authority->chain) chain.push_back(d);
     const std::string path = tmp_.path() + "/crafted-" + std::to_string(++crafted_) + ".xml";
     EXPECT_TRUE(
-        RealFileSystem().WriteFileAtomic(path, enrollment::WriteEnrollResponse(chain)).ok());
+        RealFileSystem().WriteFileAtomic(path, protocol::WriteEnrollResponse(chain)).ok());
     return path;
   }
 

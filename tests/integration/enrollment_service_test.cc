@@ -7,7 +7,7 @@
 
 #include "base/file_system.h"
 #include "crypto/keys.h"
-#include "enrollment/request.h"
+#include "protocol/enrollment_messages.h"
 #include "http/client.h"
 #include "support/process.h"
 #include "support/web_logon.h"
@@ -60,7 +60,7 @@ class EnrollmentServiceTest : public ::testing::Test {
   }
 
   std::string Request(std::optional<std::string> token, std::optional<int> days = std::nullopt) {
-    enrollment::EnrollParameters p;
+    protocol::EnrollParameters p;
     p.public_key = key_->public_key();
     p.guid = kGuid;
     p.sku = "OpenRMS";
@@ -69,7 +69,7 @@ class EnrollmentServiceTest : public ::testing::Test {
     p.url = "https://rms.fabrikam.test/_wmcs";
     p.token = std::move(token);
     p.requested_validity_days = days;
-    return *enrollment::WriteEnrollRequest(p, *key_);
+    return *protocol::WriteEnrollRequest(p, *key_);
   }
 
   Result<http::ClientResponse> Post(const std::string& path, std::string body,
@@ -113,7 +113,7 @@ TEST_F(EnrollmentServiceTest, OnlineEnrollmentThenRenewalThroughTheUploadPage) {
   auto online = Post("/EnrollmentService.asmx", Request(NewToken(), 20), "text/xml; charset=utf-8");
   ASSERT_TRUE(online.ok()) << online.status().ToString();
   ASSERT_EQ(online->status, 200) << online->body;
-  auto chain = enrollment::ParseEnrollResponse(online->body);
+  auto chain = protocol::ParseEnrollResponse(online->body);
   ASSERT_TRUE(chain.ok()) << chain.status().ToString();
   ASSERT_EQ(chain->size(), 4u);
   EXPECT_TRUE(xrml::VerifyChain(*chain, {anchor_, DefaultClock().Now()}).ok());
@@ -143,7 +143,7 @@ TEST_F(EnrollmentServiceTest, OnlineEnrollmentThenRenewalThroughTheUploadPage) {
   ASSERT_EQ(file->status, 200);
   EXPECT_EQ(file->Header("content-disposition"),
             "attachment; filename=\"FABRIKAM-RMSServerLicensorCertificate.xml\"");
-  auto renewed = enrollment::ParseEnrollResponse(file->body);
+  auto renewed = protocol::ParseEnrollResponse(file->body);
   ASSERT_TRUE(renewed.ok()) << renewed.status().ToString();
   EXPECT_TRUE(xrml::VerifyChain(*renewed, {anchor_, DefaultClock().Now()}).ok());
   const xrml::Document& slc = renewed->front();
@@ -187,14 +187,14 @@ TEST_F(EnrollmentServiceTest, UploadPageExplainsRefusals) {
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->status, 200) << ok->body;
   key_ = std::move(crypto::GenerateSealedRsaKey(2048, "x")->key);  // another cluster
-  enrollment::EnrollParameters p;
+  protocol::EnrollParameters p;
   p.public_key = key_->public_key();
   p.guid = "{00000000-1111-4222-8333-444444444444}";
   p.sku = "OpenRMS";
   p.version = "0.1.0.0";
   p.name = "OTHER-RMS";
   p.url = "https://other.test/_wmcs";
-  auto again = Upload(*enrollment::WriteEnrollRequest(p, *key_), token);
+  auto again = Upload(*protocol::WriteEnrollRequest(p, *key_), token);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->status, 400);
   EXPECT_NE(again->body.find("the enrollment token was already used on"), std::string::npos)
@@ -205,7 +205,7 @@ TEST_F(EnrollmentServiceTest, OnlineRefusalsComeBackAsSoapFaults) {
   auto r = Post("/EnrollmentService.asmx", Request(std::nullopt), "text/xml");
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->status, 500);
-  auto parsed = enrollment::ParseEnrollResponse(r->body);
+  auto parsed = protocol::ParseEnrollResponse(r->body);
   EXPECT_EQ(parsed.status().code(), Code::kPermissionDenied);
   EXPECT_NE(parsed.status().message().find("first enrollment"), std::string::npos);
 }

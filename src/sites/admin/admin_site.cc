@@ -1,4 +1,4 @@
-#include "admin/admin_site.h"
+#include "sites/admin/admin_site.h"
 
 #include <map>
 
@@ -6,18 +6,18 @@
 #include "crypto/keys.h"
 #include "crypto/password_hash.h"
 #include "http/forms.h"
-#include "web/page.h"
+#include "sites/page.h"
 #include "xrml/chain.h"
 
-namespace openrms::admin {
+namespace openrms::sites {
 
 namespace {
 
 using http::Request;
 using http::Response;
-using web::E;
-using web::Hidden;
-using web::NoticeKind;
+using sites::E;
+using sites::Hidden;
+using sites::NoticeKind;
 
 constexpr char kSite[] = "Windows RMS Administration - OpenRMS";
 constexpr size_t kMaxUpload = (8 << 20) + 16384;
@@ -38,7 +38,7 @@ document.addEventListener('DOMContentLoaded', function () {
 )js";
 
 std::string ClusterPath(const std::string& name) {
-  return std::string(kPrefix) + "/clusters/" + http::PercentEncode(name);
+  return std::string(kAdminPrefix) + "/clusters/" + http::PercentEncode(name);
 }
 
 std::string StateBadge(const cluster::SlcSummary& s) {
@@ -82,7 +82,7 @@ std::string AdminSite::Render(const Context* ctx, const std::string& title,
     right = gate_.HeaderHtml(*ctx);
     nav = "<nav class=\"crumbs\"><a href=\"/admin/\">Global Administration</a></nav>";
   }
-  return web::Render({kSite, title, nav + body, right});
+  return sites::Render({kSite, title, nav + body, right});
 }
 
 Response AdminSite::Global(const Context& ctx) {
@@ -118,23 +118,23 @@ Response AdminSite::ClusterPage(const Context& ctx, const std::string& name, con
   auto s = clusters_.GetStatus(name);
   if (!s.ok()) {
     return Response::Html(404, Render(&ctx, "Not found",
-                                      web::Notice(NoticeKind::kError, "No such Web site",
+                                      sites::Notice(NoticeKind::kError, "No such Web site",
                                                   "<p>" + E(s.status().message()) + "</p>")));
   }
   std::string body;
   if (req.query.count("renewed") && s->slc) {
-    body += web::Notice(NoticeKind::kSuccess, "The server licensor certificate was renewed",
+    body += sites::Notice(NoticeKind::kSuccess, "The server licensor certificate was renewed",
                         "<p>New expiration date: <strong id=\"new-expiration\">" +
                             E(FormatHuman(s->slc->expires)) + "</strong></p>");
   }
   if (s->slc) {
     if (s->slc->state == cluster::SlcState::kExpired) {
-      body += web::Notice(NoticeKind::kError, "The server licensor certificate has expired",
+      body += sites::Notice(NoticeKind::kError, "The server licensor certificate has expired",
                           "<p>It expired on " + E(FormatHuman(s->slc->expires)) +
                               ". This cluster issues no certificates or licenses until it is "
                               "renewed. Click <em>Renew</em>.</p>");
     } else if (s->slc->state != cluster::SlcState::kValid) {
-      body += web::Notice(NoticeKind::kWarning, "Renewal is due",
+      body += sites::Notice(NoticeKind::kWarning, "Renewal is due",
                           "<p>The server licensor certificate expires on " +
                               E(FormatHuman(s->slc->expires)) + " (" +
                               E(std::to_string(s->slc->days_left)) +
@@ -190,7 +190,7 @@ Response AdminSite::RenewDialog(const Context& ctx, const std::string& name, int
   const std::string base = ClusterPath(name);
   std::string body;
   if (!error.empty()) {
-    body += web::Notice(
+    body += sites::Notice(
         NoticeKind::kError, "The certificate was not renewed",
         "<p id=\"error-detail\">" + E(error) + "</p><p>The active certificate is unchanged.</p>");
   }
@@ -264,7 +264,7 @@ Response AdminSite::Import(const Context& ctx, const std::string& name, const Re
   }
   if (!crypto::SecretEquals(csrf, ctx.session.csrf_token)) {
     return Response::Html(403, Render(&ctx, "Refused",
-                                      web::Notice(NoticeKind::kError, "The form expired",
+                                      sites::Notice(NoticeKind::kError, "The form expired",
                                                   "<p>Reload the page and try again.</p>")));
   }
   if (!has_file || file.empty()) {
@@ -330,7 +330,7 @@ Response AdminSite::Templates(const Context& ctx, int status, const std::string&
   std::string body;
   if (!error.empty()) {
     body +=
-        web::Notice(NoticeKind::kError, "The template was not saved", "<p>" + E(error) + "</p>");
+        sites::Notice(NoticeKind::kError, "The template was not saved", "<p>" + E(error) + "</p>");
   }
   body +=
       "<section class=\"card\"><table class=\"list\" id=\"templates\"><thead><tr><th>Name</th>"
@@ -408,7 +408,7 @@ Response AdminSite::AddTemplate(const Context& ctx,
 
 Response AdminSite::Handle(const Request& req) {
   const std::string& path = req.path;
-  if (path == kPrefix) return Response::Redirect("/admin/");
+  if (path == kAdminPrefix) return Response::Redirect("/admin/");
   if (path == "/admin/static/admin.js") {
     Response r = Response::Text(200, kScript);
     r.SetHeader("Content-Type", "text/javascript; charset=utf-8");
@@ -454,8 +454,8 @@ Response AdminSite::Handle(const Request& req) {
   }
   return Response::Html(
       404, Render(&ctx, "Not found",
-                  web::Notice(NoticeKind::kError, "This page does not exist",
+                  sites::Notice(NoticeKind::kError, "This page does not exist",
                               "<p><a href=\"/admin/\">Global Administration</a></p>")));
 }
 
-}  // namespace openrms::admin
+}  // namespace openrms::sites

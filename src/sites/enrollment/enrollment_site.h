@@ -7,26 +7,24 @@
 
 #include "enrollment/service.h"
 #include "http/server.h"
-#include "web/logon_gate.h"
+#include "sites/logon_gate.h"
 
-namespace openrms::enrollment {
-
-inline constexpr char kEnrollPath[] = "/EnrollmentService.asmx";
+namespace openrms::sites {
 
 inline constexpr char kOperatorsGroup[] = "Operators";
 
-struct SiteOptions {
+struct EnrollmentSiteOptions {
   std::string trust_anchor_xml;  // served at /trust-anchor.xml
   std::string tls_ca_pem;        // served at /tls-ca.pem
   // The operators' pages (/operator/): approve or reject waiting first
   // enrollments, make one-time tokens. Absent: no operator pages.
-  web::LogonGate* operator_gate = nullptr;
+  sites::LogonGate* operator_gate = nullptr;
 };
 
 // Adds the service's routes to `router`. `service` must outlive it.
-void AddSiteRoutes(http::Router& router, EnrollmentService& service, SiteOptions options);
+void AddEnrollmentSiteRoutes(http::Router& router, enrollment::EnrollmentService& service, EnrollmentSiteOptions options);
 
 // "<server name>ServerLicensorCertificate.xml", safe as a file name.
 std::string CertificateFileName(std::string_view server_name);
 
-}  // namespace openrms::enrollment
+}  // namespace openrms::sites

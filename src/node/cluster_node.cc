@@ -1,4 +1,4 @@
-#include "cli/cluster_host.h"
+#include "node/cluster_node.h"
 
 #include <condition_variable>
 #include <nlohmann/json.hpp>
@@ -6,16 +6,16 @@
 
 #include "base/file_system.h"
 #include "base/json.h"
-#include "cli/enrollment_host.h"
+#include "node/enrollment_node.h"
 #include "crypto/encoding.h"
 #include "crypto/password_hash.h"
 #include "crypto/tls_certificates.h"
-#include "enrollment/request.h"
+#include "protocol/enrollment_messages.h"
 #include "http/client.h"
 #include "http/forms.h"
 #include "xrml/chain.h"
 
-namespace openrms::cli {
+namespace openrms::node {
 
 ServerPaths::ServerPaths(std::string d) : dir(std::move(d)) {
   database = dir + "/openrms.db";
@@ -87,7 +87,7 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
   RETURN_IF_ERROR(cluster::ClusterStore::Migrate(*ctx->db_));
   RETURN_IF_ERROR(enrollment::EnrollmentService::Migrate(*ctx->db_));
   RETURN_IF_ERROR(accounts::AccountStore::Migrate(*ctx->db_));
-  RETURN_IF_ERROR(admin::AdminSite::Migrate(*ctx->db_));
+  RETURN_IF_ERROR(sites::AdminSite::Migrate(*ctx->db_));
   RETURN_IF_ERROR(accounts::MigrateSettings(*ctx->db_));
   ctx->accounts_ = std::make_unique<accounts::AccountStore>(*ctx->db_, DefaultClock());
   // Local accounts first, then the directory when one is configured.
@@ -159,15 +159,15 @@ Status EnsureServerTls(const ServerPaths& paths, std::string_view password,
   return EnsureTls(paths, password, names);
 }
 
-Result<std::unique_ptr<ClusterHost>> ClusterHost::Start(ServerContext& context,
+Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ServerContext& context,
                                                         const std::string& listen,
                                                         int monitor_interval_seconds,
-                                                        admin::AdminOptions admin_options,
+                                                        sites::AdminOptions admin_options,
                                                         MetricsAccess metrics_access) {
   if (!context.password()) {
     return Status(Code::kInvalidArgument, "serving needs the key password");
   }
-  auto host = std::unique_ptr<ClusterHost>(new ClusterHost(context));
+  auto host = std::unique_ptr<ClusterNode>(new ClusterNode(context));
   host->metrics_access_ = std::move(metrics_access);
   admin_options.key_password = *context.password();
   host->licensing_ = std::make_unique<licensing::LicensingService>(
@@ -175,11 +175,11 @@ Result<std::unique_ptr<ClusterHost>> ClusterHost::Start(ServerContext& context,
       *context.password());
   admin_options.licensing = host->licensing_.get();
   host->admin_ =
-      std::make_unique<admin::AdminSite>(context.clusters(), context.logon(), context.sessions(),
+      std::make_unique<sites::AdminSite>(context.clusters(), context.logon(), context.sessions(),
                                          DefaultClock(), crypto::SystemRandom(), admin_options);
   const ServerPaths& p = context.paths();
   RETURN_IF_ERROR(EnsureTls(p, *context.password(), {"localhost", "127.0.0.1", "::1"}));
-  ClusterHost* self = host.get();
+  ClusterNode* self = host.get();
   ASSIGN_OR_RETURN(host->server_,
                    StartHttps(
                        listen, {p.tls_server, p.tls_ca, p.tls_server_key}, *context.password(),
@@ -191,16 +191,16 @@ Result<std::unique_ptr<ClusterHost>> ClusterHost::Start(ServerContext& context,
   return host;
 }
 
-ClusterHost::~ClusterHost() { Stop(); }
+ClusterNode::~ClusterNode() { Stop(); }
 
-void ClusterHost::Stop() {
+void ClusterNode::Stop() {
   if (stopping_.exchange(true)) return;
   monitor_cv_.notify_all();
   if (monitor_.joinable()) monitor_.join();
   if (server_) server_->Stop();
 }
 
-void ClusterHost::MonitorLoop(int interval_seconds) {
+void ClusterNode::MonitorLoop(int interval_seconds) {
   cluster::ExpiryMonitor monitor(context_.clusters(), context_.password());
   while (!stopping_) {
     Status s = monitor.RunOnce();
@@ -211,7 +211,7 @@ void ClusterHost::MonitorLoop(int interval_seconds) {
   }
 }
 
-Result<std::shared_ptr<enrollment::EnrollmentService>> ClusterHost::Issuer(
+Result<std::shared_ptr<enrollment::EnrollmentService>> ClusterNode::Issuer(
     const std::string& name) {
   ASSIGN_OR_RETURN(auto active, context_.store().ActiveSlc(name));
   const int64_t active_id = active ? active->id : 0;
@@ -229,12 +229,12 @@ Result<std::shared_ptr<enrollment::EnrollmentService>> ClusterHost::Issuer(
   return issuer;
 }
 
-http::Response ClusterHost::SubEnroll(const std::string& name, const http::Request& req) {
-  using enrollment::RequestKind;
+http::Response ClusterNode::SubEnroll(const std::string& name, const http::Request& req) {
+  using protocol::RequestKind;
   auto fault = [](const Status& s) {
-    return http::Response::Xml(500, enrollment::WriteSoapFault(ForRemoteCaller(s)));
+    return http::Response::Xml(500, protocol::WriteSoapFault(ForRemoteCaller(s)));
   };
-  if (req.body.size() > enrollment::kMaxRequestBytes) {
+  if (req.body.size() > protocol::kMaxRequestBytes) {
     return fault(Status(Code::kTooLarge, "the request is too large"));
   }
   auto issuer = Issuer(name);
@@ -242,10 +242,10 @@ http::Response ClusterHost::SubEnroll(const std::string& name, const http::Reque
   auto issued = (*issuer)->Enroll(req.body, {"online", req.remote_address});
   if (!issued.ok()) return fault(issued.status());
   return http::Response::Xml(
-      200, enrollment::WriteEnrollResponse(issued->chain, RequestKind::kSubEnroll));
+      200, protocol::WriteEnrollResponse(issued->chain, RequestKind::kSubEnroll));
 }
 
-std::vector<std::pair<std::string, std::string>> ClusterHost::Routes(bool fresh) {
+std::vector<std::pair<std::string, std::string>> ClusterNode::Routes(bool fresh) {
   // Clusters are few and change rarely; reading them from the store once a
   // few seconds keeps the database off every request and still lets a node
   // see a cluster provisioned by another.
@@ -264,7 +264,7 @@ std::vector<std::pair<std::string, std::string>> ClusterHost::Routes(bool fresh)
   return routes_;
 }
 
-http::Response ClusterHost::Handle(const http::Request& req) {
+http::Response ClusterNode::Handle(const http::Request& req) {
   if (req.path == "/metrics" && req.method == "GET") {
     if (!MayReadMetrics(req)) {
       return http::Response::Text(401, "/metrics needs its bearer token or an allowed address\n")
@@ -285,13 +285,13 @@ http::Response ClusterHost::Handle(const http::Request& req) {
     if (req.method != "POST") return http::Response::Text(405, "use POST\n");
     return Token(req);
   }
-  if (req.path == admin::kPrefix || req.path.rfind(std::string(admin::kPrefix) + "/", 0) == 0) {
+  if (req.path == sites::kAdminPrefix || req.path.rfind(std::string(sites::kAdminPrefix) + "/", 0) == 0) {
     return admin_->Handle(req);
   }
   // A miss reads the clusters again: one may have been provisioned just now.
   for (const bool fresh : {false, true}) {
     for (const auto& [prefix, name] : Routes(fresh)) {
-      if (req.path == prefix + enrollment::kSubEnrollPath) {
+      if (req.path == prefix + protocol::kSubEnrollPath) {
         if (req.method != "POST") return http::Response::Text(405, "use POST\n");
         return SubEnroll(name, req);
       }
@@ -316,7 +316,7 @@ http::Response JsonError(int status, const std::string& code, const std::string&
 
 }  // namespace
 
-std::optional<accounts::Session> ClusterHost::BearerSession(const http::Request& req) {
+std::optional<accounts::Session> ClusterNode::BearerSession(const http::Request& req) {
   const auto auth = req.Header("authorization");
   if (!auth || auth->rfind("Bearer ", 0) != 0) return std::nullopt;
   auto found = context_.bearer_tokens().Find(auth->substr(7));
@@ -325,7 +325,7 @@ std::optional<accounts::Session> ClusterHost::BearerSession(const http::Request&
 
 // The challenge the RMS SDK expects. It splits the header on ',' and '=',
 // so no value may contain either.
-http::Response ClusterHost::BearerChallenge(const std::string& cluster) const {
+http::Response ClusterNode::BearerChallenge(const std::string& cluster) const {
   http::Response r = JsonError(401, "Unauthorized",
                                "a bearer token is needed: get one from " + url_ + "/oauth2/token");
   r.SetHeader("WWW-Authenticate", "Bearer authorization=\"" + url_ +
@@ -335,7 +335,7 @@ http::Response ClusterHost::BearerChallenge(const std::string& cluster) const {
 
 // OAuth 2.0 resource-owner password grant: a bearer token for the licensing
 // protocol.
-http::Response ClusterHost::Token(const http::Request& req) {
+http::Response ClusterNode::Token(const http::Request& req) {
   auto form = http::ParseUrlEncoded(req.body);
   auto error = [](const std::string& code, const std::string& text) {
     return http::Response::Json(
@@ -363,7 +363,7 @@ http::Response ClusterHost::Token(const http::Request& req) {
 // The REST licensing protocol (/my/v2) as Microsoft's RMS SDK for portable
 // devices speaks it. Every call first comes without Authorization and must
 // get a Bearer challenge whose values hold no ',' or '='.
-http::Response ClusterHost::Licensing(const std::string& cluster, const std::string& base,
+http::Response ClusterNode::Licensing(const std::string& cluster, const std::string& base,
                                       const std::string& operation, const http::Request& req) {
   const auto session = BearerSession(req);
   if (!session) return BearerChallenge(cluster);
@@ -384,7 +384,7 @@ std::optional<nlohmann::json> JsonBody(const http::Request& req, http::Response&
 
 }  // namespace
 
-http::Response ClusterHost::LicensingCall(const std::string& cluster, const std::string& base,
+http::Response ClusterNode::LicensingCall(const std::string& cluster, const std::string& base,
                                           const std::string& operation, const http::Request& req,
                                           const accounts::Identity& who) {
   auto answer = [](const Result<nlohmann::json>& r) {
@@ -432,7 +432,7 @@ http::Response ClusterHost::LicensingCall(const std::string& cluster, const std:
 
 // Rights account certificates for logged-on users: {"PublicKey": base64
 // PKCS#1 DER, "Temporary": bool} -> {"Certificate": chain file text}.
-http::Response ClusterHost::Certification(const std::string& cluster, const http::Request& req) {
+http::Response ClusterNode::Certification(const std::string& cluster, const http::Request& req) {
   const auto session = BearerSession(req);
   if (!session) return BearerChallenge(cluster);
   http::Response error;
@@ -458,7 +458,7 @@ http::Response ClusterHost::Certification(const std::string& cluster, const http
                               nlohmann::json{{"Certificate", xrml::WriteChainFile(*chain)}}.dump());
 }
 
-bool ClusterHost::MayReadMetrics(const http::Request& req) const {
+bool ClusterNode::MayReadMetrics(const http::Request& req) const {
   const MetricsAccess& a = metrics_access_;
   if (a.bearer_token.empty() && a.addresses.empty()) return true;
   for (const auto& address : a.addresses) {
@@ -469,7 +469,7 @@ bool ClusterHost::MayReadMetrics(const http::Request& req) const {
          crypto::SecretEquals(auth->substr(7), a.bearer_token);
 }
 
-std::string ClusterHost::Metrics() {
+std::string ClusterNode::Metrics() {
   std::ostringstream out;
   out << "# HELP openrms_slc_expiry_timestamp_seconds When the cluster's server licensor "
          "certificate expires.\n# TYPE openrms_slc_expiry_timestamp_seconds gauge\n";
@@ -509,4 +509,4 @@ std::string ClusterHost::Metrics() {
   return out.str() + left.str() + state.str() + result.str() + result_at.str();
 }
 
-}  // namespace openrms::cli
+}  // namespace openrms::node

@@ -1,10 +1,10 @@
-#include "enrollment/request.h"
+#include "protocol/enrollment_messages.h"
 
 #include "base/text.h"
 #include "crypto/encoding.h"
 #include "xrml/chain.h"
 
-namespace openrms::enrollment {
+namespace openrms::protocol {
 
 namespace {
 
@@ -251,4 +251,4 @@ Result<std::vector<xrml::Document>> ParseEnrollResponse(std::string_view bytes) 
   return xrml::ParseChain(bytes);
 }
 
-}  // namespace openrms::enrollment
+}  // namespace openrms::protocol

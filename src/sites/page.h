@@ -6,7 +6,7 @@
 #include <string>
 #include <string_view>
 
-namespace openrms::web {
+namespace openrms::sites {
 
 struct Page {
   std::string site;               // "OpenRMS Enrollment Service"
@@ -24,4 +24,4 @@ std::string Notice(NoticeKind kind, std::string_view title, std::string_view det
 // HTML-escaped text.
 std::string E(std::string_view text);
 
-}  // namespace openrms::web
+}  // namespace openrms::sites

@@ -1,8 +1,8 @@
-#include "web/page.h"
+#include "sites/page.h"
 
 #include "base/text.h"
 
-namespace openrms::web {
+namespace openrms::sites {
 
 namespace {
 
@@ -90,4 +90,4 @@ std::string Notice(NoticeKind kind, std::string_view title, std::string_view det
          "</strong>" + std::string(detail_html) + "</div>";
 }
 
-}  // namespace openrms::web
+}  // namespace openrms::sites

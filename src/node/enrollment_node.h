@@ -9,9 +9,9 @@
 #include "enrollment/service.h"
 #include "http/server.h"
 #include "store/database.h"
-#include "web/logon_gate.h"
+#include "sites/logon_gate.h"
 
-namespace openrms::cli {
+namespace openrms::node {
 
 class EnrollmentContext final {
  public:
@@ -20,7 +20,7 @@ class EnrollmentContext final {
   enrollment::EnrollmentService& service() { return *service_; }
   // Operator accounts of the enrollment site.
   accounts::AccountStore& operators() { return *operators_; }
-  web::LogonGate& operator_gate() { return *gate_; }
+  sites::LogonGate& operator_gate() { return *gate_; }
 
  private:
   std::unique_ptr<store::Database> db_;
@@ -28,13 +28,13 @@ class EnrollmentContext final {
   std::unique_ptr<accounts::AccountStore> operators_;
   std::unique_ptr<accounts::LogonService> logon_;
   std::unique_ptr<accounts::SessionStore> sessions_;
-  std::unique_ptr<web::LogonGate> gate_;
+  std::unique_ptr<sites::LogonGate> gate_;
 };
 
-class EnrollmentHost final {
+class EnrollmentNode final {
  public:
   // `listen` is "ADDR:PORT" or "[v6]:PORT"; port 0 picks a free one.
-  static Result<std::unique_ptr<EnrollmentHost>> Start(const std::string& dir,
+  static Result<std::unique_ptr<EnrollmentNode>> Start(const std::string& dir,
                                                        std::string_view password,
                                                        const std::string& listen);
   // "https://127.0.0.1:PORT"
@@ -70,4 +70,4 @@ void BlockTerminationSignals();
 // Blocks until SIGINT or SIGTERM.
 void WaitForTerminationSignal();
 
-}  // namespace openrms::cli
+}  // namespace openrms::node

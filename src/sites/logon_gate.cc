@@ -1,12 +1,12 @@
-#include "web/logon_gate.h"
+#include "sites/logon_gate.h"
 
 #include <algorithm>
 
 #include "crypto/password_hash.h"
 #include "http/forms.h"
-#include "web/page.h"
+#include "sites/page.h"
 
-namespace openrms::web {
+namespace openrms::sites {
 
 namespace {
 
@@ -155,4 +155,4 @@ std::string LogonGate::HeaderHtml(const Visitor& visitor) const {
          "</strong> <button type=\"submit\" class=\"link\">Log off</button></form>";
 }
 
-}  // namespace openrms::web
+}  // namespace openrms::sites

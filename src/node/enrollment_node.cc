@@ -1,14 +1,14 @@
-#include "cli/enrollment_host.h"
+#include "node/enrollment_node.h"
 
 #include <csignal>
 
 #include "base/file_system.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
-#include "enrollment/request.h"
-#include "enrollment/site.h"
+#include "protocol/enrollment_messages.h"
+#include "sites/enrollment/enrollment_site.h"
 
-namespace openrms::cli {
+namespace openrms::node {
 
 Result<std::unique_ptr<EnrollmentContext>> EnrollmentContext::Open(const std::string& dir,
                                                                    std::string_view password) {
@@ -26,9 +26,9 @@ Result<std::unique_ptr<EnrollmentContext>> EnrollmentContext::Open(const std::st
       *ctx->db_, DefaultClock(), std::vector<accounts::Authenticator*>{ctx->operators_.get()});
   ctx->sessions_ = std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(),
                                                             crypto::SystemRandom(), "operator");
-  ctx->gate_ = std::make_unique<web::LogonGate>(
+  ctx->gate_ = std::make_unique<sites::LogonGate>(
       *ctx->logon_, *ctx->sessions_, crypto::SystemRandom(),
-      web::GateOptions{name, "/operator", enrollment::kOperatorsGroup, "openrms_operator",
+      sites::GateOptions{name, "/operator", sites::kOperatorsGroup, "openrms_operator",
                        "operators"});
   return ctx;
 }
@@ -53,18 +53,18 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) 
   return std::make_pair(addr, static_cast<uint16_t>(port));
 }
 
-Result<std::unique_ptr<EnrollmentHost>> EnrollmentHost::Start(const std::string& dir,
+Result<std::unique_ptr<EnrollmentNode>> EnrollmentNode::Start(const std::string& dir,
                                                               std::string_view password,
                                                               const std::string& listen) {
-  auto host = std::unique_ptr<EnrollmentHost>(new EnrollmentHost());
+  auto host = std::unique_ptr<EnrollmentNode>(new EnrollmentNode());
   ASSIGN_OR_RETURN(host->context_, EnrollmentContext::Open(dir, password));
   const enrollment::AuthorityPaths paths(dir);
   FileSystem& fs = RealFileSystem();
-  enrollment::SiteOptions site;
+  sites::EnrollmentSiteOptions site;
   ASSIGN_OR_RETURN(site.trust_anchor_xml, fs.ReadFile(paths.trust_anchor, 1 << 20));
   ASSIGN_OR_RETURN(site.tls_ca_pem, fs.ReadFile(paths.tls_ca, 1 << 20));
   site.operator_gate = &host->context_->operator_gate();
-  enrollment::AddSiteRoutes(host->router_, host->context_->service(), std::move(site));
+  sites::AddEnrollmentSiteRoutes(host->router_, host->context_->service(), std::move(site));
 
   http::Router* router = &host->router_;
   ASSIGN_OR_RETURN(
@@ -117,4 +117,4 @@ void WaitForTerminationSignal() {
   sigwait(&set, &sig);
 }
 
-}  // namespace openrms::cli
+}  // namespace openrms::node

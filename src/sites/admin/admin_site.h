@@ -13,12 +13,12 @@
 #include "cluster/cluster.h"
 #include "http/server.h"
 #include "licensing/licensing.h"
-#include "web/logon_gate.h"
+#include "sites/logon_gate.h"
 
-namespace openrms::admin {
+namespace openrms::sites {
 
-inline constexpr char kPrefix[] = "/admin";
-inline constexpr char kSessionCookie[] = "openrms_session";
+inline constexpr char kAdminPrefix[] = "/admin";
+inline constexpr char kAdminSessionCookie[] = "openrms_session";
 
 struct AdminOptions {
   std::string admin_group = "Administrators";
@@ -36,8 +36,8 @@ class AdminSite final {
         random_(random),
         options_(std::move(options)),
         gate_(logon, sessions, random,
-              {"Windows RMS Administration - OpenRMS", kPrefix, options_.admin_group,
-               kSessionCookie, "administrators"}) {}
+              {"Windows RMS Administration - OpenRMS", kAdminPrefix, options_.admin_group,
+               kAdminSessionCookie, "administrators"}) {}
 
   static Status Migrate(store::Database& db);
 
@@ -45,7 +45,7 @@ class AdminSite final {
   http::Response Handle(const http::Request& request);
 
  private:
-  using Context = web::LogonGate::Visitor;
+  using Context = sites::LogonGate::Visitor;
   http::Response Global(const Context& ctx);
   http::Response ClusterPage(const Context& ctx, const std::string& name, const http::Request& req);
   http::Response RenewDialog(const Context& ctx, const std::string& name, int status,
@@ -64,7 +64,7 @@ class AdminSite final {
   const Clock& clock_;
   Random& random_;
   AdminOptions options_;
-  web::LogonGate gate_;
+  sites::LogonGate gate_;
 };
 
-}  // namespace openrms::admin
+}  // namespace openrms::sites

@@ -13,7 +13,7 @@
 
 #include "accounts/accounts.h"
 #include "accounts/directory.h"
-#include "admin/admin_site.h"
+#include "sites/admin/admin_site.h"
 #include "cluster/cluster.h"
 #include "cluster/monitor.h"
 #include "enrollment/service.h"
@@ -21,7 +21,7 @@
 #include "licensing/licensing.h"
 #include "store/database.h"
 
-namespace openrms::cli {
+namespace openrms::node {
 
 // Files of a server directory.
 struct ServerPaths {
@@ -80,14 +80,14 @@ struct MetricsAccess {
   std::vector<std::string> addresses;  // "127.0.0.1", "::1", ...
 };
 
-class ClusterHost final {
+class ClusterNode final {
  public:
-  static Result<std::unique_ptr<ClusterHost>> Start(ServerContext& context,
+  static Result<std::unique_ptr<ClusterNode>> Start(ServerContext& context,
                                                     const std::string& listen,
                                                     int monitor_interval_seconds,
-                                                    admin::AdminOptions admin_options = {},
+                                                    sites::AdminOptions admin_options = {},
                                                     MetricsAccess metrics_access = {});
-  ~ClusterHost();
+  ~ClusterNode();
   std::string url() const { return url_; }
   void Stop();
 
@@ -96,7 +96,7 @@ class ClusterHost final {
   bool MayReadMetrics(const http::Request& request) const;
 
  private:
-  explicit ClusterHost(ServerContext& context) : context_(context) {}
+  explicit ClusterNode(ServerContext& context) : context_(context) {}
   http::Response SubEnroll(const std::string& cluster, const http::Request& request);
   http::Response Licensing(const std::string& cluster, const std::string& base,
                            const std::string& operation, const http::Request& request);
@@ -113,7 +113,7 @@ class ClusterHost final {
   std::vector<std::pair<std::string, std::string>> Routes(bool fresh);
 
   ServerContext& context_;
-  std::unique_ptr<admin::AdminSite> admin_;
+  std::unique_ptr<sites::AdminSite> admin_;
   std::unique_ptr<licensing::LicensingService> licensing_;
   std::unique_ptr<http::Server> server_;
   std::string url_;
@@ -141,4 +141,4 @@ std::string UrlPath(const std::string& url);
 // The host part of a URL, without brackets.
 std::string UrlHost(const std::string& url);
 
-}  // namespace openrms::cli
+}  // namespace openrms::node

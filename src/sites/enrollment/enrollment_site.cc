@@ -1,32 +1,32 @@
-#include "enrollment/site.h"
+#include "sites/enrollment/enrollment_site.h"
 
 #include <map>
 #include <memory>
 
 #include "base/text.h"
 #include "http/forms.h"
-#include "web/page.h"
+#include "sites/page.h"
 #include "xrml/chain.h"
 
-namespace openrms::enrollment {
+namespace openrms::sites {
 
 namespace {
 
 using http::Request;
 using http::Response;
-using web::E;
-using web::NoticeKind;
+using sites::E;
+using sites::NoticeKind;
 
 // Enough for a request file and a token, with room for multipart framing.
-constexpr size_t kMaxUploadBytes = kMaxRequestBytes + 8192;
+constexpr size_t kMaxUploadBytes = protocol::kMaxRequestBytes + 8192;
 
 struct Site {
-  EnrollmentService& service;
-  SiteOptions options;
+  enrollment::EnrollmentService& service;
+  EnrollmentSiteOptions options;
 };
 
 std::string Frame(const Site& site, std::string title, std::string body) {
-  return web::Render({site.service.authority().name, std::move(title), std::move(body), ""});
+  return sites::Render({site.service.authority().name, std::move(title), std::move(body), ""});
 }
 
 std::string UploadForm() {
@@ -91,7 +91,7 @@ std::string WhatToDo(Code code) {
 
 Response RefusalPage(const Site& site, const Status& refusal) {
   const Status s = ForRemoteCaller(refusal);
-  std::string body = web::Notice(NoticeKind::kError, "The request was refused",
+  std::string body = sites::Notice(NoticeKind::kError, "The request was refused",
                                  "<p>" + E(s.message()) + "</p><p>" + WhatToDo(s.code()) + "</p>");
   body += "<div class=\"actions\"><a class=\"button secondary\" href=\"/\">Back</a></div>";
   const int status = s.code() == Code::kInternal || s.code() == Code::kIo ? 500
@@ -102,7 +102,7 @@ Response RefusalPage(const Site& site, const Status& refusal) {
 
 Response IssuedPage(const Site& site, const xrml::Document& slc, bool renewal) {
   const std::string name = slc.principal() ? slc.principal()->object.name : "server";
-  std::string body = web::Notice(
+  std::string body = sites::Notice(
       NoticeKind::kSuccess,
       renewal ? "Server licensor certificate renewed" : "Server licensor certificate issued",
       "<p>Download the certificate file and carry it back to the cluster. Import it there: "
@@ -115,17 +115,17 @@ Response IssuedPage(const Site& site, const xrml::Document& slc, bool renewal) {
   return Response::Html(200, Frame(site, "Certificate issued", body));
 }
 
-Response PendingPage(const Site& site, const PendingRequest& pending) {
+Response PendingPage(const Site& site, const enrollment::PendingRequest& pending) {
   std::string body;
   if (pending.state == "issued") {
     auto chain = site.service.ChainForCertificate(pending.certificate_id);
     if (chain.ok()) return IssuedPage(site, chain->front(), false);
   }
   if (pending.state == "rejected") {
-    body = web::Notice(NoticeKind::kError, "The operator rejected this request",
+    body = sites::Notice(NoticeKind::kError, "The operator rejected this request",
                        "<p>Contact the operator of this enrollment service.</p>");
   } else {
-    body = web::Notice(NoticeKind::kInfo, "Waiting for the operator's approval",
+    body = sites::Notice(NoticeKind::kInfo, "Waiting for the operator's approval",
                        "<p>A first enrollment without a token needs the operator's approval. "
                        "Keep this page's address: once the request is approved, the certificate "
                        "can be downloaded here.</p>");
@@ -141,7 +141,7 @@ Response PendingPage(const Site& site, const PendingRequest& pending) {
 Response Submit(const Site& site, const Request& req) {
   if (req.body.size() > kMaxUploadBytes) {
     return RefusalPage(site, Status(Code::kTooLarge, "the uploaded file is larger than " +
-                                                         std::to_string(kMaxRequestBytes / 1024) +
+                                                         std::to_string(protocol::kMaxRequestBytes / 1024) +
                                                          " KiB; a request file is a few KiB"));
   }
   auto parts = http::ParseMultipart(req.Header("content-type").value_or(""), req.body);
@@ -166,45 +166,45 @@ Response Download(const Site& site, const Request& req) {
   auto chain = site.service.ChainForCertificate(id);
   if (!chain.ok()) {
     return Response::Html(404, Frame(site, "Not found",
-                                     web::Notice(NoticeKind::kError, "No such certificate",
+                                     sites::Notice(NoticeKind::kError, "No such certificate",
                                                  "<p>" + E(chain.status().message()) + "</p>")));
   }
   const std::string name = chain->front().principal()->object.name;
-  Response r = Response::Xml(200, WriteEnrollResponse(*chain));
+  Response r = Response::Xml(200, protocol::WriteEnrollResponse(*chain));
   r.SetHeader("Content-Disposition", "attachment; filename=\"" + CertificateFileName(name) + "\"");
   return r;
 }
 
 Response Online(const Site& site, const Request& req) {
-  if (req.body.size() > kMaxRequestBytes) {
-    return Response::Xml(413, WriteSoapFault(Status(Code::kTooLarge, "the request is too large")));
+  if (req.body.size() > protocol::kMaxRequestBytes) {
+    return Response::Xml(413, protocol::WriteSoapFault(Status(Code::kTooLarge, "the request is too large")));
   }
   auto issued = site.service.Enroll(req.body, {"online", req.remote_address});
   if (!issued.ok()) {
     // SOAP 1.1 faults travel with status 500.
-    return Response::Xml(500, WriteSoapFault(ForRemoteCaller(issued.status())));
+    return Response::Xml(500, protocol::WriteSoapFault(ForRemoteCaller(issued.status())));
   }
-  return Response::Xml(200, WriteEnrollResponse(issued->chain));
+  return Response::Xml(200, protocol::WriteEnrollResponse(issued->chain));
 }
 
-using OperatorVisitor = web::LogonGate::Visitor;
+using OperatorVisitor = sites::LogonGate::Visitor;
 
 std::string OperatorFrame(const Site& site, const OperatorVisitor& v, std::string title,
                           std::string body) {
-  return web::Render({site.service.authority().name, std::move(title), std::move(body),
+  return sites::Render({site.service.authority().name, std::move(title), std::move(body),
                       site.options.operator_gate->HeaderHtml(v)});
 }
 
 Response OperatorHome(const Site& site, const OperatorVisitor& v, const Request& req,
                       const std::string& notice) {
-  web::LogonGate& gate = *site.options.operator_gate;
+  sites::LogonGate& gate = *site.options.operator_gate;
   std::string body = notice;
   body +=
       "<section class=\"card\"><h2>Waiting first enrollments</h2><table class=\"list\" "
       "id=\"pending\"><thead><tr><th>Reference</th><th>Server</th><th>GUID</th><th>Submitted"
       "</th><th>From</th><th>State</th><th></th></tr></thead><tbody>";
   auto pending = site.service.ListPending();
-  for (const auto& p : pending.ok() ? *pending : std::vector<PendingRequest>{}) {
+  for (const auto& p : pending.ok() ? *pending : std::vector<enrollment::PendingRequest>{}) {
     body += "<tr><td>" + E(std::to_string(p.id)) + "</td><td>" + E(p.server_name) +
             "</td><td class=\"mono\">" + E(p.slc_guid) + "</td><td>" +
             E(FormatHuman(p.submitted_at)) + "</td><td>" + E(p.requester) + "</td><td>" +
@@ -213,7 +213,7 @@ Response OperatorHome(const Site& site, const OperatorVisitor& v, const Request&
       for (const char* action : {"approve", "reject"}) {
         body += "<form method=\"post\" action=\"/operator/" + std::string(action) +
                 "\" class=\"inline\">" + gate.CsrfField(v) +
-                web::Hidden("id", std::to_string(p.id)) + "<button type=\"submit\"" +
+                sites::Hidden("id", std::to_string(p.id)) + "<button type=\"submit\"" +
                 (std::string(action) == "reject" ? " class=\"secondary\"" : "") + ">" +
                 (std::string(action) == "approve" ? "Approve" : "Reject") + "</button></form> ";
       }
@@ -229,7 +229,7 @@ Response OperatorHome(const Site& site, const OperatorVisitor& v, const Request&
       "<button type=\"submit\" id=\"new-token\">New one-time token</button></form></section>";
   body +=
       "<section class=\"card\"><h2>Recently issued</h2><table class=\"list\"><thead><tr>"
-      "<th>Issued</th><th>Kind</th><th>Server</th><th>Valid until</th><th>Channel</th></tr>"
+      "<th>enrollment::Issued</th><th>Kind</th><th>Server</th><th>Valid until</th><th>Channel</th></tr>"
       "</thead><tbody>";
   auto issued = site.service.ListIssued();
   const size_t n = issued.ok() ? std::min<size_t>(issued->size(), 20) : 0;
@@ -245,7 +245,7 @@ Response OperatorHome(const Site& site, const OperatorVisitor& v, const Request&
 }
 
 Response Operator(const Site& site, const Request& req) {
-  web::LogonGate& gate = *site.options.operator_gate;
+  sites::LogonGate& gate = *site.options.operator_gate;
   if (auto logon = gate.HandleLogon(req)) return *logon;
   auto visitor = gate.Require(req);
   if (auto* refused = std::get_if<Response>(&visitor)) return *refused;
@@ -257,7 +257,7 @@ Response Operator(const Site& site, const Request& req) {
   auto parsed = gate.Form(v, req);
   if (auto* refused = std::get_if<Response>(&parsed)) return *refused;
   const auto& form = std::get<std::map<std::string, std::string>>(parsed);
-  const Requester who{"operator", v.session.user};
+  const enrollment::Requester who{"operator", v.session.user};
   int64_t id = 0;
   try {
     id = form.count("id") ? std::stoll(form.at("id")) : 0;
@@ -267,12 +267,12 @@ Response Operator(const Site& site, const Request& req) {
     auto issued = site.service.Approve(id, who);
     if (!issued.ok()) {
       return OperatorHome(site, v, req,
-                          web::Notice(NoticeKind::kError, "Not approved",
+                          sites::Notice(NoticeKind::kError, "Not approved",
                                       "<p>" + E(issued.status().message()) + "</p>"));
     }
     return OperatorHome(
         site, v, req,
-        web::Notice(NoticeKind::kSuccess, "Approved",
+        sites::Notice(NoticeKind::kSuccess, "Approved",
                     "<p>Request " + E(std::to_string(id)) + " (" +
                         E(issued->chain.front().principal()->object.name) +
                         ") was issued; the requester downloads the certificate from the request's "
@@ -282,19 +282,19 @@ Response Operator(const Site& site, const Request& req) {
     Status s = site.service.Reject(id, who);
     return OperatorHome(
         site, v, req,
-        s.ok() ? web::Notice(NoticeKind::kInfo, "Rejected",
+        s.ok() ? sites::Notice(NoticeKind::kInfo, "Rejected",
                              "<p>Request " + E(std::to_string(id)) + " was rejected.</p>")
-               : web::Notice(NoticeKind::kError, "Not rejected", "<p>" + E(s.message()) + "</p>"));
+               : sites::Notice(NoticeKind::kError, "Not rejected", "<p>" + E(s.message()) + "</p>"));
   }
   if (req.path == "/operator/token") {
     auto token = site.service.NewToken(who);
     if (!token.ok()) {
       return OperatorHome(site, v, req,
-                          web::Notice(NoticeKind::kError, "No token",
+                          sites::Notice(NoticeKind::kError, "No token",
                                       "<p>" + E(token.status().message()) + "</p>"));
     }
     return OperatorHome(site, v, req,
-                        web::Notice(NoticeKind::kSuccess, "New one-time token",
+                        sites::Notice(NoticeKind::kSuccess, "New one-time token",
                                     "<p>Give it to the cluster's administrator: <code "
                                     "id=\"token\">" +
                                         E(*token) + "</code></p>"));
@@ -308,7 +308,7 @@ std::string CertificateFileName(std::string_view server_name) {
   return FileNameSafe(server_name) + "ServerLicensorCertificate.xml";
 }
 
-void AddSiteRoutes(http::Router& router, EnrollmentService& service, SiteOptions options) {
+void AddEnrollmentSiteRoutes(http::Router& router, enrollment::EnrollmentService& service, EnrollmentSiteOptions options) {
   auto site = std::make_shared<Site>(Site{service, std::move(options)});
   router.Add("GET", "/", [site](const Request&) {
     return Response::Html(200, Frame(*site, "Enrollment", UploadForm()));
@@ -320,12 +320,12 @@ void AddSiteRoutes(http::Router& router, EnrollmentService& service, SiteOptions
     if (!pending.ok()) {
       return Response::Html(404,
                             Frame(*site, "Not found",
-                                  web::Notice(NoticeKind::kError, "No such request",
+                                  sites::Notice(NoticeKind::kError, "No such request",
                                               "<p>" + E(pending.status().message()) + "</p>")));
     }
     return PendingPage(*site, *pending);
   });
-  router.Add("POST", kEnrollPath, [site](const Request& r) { return Online(*site, r); });
+  router.Add("POST", protocol::kEnrollPath, [site](const Request& r) { return Online(*site, r); });
   router.Add("GET", "/trust-anchor.xml", [site](const Request&) {
     return Response::Xml(200, site->options.trust_anchor_xml)
         .SetHeader("Content-Disposition", "attachment; filename=\"trust-anchor.xml\"");
@@ -346,4 +346,4 @@ void AddSiteRoutes(http::Router& router, EnrollmentService& service, SiteOptions
   }
 }
 
-}  // namespace openrms::enrollment
+}  // namespace openrms::sites

@@ -20,7 +20,7 @@
 #include "xrml/document.h"
 #include "xrml/element.h"
 
-namespace openrms::enrollment {
+namespace openrms::protocol {
 
 inline constexpr char kEnrollmentNamespace[] = "http://microsoft.com/DRM/EnrollmentService";
 inline constexpr char kSubEnrollmentNamespace[] = "http://microsoft.com/DRM/SubEnrollmentService";
@@ -29,6 +29,8 @@ inline constexpr char kSoapNamespace[] = "http://schemas.xmlsoap.org/soap/envelo
 inline constexpr char kEnrollSoapAction[] = "http://microsoft.com/DRM/EnrollmentService/Enroll";
 inline constexpr char kSubEnrollSoapAction[] =
     "http://microsoft.com/DRM/SubEnrollmentService/SubEnroll";
+// The enrollment service's SOAP endpoint, below its URL.
+inline constexpr char kEnrollPath[] = "/EnrollmentService.asmx";
 // Below a cluster's URL (MS-RMPRS 3.3.4.1).
 inline constexpr char kSubEnrollPath[] = "/Certification/SubEnrollService.asmx";
 inline constexpr size_t kMaxRequestBytes = 64 << 10;
@@ -79,4 +81,4 @@ std::string WriteSoapFault(const Status& status);
 // Reads a response: the chain, or the Status of a SOAP fault.
 Result<std::vector<xrml::Document>> ParseEnrollResponse(std::string_view bytes);
 
-}  // namespace openrms::enrollment
+}  // namespace openrms::protocol

@@ -12,7 +12,7 @@
 #include "accounts/accounts.h"
 #include "http/server.h"
 
-namespace openrms::web {
+namespace openrms::sites {
 
 struct GateOptions {
   std::string site;            // shown in the page header
@@ -67,4 +67,4 @@ class LogonGate final {
 // <input type="hidden" name="NAME" value="VALUE">, escaped.
 std::string Hidden(const std::string& name, const std::string& value);
 
-}  // namespace openrms::web
+}  // namespace openrms::sites
