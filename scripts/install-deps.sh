@@ -8,7 +8,8 @@ packages=(
   g++ cmake ninja-build pkg-config make git ca-certificates
   # libraries
   libssl-dev libxml2-dev libsqlite3-dev libboost1.81-dev nlohmann-json3-dev
-  libcli11-dev libldap2-dev
+  libcli11-dev libldap2-dev libboost-url1.81-dev libhowardhinnant-date-dev
+  libkainjow-mustache-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev openssl curl sqlite3 python3
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
