@@ -4,11 +4,13 @@
 
 #include "base/file_system.h"
 #include "base/text.h"
-#include "node/cluster_node.h"
 #include "cli/commands.h"
-#include "node/enrollment_node.h"
 #include "cli/password.h"
 #include "crypto/encoding.h"
+#include "node/cluster_node.h"
+#include "node/enrollment_node.h"
+#include "node/signals.h"
+#include "node/tls.h"
 #include "protocol/enrollment_messages.h"
 #include "xrml/chain.h"
 
@@ -345,8 +347,7 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
     }
     if (!issued.ok()) return void(exit_code = ReportError(issued.status()));
     Status w = RealFileSystem().WriteFileAtomic(
-        se_out,
-        protocol::WriteEnrollResponse(issued->chain, protocol::RequestKind::kSubEnroll));
+        se_out, protocol::WriteEnrollResponse(issued->chain, protocol::RequestKind::kSubEnroll));
     if (!w.ok()) return void(exit_code = ReportError(w));
     std::cout << (issued->renewal ? "renewed" : "issued") << " SLC for "
               << issued->chain.front().principal()->object.name << ", valid until "

@@ -4,12 +4,14 @@
 #include <iostream>
 
 #include "base/file_system.h"
-#include "node/cluster_node.h"
 #include "cli/commands.h"
-#include "node/enrollment_node.h"
 #include "crypto/encoding.h"
 #include "crypto/tls_certificates.h"
 #include "enrollment/authority.h"
+#include "node/cluster_node.h"
+#include "node/enrollment_node.h"
+#include "node/signals.h"
+#include "node/tls.h"
 
 namespace openrms::cli {
 
@@ -30,8 +32,8 @@ Result<std::string> DemoSecret(FileSystem& fs, const std::string& path) {
 
 // One TLS root for the whole demo: the server's certificate is issued by the
 // enrollment service's TLS root, so a browser trusts one file.
-Status ShareTlsRoot(FileSystem& fs, const std::string& enrollment_dir, const node::ServerPaths& server,
-                    std::string_view password) {
+Status ShareTlsRoot(FileSystem& fs, const std::string& enrollment_dir,
+                    const node::ServerPaths& server, std::string_view password) {
   if (fs.Exists(server.tls_server)) return Status::Ok();
   const enrollment::AuthorityPaths e(enrollment_dir);
   crypto::TlsCredential ca;
@@ -100,7 +102,8 @@ Status RunDemo(const std::string& dir, int port) {
     RETURN_IF_ERROR(ctx->clusters().Provision(r, pw).status().WithContext("provisioning " +
                                                                           std::string(kRoot)));
   }
-  ASSIGN_OR_RETURN(auto host, node::ClusterNode::Start(*ctx, "127.0.0.1:" + std::to_string(port), 60));
+  ASSIGN_OR_RETURN(auto host,
+                   node::ClusterNode::Start(*ctx, "127.0.0.1:" + std::to_string(port), 60));
   if (!ctx->store().Find(kLicensing).ok()) {
     ASSIGN_OR_RETURN(enrollment::Authority root, ctx->clusters().SubordinateIssuer(kRoot, pw));
     enrollment::EnrollmentService issuer(std::move(root), ctx->database(), DefaultClock(),

@@ -6,12 +6,13 @@
 
 #include "base/file_system.h"
 #include "cli/commands.h"
-#include "node/enrollment_node.h"
 #include "cli/password.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
-#include "protocol/enrollment_messages.h"
 #include "enrollment/service.h"
+#include "node/enrollment_node.h"
+#include "node/signals.h"
+#include "protocol/enrollment_messages.h"
 #include "sites/enrollment/enrollment_site.h"
 
 namespace openrms::cli {

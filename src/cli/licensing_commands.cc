@@ -4,7 +4,6 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file_system.h"
-#include "node/cluster_node.h"
 #include "cli/commands.h"
 #include "cli/password.h"
 #include "crypto/content_cipher.h"
@@ -13,6 +12,7 @@
 #include "http/forms.h"
 #include "licensing/licensing.h"
 #include "licensing/pfile.h"
+#include "node/cluster_node.h"
 
 namespace openrms::cli {
 

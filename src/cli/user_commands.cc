@@ -2,9 +2,9 @@
 #include <iostream>
 
 #include "base/text.h"
-#include "node/cluster_node.h"
 #include "cli/commands.h"
 #include "cli/password.h"
+#include "node/cluster_node.h"
 
 namespace openrms::cli {
 

@@ -6,8 +6,8 @@
 #include "base/file_system.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
-#include "protocol/enrollment_messages.h"
 #include "enrollment/service.h"
+#include "protocol/enrollment_messages.h"
 #include "xrml/chain.h"
 
 namespace openrms::enrollment {

@@ -8,8 +8,8 @@
 #include "accounts/accounts.h"
 #include "enrollment/service.h"
 #include "http/server.h"
-#include "store/database.h"
 #include "sites/logon_gate.h"
+#include "store/database.h"
 
 namespace openrms::node {
 
@@ -47,27 +47,5 @@ class EnrollmentNode final {
   std::unique_ptr<http::Server> server_;
   std::string url_;
 };
-
-// Parses "ADDR:PORT" / "[v6]:PORT".
-Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen);
-
-// Starts an HTTPS server on `listen` with the TLS files of a service
-// directory (its certificate, the root it chains to, the sealed key), and
-// sets `url` to "https://ADDR:PORT".
-struct TlsFiles {
-  std::string certificate;
-  std::string root;
-  std::string sealed_key;
-};
-Result<std::unique_ptr<http::Server>> StartHttps(const std::string& listen, const TlsFiles& tls,
-                                                 std::string_view password, http::Handler handler,
-                                                 std::string& url);
-
-// Blocks SIGINT and SIGTERM in this thread and the threads it starts
-// later, so WaitForTerminationSignal can take them. Call before starting
-// servers.
-void BlockTerminationSignals();
-// Blocks until SIGINT or SIGTERM.
-void WaitForTerminationSignal();
 
 }  // namespace openrms::node

@@ -91,8 +91,9 @@ std::string WhatToDo(Code code) {
 
 Response RefusalPage(const Site& site, const Status& refusal) {
   const Status s = ForRemoteCaller(refusal);
-  std::string body = sites::Notice(NoticeKind::kError, "The request was refused",
-                                 "<p>" + E(s.message()) + "</p><p>" + WhatToDo(s.code()) + "</p>");
+  std::string body =
+      sites::Notice(NoticeKind::kError, "The request was refused",
+                    "<p>" + E(s.message()) + "</p><p>" + WhatToDo(s.code()) + "</p>");
   body += "<div class=\"actions\"><a class=\"button secondary\" href=\"/\">Back</a></div>";
   const int status = s.code() == Code::kInternal || s.code() == Code::kIo ? 500
                      : s.code() == Code::kTooLarge                        ? 413
@@ -123,12 +124,12 @@ Response PendingPage(const Site& site, const enrollment::PendingRequest& pending
   }
   if (pending.state == "rejected") {
     body = sites::Notice(NoticeKind::kError, "The operator rejected this request",
-                       "<p>Contact the operator of this enrollment service.</p>");
+                         "<p>Contact the operator of this enrollment service.</p>");
   } else {
     body = sites::Notice(NoticeKind::kInfo, "Waiting for the operator's approval",
-                       "<p>A first enrollment without a token needs the operator's approval. "
-                       "Keep this page's address: once the request is approved, the certificate "
-                       "can be downloaded here.</p>");
+                         "<p>A first enrollment without a token needs the operator's approval. "
+                         "Keep this page's address: once the request is approved, the certificate "
+                         "can be downloaded here.</p>");
   }
   body += "<section class=\"card\"><table><tr><th>Server name</th><td>" + E(pending.server_name) +
           "</td></tr><tr><th>Server GUID</th><td>" + E(pending.slc_guid) +
@@ -140,9 +141,10 @@ Response PendingPage(const Site& site, const enrollment::PendingRequest& pending
 
 Response Submit(const Site& site, const Request& req) {
   if (req.body.size() > kMaxUploadBytes) {
-    return RefusalPage(site, Status(Code::kTooLarge, "the uploaded file is larger than " +
-                                                         std::to_string(protocol::kMaxRequestBytes / 1024) +
-                                                         " KiB; a request file is a few KiB"));
+    return RefusalPage(
+        site, Status(Code::kTooLarge, "the uploaded file is larger than " +
+                                          std::to_string(protocol::kMaxRequestBytes / 1024) +
+                                          " KiB; a request file is a few KiB"));
   }
   auto parts = http::ParseMultipart(req.Header("content-type").value_or(""), req.body);
   if (!parts.ok()) return RefusalPage(site, parts.status());
@@ -167,7 +169,7 @@ Response Download(const Site& site, const Request& req) {
   if (!chain.ok()) {
     return Response::Html(404, Frame(site, "Not found",
                                      sites::Notice(NoticeKind::kError, "No such certificate",
-                                                 "<p>" + E(chain.status().message()) + "</p>")));
+                                                   "<p>" + E(chain.status().message()) + "</p>")));
   }
   const std::string name = chain->front().principal()->object.name;
   Response r = Response::Xml(200, protocol::WriteEnrollResponse(*chain));
@@ -177,7 +179,8 @@ Response Download(const Site& site, const Request& req) {
 
 Response Online(const Site& site, const Request& req) {
   if (req.body.size() > protocol::kMaxRequestBytes) {
-    return Response::Xml(413, protocol::WriteSoapFault(Status(Code::kTooLarge, "the request is too large")));
+    return Response::Xml(
+        413, protocol::WriteSoapFault(Status(Code::kTooLarge, "the request is too large")));
   }
   auto issued = site.service.Enroll(req.body, {"online", req.remote_address});
   if (!issued.ok()) {
@@ -192,7 +195,7 @@ using OperatorVisitor = sites::LogonGate::Visitor;
 std::string OperatorFrame(const Site& site, const OperatorVisitor& v, std::string title,
                           std::string body) {
   return sites::Render({site.service.authority().name, std::move(title), std::move(body),
-                      site.options.operator_gate->HeaderHtml(v)});
+                        site.options.operator_gate->HeaderHtml(v)});
 }
 
 Response OperatorHome(const Site& site, const OperatorVisitor& v, const Request& req,
@@ -229,7 +232,8 @@ Response OperatorHome(const Site& site, const OperatorVisitor& v, const Request&
       "<button type=\"submit\" id=\"new-token\">New one-time token</button></form></section>";
   body +=
       "<section class=\"card\"><h2>Recently issued</h2><table class=\"list\"><thead><tr>"
-      "<th>enrollment::Issued</th><th>Kind</th><th>Server</th><th>Valid until</th><th>Channel</th></tr>"
+      "<th>enrollment::Issued</th><th>Kind</th><th>Server</th><th>Valid "
+      "until</th><th>Channel</th></tr>"
       "</thead><tbody>";
   auto issued = site.service.ListIssued();
   const size_t n = issued.ok() ? std::min<size_t>(issued->size(), 20) : 0;
@@ -268,36 +272,38 @@ Response Operator(const Site& site, const Request& req) {
     if (!issued.ok()) {
       return OperatorHome(site, v, req,
                           sites::Notice(NoticeKind::kError, "Not approved",
-                                      "<p>" + E(issued.status().message()) + "</p>"));
+                                        "<p>" + E(issued.status().message()) + "</p>"));
     }
     return OperatorHome(
         site, v, req,
-        sites::Notice(NoticeKind::kSuccess, "Approved",
-                    "<p>Request " + E(std::to_string(id)) + " (" +
-                        E(issued->chain.front().principal()->object.name) +
-                        ") was issued; the requester downloads the certificate from the request's "
-                        "page.</p>"));
+        sites::Notice(
+            NoticeKind::kSuccess, "Approved",
+            "<p>Request " + E(std::to_string(id)) + " (" +
+                E(issued->chain.front().principal()->object.name) +
+                ") was issued; the requester downloads the certificate from the request's "
+                "page.</p>"));
   }
   if (req.path == "/operator/reject") {
     Status s = site.service.Reject(id, who);
     return OperatorHome(
         site, v, req,
-        s.ok() ? sites::Notice(NoticeKind::kInfo, "Rejected",
-                             "<p>Request " + E(std::to_string(id)) + " was rejected.</p>")
-               : sites::Notice(NoticeKind::kError, "Not rejected", "<p>" + E(s.message()) + "</p>"));
+        s.ok()
+            ? sites::Notice(NoticeKind::kInfo, "Rejected",
+                            "<p>Request " + E(std::to_string(id)) + " was rejected.</p>")
+            : sites::Notice(NoticeKind::kError, "Not rejected", "<p>" + E(s.message()) + "</p>"));
   }
   if (req.path == "/operator/token") {
     auto token = site.service.NewToken(who);
     if (!token.ok()) {
       return OperatorHome(site, v, req,
                           sites::Notice(NoticeKind::kError, "No token",
-                                      "<p>" + E(token.status().message()) + "</p>"));
+                                        "<p>" + E(token.status().message()) + "</p>"));
     }
     return OperatorHome(site, v, req,
                         sites::Notice(NoticeKind::kSuccess, "New one-time token",
-                                    "<p>Give it to the cluster's administrator: <code "
-                                    "id=\"token\">" +
-                                        E(*token) + "</code></p>"));
+                                      "<p>Give it to the cluster's administrator: <code "
+                                      "id=\"token\">" +
+                                          E(*token) + "</code></p>"));
   }
   return Response::Text(404, "not found\n");
 }
@@ -308,7 +314,8 @@ std::string CertificateFileName(std::string_view server_name) {
   return FileNameSafe(server_name) + "ServerLicensorCertificate.xml";
 }
 
-void AddEnrollmentSiteRoutes(http::Router& router, enrollment::EnrollmentService& service, EnrollmentSiteOptions options) {
+void AddEnrollmentSiteRoutes(http::Router& router, enrollment::EnrollmentService& service,
+                             EnrollmentSiteOptions options) {
   auto site = std::make_shared<Site>(Site{service, std::move(options)});
   router.Add("GET", "/", [site](const Request&) {
     return Response::Html(200, Frame(*site, "Enrollment", UploadForm()));
@@ -321,7 +328,7 @@ void AddEnrollmentSiteRoutes(http::Router& router, enrollment::EnrollmentService
       return Response::Html(404,
                             Frame(*site, "Not found",
                                   sites::Notice(NoticeKind::kError, "No such request",
-                                              "<p>" + E(pending.status().message()) + "</p>")));
+                                                "<p>" + E(pending.status().message()) + "</p>")));
     }
     return PendingPage(*site, *pending);
   });

@@ -1,0 +1,26 @@
+#include "node/api/bearer.h"
+
+#include <nlohmann/json.hpp>
+
+namespace openrms::node::api {
+
+http::Response JsonError(int status, const std::string& code, const std::string& message) {
+  return http::Response::Json(status, nlohmann::json{{"Code", code}, {"Message", message}}.dump());
+}
+
+std::optional<accounts::Session> BearerAuth::SessionOf(const http::Request& req) const {
+  const auto auth = req.Header("authorization");
+  if (!auth || auth->rfind("Bearer ", 0) != 0) return std::nullopt;
+  auto found = tokens_.Find(auth->substr(7));
+  return found.ok() ? *found : std::nullopt;
+}
+
+http::Response BearerAuth::Challenge(const std::string& cluster) const {
+  http::Response r = JsonError(
+      401, "Unauthorized", "a bearer token is needed: get one from " + node_url_ + "/oauth2/token");
+  r.SetHeader("WWW-Authenticate", "Bearer authorization=\"" + node_url_ +
+                                      "/oauth2/token\", realm=\"OpenRMS " + cluster + "\"");
+  return r;
+}
+
+}  // namespace openrms::node::api

@@ -1,0 +1,35 @@
+#include "node/api/oauth2.h"
+
+#include <nlohmann/json.hpp>
+
+#include "http/forms.h"
+#include "node/api/bearer.h"
+
+namespace openrms::node::api {
+
+http::Response TokenEndpoint::Handle(const http::Request& req) const {
+  if (req.method != "POST") return http::Response::Text(405, "use POST\n");
+  auto form = http::ParseUrlEncoded(req.body);
+  auto error = [](const std::string& code, const std::string& text) {
+    return http::Response::Json(
+        400, nlohmann::json{{"error", code}, {"error_description", text}}.dump());
+  };
+  if (!form.ok()) return error("invalid_request", form.status().message());
+  if (form->count("grant_type") == 0 || form->at("grant_type") != "password") {
+    return error("unsupported_grant_type", "use grant_type=password");
+  }
+  auto id = logon_.LogOn(form->count("username") ? form->at("username") : "",
+                         form->count("password") ? form->at("password") : "", req.remote_address);
+  if (!id.ok()) return error("invalid_grant", id.status().message());
+  auto token = tokens_.Create(*id);
+  if (!token.ok()) {
+    return JsonError(500, "InternalError", ForRemoteCaller(token.status()).message());
+  }
+  http::Response r = http::Response::Json(
+      200, nlohmann::json{{"access_token", *token}, {"token_type", "Bearer"}, {"expires_in", 1800}}
+               .dump());
+  r.SetHeader("Cache-Control", "no-store");
+  return r;
+}
+
+}  // namespace openrms::node::api

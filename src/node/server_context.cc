@@ -1,0 +1,76 @@
+#include "node/server_context.h"
+
+#include "base/file_system.h"
+#include "crypto/encoding.h"
+#include "enrollment/service.h"
+#include "licensing/licensing.h"
+#include "sites/admin/admin_site.h"
+
+namespace openrms::node {
+
+ServerPaths::ServerPaths(std::string d) : dir(std::move(d)) {
+  database = dir + "/openrms.db";
+  tls_ca = dir + "/tls-ca.pem";
+  tls_ca_key = dir + "/keys/tls-ca.key";
+  tls_server = dir + "/tls-server.pem";
+  tls_server_key = dir + "/keys/tls-server.key";
+}
+
+Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& dir,
+                                                           std::optional<std::string> password,
+                                                           bool create) {
+  FileSystem& fs = RealFileSystem();
+  auto ctx = std::unique_ptr<ServerContext>(new ServerContext(dir));
+  ctx->password_ = std::move(password);
+  const ServerPaths& p = ctx->paths_;
+  if (!fs.Exists(p.database) && !create) {
+    return Status(Code::kNotFound, dir +
+                                       " holds no OpenRMS server; provision a cluster with "
+                                       "`openrms cluster provision --dir " +
+                                       dir + " ...`");
+  }
+  RETURN_IF_ERROR(fs.CreateDirectories(dir, 0700));
+  ASSIGN_OR_RETURN(ctx->db_, store::OpenSqlite(p.database));
+  RETURN_IF_ERROR(cluster::ClusterStore::Migrate(*ctx->db_));
+  RETURN_IF_ERROR(enrollment::EnrollmentService::Migrate(*ctx->db_));
+  RETURN_IF_ERROR(accounts::AccountStore::Migrate(*ctx->db_));
+  RETURN_IF_ERROR(sites::AdminSite::Migrate(*ctx->db_));
+  RETURN_IF_ERROR(accounts::MigrateSettings(*ctx->db_));
+  ctx->accounts_ = std::make_unique<accounts::AccountStore>(*ctx->db_, DefaultClock());
+  // Local accounts first, then the directory when one is configured.
+  std::vector<accounts::Authenticator*> sources = {ctx->accounts_.get()};
+  ASSIGN_OR_RETURN(auto directory, accounts::LoadDirectoryConfig(*ctx->db_));
+  if (directory) {
+    ctx->directory_ = std::make_unique<accounts::DirectoryAuthenticator>(*directory);
+    sources.push_back(ctx->directory_.get());
+  }
+  ctx->logon_ = std::make_unique<accounts::LogonService>(*ctx->db_, DefaultClock(), sources);
+  RETURN_IF_ERROR(licensing::LicensingService::Migrate(*ctx->db_));
+  ctx->sessions_ =
+      std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(), crypto::SystemRandom());
+  ctx->bearer_ = std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(),
+                                                          crypto::SystemRandom(), "bearer");
+  ctx->store_ = std::make_unique<cluster::ClusterStore>(*ctx->db_);
+  ctx->service_ = std::make_unique<cluster::ClusterService>(
+      *ctx->store_, cluster::Environment{DefaultClock(), crypto::SystemRandom(), ctx->transport_});
+  ctx->service_->set_event_sink(&ctx->syslog_);
+  return ctx;
+}
+
+Result<std::string> ServerContext::ResolveCluster(const std::string& requested) {
+  if (!requested.empty()) {
+    ASSIGN_OR_RETURN(auto c, store_->Find(requested));
+    return c.name;
+  }
+  ASSIGN_OR_RETURN(auto names, store_->ListClusters());
+  if (names.size() == 1) return names[0];
+  if (names.empty()) {
+    return Status(Code::kNotFound, paths_.dir + " holds no cluster; provision one first");
+  }
+  std::string list;
+  for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+  return Status(Code::kInvalidArgument,
+                paths_.dir + " holds several clusters (" + list + "); name one with --cluster");
+}
+
+}  // namespace openrms::node

@@ -1,0 +1,63 @@
+// The store and services of one server directory, wired together. This is
+// where a node picks its backends: the database (SQLite, in the directory),
+// the keys (sealed files, opened with the key password), the issuer
+// transport (HTTPS) and the logon sources (local accounts, then the
+// directory when one is configured).
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "accounts/accounts.h"
+#include "accounts/directory.h"
+#include "cluster/cluster.h"
+#include "cluster/cluster_store.h"
+#include "cluster/monitor.h"
+#include "node/issuer_transport.h"
+#include "store/database.h"
+
+namespace openrms::node {
+
+// Files of a server directory.
+struct ServerPaths {
+  explicit ServerPaths(std::string dir);
+  std::string dir, database, tls_ca, tls_ca_key, tls_server, tls_server_key;
+};
+
+class ServerContext final {
+ public:
+  // Creates the directory, its database and TLS credentials when missing.
+  static Result<std::unique_ptr<ServerContext>> Open(const std::string& dir,
+                                                     std::optional<std::string> password,
+                                                     bool create);
+  cluster::ClusterService& clusters() { return *service_; }
+  accounts::AccountStore& accounts() { return *accounts_; }
+  accounts::LogonService& logon() { return *logon_; }
+  accounts::SessionStore& sessions() { return *sessions_; }
+  accounts::SessionStore& bearer_tokens() { return *bearer_; }
+  cluster::ClusterStore& store() { return *store_; }
+  store::Database& database() { return *db_; }
+  const ServerPaths& paths() const { return paths_; }
+  const std::optional<std::string>& password() const { return password_; }
+  // The only cluster, or the named one. kInvalidArgument listing the names
+  // when there are several and none is named.
+  Result<std::string> ResolveCluster(const std::string& requested);
+
+ private:
+  explicit ServerContext(std::string dir) : paths_(std::move(dir)) {}
+  ServerPaths paths_;
+  std::optional<std::string> password_;
+  std::unique_ptr<store::Database> db_;
+  std::unique_ptr<cluster::ClusterStore> store_;
+  HttpsIssuerTransport transport_;
+  cluster::SyslogSink syslog_;
+  std::unique_ptr<cluster::ClusterService> service_;
+  std::unique_ptr<accounts::AccountStore> accounts_;
+  std::unique_ptr<accounts::DirectoryAuthenticator> directory_;
+  std::unique_ptr<accounts::LogonService> logon_;
+  std::unique_ptr<accounts::SessionStore> sessions_;
+  std::unique_ptr<accounts::SessionStore> bearer_;
+};
+
+}  // namespace openrms::node
