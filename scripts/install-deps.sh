@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Installs every Debian 12 package OpenRMS needs to build, run and test.
+# With --bench, also the benchmark suite's tools (bench/run.sh).
 # Idempotent; run as root (or with sudo available) on a fresh machine.
 set -euo pipefail
 
@@ -19,6 +20,9 @@ packages=(
   # browser tests: Debian's Chromium, and certutil to make it trust a test CA
   chromium libnss3-tools fonts-dejavu-core
 )
+# `install-deps.sh --bench` adds what bench/run.sh drives: the load
+# generator and the peer it is compared with.
+if [ "${1:-}" = "--bench" ]; then packages+=(wrk nginx-light); fi
 # Node.js and npm drive the browser tests; this kind of machine may have them
 # from another source already.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -1,0 +1,332 @@
+#!/usr/bin/env python3
+"""Licensing over HTTPS, side by side with its bounds, in one run.
+
+Starts `openrms demo` (twice: the second start is timed to the first answer
+on /metrics and its idle RSS read), then drives each endpoint with wrk over
+HTTPS keep-alive and compares it, in the same run, with
+  - the RSA-2048 private operations per second of `openssl speed -multi N`
+    (the bound for endpoints that need one RSA operation per request), and
+  - nginx serving that endpoint's own answer bytes over TLS to the same wrk
+    (the bound for answers that need no cryptography beyond TLS).
+Each endpoint runs at its peak (closed loop, C connections), then at 80% of
+that peak (each connection paced by wrk's delay()), where p50/p99 are read.
+
+Usage: python3 bench/peers.py OPENRMS_BINARY [--seconds S] [--connections C]
+                              [--first-time N] [--only NAME,...] [--json FILE]
+bench/run.sh installs the tools, builds and runs this; bench/README.md holds
+results. Talks only to 127.0.0.1; starts and stops only its own processes.
+"""
+
+import argparse
+import base64
+import json
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def rsa_bound(threads):
+    out = subprocess.run(["openssl", "speed", "-seconds", "3", "-multi", str(threads), "rsa2048"],
+                         capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("rsa 2048"):
+            return float(line.split()[5])  # private operations (sign/s)
+    raise SystemExit("openssl speed printed no rsa 2048 line:\n" + out)
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return 0
+
+
+class Demo:
+    """`openrms demo` in a directory of its own."""
+
+    def __init__(self, binary, directory):
+        self.binary, self.dir, self.proc = binary, directory, None
+        self.port = free_port()
+
+    def start(self):
+        self.out = open(os.path.join(self.dir, "demo.out"), "w+")
+        self.err = open(os.path.join(self.dir, "demo.err"), "w")
+        started = time.monotonic()
+        self.proc = subprocess.Popen(
+            [self.binary, "demo", "--dir", os.path.join(self.dir, "demo"), "--port", str(self.port)],
+            stdout=self.out, stderr=self.err)
+        info = {}
+        for _ in range(600):
+            self.out.seek(0)
+            for line in self.out.read().splitlines():
+                key, _, value = line.partition(": ")
+                info[key] = value
+            if "tls-ca" in info:
+                break
+            if self.proc.poll() is not None:
+                raise SystemExit("openrms demo stopped: " + open(self.err.name).read()[-2000:])
+            time.sleep(0.01)
+        else:
+            raise SystemExit("openrms demo did not start in 6 s")
+        self.info = info
+        ca = info["tls-ca"]
+        self.ca = ca if os.path.isabs(ca) else os.path.join(os.getcwd(), ca)
+        self.tls = ssl.create_default_context(cafile=self.ca)
+        rms = urllib.parse.urlsplit(info["rms-url"])
+        self.origin = f"{rms.scheme}://{rms.netloc}"
+        self.base = info["rms-url"].rstrip("/")
+        # The first answer on /metrics, counted from the spawn.
+        while True:
+            try:
+                urllib.request.urlopen(self.origin + "/metrics", context=self.tls, timeout=5).read()
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.005)
+        self.start_seconds = time.monotonic() - started
+        return self
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def call(self, method, url, body=None, headers=None):
+        req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+        with urllib.request.urlopen(req, context=self.tls, timeout=30) as r:
+            return r.read()
+
+
+def lua_script(method, bodies, headers, delay_ms=0.0, threads=1):
+    """A wrk script: `bodies` in turn (one body: always that one), paced by
+    `delay_ms` per request and connection, printing one RESULT line."""
+    lines = [f'wrk.method = "{method}"', f"threads_total = {threads}"]
+    for k, v in headers.items():
+        lines.append(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}")
+    if len(bodies) == 1:
+        lines.append(f"wrk.body = {json.dumps(bodies[0])}")
+    elif bodies:
+        # Thread k sends bodies k, k+T, k+2T, ...: no body twice until all
+        # have been sent once.
+        lines.append("local bodies = {" + ",".join(json.dumps(b) for b in bodies) + "}")
+        lines.append("local n, threads, made = #bodies, 0, 0")
+        lines.append("function setup(thread) thread:set('id', made); made = made + 1 end")
+        lines.append("local i")
+        lines.append("function request() i = (i or id) ; local b = bodies[i % n + 1]\n"
+                     "  i = i + threads_total; return wrk.format(nil, nil, nil, b) end")
+    if delay_ms > 0:
+        lines.append(f"function delay() return {delay_ms:.3f} end")
+    lines.append('''done = function(summary, latency, requests)
+  local errors = summary.errors.status + summary.errors.connect + summary.errors.read +
+                 summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT %.1f %.3f %.3f %d %d\\n",
+    summary.requests / (summary.duration / 1e6), latency:percentile(50) / 1000,
+    latency:percentile(99) / 1000, errors, summary.requests))
+end''')
+    return "\n".join(lines) + "\n"
+
+
+def wrk(url, script_text, work, threads, connections, seconds):
+    path = os.path.join(work, "run.lua")
+    with open(path, "w") as f:
+        f.write(script_text)
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", path,
+                          url], capture_output=True, text=True).stdout
+    for line in out.splitlines():
+        if line.startswith("RESULT "):
+            rps, p50, p99, errors, total = line.split()[1:]
+            return {"rps": float(rps), "p50_ms": float(p50), "p99_ms": float(p99),
+                    "errors": int(errors), "requests": int(total)}
+    raise SystemExit(f"wrk printed no result for {url}:\n{out}")
+
+
+class Nginx:
+    """nginx serving files over HTTPS on loopback (any method answers the file)."""
+
+    def __init__(self, work, threads):
+        self.dir = os.path.join(work, "nginx")
+        self.root = os.path.join(self.dir, "root")
+        os.makedirs(self.root)
+        os.makedirs(os.path.join(self.dir, "tmp"))
+        self.port = free_port()
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        f"{self.dir}/key.pem", "-out", f"{self.dir}/cert.pem", "-days", "2",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                       check=True, capture_output=True)
+        tmp = f"{self.dir}/tmp"
+        with open(f"{self.dir}/nginx.conf", "w") as f:
+            f.write(f"""worker_processes {threads}; pid {self.dir}/nginx.pid;
+error_log {self.dir}/error.log; daemon off;
+events {{ worker_connections 4096; }}
+http {{ access_log off; client_body_temp_path {tmp}; proxy_temp_path {tmp};
+  fastcgi_temp_path {tmp}; uwsgi_temp_path {tmp}; scgi_temp_path {tmp};
+  client_max_body_size 1m; keepalive_requests 1000000;
+  server {{ listen 127.0.0.1:{self.port} ssl; ssl_certificate {self.dir}/cert.pem;
+    ssl_certificate_key {self.dir}/key.pem; ssl_protocols TLSv1.2 TLSv1.3;
+    location / {{ root {self.root}; default_type application/json; error_page 405 =200 $uri; }} }} }}
+""")
+        self.proc = None
+
+    def add(self, name, data):
+        with open(os.path.join(self.root, name), "wb") as f:
+            f.write(data)
+        return f"https://127.0.0.1:{self.port}/{name}"
+
+    def start(self):
+        self.proc = subprocess.Popen(["nginx", "-c", f"{self.dir}/nginx.conf", "-p", self.dir],
+                                     stderr=subprocess.DEVNULL)
+        time.sleep(0.5)
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)
+            self.proc.wait(10)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    ap.add_argument("binary")
+    ap.add_argument("--seconds", type=int, default=10, help="per run (default 10)")
+    ap.add_argument("--connections", type=int, default=16, help="wrk -c (default 16)")
+    ap.add_argument("--first-time", type=int, default=3000,
+                    help="publishing licenses made for the first-time run (default 3000)")
+    ap.add_argument("--only", default="", help="comma-separated endpoint names")
+    ap.add_argument("--json", help="also write the results to this file")
+    args = ap.parse_args()
+    for tool in ("wrk", "nginx", "openssl"):
+        if not shutil.which(tool):
+            raise SystemExit(f"{tool} is missing: run `bash scripts/install-deps.sh --bench`")
+    threads = os.cpu_count() or 1
+    conns = args.connections
+    work = tempfile.mkdtemp(prefix="openrms-bench.")
+    demo = nginx = None
+    try:
+        # First start makes the enrollment service and the clusters; the
+        # second is the one an operator sees every day.
+        Demo(os.path.abspath(args.binary), work).start().stop()
+        demo = Demo(os.path.abspath(args.binary), work).start()
+        time.sleep(1)
+        idle_rss_mb = rss_kb(demo.proc.pid) / 1024
+        start_ms = demo.start_seconds * 1000
+
+        user, password = demo.info["user"].split()[0], demo.info["user"].split()[1]
+        form = urllib.parse.urlencode({"grant_type": "password", "username": user,
+                                       "password": password}).encode()
+        token = json.loads(demo.call("POST", demo.origin + "/oauth2/token", form))["access_token"]
+        auth = {"Authorization": "Bearer " + token, "Content-Type": "application/json",
+                "x-ms-rms-request-id": "1", "x-ms-rms-platform-id": "bench"}
+
+        def publish_body(n):
+            return json.dumps({"PreferDeprecatedAlgorithms": False, "AllowAuditedExtraction": False,
+                               "Policy": {"Descriptors": [{"Name": f"Bench {n}", "Description": "bench",
+                                                           "Language": "en-us"}],
+                                          "UserRights": [{"Users": [user], "Rights": ["VIEW", "EDIT"]}],
+                                          "allowOfflineAccess": True, "IntervalTimeInDays": 30,
+                                          "LicenseValidUntil": "2099-01-01T00:00:00"}})
+
+        def eul_body(pl_answer):
+            return json.dumps({"SerializedPublishingLicense":
+                               json.loads(pl_answer)["SerializedPublishingLicense"]})
+
+        pub = publish_body(0)
+        pl = demo.call("POST", demo.base + "/my/v2/publishinglicenses", pub.encode(), auth)
+        eul = eul_body(pl)
+        first = [eul_body(demo.call("POST", demo.base + "/my/v2/publishinglicenses",
+                                    publish_body(n).encode(), auth))
+                 for n in range(1, args.first_time + 1)]
+        key = subprocess.run("openssl genrsa 2048 2>/dev/null | openssl rsa -RSAPublicKey_out "
+                             "-outform DER 2>/dev/null", shell=True, capture_output=True).stdout
+        cert = json.dumps({"PublicKey": base64.b64encode(key).decode(), "Temporary": False})
+
+        # name, method, url, bodies, headers, bound ("rsa" or "nginx")
+        endpoints = [
+            ("enduserlicenses (seen before)", "POST", demo.base + "/my/v2/enduserlicenses",
+             [eul], auth, "nginx"),
+            ("enduserlicenses (first time)", "POST", demo.base + "/my/v2/enduserlicenses",
+             first, auth, "rsa"),
+            ("publishinglicenses", "POST", demo.base + "/my/v2/publishinglicenses", [pub], auth,
+             "rsa"),
+            ("certification", "POST", demo.base + "/certification", [cert], auth, "rsa"),
+            ("templates", "GET", demo.base + "/my/v2/templates", [], auth, "nginx"),
+            ("oauth2/token", "POST", demo.origin + "/oauth2/token", [form.decode()],
+             {"Content-Type": "application/x-www-form-urlencoded"}, "nginx"),
+        ]
+        if args.only:
+            wanted = set(args.only.split(","))
+            endpoints = [e for e in endpoints if e[0].split(" ")[0] in wanted or e[0] in wanted]
+
+        nginx = Nginx(work, threads)
+        peer_urls = {}
+        for i, (name, method, url, bodies, headers, _) in enumerate(endpoints):
+            answer = demo.call(method, url, bodies[0].encode() if bodies else None, headers)
+            peer_urls[name] = (nginx.add(f"answer{i}.json", answer), len(answer))
+        nginx.start()
+
+        rsa_before = rsa_bound(threads)
+        results = []
+        for name, method, url, bodies, headers, bound in endpoints:
+            peak = wrk(url, lua_script(method, bodies, headers, 0.0, threads), work, threads, conns, args.seconds)
+            # Closed loop: each connection sends, waits for the answer, then
+            # waits delay(); pace it to 80% of the peak rate.
+            target = 0.8 * peak["rps"]
+            delay = max(0.0, conns * 1000.0 / target - peak["p50_ms"] * 0.8)
+            # Slow endpoints get long enough for every connection to send a few.
+            at80_seconds = max(args.seconds, int(4 * (delay + peak["p50_ms"]) / 1000) + 1)
+            at80 = wrk(url, lua_script(method, bodies, headers, delay, threads), work, threads, conns,
+                       at80_seconds)
+            peer_url, size = peer_urls[name]
+            peer = wrk(peer_url, lua_script(method, bodies, {}, 0.0, threads), work, threads, conns, args.seconds)
+            results.append({"endpoint": name, "answer_bytes": size, "peak": peak, "at_80": at80,
+                            "nginx": peer, "bound": bound})
+        rsa_after = rsa_bound(threads)
+        rsa = (rsa_before + rsa_after) / 2
+
+        print(f"machine: {threads} cores; wrk -t{threads} -c{conns} -d{args.seconds}s, "
+              f"HTTPS keep-alive, loopback")
+        print(f"rsa-2048 private ops/s (openssl speed -multi {threads}): before {rsa_before:.0f}, "
+              f"after {rsa_after:.0f}")
+        print(f"openrms demo, second start: first /metrics answer after {start_ms:.0f} ms; "
+              f"idle RSS {idle_rss_mb:.1f} MB")
+        print()
+        print(f"{'endpoint':32} {'bytes':>6} {'req/s':>8} {'/rsa':>6} {'nginx/s':>8} {'/nginx':>7}"
+              f"  {'at 80%: req/s':>13} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}")
+        for r in results:
+            p, a, n = r["peak"], r["at_80"], r["nginx"]
+            print(f"{r['endpoint']:32} {r['answer_bytes']:6d} {p['rps']:8.0f} {p['rps'] / rsa:6.3f} "
+                  f"{n['rps']:8.0f} {p['rps'] / n['rps']:7.3f}  {a['rps']:13.0f} {a['p50_ms']:7.2f} "
+                  f"{a['p99_ms']:7.2f} {p['errors'] + a['errors']:6d}")
+        if args.json:
+            with open(args.json, "w") as f:
+                json.dump({"threads": threads, "connections": conns, "seconds": args.seconds,
+                           "rsa_before": rsa_before, "rsa_after": rsa_after,
+                           "start_ms": start_ms, "idle_rss_mb": idle_rss_mb,
+                           "endpoints": results}, f, indent=2)
+    finally:
+        if nginx:
+            nginx.stop()
+        if demo:
+            demo.stop()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
