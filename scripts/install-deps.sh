@@ -15,6 +15,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev openssl curl sqlite3 python3
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
+  # keys in an HSM are tested against SoftHSM2 over PKCS#11 (p11-kit headers)
+  softhsm2 libp11-kit-dev
   # directory logons are tested against a real OpenLDAP slapd
   slapd ldap-utils
   # browser tests: Debian's Chromium, and certutil to make it trust a test CA
