@@ -67,13 +67,6 @@ std::string SummaryTable(const cluster::SlcSummary& s) {
 
 }  // namespace
 
-Status AdminSite::Migrate(store::Database& db) {
-  return store::Migrate(db, "admin",
-                        {"CREATE TABLE admin_staged_imports (id TEXT PRIMARY KEY, user_name TEXT "
-                         "NOT NULL, cluster TEXT NOT NULL, file TEXT NOT NULL, created_at INTEGER "
-                         "NOT NULL)"});
-}
-
 std::string AdminSite::Render(const Context* ctx, const std::string& title,
                               const std::string& body) {
   std::string right;
@@ -277,11 +270,8 @@ Response AdminSite::Import(const Context& ctx, const std::string& name, const Re
     return RenewDialog(ctx, name, 400, preview.status().message());
   }
   const std::string id = NewToken(random_, 16);
-  auto staged = clusters_.store().database().Execute(
-      "INSERT INTO admin_staged_imports (id, user_name, cluster, file, created_at) VALUES ($1, "
-      "$2, $3, $4, $5)",
-      {id, ctx.session.user, name, file, clock_.Now().time_since_epoch().count()});
-  if (!staged.ok()) return RenewDialog(ctx, name, 500, staged.status().message());
+  Status staged = clusters_.store().StageImport(id, ctx.session.user, name, file, clock_.Now());
+  if (!staged.ok()) return RenewDialog(ctx, name, 500, staged.message());
   const std::string base = ClusterPath(name);
   std::string body =
       "<div class=\"dialog\" role=\"dialog\" aria-labelledby=\"confirm-title\">"
@@ -306,20 +296,15 @@ Response AdminSite::Import(const Context& ctx, const std::string& name, const Re
 Response AdminSite::ConfirmImport(const Context& ctx, const std::string& name,
                                   const std::map<std::string, std::string>& form) {
   const std::string id = form.count("staged") ? form.at("staged") : "";
-  store::Database& db = clusters_.store().database();
-  auto rows = db.Query(
-      "SELECT file, created_at FROM admin_staged_imports WHERE id = $1 AND "
-      "user_name = $2 AND cluster = $3",
-      {id, ctx.session.user, name});
-  (void)db.Execute("DELETE FROM admin_staged_imports WHERE id = $1 OR created_at < $2",
-                   {id, (clock_.Now() - std::chrono::hours(1)).time_since_epoch().count()});
-  if (!rows.ok() || rows->empty()) {
-    return RenewDialog(ctx, name, 400, "the confirmation expired; import the file again");
+  auto file = clusters_.store().TakeStagedImport(id, ctx.session.user, name, clock_.Now());
+  if (!file.ok()) {
+    const int status = file.status().code() == Code::kNotFound ? 400 : 500;
+    return RenewDialog(ctx, name, status, file.status().message());
   }
   if (!form.count("answer") || form.at("answer") != "yes") {
     return Response::Redirect(ClusterPath(name));
   }
-  auto done = clusters_.Import(name, (*rows)[0].Text(0), "admin:" + ctx.session.user);
+  auto done = clusters_.Import(name, *file, "admin:" + ctx.session.user);
   if (!done.ok()) return RenewDialog(ctx, name, 400, done.status().message());
   return Response::Redirect(ClusterPath(name) + "?renewed=1");
 }

@@ -39,8 +39,6 @@ class AdminSite final {
               {"Windows RMS Administration - OpenRMS", kAdminPrefix, options_.admin_group,
                kAdminSessionCookie, "administrators"}) {}
 
-  static Status Migrate(store::Database& db);
-
   // Answers every request whose path starts with /admin.
   http::Response Handle(const http::Request& request);
 
