@@ -22,7 +22,8 @@ struct EnrollmentSiteOptions {
 };
 
 // Adds the service's routes to `router`. `service` must outlive it.
-void AddEnrollmentSiteRoutes(http::Router& router, enrollment::EnrollmentService& service, EnrollmentSiteOptions options);
+void AddEnrollmentSiteRoutes(http::Router& router, enrollment::EnrollmentService& service,
+                             EnrollmentSiteOptions options);
 
 // "<server name>ServerLicensorCertificate.xml", safe as a file name.
 std::string CertificateFileName(std::string_view server_name);
