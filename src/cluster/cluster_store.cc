@@ -62,7 +62,7 @@ std::string_view ClusterKindName(ClusterKind kind) {
 }
 
 Status ClusterStore::Migrate(store::Database& db) {
-  return store::Migrate(
+  Status s = store::Migrate(
       db, "cluster",
       {"CREATE TABLE clusters (name TEXT PRIMARY KEY, kind TEXT NOT NULL, url TEXT NOT NULL, guid "
        "TEXT NOT NULL, issuer_url TEXT NOT NULL, issuer_tls_ca TEXT NOT NULL, trust_anchor TEXT "
@@ -88,6 +88,14 @@ Status ClusterStore::Migrate(store::Database& db) {
        "ALTER TABLE clusters ADD COLUMN rac_temporary_minutes INTEGER NOT NULL DEFAULT 15",
        "CREATE TABLE cluster_renewal_leases (cluster TEXT PRIMARY KEY, holder TEXT NOT NULL, "
        "expires_at INTEGER NOT NULL)"});
+  if (!s.ok()) return s;
+  // Staged imports: the administration site created this table under the
+  // component "admin" before the cluster store owned it; the same name and
+  // step keep existing databases from running it again.
+  return store::Migrate(db, "admin",
+                        {"CREATE TABLE admin_staged_imports (id TEXT PRIMARY KEY, user_name TEXT "
+                         "NOT NULL, cluster TEXT NOT NULL, file TEXT NOT NULL, created_at INTEGER "
+                         "NOT NULL)"});
 }
 
 Status ClusterStore::TakeRenewalLease(const std::string& name, const std::string& holder, Time now,
@@ -323,6 +331,35 @@ Result<std::vector<AuditEntry>> ClusterStore::AuditLog(const std::string& name, 
   std::vector<AuditEntry> out;
   for (const auto& r : rows) out.push_back({At(r.Int(0)), r.Text(1), r.Text(2), r.Text(3)});
   return out;
+}
+
+Status ClusterStore::StageImport(const std::string& id, const std::string& user,
+                                 const std::string& name, const std::string& file, Time now) {
+  return db_.InTransaction([&](store::Database& tx) -> Status {
+    RETURN_IF_ERROR(Done(tx.Execute("DELETE FROM admin_staged_imports WHERE created_at < $1",
+                                    {Secs(now - kStagedImportLifetime)})));
+    return Done(
+        tx.Execute("INSERT INTO admin_staged_imports (id, user_name, cluster, file, created_at) "
+                   "VALUES ($1, $2, $3, $4, $5)",
+                   {id, user, name, file, Secs(now)}));
+  });
+}
+
+Result<std::string> ClusterStore::TakeStagedImport(const std::string& id, const std::string& user,
+                                                   const std::string& name, Time now) {
+  std::optional<std::string> file;
+  // One transaction: two confirmations of the same id cannot both read it.
+  RETURN_IF_ERROR(db_.InTransaction([&](store::Database& tx) -> Status {
+    RETURN_IF_ERROR(Done(tx.Execute("DELETE FROM admin_staged_imports WHERE created_at < $1",
+                                    {Secs(now - kStagedImportLifetime)})));
+    ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT file FROM admin_staged_imports WHERE id = $1 AND "
+                                         "user_name = $2 AND cluster = $3",
+                                         {id, user, name}));
+    if (!rows.empty()) file = rows[0].Text(0);
+    return Done(tx.Execute("DELETE FROM admin_staged_imports WHERE id = $1", {id}));
+  }));
+  if (!file) return Status(Code::kNotFound, "the confirmation expired; import the file again");
+  return std::move(*file);
 }
 
 }  // namespace openrms::cluster

@@ -80,6 +80,9 @@ struct AuditEntry {
   std::string detail;
 };
 
+// How long an uploaded certificate waits for the administrator's "Yes".
+inline constexpr Duration kStagedImportLifetime = std::chrono::hours(1);
+
 class ClusterStore final {
  public:
   explicit ClusterStore(store::Database& db) : db_(db) {}
@@ -131,6 +134,18 @@ class ClusterStore final {
   Status Audit(const std::string& name, Time at, const std::string& actor,
                const std::string& action, const std::string& detail);
   Result<std::vector<AuditEntry>> AuditLog(const std::string& name, int limit = 50);
+
+  // A certificate file that `user` uploaded for cluster `name` and has not
+  // confirmed yet, kept under `id` (an unguessable token) for
+  // kStagedImportLifetime. Older staged files are purged on the way.
+  Status StageImport(const std::string& id, const std::string& user, const std::string& name,
+                     const std::string& file, Time now);
+  // The file staged under `id`, at most once: the row is deleted whether or
+  // not `user` and `name` match it, so an id shown to the wrong person or
+  // posted to the wrong cluster is spent. kNotFound when nothing matches or
+  // the file expired.
+  Result<std::string> TakeStagedImport(const std::string& id, const std::string& user,
+                                       const std::string& name, Time now);
 
  private:
   static Status Insert(store::Database& db, const ClusterConfig& config);

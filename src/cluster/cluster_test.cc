@@ -1,5 +1,9 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
+#include <filesystem>
+
+#include "cluster/cluster_store.h"
 #include "cluster/monitor.h"
 #include "cluster/slc.h"
 
@@ -30,6 +34,72 @@ TEST(ExpiryMonitor, RenewalTimeIsTwoThirdsWithSmallStableJitter) {
     differs |= ExpiryMonitor::RenewalTime(from, until, id) != at;
   }
   EXPECT_TRUE(differs) << "no jitter";
+}
+
+class StagedImportTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    path_ = (std::filesystem::temp_directory_path() /
+             ("openrms-cluster-" + std::to_string(getpid()) + ".db"))
+                .string();
+    std::filesystem::remove(path_);
+    db_ = std::move(store::OpenSqlite(path_)).value();
+    ASSERT_TRUE(ClusterStore::Migrate(*db_).ok());
+  }
+  void TearDown() override { std::filesystem::remove(path_); }
+
+  std::string path_;
+  std::unique_ptr<store::Database> db_;
+  const Time now_ = *ParseTime("2026-06-01T12:00");
+};
+
+TEST_F(StagedImportTest, TakenOnceByItsUserForItsCluster) {
+  ClusterStore store(*db_);
+  ASSERT_TRUE(store.StageImport("id1", "alice", "ROOT", "<chain/>", now_).ok());
+  EXPECT_EQ(store.StageImport("id1", "alice", "ROOT", "<other/>", now_).code(), Code::kAlreadyUsed);
+  auto file = store.TakeStagedImport("id1", "alice", "ROOT", now_ + std::chrono::minutes(59));
+  ASSERT_TRUE(file.ok()) << file.status().ToString();
+  EXPECT_EQ(*file, "<chain/>");
+  EXPECT_EQ(store.TakeStagedImport("id1", "alice", "ROOT", now_).status().code(), Code::kNotFound);
+}
+
+TEST_F(StagedImportTest, AnotherUserOrClusterIsRefusedAndSpendsTheId) {
+  ClusterStore store(*db_);
+  ASSERT_TRUE(store.StageImport("id1", "alice", "ROOT", "<chain/>", now_).ok());
+  ASSERT_TRUE(store.StageImport("id2", "alice", "ROOT", "<chain/>", now_).ok());
+  EXPECT_EQ(store.TakeStagedImport("id1", "mallory", "ROOT", now_).status().code(),
+            Code::kNotFound);
+  EXPECT_EQ(store.TakeStagedImport("id2", "alice", "LIC", now_).status().code(), Code::kNotFound);
+  // The administration site's behaviour: a wrong confirmation spends the id.
+  EXPECT_EQ(store.TakeStagedImport("id1", "alice", "ROOT", now_).status().code(), Code::kNotFound);
+  EXPECT_EQ(store.TakeStagedImport("id2", "alice", "ROOT", now_).status().code(), Code::kNotFound);
+}
+
+TEST_F(StagedImportTest, ExpiredFilesArePurged) {
+  ClusterStore store(*db_);
+  ASSERT_TRUE(store.StageImport("old", "alice", "ROOT", "<old/>", now_).ok());
+  const Time later = now_ + kStagedImportLifetime + Duration(1);
+  ASSERT_TRUE(store.StageImport("new", "alice", "ROOT", "<new/>", later).ok());
+  auto rows = db_->Query("SELECT id FROM admin_staged_imports");
+  ASSERT_TRUE(rows.ok());
+  ASSERT_EQ(rows->size(), 1u);  // staging purged the expired file
+  EXPECT_EQ((*rows)[0].Text(0), "new");
+  ASSERT_TRUE(store.StageImport("old", "alice", "ROOT", "<old/>", now_).ok());
+  EXPECT_EQ(store.TakeStagedImport("old", "alice", "ROOT", later).status().code(), Code::kNotFound);
+  EXPECT_TRUE(store.TakeStagedImport("new", "alice", "ROOT", later).ok());
+}
+
+TEST_F(StagedImportTest, DatabaseMigratedByTheOldAdminSiteKeepsItsTable) {
+  // Before the cluster store owned the table, the administration site
+  // created it as component "admin", step 1; migrating again is a no-op.
+  ClusterStore store(*db_);
+  ASSERT_TRUE(store.StageImport("id1", "alice", "ROOT", "<chain/>", now_).ok());
+  ASSERT_TRUE(ClusterStore::Migrate(*db_).ok());
+  auto steps = db_->Query("SELECT step FROM schema_migrations WHERE component = 'admin'");
+  ASSERT_TRUE(steps.ok());
+  ASSERT_EQ(steps->size(), 1u);
+  EXPECT_EQ((*steps)[0].Int(0), 1);
+  EXPECT_TRUE(store.TakeStagedImport("id1", "alice", "ROOT", now_).ok());
 }
 
 }  // namespace

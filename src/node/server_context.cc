@@ -4,7 +4,6 @@
 #include "crypto/encoding.h"
 #include "enrollment/service.h"
 #include "licensing/licensing.h"
-#include "sites/admin/admin_site.h"
 
 namespace openrms::node {
 
@@ -34,7 +33,6 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
   RETURN_IF_ERROR(cluster::ClusterStore::Migrate(*ctx->db_));
   RETURN_IF_ERROR(enrollment::EnrollmentService::Migrate(*ctx->db_));
   RETURN_IF_ERROR(accounts::AccountStore::Migrate(*ctx->db_));
-  RETURN_IF_ERROR(sites::AdminSite::Migrate(*ctx->db_));
   RETURN_IF_ERROR(accounts::MigrateSettings(*ctx->db_));
   ctx->accounts_ = std::make_unique<accounts::AccountStore>(*ctx->db_, DefaultClock());
   // Local accounts first, then the directory when one is configured.

@@ -20,10 +20,6 @@ std::string Cookie(const std::string& name, const std::string& value, const std:
 
 }  // namespace
 
-std::string Hidden(const std::string& name, const std::string& value) {
-  return "<input type=\"hidden\" name=\"" + E(name) + "\" value=\"" + E(value) + "\">";
-}
-
 std::string LogonGate::SafeNext(const std::string& next) const {
   // Only a path of this site's own, never one a browser could read as
   // another host ("//evil", "/\\evil") or a header-splitting line break.
@@ -38,32 +34,26 @@ std::string LogonGate::SafeNext(const std::string& next) const {
 http::Response LogonGate::LogonPage(const http::Request& req, int status,
                                     const std::string& error) {
   const std::string csrf = NewToken(random_, 16);
-  const std::string next = SafeNext(req.query.count("next") ? req.query.at("next") : Home());
-  std::string body;
-  if (!error.empty()) body += Notice(NoticeKind::kError, "Logon failed", "<p>" + E(error) + "</p>");
-  body +=
-      "<section class=\"card narrow\"><p>Log on with an account that is a member of the <strong>" +
-      E(options_.group) + "</strong> group.</p><form method=\"post\" action=\"" + options_.prefix +
-      "/logon\">" + Hidden("csrf", csrf) + Hidden("next", next) +
-      "<label for=\"user\">User name</label><input type=\"text\" id=\"user\" name=\"user\" "
-      "autocomplete=\"username\" required autofocus>"
-      "<label for=\"password\">Password</label><input type=\"password\" id=\"password\" "
-      "name=\"password\" autocomplete=\"current-password\" required>"
-      "<div class=\"actions\"><button type=\"submit\">Log on</button></div></form></section>";
-  http::Response r = http::Response::Html(status, Render({options_.site, "Log on", body, ""}));
+  TemplateData data;
+  if (!error.empty()) data.set("notice", Notice(NoticeKind::kError, "Logon failed", error));
+  data.set("group", options_.group);
+  data.set("prefix", options_.prefix);
+  data.set("csrf", csrf);
+  data.set("next", SafeNext(req.query.count("next") ? req.query.at("next") : Home()));
+  http::Response r = http::Response::Html(
+      status, Render({options_.site, "Log on", RenderTemplate("logon", data), ""}));
   r.SetHeader("Set-Cookie", Cookie(kLogonCsrfCookie, csrf, options_.prefix, 3600));
   return r;
 }
 
 http::Response LogonGate::AccessDenied(const std::string& user) const {
+  TemplateData data;
+  data.set("user", user);
+  data.set("group", options_.group);
+  data.set("who", options_.who);
+  data.set("prefix", options_.prefix);
   return http::Response::Html(
-      403,
-      Render({options_.site, "Access denied",
-              Notice(NoticeKind::kError, "Access denied",
-                     "<p>" + E(user) + " is not a member of the " + E(options_.group) +
-                         " group. Only " + E(options_.who) + " may use this site.</p>") +
-                  "<p><a href=\"" + options_.prefix + "/logon\">Log on as another user</a></p>",
-              ""}));
+      403, Render({options_.site, "Access denied", RenderTemplate("access_denied", data), ""}));
 }
 
 http::Response LogonGate::LogOn(const http::Request& req) {
@@ -136,23 +126,21 @@ std::variant<std::map<std::string, std::string>, http::Response> LogonGate::Form
   if (!parsed.ok()) return http::Response::Text(400, parsed.status().message() + "\n");
   if (!parsed->count("csrf") ||
       !crypto::SecretEquals(parsed->at("csrf"), visitor.session.csrf_token)) {
-    return http::Response::Html(403, Render({options_.site, "Refused",
-                                             Notice(NoticeKind::kError, "The form expired",
-                                                    "<p>Reload the page and try again.</p>"),
-                                             HeaderHtml(visitor)}));
+    return http::Response::Html(
+        403, Render({options_.site, "Refused",
+                     RenderTemplate("notice", Notice(NoticeKind::kError, "The form expired",
+                                                     "Reload the page and try again.")),
+                     HeaderHtml(visitor)}));
   }
   return std::move(parsed).value();
 }
 
-std::string LogonGate::CsrfField(const Visitor& visitor) const {
-  return Hidden("csrf", visitor.session.csrf_token);
-}
-
 std::string LogonGate::HeaderHtml(const Visitor& visitor) const {
-  return "<form method=\"post\" action=\"" + options_.prefix + "/logoff\" class=\"inline\">" +
-         CsrfField(visitor) + "Signed in as <strong id=\"signed-in-user\">" +
-         E(visitor.session.user) +
-         "</strong> <button type=\"submit\" class=\"link\">Log off</button></form>";
+  TemplateData data;
+  data.set("prefix", options_.prefix);
+  data.set("csrf", visitor.session.csrf_token);
+  data.set("user", visitor.session.user);
+  return RenderTemplate("signed_in", data);
 }
 
 }  // namespace openrms::sites

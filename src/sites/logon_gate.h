@@ -48,8 +48,6 @@ class LogonGate final {
   http::Response AccessDenied(const std::string& user) const;
   // "Signed in as NAME [Log off]", for the page header.
   std::string HeaderHtml(const Visitor& visitor) const;
-  // <input type="hidden" name="csrf" ...>
-  std::string CsrfField(const Visitor& visitor) const;
 
  private:
   http::Response LogonPage(const http::Request& request, int status, const std::string& error);
@@ -63,8 +61,5 @@ class LogonGate final {
   Random& random_;
   GateOptions options_;
 };
-
-// <input type="hidden" name="NAME" value="VALUE">, escaped.
-std::string Hidden(const std::string& name, const std::string& value);
 
 }  // namespace openrms::sites

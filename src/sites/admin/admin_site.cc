@@ -15,9 +15,6 @@ namespace {
 
 using http::Request;
 using http::Response;
-using sites::E;
-using sites::Hidden;
-using sites::NoticeKind;
 
 constexpr char kSite[] = "Windows RMS Administration - OpenRMS";
 constexpr size_t kMaxUpload = (8 << 20) + 16384;
@@ -41,196 +38,134 @@ std::string ClusterPath(const std::string& name) {
   return std::string(kAdminPrefix) + "/clusters/" + http::PercentEncode(name);
 }
 
-std::string StateBadge(const cluster::SlcSummary& s) {
-  const char* cls = s.state == cluster::SlcState::kValid     ? "ok"
-                    : s.state == cluster::SlcState::kExpired ? "err"
-                                                             : "warn";
-  return "<span class=\"badge " + std::string(cls) + "\">" +
-         E(std::string(cluster::SlcStateName(s.state))) + "</span>";
+// What templates/admin/slc_summary.mustache and state_badge.mustache show.
+TemplateData SlcData(const cluster::SlcSummary& s) {
+  TemplateData data;
+  data.set("server_name", s.server_name);
+  data.set("guid", s.guid);
+  data.set("issuer", s.issuer);
+  data.set("issued", FormatHuman(s.issued));
+  data.set("expires", FormatHuman(s.expires));
+  data.set("days_left", std::to_string(s.days_left));
+  data.set("state", std::string(cluster::SlcStateName(s.state)));
+  data.set("state_class", s.state == cluster::SlcState::kValid     ? "ok"
+                          : s.state == cluster::SlcState::kExpired ? "err"
+                                                                   : "warn");
+  return data;
 }
 
-std::string Row(const std::string& key, const std::string& value_html, const std::string& id = "") {
-  return "<tr><th scope=\"row\">" + E(key) + "</th><td" + (id.empty() ? "" : " id=\"" + id + "\"") +
-         ">" + value_html + "</td></tr>";
-}
-
-std::string SummaryTable(const cluster::SlcSummary& s) {
-  return "<table>" + Row("Server name", E(s.server_name), "slc-server-name") +
-         Row("GUID", "<span class=\"mono\">" + E(s.guid) + "</span>", "slc-guid") +
-         Row("Issuer", E(s.issuer), "slc-issuer") +
-         Row("Issued", E(FormatHuman(s.issued)), "slc-issued") +
-         Row("Expiration date", "<strong>" + E(FormatHuman(s.expires)) + "</strong>",
-             "slc-expires") +
-         Row("Days left", E(std::to_string(s.days_left)), "slc-days-left") +
-         Row("State", StateBadge(s), "slc-state") + "</table>";
+// ", "-separated, for the templates' list of rights.
+std::string Joined(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
 }
 
 }  // namespace
 
-Status AdminSite::Migrate(store::Database& db) {
-  return store::Migrate(db, "admin",
-                        {"CREATE TABLE admin_staged_imports (id TEXT PRIMARY KEY, user_name TEXT "
-                         "NOT NULL, cluster TEXT NOT NULL, file TEXT NOT NULL, created_at INTEGER "
-                         "NOT NULL)"});
+Response AdminSite::Page(int status, const Context& ctx, const std::string& title,
+                         const std::string& body_html) {
+  return Response::Html(status,
+                        sites::Render({kSite, title, RenderTemplate("admin/crumbs", {}) + body_html,
+                                       gate_.HeaderHtml(ctx)}));
 }
 
-std::string AdminSite::Render(const Context* ctx, const std::string& title,
-                              const std::string& body) {
-  std::string right;
-  std::string nav;
-  if (ctx != nullptr) {
-    right = gate_.HeaderHtml(*ctx);
-    nav = "<nav class=\"crumbs\"><a href=\"/admin/\">Global Administration</a></nav>";
-  }
-  return sites::Render({kSite, title, nav + body, right});
+Response AdminSite::TextPage(int status, const Context& ctx, const std::string& title,
+                             const std::string& text) {
+  TemplateData data;
+  data.set("text", text);
+  return Page(status, ctx, title, RenderTemplate("text", data));
 }
 
 Response AdminSite::Global(const Context& ctx) {
   auto names = clusters_.store().ListClusters();
-  if (!names.ok()) return Response::Html(500, Render(&ctx, "Error", E(names.status().message())));
-  std::string body =
-      "<p>The RMS Web sites (clusters) on this server. Choose one to administer it.</p>"
-      "<section class=\"card\"><table class=\"list\"><thead><tr><th>Web site</th><th>Type</th>"
-      "<th>Service URL</th><th>Certificate</th><th>Expires</th><th></th></tr></thead><tbody>";
+  if (!names.ok()) return TextPage(500, ctx, "Error", names.status().message());
+  TemplateList rows;
   for (const auto& name : *names) {
     auto s = clusters_.GetStatus(name);
     if (!s.ok()) continue;
-    body += "<tr><td><strong>" + E(name) + "</strong></td><td>" +
-            E(s->config.kind == cluster::ClusterKind::kRoot ? "Root certification cluster"
-                                                            : "Licensing-only cluster") +
-            "</td><td class=\"mono\">" + E(s->config.url) + "</td><td>" +
-            (s->slc ? StateBadge(*s->slc) : "none yet") + "</td><td>" +
-            (s->slc ? E(FormatHuman(s->slc->expires)) : "") + "</td><td><a href=\"" +
-            ClusterPath(name) + "\">Administer RMS on this Web site</a></td></tr>";
+    TemplateData row;
+    row.set("name", name);
+    row.set("type", s->config.kind == cluster::ClusterKind::kRoot ? "Root certification cluster"
+                                                                  : "Licensing-only cluster");
+    row.set("url", s->config.url);
+    if (s->slc) row.set("slc", SlcData(*s->slc));
+    row.set("path", ClusterPath(name));
+    rows.push_back(std::move(row));
   }
-  if (names->empty()) body += "<tr><td colspan=\"6\">No cluster is provisioned yet.</td></tr>";
-  body += "</tbody></table></section>";
-  if (options_.licensing != nullptr) {
-    body +=
-        "<section class=\"card\"><h2>Rights policy templates</h2><p>Templates that users "
-        "choose when they protect documents. <a href=\"/admin/templates\">Manage rights "
-        "policy templates</a></p></section>";
-  }
-  return Response::Html(200, Render(&ctx, "Global Administration", body));
+  TemplateData data;
+  data.set("clusters", rows);
+  data.set("none", names->empty());
+  data.set("licensing", options_.licensing != nullptr);
+  return Page(200, ctx, "Global Administration", RenderTemplate("admin/global", data));
 }
 
 Response AdminSite::ClusterPage(const Context& ctx, const std::string& name, const Request& req) {
   auto s = clusters_.GetStatus(name);
   if (!s.ok()) {
-    return Response::Html(404, Render(&ctx, "Not found",
-                                      sites::Notice(NoticeKind::kError, "No such Web site",
-                                                  "<p>" + E(s.status().message()) + "</p>")));
+    return Page(404, ctx, "Not found",
+                RenderTemplate("notice", Notice(NoticeKind::kError, "No such Web site",
+                                                s.status().message())));
   }
-  std::string body;
-  if (req.query.count("renewed") && s->slc) {
-    body += sites::Notice(NoticeKind::kSuccess, "The server licensor certificate was renewed",
-                        "<p>New expiration date: <strong id=\"new-expiration\">" +
-                            E(FormatHuman(s->slc->expires)) + "</strong></p>");
-  }
+  TemplateData data;
   if (s->slc) {
-    if (s->slc->state == cluster::SlcState::kExpired) {
-      body += sites::Notice(NoticeKind::kError, "The server licensor certificate has expired",
-                          "<p>It expired on " + E(FormatHuman(s->slc->expires)) +
-                              ". This cluster issues no certificates or licenses until it is "
-                              "renewed. Click <em>Renew</em>.</p>");
-    } else if (s->slc->state != cluster::SlcState::kValid) {
-      body += sites::Notice(NoticeKind::kWarning, "Renewal is due",
-                          "<p>The server licensor certificate expires on " +
-                              E(FormatHuman(s->slc->expires)) + " (" +
-                              E(std::to_string(s->slc->days_left)) +
-                              " days). Click <em>Renew</em> to renew it online or offline.</p>");
-    }
+    data.set("slc", SlcData(*s->slc));
+    data.set("renewed", req.query.count("renewed") > 0);
+    data.set("expired", s->slc->state == cluster::SlcState::kExpired);
+    data.set("due", s->slc->state != cluster::SlcState::kExpired &&
+                        s->slc->state != cluster::SlcState::kValid);
   }
-  body +=
-      "<section class=\"card\" id=\"cluster-resources\"><h2>Cluster resources</h2>"
-      "<h3>Server licensor certificate</h3>";
-  body += s->slc ? SummaryTable(*s->slc) : "<p>This cluster has no certificate yet.</p>";
   if (s->pending) {
-    body += "<p class=\"hint\">Renewal request " + E(s->pending->file_name) + " exported on " +
-            E(FormatHuman(s->pending->created_at)) + " is waiting for its certificate.</p>";
+    TemplateData pending;
+    pending.set("file_name", s->pending->file_name);
+    pending.set("created_at", FormatHuman(s->pending->created_at));
+    data.set("pending", pending);
   }
-  body += "<div class=\"actions\"><a class=\"button\" id=\"renew\" href=\"" + ClusterPath(name) +
-          "/renew\">Renew</a></div></section>";
-  body += "<section class=\"card\"><h2>Web site</h2><table>" + Row("Name", E(name)) +
-          Row("Type", E(std::string(cluster::ClusterKindName(s->config.kind)))) +
-          Row("Service URL", "<span class=\"mono\">" + E(s->config.url) + "</span>") +
-          Row("Issuer", "<span class=\"mono\">" + E(s->config.issuer_url) + "</span>") +
-          Row("Automatic renewal", s->config.auto_renew ? "on" : "off") + "</table></section>";
-
-  body +=
-      "<section class=\"card\"><h2>Recent events</h2><table class=\"list\" id=\"events\">"
-      "<thead><tr><th>Time</th><th>Level</th><th>Event</th></tr></thead><tbody>";
+  data.set("path", ClusterPath(name));
+  data.set("name", name);
+  data.set("kind", std::string(cluster::ClusterKindName(s->config.kind)));
+  data.set("url", s->config.url);
+  data.set("issuer_url", s->config.issuer_url);
+  data.set("auto_renew", s->config.auto_renew ? "on" : "off");
   auto events = clusters_.store().Events(name, 20);
-  if (events.ok()) {
-    for (const auto& e : *events) {
-      body += "<tr class=\"" + E(e.level) + "\"><td>" + E(FormatHuman(e.at)) + "</td><td>" +
-              E(e.level) + "</td><td>" + E(e.message) + "</td></tr>";
-    }
-    if (events->empty()) body += "<tr><td colspan=\"3\">No events.</td></tr>";
+  TemplateList event_rows;
+  for (const auto& e : events.ok() ? *events : std::vector<cluster::Event>{}) {
+    TemplateData row;
+    row.set("level", e.level);
+    row.set("at", FormatHuman(e.at));
+    row.set("message", e.message);
+    event_rows.push_back(std::move(row));
   }
-  body +=
-      "</tbody></table></section><section class=\"card\"><h2>Audit log</h2>"
-      "<table class=\"list\" id=\"audit\"><thead><tr><th>Time</th><th>Who</th><th>Action</th>"
-      "<th>Detail</th></tr></thead><tbody>";
+  data.set("events", event_rows);
+  data.set("no_events", events.ok() && events->empty());
   auto audit = clusters_.store().AuditLog(name, 20);
-  if (audit.ok()) {
-    for (const auto& a : *audit) {
-      body += "<tr><td>" + E(FormatHuman(a.at)) + "</td><td>" + E(a.actor) + "</td><td>" +
-              E(a.action) + "</td><td>" + E(a.detail) + "</td></tr>";
-    }
+  TemplateList audit_rows;
+  for (const auto& a : audit.ok() ? *audit : std::vector<cluster::AuditEntry>{}) {
+    TemplateData row;
+    row.set("at", FormatHuman(a.at));
+    row.set("actor", a.actor);
+    row.set("action", a.action);
+    row.set("detail", a.detail);
+    audit_rows.push_back(std::move(row));
   }
-  body += "</tbody></table></section>";
-  return Response::Html(200, Render(&ctx, "Administration: " + name, body));
+  data.set("audit", audit_rows);
+  return Page(200, ctx, "Administration: " + name, RenderTemplate("admin/cluster", data));
 }
 
 Response AdminSite::RenewDialog(const Context& ctx, const std::string& name, int status,
                                 const std::string& error) {
   auto s = clusters_.GetStatus(name);
-  if (!s.ok()) return Response::Html(404, Render(&ctx, "Not found", E(s.status().message())));
-  const std::string base = ClusterPath(name);
-  std::string body;
-  if (!error.empty()) {
-    body += sites::Notice(
-        NoticeKind::kError, "The certificate was not renewed",
-        "<p id=\"error-detail\">" + E(error) + "</p><p>The active certificate is unchanged.</p>");
-  }
-  body +=
-      "<div class=\"dialog\" role=\"dialog\" aria-labelledby=\"renew-title\"><h2 "
-      "id=\"renew-title\">Renew</h2>";
-  if (s->slc) {
-    body += "<p>Current certificate of <strong>" + E(name) + "</strong>: expires " +
-            E(FormatHuman(s->slc->expires)) + ".</p>";
-  }
-  body +=
-      "<fieldset class=\"choice\"><legend>How does this server reach its issuer?</legend>"
-      "<label class=\"radio\"><input type=\"radio\" name=\"mode\" value=\"online\" "
-      "id=\"mode-online\" checked> Online <span class=\"hint\">(this server is connected "
-      "to the issuer)</span></label><label class=\"radio\"><input type=\"radio\" "
-      "name=\"mode\" value=\"offline\" id=\"mode-offline\"> Offline <span class=\"hint\">"
-      "(carry a request file to the issuer's web site)</span></label></fieldset>";
-  body += "<div id=\"online-part\" class=\"part\"><h3>Online</h3><p>Send a renewal request to " +
-          E(s->config.issuer_url) +
-          " and activate the certificate it returns.</p><form "
-          "method=\"post\" action=\"" +
-          base + "/renew\">" + Hidden("csrf", ctx.session.csrf_token) +
-          "<button type=\"submit\" id=\"renew-online\">Renew</button></form></div>";
-  body +=
-      "<div id=\"offline-part\" class=\"part\"><h3>Offline</h3><ol class=\"steps\"><li><form "
-      "method=\"post\" action=\"" +
-      base + "/export\" class=\"inline\">" + Hidden("csrf", ctx.session.csrf_token) +
-      "<button type=\"submit\" id=\"export\">Export</button></form> saves the renewal request "
-      "as <code>" +
-      E(cluster::RenewalRequestFileName(name)) +
-      "</code>. Do not change it.</li>"
-      "<li>Carry it to a computer that reaches the issuer's web site, submit it there, and "
-      "download the certificate it issues.</li><li><form method=\"post\" action=\"" +
-      base + "/import\" enctype=\"multipart/form-data\">" + Hidden("csrf", ctx.session.csrf_token) +
-      "<label for=\"certificate\">Certificate file</label><input type=\"file\" "
-      "id=\"certificate\" name=\"certificate\" accept=\".xml,text/xml\" required> "
-      "<button type=\"submit\" id=\"import\">Import</button></form></li></ol></div>";
-  body += "<div class=\"actions\"><a class=\"button secondary\" href=\"" + base +
-          "\">Cancel</a></div></div><script src=\"/admin/static/admin.js\"></script>";
-  return Response::Html(status, Render(&ctx, "Renew server licensor certificate: " + name, body));
+  if (!s.ok()) return TextPage(404, ctx, "Not found", s.status().message());
+  TemplateData data;
+  if (!error.empty()) data.set("error", error);
+  if (s->slc) data.set("expires", FormatHuman(s->slc->expires));
+  data.set("name", name);
+  data.set("path", ClusterPath(name));
+  data.set("issuer_url", s->config.issuer_url);
+  data.set("csrf", ctx.session.csrf_token);
+  data.set("request_file", cluster::RenewalRequestFileName(name));
+  return Page(status, ctx, "Renew server licensor certificate: " + name,
+              RenderTemplate("admin/renew", data));
 }
 
 Response AdminSite::RenewOnline(const Context& ctx, const std::string& name) {
@@ -263,9 +198,9 @@ Response AdminSite::Import(const Context& ctx, const std::string& name, const Re
     }
   }
   if (!crypto::SecretEquals(csrf, ctx.session.csrf_token)) {
-    return Response::Html(403, Render(&ctx, "Refused",
-                                      sites::Notice(NoticeKind::kError, "The form expired",
-                                                  "<p>Reload the page and try again.</p>")));
+    return Page(403, ctx, "Refused",
+                RenderTemplate("notice", Notice(NoticeKind::kError, "The form expired",
+                                                "Reload the page and try again.")));
   }
   if (!has_file || file.empty()) {
     return RenewDialog(ctx, name, 400, "no certificate file was chosen: click Browse first");
@@ -277,49 +212,30 @@ Response AdminSite::Import(const Context& ctx, const std::string& name, const Re
     return RenewDialog(ctx, name, 400, preview.status().message());
   }
   const std::string id = NewToken(random_, 16);
-  auto staged = clusters_.store().database().Execute(
-      "INSERT INTO admin_staged_imports (id, user_name, cluster, file, created_at) VALUES ($1, "
-      "$2, $3, $4, $5)",
-      {id, ctx.session.user, name, file, clock_.Now().time_since_epoch().count()});
-  if (!staged.ok()) return RenewDialog(ctx, name, 500, staged.status().message());
-  const std::string base = ClusterPath(name);
-  std::string body =
-      "<div class=\"dialog\" role=\"dialog\" aria-labelledby=\"confirm-title\">"
-      "<h2 id=\"confirm-title\">Import this certificate?</h2>"
-      "<p>Do you want to import this server licensor certificate and make it "
-      "the active certificate of <strong>" +
-      E(name) + "</strong>?</p>" + SummaryTable(preview->incoming);
-  if (preview->current) {
-    body += "<p>It replaces the certificate that expires " +
-            E(FormatHuman(preview->current->expires)) + ".</p>";
-  }
-  body += "<div class=\"actions\"><form method=\"post\" action=\"" + base +
-          "/import/confirm\" class=\"inline\">" + Hidden("csrf", ctx.session.csrf_token) +
-          Hidden("staged", id) + Hidden("answer", "yes") +
-          "<button type=\"submit\" id=\"yes\">Yes</button></form><form method=\"post\" action=\"" +
-          base + "/import/confirm\" class=\"inline\">" + Hidden("csrf", ctx.session.csrf_token) +
-          Hidden("staged", id) + Hidden("answer", "no") +
-          "<button type=\"submit\" class=\"secondary\" id=\"no\">No</button></form></div></div>";
-  return Response::Html(200, Render(&ctx, "Confirm import: " + name, body));
+  Status staged = clusters_.store().StageImport(id, ctx.session.user, name, file, clock_.Now());
+  if (!staged.ok()) return RenewDialog(ctx, name, 500, staged.message());
+  TemplateData data;
+  data.set("name", name);
+  data.set("path", ClusterPath(name));
+  data.set("incoming", SlcData(preview->incoming));
+  if (preview->current) data.set("current_expires", FormatHuman(preview->current->expires));
+  data.set("csrf", ctx.session.csrf_token);
+  data.set("staged", id);
+  return Page(200, ctx, "Confirm import: " + name, RenderTemplate("admin/confirm_import", data));
 }
 
 Response AdminSite::ConfirmImport(const Context& ctx, const std::string& name,
                                   const std::map<std::string, std::string>& form) {
   const std::string id = form.count("staged") ? form.at("staged") : "";
-  store::Database& db = clusters_.store().database();
-  auto rows = db.Query(
-      "SELECT file, created_at FROM admin_staged_imports WHERE id = $1 AND "
-      "user_name = $2 AND cluster = $3",
-      {id, ctx.session.user, name});
-  (void)db.Execute("DELETE FROM admin_staged_imports WHERE id = $1 OR created_at < $2",
-                   {id, (clock_.Now() - std::chrono::hours(1)).time_since_epoch().count()});
-  if (!rows.ok() || rows->empty()) {
-    return RenewDialog(ctx, name, 400, "the confirmation expired; import the file again");
+  auto file = clusters_.store().TakeStagedImport(id, ctx.session.user, name, clock_.Now());
+  if (!file.ok()) {
+    const int status = file.status().code() == Code::kNotFound ? 400 : 500;
+    return RenewDialog(ctx, name, status, file.status().message());
   }
   if (!form.count("answer") || form.at("answer") != "yes") {
     return Response::Redirect(ClusterPath(name));
   }
-  auto done = clusters_.Import(name, (*rows)[0].Text(0), "admin:" + ctx.session.user);
+  auto done = clusters_.Import(name, *file, "admin:" + ctx.session.user);
   if (!done.ok()) return RenewDialog(ctx, name, 400, done.status().message());
   return Response::Redirect(ClusterPath(name) + "?renewed=1");
 }
@@ -327,50 +243,31 @@ Response AdminSite::ConfirmImport(const Context& ctx, const std::string& name,
 Response AdminSite::Templates(const Context& ctx, int status, const std::string& error) {
   if (options_.licensing == nullptr) return Response::Text(404, "licensing is not enabled\n");
   auto list = options_.licensing->ListTemplates();
-  std::string body;
+  TemplateData data;
   if (!error.empty()) {
-    body +=
-        sites::Notice(NoticeKind::kError, "The template was not saved", "<p>" + E(error) + "</p>");
+    data.set("notice", Notice(NoticeKind::kError, "The template was not saved", error));
   }
-  body +=
-      "<section class=\"card\"><table class=\"list\" id=\"templates\"><thead><tr><th>Name</th>"
-      "<th>Description</th><th>Rights</th><th>Content expires</th><th></th></tr></thead><tbody>";
+  TemplateList rows;
   for (const auto& t : list.ok() ? *list : std::vector<licensing::Template>{}) {
-    std::string rights;
+    TemplateData row;
+    row.set("id", t.id);
+    row.set("name", t.name);
+    row.set("description", t.description);
+    TemplateList user_rights;
     for (const auto& ur : t.user_rights) {
-      std::string users, granted;
-      for (const auto& u : ur.users) users += (users.empty() ? "" : ", ") + u;
-      for (const auto& r : ur.rights) granted += (granted.empty() ? "" : ", ") + r;
-      rights += "<div>" + E(users) + ": " + E(granted) + "</div>";
+      TemplateData entry;
+      entry.set("users", Joined(ur.users));
+      entry.set("rights", Joined(ur.rights));
+      user_rights.push_back(std::move(entry));
     }
-    body += "<tr><td><strong>" + E(t.name) + "</strong></td><td>" + E(t.description) + "</td><td>" +
-            rights + "</td><td>" +
-            (t.valid_days ? E(std::to_string(*t.valid_days)) + " days after protection" : "never") +
-            "</td><td><form method=\"post\" action=\"/admin/templates/delete\" class=\"inline\">" +
-            Hidden("csrf", ctx.session.csrf_token) + Hidden("id", t.id) +
-            "<button type=\"submit\" class=\"secondary\">Delete</button></form></td></tr>";
+    row.set("user_rights", user_rights);
+    if (t.valid_days) row.set("valid_days", std::to_string(*t.valid_days));
+    rows.push_back(std::move(row));
   }
-  if (list.ok() && list->empty()) body += "<tr><td colspan=\"5\">No templates yet.</td></tr>";
-  body +=
-      "</tbody></table></section><section class=\"card\"><h2>Add a template</h2>"
-      "<form method=\"post\" action=\"/admin/templates\">" +
-      Hidden("csrf", ctx.session.csrf_token) +
-      "<label for=\"name\">Name</label><input type=\"text\" id=\"name\" name=\"name\" required>"
-      "<label for=\"description\">Description</label><input type=\"text\" id=\"description\" "
-      "name=\"description\" required><label for=\"users\">Users and groups</label><input "
-      "type=\"text\" id=\"users\" name=\"users\" placeholder=\"alice, Staff, ANYONE\" required>"
-      "<p class=\"hint\">Comma-separated user names or group names; ANYONE means every "
-      "signed-in user.</p><fieldset class=\"choice\"><legend>Rights</legend>";
-  for (const char* r :
-       {"VIEW", "EDIT", "PRINT", "EXTRACT", "EXPORT", "FORWARD", "REPLY", "OWNER"}) {
-    body += "<label class=\"radio\"><input type=\"checkbox\" name=\"right_" + std::string(r) +
-            "\" id=\"right-" + r + "\"> " + r + "</label>";
-  }
-  body +=
-      "</fieldset><label for=\"valid_days\">Content expires after (days, empty for never)"
-      "</label><input type=\"text\" id=\"valid_days\" name=\"valid_days\" inputmode=\"numeric\">"
-      "<div class=\"actions\"><button type=\"submit\">Add template</button></div></form></section>";
-  return Response::Html(status, Render(&ctx, "Rights policy templates", body));
+  data.set("templates", rows);
+  data.set("none", list.ok() && list->empty());
+  data.set("csrf", ctx.session.csrf_token);
+  return Page(status, ctx, "Rights policy templates", RenderTemplate("admin/templates", data));
 }
 
 Response AdminSite::AddTemplate(const Context& ctx,
@@ -452,10 +349,7 @@ Response AdminSite::Handle(const Request& req) {
     if (action == "/import" && req.method == "POST") return Import(ctx, name, req);
     if (action == "/import/confirm" && req.method == "POST") return ConfirmImport(ctx, name, form);
   }
-  return Response::Html(
-      404, Render(&ctx, "Not found",
-                  sites::Notice(NoticeKind::kError, "This page does not exist",
-                              "<p><a href=\"/admin/\">Global Administration</a></p>")));
+  return Page(404, ctx, "Not found", RenderTemplate("admin/not_found", {}));
 }
 
 }  // namespace openrms::sites

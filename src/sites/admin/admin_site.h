@@ -39,8 +39,6 @@ class AdminSite final {
               {"Windows RMS Administration - OpenRMS", kAdminPrefix, options_.admin_group,
                kAdminSessionCookie, "administrators"}) {}
 
-  static Status Migrate(store::Database& db);
-
   // Answers every request whose path starts with /admin.
   http::Response Handle(const http::Request& request);
 
@@ -58,7 +56,12 @@ class AdminSite final {
 
   http::Response Templates(const Context& ctx, int status, const std::string& error);
   http::Response AddTemplate(const Context& ctx, const std::map<std::string, std::string>& form);
-  std::string Render(const Context* ctx, const std::string& title, const std::string& body);
+  // A page of this site: `body_html` (rendered from a template) in the
+  // frame, under the crumbs.
+  http::Response Page(int status, const Context& ctx, const std::string& title,
+                      const std::string& body_html);
+  http::Response TextPage(int status, const Context& ctx, const std::string& title,
+                          const std::string& text);
 
   cluster::ClusterService& clusters_;
   const Clock& clock_;

@@ -14,8 +14,6 @@ namespace {
 
 using http::Request;
 using http::Response;
-using sites::E;
-using sites::NoticeKind;
 
 // Enough for a request file and a token, with room for multipart framing.
 constexpr size_t kMaxUploadBytes = protocol::kMaxRequestBytes + 8192;
@@ -25,118 +23,74 @@ struct Site {
   EnrollmentSiteOptions options;
 };
 
-std::string Frame(const Site& site, std::string title, std::string body) {
-  return sites::Render({site.service.authority().name, std::move(title), std::move(body), ""});
+std::string Frame(const Site& site, std::string title, std::string body_html) {
+  return sites::Render({site.service.authority().name, std::move(title), std::move(body_html), ""});
 }
 
-std::string UploadForm() {
-  return R"(<section class="card"><h2>Submit an enrollment or renewal request</h2>
-<ol class="steps">
-<li>On your RMS cluster, export the request file (for a renewal:
-<em>Cluster resources</em>, <em>Renew</em>, <em>Offline</em>, <em>Export</em>; it is named
-<code>&lt;server name&gt;RenewalRequest.xml</code>).</li>
-<li>Choose that file below, unchanged, and submit it.</li>
-<li>Download the certificate file this site issues and import it on the cluster.</li>
-</ol>
-<form method="post" action="/submit" enctype="multipart/form-data">
-<label for="request">Request file</label>
-<input type="file" id="request" name="request" accept=".xml,text/xml" required>
-<p class="hint">The XML file exported by the cluster. Any change to it makes it invalid.</p>
-<label for="token">Enrollment token (first enrollment only)</label>
-<input type="text" id="token" name="token" autocomplete="off" spellcheck="false">
-<p class="hint">Renewals need no token: they are signed with the key of the certificate they
-renew. Without a token, a first enrollment waits for the operator's approval.</p>
-<div class="actions"><button type="submit">Submit request</button></div>
-</form></section>
-<section class="card"><h2>Trust</h2>
-<p>Clusters pin this service's <a href="/trust-anchor.xml">trust anchor</a> (its CA
-certificate). Browsers and tools reach this site through the
-<a href="/tls-ca.pem">TLS root certificate</a>.</p></section>)";
+std::string NoticeBody(NoticeKind kind, std::string title, std::string text) {
+  return RenderTemplate("notice", Notice(kind, std::move(title), std::move(text)));
 }
 
-std::string IssuedSummary(const xrml::Document& slc) {
-  const xrml::Party* p = slc.principal();
-  std::string html = "<table>";
-  auto row = [&](const char* k, const std::string& v) {
-    html += "<tr><th>" + std::string(k) + "</th><td>" + E(v) + "</td></tr>";
-  };
-  row("Server name", p ? p->object.name : "");
-  row("Server GUID", p ? p->object.id : "");
-  row("Server URL", p ? p->object.address : "");
-  row("Certificate ID", slc.descriptor.id);
-  if (slc.validity && slc.validity->from) row("Valid from", FormatHuman(*slc.validity->from));
-  if (slc.validity && slc.validity->until) row("Expires", FormatHuman(*slc.validity->until));
-  return html + "</table>";
-}
-
-std::string WhatToDo(Code code) {
+// Which advice templates/enrollment/refused.mustache gives.
+const char* Advice(Code code) {
   switch (code) {
     case Code::kBadSignature:
-      return "Export the request from the cluster again and submit the file exactly as it was "
-             "saved: do not open it in an editor.";
+      return "advice_signature";
     case Code::kMalformed:
     case Code::kTooLarge:
-      return "Choose the request file that the cluster exported "
-             "(<code>&lt;server name&gt;RenewalRequest.xml</code>).";
+      return "advice_request_file";
     case Code::kNotFound:
     case Code::kAlreadyUsed:
     case Code::kPermissionDenied:
     case Code::kExpired:
-      return "Ask the operator of this enrollment service for a new one-time token, or submit "
-             "without a token and wait for approval.";
+      return "advice_token";
     default:
-      return "Correct the request on the cluster, export it again and submit it.";
+      return "advice_correct";
   }
 }
 
 Response RefusalPage(const Site& site, const Status& refusal) {
   const Status s = ForRemoteCaller(refusal);
-  std::string body =
-      sites::Notice(NoticeKind::kError, "The request was refused",
-                    "<p>" + E(s.message()) + "</p><p>" + WhatToDo(s.code()) + "</p>");
-  body += "<div class=\"actions\"><a class=\"button secondary\" href=\"/\">Back</a></div>";
+  TemplateData data;
+  data.set("message", s.message());
+  data.set(Advice(s.code()), true);
   const int status = s.code() == Code::kInternal || s.code() == Code::kIo ? 500
                      : s.code() == Code::kTooLarge                        ? 413
                                                                           : 400;
-  return Response::Html(status, Frame(site, "Request refused", body));
+  return Response::Html(status,
+                        Frame(site, "Request refused", RenderTemplate("enrollment/refused", data)));
 }
 
 Response IssuedPage(const Site& site, const xrml::Document& slc, bool renewal) {
-  const std::string name = slc.principal() ? slc.principal()->object.name : "server";
-  std::string body = sites::Notice(
-      NoticeKind::kSuccess,
-      renewal ? "Server licensor certificate renewed" : "Server licensor certificate issued",
-      "<p>Download the certificate file and carry it back to the cluster. Import it there: "
-      "<em>Cluster resources</em>, <em>Renew</em>, <em>Browse</em>, <em>Import</em>.</p>");
-  body +=
-      "<section class=\"card\">" + IssuedSummary(slc) +
-      "<div class=\"actions\"><a class=\"button\" id=\"download\" download href=\"/certificates/" +
-      E(slc.descriptor.id) + "\">Download " + E(CertificateFileName(name)) +
-      "</a><a class=\"button secondary\" href=\"/\">Submit another request</a></div></section>";
-  return Response::Html(200, Frame(site, "Certificate issued", body));
+  const xrml::Party* p = slc.principal();
+  TemplateData data;
+  data.set("renewal", renewal);
+  data.set("server_name", p ? p->object.name : "");
+  data.set("server_guid", p ? p->object.id : "");
+  data.set("server_url", p ? p->object.address : "");
+  data.set("certificate_id", slc.descriptor.id);
+  if (slc.validity && slc.validity->from) data.set("valid_from", FormatHuman(*slc.validity->from));
+  if (slc.validity && slc.validity->until) {
+    data.set("valid_until", FormatHuman(*slc.validity->until));
+  }
+  data.set("file_name", CertificateFileName(p ? p->object.name : "server"));
+  return Response::Html(
+      200, Frame(site, "Certificate issued", RenderTemplate("enrollment/issued", data)));
 }
 
 Response PendingPage(const Site& site, const enrollment::PendingRequest& pending) {
-  std::string body;
   if (pending.state == "issued") {
     auto chain = site.service.ChainForCertificate(pending.certificate_id);
     if (chain.ok()) return IssuedPage(site, chain->front(), false);
   }
-  if (pending.state == "rejected") {
-    body = sites::Notice(NoticeKind::kError, "The operator rejected this request",
-                         "<p>Contact the operator of this enrollment service.</p>");
-  } else {
-    body = sites::Notice(NoticeKind::kInfo, "Waiting for the operator's approval",
-                         "<p>A first enrollment without a token needs the operator's approval. "
-                         "Keep this page's address: once the request is approved, the certificate "
-                         "can be downloaded here.</p>");
-  }
-  body += "<section class=\"card\"><table><tr><th>Server name</th><td>" + E(pending.server_name) +
-          "</td></tr><tr><th>Server GUID</th><td>" + E(pending.slc_guid) +
-          "</td></tr><tr><th>Submitted</th><td>" + E(FormatHuman(pending.submitted_at)) +
-          "</td></tr><tr><th>Reference</th><td class=\"mono\">" + E(std::to_string(pending.id)) +
-          "</td></tr></table></section>";
-  return Response::Html(200, Frame(site, "Enrollment request", body));
+  TemplateData data;
+  data.set("rejected", pending.state == "rejected");
+  data.set("server_name", pending.server_name);
+  data.set("server_guid", pending.slc_guid);
+  data.set("submitted", FormatHuman(pending.submitted_at));
+  data.set("reference", std::to_string(pending.id));
+  return Response::Html(
+      200, Frame(site, "Enrollment request", RenderTemplate("enrollment/pending", data)));
 }
 
 Response Submit(const Site& site, const Request& req) {
@@ -168,8 +122,8 @@ Response Download(const Site& site, const Request& req) {
   auto chain = site.service.ChainForCertificate(id);
   if (!chain.ok()) {
     return Response::Html(404, Frame(site, "Not found",
-                                     sites::Notice(NoticeKind::kError, "No such certificate",
-                                                   "<p>" + E(chain.status().message()) + "</p>")));
+                                     NoticeBody(NoticeKind::kError, "No such certificate",
+                                                chain.status().message())));
   }
   const std::string name = chain->front().principal()->object.name;
   Response r = Response::Xml(200, protocol::WriteEnrollResponse(*chain));
@@ -192,60 +146,47 @@ Response Online(const Site& site, const Request& req) {
 
 using OperatorVisitor = sites::LogonGate::Visitor;
 
-std::string OperatorFrame(const Site& site, const OperatorVisitor& v, std::string title,
-                          std::string body) {
-  return sites::Render({site.service.authority().name, std::move(title), std::move(body),
-                        site.options.operator_gate->HeaderHtml(v)});
-}
-
-Response OperatorHome(const Site& site, const OperatorVisitor& v, const Request& req,
-                      const std::string& notice) {
-  sites::LogonGate& gate = *site.options.operator_gate;
-  std::string body = notice;
-  body +=
-      "<section class=\"card\"><h2>Waiting first enrollments</h2><table class=\"list\" "
-      "id=\"pending\"><thead><tr><th>Reference</th><th>Server</th><th>GUID</th><th>Submitted"
-      "</th><th>From</th><th>State</th><th></th></tr></thead><tbody>";
+// The operator's page. `data` may bring a "notice" (Notice()) or a new "token".
+Response OperatorHome(const Site& site, const OperatorVisitor& v, TemplateData data = {}) {
+  data.set("csrf", v.session.csrf_token);
   auto pending = site.service.ListPending();
+  TemplateList pending_rows;
   for (const auto& p : pending.ok() ? *pending : std::vector<enrollment::PendingRequest>{}) {
-    body += "<tr><td>" + E(std::to_string(p.id)) + "</td><td>" + E(p.server_name) +
-            "</td><td class=\"mono\">" + E(p.slc_guid) + "</td><td>" +
-            E(FormatHuman(p.submitted_at)) + "</td><td>" + E(p.requester) + "</td><td>" +
-            E(p.state) + "</td><td>";
-    if (p.state == "pending") {
-      for (const char* action : {"approve", "reject"}) {
-        body += "<form method=\"post\" action=\"/operator/" + std::string(action) +
-                "\" class=\"inline\">" + gate.CsrfField(v) +
-                sites::Hidden("id", std::to_string(p.id)) + "<button type=\"submit\"" +
-                (std::string(action) == "reject" ? " class=\"secondary\"" : "") + ">" +
-                (std::string(action) == "approve" ? "Approve" : "Reject") + "</button></form> ";
-      }
-    }
-    body += "</td></tr>";
+    TemplateData row;
+    row.set("id", std::to_string(p.id));
+    row.set("server_name", p.server_name);
+    row.set("guid", p.slc_guid);
+    row.set("submitted", FormatHuman(p.submitted_at));
+    row.set("requester", p.requester);
+    row.set("state", p.state);
+    row.set("waiting", p.state == "pending");
+    pending_rows.push_back(std::move(row));
   }
-  if (pending.ok() && pending->empty()) body += "<tr><td colspan=\"7\">Nothing waits.</td></tr>";
-  body +=
-      "</tbody></table></section><section class=\"card\"><h2>One-time tokens</h2><p>A token "
-      "lets one first enrollment through without approval.</p><form method=\"post\" "
-      "action=\"/operator/token\">" +
-      gate.CsrfField(v) +
-      "<button type=\"submit\" id=\"new-token\">New one-time token</button></form></section>";
-  body +=
-      "<section class=\"card\"><h2>Recently issued</h2><table class=\"list\"><thead><tr>"
-      "<th>enrollment::Issued</th><th>Kind</th><th>Server</th><th>Valid "
-      "until</th><th>Channel</th></tr>"
-      "</thead><tbody>";
+  data.set("pending", pending_rows);
+  data.set("nothing_waits", pending.ok() && pending->empty());
   auto issued = site.service.ListIssued();
   const size_t n = issued.ok() ? std::min<size_t>(issued->size(), 20) : 0;
+  TemplateList issued_rows;
   for (size_t i = 0; i < n; ++i) {
     const auto& r = (*issued)[i];
-    body += "<tr><td>" + E(FormatHuman(r.issued_at)) + "</td><td>" + E(r.kind) + "</td><td>" +
-            E(r.server_name) + "</td><td>" + E(FormatHuman(r.valid_until)) + "</td><td>" +
-            E(r.channel) + "</td></tr>";
+    TemplateData row;
+    row.set("issued_at", FormatHuman(r.issued_at));
+    row.set("kind", r.kind);
+    row.set("server_name", r.server_name);
+    row.set("valid_until", FormatHuman(r.valid_until));
+    row.set("channel", r.channel);
+    issued_rows.push_back(std::move(row));
   }
-  body += "</tbody></table></section>";
-  (void)req;
-  return Response::Html(200, OperatorFrame(site, v, "Operator", body));
+  data.set("issued", issued_rows);
+  return Response::Html(200, sites::Render({site.service.authority().name, "Operator",
+                                            RenderTemplate("enrollment/operator", data),
+                                            site.options.operator_gate->HeaderHtml(v)}));
+}
+
+TemplateData WithNotice(NoticeKind kind, std::string title, std::string text) {
+  TemplateData data;
+  data.set("notice", Notice(kind, std::move(title), std::move(text)));
+  return data;
 }
 
 Response Operator(const Site& site, const Request& req) {
@@ -255,7 +196,7 @@ Response Operator(const Site& site, const Request& req) {
   if (auto* refused = std::get_if<Response>(&visitor)) return *refused;
   const OperatorVisitor& v = std::get<OperatorVisitor>(visitor);
   if (req.method == "GET" && (req.path == "/operator/" || req.path == "/operator")) {
-    return OperatorHome(site, v, req, "");
+    return OperatorHome(site, v);
   }
   if (req.method != "POST") return Response::Text(404, "not found\n");
   auto parsed = gate.Form(v, req);
@@ -270,40 +211,33 @@ Response Operator(const Site& site, const Request& req) {
   if (req.path == "/operator/approve") {
     auto issued = site.service.Approve(id, who);
     if (!issued.ok()) {
-      return OperatorHome(site, v, req,
-                          sites::Notice(NoticeKind::kError, "Not approved",
-                                        "<p>" + E(issued.status().message()) + "</p>"));
+      return OperatorHome(
+          site, v, WithNotice(NoticeKind::kError, "Not approved", issued.status().message()));
     }
     return OperatorHome(
-        site, v, req,
-        sites::Notice(
-            NoticeKind::kSuccess, "Approved",
-            "<p>Request " + E(std::to_string(id)) + " (" +
-                E(issued->chain.front().principal()->object.name) +
-                ") was issued; the requester downloads the certificate from the request's "
-                "page.</p>"));
+        site, v,
+        WithNotice(NoticeKind::kSuccess, "Approved",
+                   "Request " + std::to_string(id) + " (" +
+                       issued->chain.front().principal()->object.name +
+                       ") was issued; the requester downloads the certificate from the request's "
+                       "page."));
   }
   if (req.path == "/operator/reject") {
     Status s = site.service.Reject(id, who);
-    return OperatorHome(
-        site, v, req,
-        s.ok()
-            ? sites::Notice(NoticeKind::kInfo, "Rejected",
-                            "<p>Request " + E(std::to_string(id)) + " was rejected.</p>")
-            : sites::Notice(NoticeKind::kError, "Not rejected", "<p>" + E(s.message()) + "</p>"));
+    return OperatorHome(site, v,
+                        s.ok() ? WithNotice(NoticeKind::kInfo, "Rejected",
+                                            "Request " + std::to_string(id) + " was rejected.")
+                               : WithNotice(NoticeKind::kError, "Not rejected", s.message()));
   }
   if (req.path == "/operator/token") {
     auto token = site.service.NewToken(who);
     if (!token.ok()) {
-      return OperatorHome(site, v, req,
-                          sites::Notice(NoticeKind::kError, "No token",
-                                        "<p>" + E(token.status().message()) + "</p>"));
+      return OperatorHome(site, v,
+                          WithNotice(NoticeKind::kError, "No token", token.status().message()));
     }
-    return OperatorHome(site, v, req,
-                        sites::Notice(NoticeKind::kSuccess, "New one-time token",
-                                      "<p>Give it to the cluster's administrator: <code "
-                                      "id=\"token\">" +
-                                          E(*token) + "</code></p>"));
+    TemplateData data;
+    data.set("token", *token);
+    return OperatorHome(site, v, std::move(data));
   }
   return Response::Text(404, "not found\n");
 }
@@ -318,17 +252,16 @@ void AddEnrollmentSiteRoutes(http::Router& router, enrollment::EnrollmentService
                              EnrollmentSiteOptions options) {
   auto site = std::make_shared<Site>(Site{service, std::move(options)});
   router.Add("GET", "/", [site](const Request&) {
-    return Response::Html(200, Frame(*site, "Enrollment", UploadForm()));
+    return Response::Html(200, Frame(*site, "Enrollment", RenderTemplate("enrollment/upload", {})));
   });
   router.Add("POST", "/submit", [site](const Request& r) { return Submit(*site, r); });
   router.Add("GET", "/certificates/*", [site](const Request& r) { return Download(*site, r); });
   router.Add("GET", "/requests/*", [site](const Request& r) {
     auto pending = site->service.FindPending(r.path.substr(std::string("/requests/").size()));
     if (!pending.ok()) {
-      return Response::Html(404,
-                            Frame(*site, "Not found",
-                                  sites::Notice(NoticeKind::kError, "No such request",
-                                                "<p>" + E(pending.status().message()) + "</p>")));
+      return Response::Html(404, Frame(*site, "Not found",
+                                       NoticeBody(NoticeKind::kError, "No such request",
+                                                  pending.status().message())));
     }
     return PendingPage(*site, *pending);
   });
