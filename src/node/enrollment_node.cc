@@ -3,6 +3,7 @@
 #include "base/file_system.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
+#include "node/api/enroll.h"
 #include "node/tls.h"
 #include "protocol/enrollment_messages.h"
 #include "sites/enrollment/enrollment_site.h"
@@ -44,6 +45,10 @@ Result<std::unique_ptr<EnrollmentNode>> EnrollmentNode::Start(const std::string&
   ASSIGN_OR_RETURN(site.tls_ca_pem, fs.ReadFile(paths.tls_ca, 1 << 20));
   site.operator_gate = &host->context_->operator_gate();
   sites::AddEnrollmentSiteRoutes(host->router_, host->context_->service(), std::move(site));
+  enrollment::EnrollmentService* service = &host->context_->service();
+  host->router_.Add("POST", protocol::kEnrollPath, [service](const http::Request& r) {
+    return api::SoapEnroll(*service, r, protocol::RequestKind::kEnroll);
+  });
 
   http::Router* router = &host->router_;
   ASSIGN_OR_RETURN(

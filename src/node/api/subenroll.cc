@@ -2,7 +2,7 @@
 
 #include "base/clock.h"
 #include "crypto/encoding.h"
-#include "protocol/enrollment_messages.h"
+#include "node/api/enroll.h"
 
 namespace openrms::node::api {
 
@@ -25,18 +25,9 @@ Result<std::shared_ptr<enrollment::EnrollmentService>> SubEnrollApi::Issuer(
 
 http::Response SubEnrollApi::Handle(const std::string& name, const http::Request& req) {
   if (req.method != "POST") return http::Response::Text(405, "use POST\n");
-  auto fault = [](const Status& s) {
-    return http::Response::Xml(500, protocol::WriteSoapFault(ForRemoteCaller(s)));
-  };
-  if (req.body.size() > protocol::kMaxRequestBytes) {
-    return fault(Status(Code::kTooLarge, "the request is too large"));
-  }
   auto issuer = Issuer(name);
-  if (!issuer.ok()) return fault(issuer.status());
-  auto issued = (*issuer)->Enroll(req.body, {"online", req.remote_address});
-  if (!issued.ok()) return fault(issued.status());
-  return http::Response::Xml(
-      200, protocol::WriteEnrollResponse(issued->chain, protocol::RequestKind::kSubEnroll));
+  if (!issuer.ok()) return SoapFault(issuer.status());
+  return SoapEnroll(**issuer, req, protocol::RequestKind::kSubEnroll);
 }
 
 }  // namespace openrms::node::api

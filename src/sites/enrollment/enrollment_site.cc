@@ -131,19 +131,6 @@ Response Download(const Site& site, const Request& req) {
   return r;
 }
 
-Response Online(const Site& site, const Request& req) {
-  if (req.body.size() > protocol::kMaxRequestBytes) {
-    return Response::Xml(
-        413, protocol::WriteSoapFault(Status(Code::kTooLarge, "the request is too large")));
-  }
-  auto issued = site.service.Enroll(req.body, {"online", req.remote_address});
-  if (!issued.ok()) {
-    // SOAP 1.1 faults travel with status 500.
-    return Response::Xml(500, protocol::WriteSoapFault(ForRemoteCaller(issued.status())));
-  }
-  return Response::Xml(200, protocol::WriteEnrollResponse(issued->chain));
-}
-
 using OperatorVisitor = sites::LogonGate::Visitor;
 
 // The operator's page. `data` may bring a "notice" (Notice()) or a new "token".
@@ -265,7 +252,6 @@ void AddEnrollmentSiteRoutes(http::Router& router, enrollment::EnrollmentService
     }
     return PendingPage(*site, *pending);
   });
-  router.Add("POST", protocol::kEnrollPath, [site](const Request& r) { return Online(*site, r); });
   router.Add("GET", "/trust-anchor.xml", [site](const Request&) {
     return Response::Xml(200, site->options.trust_anchor_xml)
         .SetHeader("Content-Disposition", "attachment; filename=\"trust-anchor.xml\"");

@@ -1,6 +1,7 @@
-// The enrollment service over HTTPS: the online SOAP endpoint and the web
-// site where a person uploads a request file and downloads the issued
-// certificate chain (the seed procedure's steps 10-11).
+// The enrollment service's web site, where a person uploads a request file
+// and downloads the issued certificate chain (the seed procedure's steps
+// 10-11), and where operators approve first enrollments. The online SOAP
+// endpoint is node/api/enroll.h.
 #pragma once
 
 #include <string>
