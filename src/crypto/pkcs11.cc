@@ -837,6 +837,18 @@ Result<std::string> NewKeyId() {
   return id;
 }
 
+Result<std::string> BnParam(EVP_PKEY* pkey, const char* name) {
+  BIGNUM* raw = nullptr;
+  if (!EVP_PKEY_get_bn_param(pkey, name, &raw)) {
+    ERR_clear_error();
+    return Status(Code::kUnsupported, "the sealed key is not a two-prime RSA key");
+  }
+  std::unique_ptr<BIGNUM, Deleter<BN_clear_free>> bn(raw);
+  std::string out(static_cast<size_t>(BN_num_bytes(raw)), '\0');
+  BN_bn2bin(raw, reinterpret_cast<unsigned char*>(out.data()));
+  return out;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<PrivateKey>> OpenPkcs11Key(std::shared_ptr<Pkcs11Token> token,
@@ -909,6 +921,105 @@ Result<Pkcs11Key> GenerateRsaKey(std::shared_ptr<Pkcs11Token> token, std::string
         rv, "cannot make a " + std::to_string(bits) + "-bit RSA key in token " + Quoted(t.label));
   }
   return Finish(std::move(token), s, priv_handle, pub_handle, label, nullptr);
+}
+
+Result<Pkcs11Key> ImportSealedKey(std::shared_ptr<Pkcs11Token> token, std::string_view label,
+                                  std::string_view sealed_pem, std::string_view password) {
+  ASSIGN_OR_RETURN(PkeyPtr pkey, UnsealPrivateKey(sealed_pem, password));
+  SecretBytes n, e, d, p, q, dp, dq, qinv;
+  const std::pair<SecretBytes*, const char*> parts[] = {
+      {&n, OSSL_PKEY_PARAM_RSA_N},          {&e, OSSL_PKEY_PARAM_RSA_E},
+      {&d, OSSL_PKEY_PARAM_RSA_D},          {&p, OSSL_PKEY_PARAM_RSA_FACTOR1},
+      {&q, OSSL_PKEY_PARAM_RSA_FACTOR2},    {&dp, OSSL_PKEY_PARAM_RSA_EXPONENT1},
+      {&dq, OSSL_PKEY_PARAM_RSA_EXPONENT2}, {&qinv, OSSL_PKEY_PARAM_RSA_COEFFICIENT1},
+  };
+  for (const auto& [out, name] : parts) {
+    ASSIGN_OR_RETURN(out->bytes, BnParam(pkey.get(), name));
+  }
+  pkey.reset();
+  ASSIGN_OR_RETURN(PublicKey expected, PublicKeyFromParts(n.bytes, e.bytes));
+
+  Pkcs11Token::Impl& t = token->impl();
+  ASSIGN_OR_RETURN(Session s, Acquire(t));
+  RETURN_IF_ERROR(CheckNewLabel(s, t, label));
+  ASSIGN_OR_RETURN(std::string id, NewKeyId());
+
+  CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+  CK_OBJECT_CLASS pub_class = CKO_PUBLIC_KEY, priv_class = CKO_PRIVATE_KEY;
+  CK_KEY_TYPE rsa = CKK_RSA;
+  CK_ATTRIBUTE priv[] = {
+      {CKA_CLASS, &priv_class, sizeof priv_class},
+      {CKA_KEY_TYPE, &rsa, sizeof rsa},
+      {CKA_TOKEN, &yes, sizeof yes},
+      {CKA_PRIVATE, &yes, sizeof yes},
+      {CKA_SENSITIVE, &yes, sizeof yes},
+      {CKA_EXTRACTABLE, &no, sizeof no},
+      {CKA_SIGN, &yes, sizeof yes},
+      {CKA_DECRYPT, &yes, sizeof yes},
+      {CKA_LABEL, Bytes(label), label.size()},
+      {CKA_ID, Bytes(id), id.size()},
+      {CKA_MODULUS, Bytes(n.bytes), n.bytes.size()},
+      {CKA_PUBLIC_EXPONENT, Bytes(e.bytes), e.bytes.size()},
+      {CKA_PRIVATE_EXPONENT, Bytes(d.bytes), d.bytes.size()},
+      {CKA_PRIME_1, Bytes(p.bytes), p.bytes.size()},
+      {CKA_PRIME_2, Bytes(q.bytes), q.bytes.size()},
+      {CKA_EXPONENT_1, Bytes(dp.bytes), dp.bytes.size()},
+      {CKA_EXPONENT_2, Bytes(dq.bytes), dq.bytes.size()},
+      {CKA_COEFFICIENT, Bytes(qinv.bytes), qinv.bytes.size()},
+  };
+  CK_OBJECT_HANDLE priv_handle = CK_INVALID_HANDLE;
+  CK_RV rv = s.Check(s.f()->C_CreateObject(s.h(), priv, std::size(priv), &priv_handle));
+  if (rv != CKR_OK) return CkError(rv, "cannot import the key into token " + Quoted(t.label));
+
+  CK_ATTRIBUTE pub[] = {
+      {CKA_CLASS, &pub_class, sizeof pub_class},
+      {CKA_KEY_TYPE, &rsa, sizeof rsa},
+      {CKA_TOKEN, &yes, sizeof yes},
+      {CKA_PRIVATE, &no, sizeof no},
+      {CKA_VERIFY, &yes, sizeof yes},
+      {CKA_ENCRYPT, &yes, sizeof yes},
+      {CKA_LABEL, Bytes(label), label.size()},
+      {CKA_ID, Bytes(id), id.size()},
+      {CKA_MODULUS, Bytes(n.bytes), n.bytes.size()},
+      {CKA_PUBLIC_EXPONENT, Bytes(e.bytes), e.bytes.size()},
+  };
+  CK_OBJECT_HANDLE pub_handle = CK_INVALID_HANDLE;
+  rv = s.Check(s.f()->C_CreateObject(s.h(), pub, std::size(pub), &pub_handle));
+  if (rv != CKR_OK) {
+    s.f()->C_DestroyObject(s.h(), priv_handle);  // all or nothing
+    return CkError(rv, "cannot import the public key into token " + Quoted(t.label));
+  }
+  return Finish(std::move(token), s, priv_handle, pub_handle, label, &expected);
+}
+
+Result<std::string> ExportPrivateKey(Pkcs11Token& token, std::string_view uri) {
+  ASSIGN_OR_RETURN(UriPtr parsed, ParseUri(uri));
+  Pkcs11Token::Impl& t = token.impl();
+  RETURN_IF_ERROR(CheckToken(parsed.get(), t, uri));
+  ASSIGN_OR_RETURN(Session s, Acquire(t));
+  ASSIGN_OR_RETURN(CK_OBJECT_HANDLE handle, FindPrivateKey(s, parsed.get(), t, uri));
+
+  // Ask the token rather than trust how we made the key.
+  CK_BBOOL sensitive = CK_TRUE, extractable = CK_FALSE;
+  CK_ATTRIBUTE flags[] = {{CKA_SENSITIVE, &sensitive, sizeof sensitive},
+                          {CKA_EXTRACTABLE, &extractable, sizeof extractable}};
+  CK_RV rv = s.Check(s.f()->C_GetAttributeValue(s.h(), handle, flags, std::size(flags)));
+  if (rv != CKR_OK) return CkError(rv, "cannot read the attributes of " + std::string(uri));
+  CK_ATTRIBUTE d{CKA_PRIVATE_EXPONENT, nullptr, 0};
+  rv = s.Check(s.f()->C_GetAttributeValue(s.h(), handle, &d, 1));
+  if (rv == CKR_ATTRIBUTE_SENSITIVE || sensitive || !extractable) {
+    return Status(
+        Code::kPermissionDenied,
+        "the private key " + std::string(uri) +
+            " lives in a PKCS#11 token and was made non-extractable: the token does "
+            "not give out its private part (" +
+            (rv == CKR_OK ? std::string("CKA_EXTRACTABLE is false") : Pkcs11ErrorName(rv)) +
+            "). A key that can be exported would have to be created so on purpose.");
+  }
+  return Status(Code::kUnsupported,
+                "the private key " + std::string(uri) +
+                    " is marked extractable, but OpenRMS does not take keys out of a token; "
+                    "use the token's own tools");
 }
 
 }  // namespace openrms::crypto

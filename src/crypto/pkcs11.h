@@ -80,6 +80,20 @@ Result<std::unique_ptr<PrivateKey>> OpenPkcs11Key(const std::string& module_path
 Result<Pkcs11Key> GenerateRsaKey(std::shared_ptr<Pkcs11Token> token, std::string_view label,
                                  int bits);
 
+// Moves a sealed software key (keys.h, GenerateSealedRsaKey) into the token
+// as `label`, sensitive and non-extractable, with its public half. For
+// moving a cluster's key into an HSM; delete the sealed file afterwards.
+// kPermissionDenied for a wrong password; kFailedPrecondition when an
+// object with that label exists.
+Result<Pkcs11Key> ImportSealedKey(std::shared_ptr<Pkcs11Token> token, std::string_view label,
+                                  std::string_view sealed_pem, std::string_view password);
+
+// What an export (a TPD) asks of a key in a token. Never gives key bytes:
+// kPermissionDenied when the token says the key is sensitive or not
+// extractable (every key made or imported above), kUnsupported for a key
+// some other tool made extractable.
+Result<std::string> ExportPrivateKey(Pkcs11Token& token, std::string_view uri);
+
 // "CKR_PIN_INCORRECT" for 0xa0; "CKR_0x..." for codes not in the table.
 std::string Pkcs11ErrorName(unsigned long rv);
 

@@ -106,6 +106,41 @@ TEST_F(Pkcs11, TokenDecryptsOaepSha256FromEmptyToTheLargestPlaintextAndRefusesTa
   EXPECT_EQ(*plain, "content key");
 }
 
+TEST_F(Pkcs11, ImportedSoftwareKeyKeepsItsPublicKeyAndSignsInTheToken) {
+  auto software = GenerateSealedRsaKey(2048, "sealing password");
+  ASSERT_TRUE(software.ok());
+  auto token = Token();
+  ASSERT_TRUE(token);
+
+  auto wrong = ImportSealedKey(token, "cluster", software->sealed_pem, "not the password");
+  EXPECT_EQ(wrong.status().code(), Code::kPermissionDenied);
+
+  auto imported = ImportSealedKey(token, "cluster", software->sealed_pem, "sealing password");
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  EXPECT_EQ(imported->uri, "pkcs11:token=OpenRMS;object=cluster;type=private");
+  const PublicKey& pub = software->key->public_key();
+  EXPECT_TRUE(imported->key->public_key() == pub);
+  auto sig = imported->key->Sign(DigestAlgorithm::kSha256, "issued by the cluster");
+  ASSERT_TRUE(sig.ok()) << sig.status().ToString();
+  EXPECT_TRUE(pub.Verify(DigestAlgorithm::kSha256, "issued by the cluster", *sig).ok());
+  // PKCS#1 v1.5 is deterministic: the token signs exactly as the software key.
+  auto software_sig = software->key->Sign(DigestAlgorithm::kSha256, "issued by the cluster");
+  ASSERT_TRUE(software_sig.ok());
+  EXPECT_EQ(*sig, *software_sig);
+  auto ct = pub.EncryptOaep("content key");
+  ASSERT_TRUE(ct.ok());
+  auto plain = imported->key->Decrypt(*ct);
+  ASSERT_TRUE(plain.ok()) << plain.status().ToString();
+  EXPECT_EQ(*plain, "content key");
+
+  auto again = ImportSealedKey(token, "cluster", software->sealed_pem, "sealing password");
+  ASSERT_FALSE(again.ok());
+  EXPECT_EQ(again.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(again.status().message().find("already has an object labelled \"cluster\""),
+            std::string::npos)
+      << again.status().message();
+}
+
 TEST_F(Pkcs11, GenerateRefusesALabelInUse) {
   auto token = Token();
   ASSERT_TRUE(token);
@@ -113,6 +148,27 @@ TEST_F(Pkcs11, GenerateRefusesALabelInUse) {
   auto again = GenerateRsaKey(token, "root", 2048);
   EXPECT_EQ(again.status().code(), Code::kFailedPrecondition) << again.status().ToString();
   EXPECT_EQ(GenerateRsaKey(token, "small", 1024).status().code(), Code::kUnsupported);
+}
+
+TEST_F(Pkcs11, ExportIsRefusedBecauseTheTokenKeepsThePrivatePart) {
+  auto software = GenerateSealedRsaKey(2048, "pw");
+  ASSERT_TRUE(software.ok());
+  auto token = Token();
+  ASSERT_TRUE(token);
+  auto made = GenerateRsaKey(token, "tpd", 2048);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  auto imported = ImportSealedKey(token, "moved", software->sealed_pem, "pw");
+  ASSERT_TRUE(imported.ok()) << imported.status().ToString();
+  for (const std::string& uri : {made->uri, imported->uri}) {
+    auto exported = ExportPrivateKey(*token, uri);
+    ASSERT_FALSE(exported.ok());
+    EXPECT_EQ(exported.status().code(), Code::kPermissionDenied);
+    EXPECT_EQ(exported.status().message(),
+              "the private key " + uri +
+                  " lives in a PKCS#11 token and was made non-extractable: the token does not "
+                  "give out its private part (CKR_ATTRIBUTE_SENSITIVE). A key that can be "
+                  "exported would have to be created so on purpose.");
+  }
 }
 
 TEST_F(Pkcs11, KeyOpensAgainByItsUriAfterTheModuleWasClosed) {
@@ -173,6 +229,7 @@ TEST_F(Pkcs11, UnknownObjectIsNotFoundAndNamesTheUri) {
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().code(), Code::kNotFound);
   EXPECT_EQ(missing.status().message(), "no private key in token \"OpenRMS\" matches " + uri);
+  EXPECT_EQ(ExportPrivateKey(*token, uri).status().code(), Code::kNotFound);
   EXPECT_EQ(OpenPkcs11Key(token, "pkcs11:token=Other;object=k").status().code(), Code::kMismatch);
 }
 
