@@ -1,7 +1,8 @@
 // RSA keys. The only way business code reaches a private key is the
 // PrivateKey interface (Sign, Decrypt): there is no accessor for its bytes.
 // Sealed keys (encrypted at rest) are opaque PEM text that only this folder
-// opens. A PKCS#11 token will be a second PrivateKey implementation.
+// opens. A key in a PKCS#11 token is the second PrivateKey implementation
+// (pkcs11.h).
 #pragma once
 
 #include <cstdint>
