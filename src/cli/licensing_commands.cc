@@ -107,7 +107,7 @@ class Session {
     req.url = base + path;
     req.ca_pem = ca_;
     req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token_}};
-    req.body = body.dump();
+    req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
     ASSIGN_OR_RETURN(http::ClientResponse resp, http::Fetch(req));
     const json j = json::parse(resp.body, nullptr, false);
     if (resp.status != 200 || j.is_discarded()) {
@@ -131,7 +131,8 @@ class Session {
                    {"x-ms-rms-request-id", NewToken(crypto::SystemRandom(), 8)},
                    {"x-ms-rms-platform-id", "OpenRMS-CLI"},
                    {"Accept-Language", "en-US"}};
-    if (method == "POST") req.body = body.dump();
+    // The policy names the file, and file names may be any bytes.
+    if (method == "POST") req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
     ASSIGN_OR_RETURN(http::ClientResponse first, http::Fetch(req));
     const auto challenge = first.Header("www-authenticate");
     if (first.status != 401 || !challenge || challenge->rfind("Bearer ", 0) != 0 ||

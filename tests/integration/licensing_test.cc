@@ -190,6 +190,18 @@ TEST_F(LicensingTest, ProtectedByOneUserOpenedByAnotherWhoHoldsTheRight) {
   EXPECT_EQ(dave.exit_code, 0) << dave.err;
 }
 
+// A file name is any bytes; the policy that names it is still sent.
+TEST_F(LicensingTest, AFileNameThatIsNotUtf8IsProtected) {
+  const std::string odd = Out("caf\xE9.txt");  // Latin-1, not UTF-8
+  std::ofstream(odd) << "numbers\n";
+  CommandResult p =
+      As("alice", {"protect", odd, Out("odd.pfile"), "--server", root_, "--rights", "bob:VIEW"});
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  CommandResult o = As("bob", {"open", Out("odd.pfile"), Out("odd.txt"), "--server", root_});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(ReadAll(Out("odd.txt")), "numbers\n");
+}
+
 // Content of the old aligned layout: the last full block and the padding in
 // one CBC chain under that block's IV (what OpenRMS wrote before 2026-11).
 std::string OldAlignedLayout(const std::string& key, const std::string& plain) {

@@ -27,8 +27,7 @@ http::Response TokenEndpoint::Handle(const http::Request& req) const {
     return JsonError(500, "InternalError", ForRemoteCaller(token.status()).message());
   }
   http::Response r = http::Response::Json(
-      200, nlohmann::json{{"access_token", *token}, {"token_type", "Bearer"}, {"expires_in", 1800}}
-               .dump());
+      200, WriteJson({{"access_token", *token}, {"token_type", "Bearer"}, {"expires_in", 1800}}));
   r.SetHeader("Cache-Control", "no-store");
   return r;
 }
