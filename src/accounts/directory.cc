@@ -2,8 +2,10 @@
 
 #include <ldap.h>
 
+#include <limits>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "base/text.h"
 
 namespace openrms::accounts {
@@ -120,7 +122,7 @@ Status SaveDirectoryConfig(store::Database& db, const DirectoryConfig& c) {
     auto del = tx.Execute("DELETE FROM settings WHERE name = 'directory'");
     if (!del.ok()) return del.status();
     auto ins =
-        tx.Execute("INSERT INTO settings (name, value) VALUES ('directory', $1)", {j.dump()});
+        tx.Execute("INSERT INTO settings (name, value) VALUES ('directory', $1)", {WriteJson(j)});
     return ins.ok() ? Status::Ok() : ins.status();
   });
 }
@@ -132,14 +134,26 @@ Result<std::optional<DirectoryConfig>> LoadDirectoryConfig(store::Database& db) 
   if (j.is_discarded() || !j.is_object()) {
     return Status(Code::kDataLoss, "the stored directory settings are not valid JSON");
   }
+  // Checked readers: a damaged field is an error naming it, never an
+  // exception in the middle of a logon.
   DirectoryConfig c;
-  c.uri = j.value("uri", "");
-  c.user_dn = j.value("user_dn", "");
-  c.group_base = j.value("group_base", "");
-  c.group_filter = j.value("group_filter", c.group_filter);
-  c.group_attribute = j.value("group_attribute", c.group_attribute);
-  c.ca_file = j.value("ca_file", "");
-  c.timeout_seconds = j.value("timeout_seconds", 10);
+  auto damaged = [](const Status& s) {
+    return Status(Code::kDataLoss, "the stored directory settings are damaged: " + s.message());
+  };
+  for (auto [name, field] : {std::pair{"uri", &c.uri},
+                             {"user_dn", &c.user_dn},
+                             {"group_base", &c.group_base},
+                             {"group_filter", &c.group_filter},
+                             {"group_attribute", &c.group_attribute},
+                             {"ca_file", &c.ca_file}}) {
+    auto v = StringField(j, name, *field);
+    if (!v.ok()) return damaged(v.status());
+    *field = std::move(*v);
+  }
+  auto timeout = IntField(j, "timeout_seconds", 10, std::numeric_limits<int>::min(),
+                          std::numeric_limits<int>::max());
+  if (!timeout.ok()) return damaged(timeout.status());
+  c.timeout_seconds = static_cast<int>(*timeout);
   return std::optional<DirectoryConfig>(std::move(c));
 }
 

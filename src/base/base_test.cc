@@ -104,6 +104,28 @@ TEST(Json, BooleansAndStringsNameTheFieldOnATypeError) {
   EXPECT_EQ(*StringField(nlohmann::json::array(), "s", "x"), "x");
 }
 
+TEST(Json, StringArraysHoldOnlyStringsWithinTheirLimits) {
+  auto j = *ParseJson(R"({"a": ["x", "yz"], "e": [], "n": null, "mixed": ["x", 1],
+                          "s": "x", "nested": [["x"]]})");
+  EXPECT_EQ(*StringArrayField(j, "a"), (std::vector<std::string>{"x", "yz"}));
+  EXPECT_TRUE(StringArrayField(j, "e")->empty());
+  EXPECT_TRUE(StringArrayField(j, "n")->empty());
+  EXPECT_TRUE(StringArrayField(j, "missing")->empty());
+  for (const char* bad : {"mixed", "s", "nested"}) {
+    auto r = StringArrayField(j, bad, 2, 8);
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+    EXPECT_EQ(r.status().message(),
+              std::string(bad) + " must be an array of at most 2 strings of at most 8 bytes");
+  }
+  EXPECT_FALSE(StringArrayField(j, "a", 1, 8).ok());  // too many
+  EXPECT_FALSE(StringArrayField(j, "a", 2, 1).ok());  // too long
+}
+
+TEST(Json, WritingInvalidUtf8ReplacesItInsteadOfThrowing) {
+  const nlohmann::json j = {{"Message", std::string("caf\xC3", 4)}, {"n", 1}};
+  EXPECT_EQ(WriteJson(j), "{\"Message\":\"caf\xEF\xBF\xBD\",\"n\":1}");
+}
+
 }  // namespace
 }  // namespace openrms
 

@@ -98,4 +98,27 @@ Result<std::string> StringField(const nlohmann::json& object, std::string_view n
   return s;
 }
 
+Result<std::vector<std::string>> StringArrayField(const nlohmann::json& object,
+                                                  std::string_view name, size_t max_items,
+                                                  size_t max_bytes) {
+  const nlohmann::json* v = Member(object, name);
+  if (!v) return std::vector<std::string>();
+  const std::string what = "an array of at most " + std::to_string(max_items) +
+                           " strings of at most " + std::to_string(max_bytes) + " bytes";
+  if (!v->is_array() || v->size() > max_items) return Wrong(name, what);
+  std::vector<std::string> out;
+  out.reserve(v->size());
+  for (const nlohmann::json& item : *v) {
+    if (!item.is_string() || item.get_ref<const std::string&>().size() > max_bytes) {
+      return Wrong(name, what);
+    }
+    out.push_back(item.get<std::string>());
+  }
+  return out;
+}
+
+std::string WriteJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace openrms

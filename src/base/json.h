@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/status.h"
 
@@ -29,5 +30,16 @@ Result<int64_t> IntField(const nlohmann::json& object, std::string_view name, in
 Result<bool> BoolField(const nlohmann::json& object, std::string_view name, bool fallback);
 Result<std::string> StringField(const nlohmann::json& object, std::string_view name,
                                 std::string fallback = "", size_t max_bytes = 64 << 10);
+// An array of strings: absent or null gives an empty array; anything else
+// than an array of at most `max_items` strings of at most `max_bytes` each
+// is kInvalidArgument naming the field.
+Result<std::vector<std::string>> StringArrayField(const nlohmann::json& object,
+                                                  std::string_view name, size_t max_items = 4096,
+                                                  size_t max_bytes = 64 << 10);
+
+// The compact text of `j`. Never throws: dump() does on invalid UTF-8, and
+// strings that came from users (names, headers) may hold some; those bytes
+// are written as U+FFFD.
+std::string WriteJson(const nlohmann::json& j);
 
 }  // namespace openrms

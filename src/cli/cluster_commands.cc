@@ -371,7 +371,9 @@ void RegisterSlcCommands(CLI::App& app, int& exit_code) {
     auto r = o->context->clusters().GetStatus(o->cluster);
     if (!r.ok()) return void(exit_code = ReportError(r.status()));
     if (as_json) {
-      std::cout << StatusJson(*r).dump(2) << "\n";
+      // Names come from certificates: invalid UTF-8 is replaced, not thrown.
+      std::cout << StatusJson(*r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
+                << "\n";
     } else {
       PrintStatus(*r, std::cout);
     }

@@ -20,6 +20,19 @@ namespace {
 
 using nlohmann::json;
 
+// The member `name` of a server's answer, or null; the string one, or "".
+// A server's answer, whatever its shape, never makes the client throw.
+const json& Get(const json& object, std::string_view name) {
+  static const json kNull;
+  if (!object.is_object()) return kNull;
+  auto it = object.find(name);
+  return it == object.end() ? kNull : *it;
+}
+std::string Text(const json& object, std::string_view name) {
+  const json& v = Get(object, name);
+  return v.is_string() ? v.get<std::string>() : "";
+}
+
 constexpr char kUserPasswordEnv[] = "OPENRMS_PASSWORD";
 constexpr size_t kMaxFileBytes = size_t{1} << 30;
 constexpr char kNotice[] =
@@ -72,13 +85,13 @@ class Session {
                "&password=" + http::PercentEncode(password);
     ASSIGN_OR_RETURN(http::ClientResponse resp, http::Fetch(req));
     const json j = json::parse(resp.body, nullptr, false);
-    if (resp.status != 200 || j.is_discarded() || !j.contains("access_token")) {
-      const std::string why = !j.is_discarded() && j.contains("error_description")
-                                  ? j["error_description"].get<std::string>()
+    if (resp.status != 200 || Text(j, "access_token").empty()) {
+      const std::string why = !Text(j, "error_description").empty()
+                                  ? Text(j, "error_description")
                                   : "HTTP " + std::to_string(resp.status);
       return Status(Code::kUnauthenticated, "logon refused for " + c.user + ": " + why);
     }
-    s.token_ = j["access_token"];
+    s.token_ = Text(j, "access_token");
     s.password_ = password;
     return s;
   }
@@ -94,13 +107,12 @@ class Session {
     req.url = base + path;
     req.ca_pem = ca_;
     req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token_}};
-    req.body = body.dump();
+    req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
     ASSIGN_OR_RETURN(http::ClientResponse resp, http::Fetch(req));
     const json j = json::parse(resp.body, nullptr, false);
     if (resp.status != 200 || j.is_discarded()) {
-      const std::string message = !j.is_discarded() && j.is_object() && j.contains("Message")
-                                      ? j["Message"].get<std::string>()
-                                      : "HTTP " + std::to_string(resp.status);
+      const std::string message =
+          !Text(j, "Message").empty() ? Text(j, "Message") : "HTTP " + std::to_string(resp.status);
       return Status(Code::kFailedPrecondition, "the server refused: " + message);
     }
     return j;
@@ -119,7 +131,8 @@ class Session {
                    {"x-ms-rms-request-id", NewToken(crypto::SystemRandom(), 8)},
                    {"x-ms-rms-platform-id", "OpenRMS-CLI"},
                    {"Accept-Language", "en-US"}};
-    if (method == "POST") req.body = body.dump();
+    // The policy names the file, and file names may be any bytes.
+    if (method == "POST") req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
     ASSIGN_OR_RETURN(http::ClientResponse first, http::Fetch(req));
     const auto challenge = first.Header("www-authenticate");
     if (first.status != 401 || !challenge || challenge->rfind("Bearer ", 0) != 0 ||
@@ -132,9 +145,8 @@ class Session {
     ASSIGN_OR_RETURN(http::ClientResponse resp, http::Fetch(req));
     const json j = json::parse(resp.body, nullptr, false);
     if (resp.status != 200) {
-      const std::string message = !j.is_discarded() && j.is_object() && j.contains("Message")
-                                      ? j["Message"].get<std::string>()
-                                      : "HTTP " + std::to_string(resp.status);
+      const std::string message =
+          !Text(j, "Message").empty() ? Text(j, "Message") : "HTTP " + std::to_string(resp.status);
       return Status(resp.status == 401 ? Code::kUnauthenticated : Code::kFailedPrecondition,
                     "the server refused: " + message);
     }
@@ -190,7 +202,7 @@ Status Protect(const Client& c, const std::string& in, const std::string& out,
     ASSIGN_OR_RETURN(json templates, session.Call("GET", "templates", json()));
     std::string id;
     for (const auto& t : templates) {
-      if (t.value("Name", "") == template_name) id = t.value("Id", "");
+      if (Text(t, "Name") == template_name) id = Text(t, "Id");
     }
     if (id.empty()) {
       return Status(Code::kNotFound,
@@ -215,9 +227,9 @@ Status Protect(const Client& c, const std::string& in, const std::string& out,
     request["Policy"] = policy;
   }
   ASSIGN_OR_RETURN(json answer, session.Call("POST", "publishinglicenses", request));
-  auto pl = crypto::Base64Decode(answer.value("SerializedPublishingLicense", ""));
-  auto key = crypto::Base64Decode(answer["Key"].value("Value", ""));
-  if (!pl || pl->empty() || !key || answer["Key"].value("CipherMode", "") != "MICROSOFT.CBC4K") {
+  auto pl = crypto::Base64Decode(Text(answer, "SerializedPublishingLicense"));
+  auto key = crypto::Base64Decode(Text(Get(answer, "Key"), "Value"));
+  if (!pl || pl->empty() || !key || Text(Get(answer, "Key"), "CipherMode") != "MICROSOFT.CBC4K") {
     return Status(Code::kMalformed, "the server's publishing license answer is incomplete");
   }
   ASSIGN_OR_RETURN(std::string content, crypto::Cbc4kEncrypt(*key, plain));
@@ -228,8 +240,8 @@ Status Protect(const Client& c, const std::string& in, const std::string& out,
   file.original_size = plain.size();
   file.content = std::move(content);
   RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, licensing::WritePfile(file)));
-  std::cout << "protected " << in << " as " << out << " (content " << answer.value("ContentId", "")
-            << ", owner " << answer.value("Owner", "") << ")\n";
+  std::cout << "protected " << in << " as " << out << " (content " << Text(answer, "ContentId")
+            << ", owner " << Text(answer, "Owner") << ")\n";
   return Status::Ok();
 }
 
@@ -240,20 +252,21 @@ Status Open(const Client& c, const std::string& in, const std::string& out) {
   ASSIGN_OR_RETURN(json answer, session.Call("POST", "enduserlicenses",
                                              {{"SerializedPublishingLicense",
                                                crypto::Base64Encode(file.publishing_license)}}));
-  const std::string status = answer.value("AccessStatus", "");
+  const std::string status = Text(answer, "AccessStatus");
   if (status == "AccessDenied") {
     return Status(Code::kPermissionDenied,
                   "access denied: " + c.user + " holds no right on this content");
   }
   if (status == "ContentExpired") {
+    const std::string until = Text(answer, "ContentValidUntil");
     return Status(Code::kExpired, "access denied: the content expired on " +
-                                      answer.value("ContentValidUntil", "an earlier date"));
+                                      (until.empty() ? "an earlier date" : until));
   }
   if (status != "AccessGranted") {
     return Status(Code::kMalformed,
                   "the server answered an unknown AccessStatus \"" + status + "\"");
   }
-  auto key = crypto::Base64Decode(answer["Key"].value("Value", ""));
+  auto key = crypto::Base64Decode(Text(Get(answer, "Key"), "Value"));
   if (!key) return Status(Code::kMalformed, "the server's answer holds no content key");
   ASSIGN_OR_RETURN(std::string plain, crypto::Cbc4kDecrypt(*key, file.content));
   if (file.original_size != licensing::kUnknownOriginalSize && file.original_size < plain.size()) {
@@ -261,11 +274,11 @@ Status Open(const Client& c, const std::string& in, const std::string& out) {
   }
   RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, plain, 0600));
   std::string rights;
-  for (const auto& r : answer.value("Rights", json::array())) {
-    rights += (rights.empty() ? "" : ", ") + r.get<std::string>();
+  for (const auto& r : Get(answer, "Rights")) {
+    if (r.is_string()) rights += (rights.empty() ? "" : ", ") + r.get<std::string>();
   }
   std::cout << "opened " << in << " as " << out << " (rights: " << rights
-            << "; license valid until " << answer.value("LicenseValidUntil", "") << ")\n";
+            << "; license valid until " << Text(answer, "LicenseValidUntil") << ")\n";
   return Status::Ok();
 }
 
@@ -279,8 +292,12 @@ Status Certify(const Client& c, const std::string& out, const std::string& key_o
       session.Post("/certification",
                    {{"PublicKey", crypto::Base64Encode(pair.key->public_key().ToPkcs1Der())},
                     {"Temporary", temporary}}));
+  const std::string certificate = Text(answer, "Certificate");
+  if (certificate.empty()) {
+    return Status(Code::kMalformed, "the server's answer holds no certificate");
+  }
   RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(key_out, pair.sealed_pem, 0600));
-  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, answer.value("Certificate", "")));
+  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, certificate));
   std::cout << "wrote the rights account certificate to " << out << " and its key (sealed with "
             << "your password) to " << key_out << "\n";
   return Status::Ok();

@@ -42,7 +42,9 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   } catch (const std::exception& e) {
-    // A bug or an answer of a shape nobody expected: say so, do not abort.
+    // Nothing below throws by design (errors are Status values, and server
+    // answers are read with checked readers): this is a bug; say so rather
+    // than abort.
     std::cerr << "error: internal error: " << e.what() << "\n";
     return 1;
   }

@@ -236,7 +236,8 @@ Result<int64_t> ClusterStore::Activate(const std::string& name, const SlcRecord&
     ASSIGN_OR_RETURN(auto id_rows, tx.Query("SELECT id FROM cluster_slcs WHERE cluster = $1 AND "
                                             "certificate_id = $2",
                                             {name, slc.certificate_id}));
-    new_id = id_rows.at(0).Int(0);
+    if (id_rows.empty()) return Status(Code::kDataLoss, "the SLC just written cannot be read back");
+    new_id = id_rows[0].Int(0);
     ASSIGN_OR_RETURN(
         int64_t moved,
         tx.Execute(expected_active ? "UPDATE clusters SET active_slc = $1 WHERE name = $2 AND "

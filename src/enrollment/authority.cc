@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "crypto/tls_certificates.h"
 #include "xrml/chain.h"
 
@@ -105,7 +106,8 @@ Status InitializeAuthority(FileSystem& fs, const std::string& dir, std::string_v
 
   nlohmann::json config = {{"name", options.name},
                            {"max_validity_days", options.max_validity_days}};
-  return fs.WriteFileAtomic(paths.config, config.dump(2) + "\n");
+  return fs.WriteFileAtomic(
+      paths.config, config.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 Result<Authority> LoadAuthority(FileSystem& fs, const std::string& dir, std::string_view password) {
@@ -122,8 +124,14 @@ Result<Authority> LoadAuthority(FileSystem& fs, const std::string& dir, std::str
   if (config.is_discarded() || !config.is_object()) {
     return Status(Code::kMalformed, paths.config + " is not valid JSON");
   }
-  a.name = config.value("name", "OpenRMS Enrollment Service");
-  a.max_validity_days = config.value("max_validity_days", 365);
+  // Checked readers: a hand-edited field of the wrong type is an error
+  // naming it, not an exception.
+  auto name = StringField(config, "name", "OpenRMS Enrollment Service");
+  if (!name.ok()) return name.status().WithContext(paths.config);
+  auto days = IntField(config, "max_validity_days", 365, 1, 7150);
+  if (!days.ok()) return days.status().WithContext(paths.config);
+  a.name = std::move(*name);
+  a.max_validity_days = static_cast<int>(*days);
   for (const std::string* path :
        {&paths.service_certificate, &paths.enrollment_ca_certificate, &paths.ca_certificate}) {
     ASSIGN_OR_RETURN(xrml::Document cert, ReadCertificate(fs, *path));

@@ -33,48 +33,29 @@ std::string Upper(std::string s) {
 
 Status Invalid(std::string message) { return Status(Code::kInvalidArgument, std::move(message)); }
 
-Result<std::vector<UserRights>> ReadUserRights(const json& array) {
-  if (!array.is_array() || array.empty()) {
-    return Invalid("Policy.UserRights must be a non-empty array of {Users, Rights}");
-  }
-  std::vector<UserRights> out;
-  size_t users = 0;
-  for (size_t i = 0; i < array.size(); ++i) {
-    const json& entry = array[i];
-    const std::string where = "UserRights[" + std::to_string(i) + "]";
-    if (!entry.is_object() || !entry.contains("Users") || !entry.contains("Rights") ||
-        !entry["Users"].is_array() || !entry["Rights"].is_array()) {
-      return Invalid(where + " needs Users and Rights arrays");
-    }
-    UserRights ur;
-    for (const auto& u : entry["Users"]) {
-      if (!u.is_string() || u.get_ref<const std::string&>().empty() ||
-          u.get_ref<const std::string&>().size() > 256) {
-        return Invalid(where + ".Users holds an empty or invalid name");
-      }
-      ur.users.push_back(u.get<std::string>());
-    }
-    for (const auto& r : entry["Rights"]) {
-      // Never dump() what a client sent: its structure is theirs.
-      if (!r.is_string()) return Invalid(where + ".Rights must hold strings");
-      const std::string& name = r.get_ref<const std::string&>();
-      if (name.size() > 64 || !IsKnownRight(Upper(name))) {
-        return Invalid("unknown right " + name.substr(0, 64) +
-                       " (use OWNER, VIEW, EDIT, PRINT, EXTRACT, EXPORT, ...)");
-      }
-      ur.rights.push_back(Upper(name));
-    }
-    users += ur.users.size();
-    out.push_back(std::move(ur));
-  }
-  if (users > kMaxPolicyUsers) return Invalid("the policy names too many users");
-  return out;
-}
+// Storage, not the wire: the policy sealed into each publishing license
+// and the user rights of each template are JSON with our field names. Read
+// with the checked readers of base/json.h: a damaged value is an error,
+// never an exception.
 
 json UserRightsJson(const std::vector<UserRights>& urs) {
   json a = json::array();
   for (const auto& ur : urs) a.push_back({{"Users", ur.users}, {"Rights", ur.rights}});
   return a;
+}
+
+Result<std::vector<UserRights>> UserRightsFromJson(const json& object) {
+  const auto it = object.find("UserRights");
+  if (it == object.end() || !it->is_array()) return Invalid("UserRights must be an array");
+  std::vector<UserRights> out;
+  for (const json& entry : *it) {
+    UserRights ur;
+    ASSIGN_OR_RETURN(ur.users, StringArrayField(entry, "Users"));
+    ASSIGN_OR_RETURN(ur.rights, StringArrayField(entry, "Rights"));
+    out.push_back(std::move(ur));
+  }
+  RETURN_IF_ERROR(CheckUserRights(out));
+  return out;
 }
 
 json PolicyJson(const Policy& p) {
@@ -92,16 +73,21 @@ json PolicyJson(const Policy& p) {
 
 Result<Policy> PolicyFromJson(const json& j) {
   Policy p;
-  p.content_id = j.value("ContentId", "");
-  p.owner = j.value("Owner", "");
-  p.name = j.value("Name", "");
-  p.description = j.value("Description", "");
-  p.template_id = j.value("TemplateId", "");
-  ASSIGN_OR_RETURN(p.user_rights, ReadUserRights(j.value("UserRights", json::array())));
-  p.allow_offline = j.value("AllowOfflineAccess", true);
-  p.interval_days = j.value("IntervalTimeInDays", 30);
-  if (j.contains("LicenseValidUntil"))
-    p.valid_until = ParseTime(j["LicenseValidUntil"].get<std::string>());
+  ASSIGN_OR_RETURN(p.content_id, StringField(j, "ContentId"));
+  ASSIGN_OR_RETURN(p.owner, StringField(j, "Owner"));
+  ASSIGN_OR_RETURN(p.name, StringField(j, "Name"));
+  ASSIGN_OR_RETURN(p.description, StringField(j, "Description"));
+  ASSIGN_OR_RETURN(p.template_id, StringField(j, "TemplateId"));
+  ASSIGN_OR_RETURN(p.user_rights, UserRightsFromJson(j));
+  ASSIGN_OR_RETURN(p.allow_offline, BoolField(j, "AllowOfflineAccess", true));
+  ASSIGN_OR_RETURN(const int64_t interval,
+                   IntField(j, "IntervalTimeInDays", 30, 0, kMaxIntervalDays));
+  p.interval_days = static_cast<int>(interval);
+  ASSIGN_OR_RETURN(const std::string until, StringField(j, "LicenseValidUntil"));
+  if (!until.empty()) {
+    p.valid_until = ParseTime(until);
+    if (!p.valid_until) return Invalid("LicenseValidUntil must be a time");
+  }
   return p;
 }
 
@@ -138,6 +124,33 @@ std::vector<std::string> RightsOf(const Policy& policy, const accounts::Identity
 }  // namespace
 
 bool IsKnownRight(std::string_view right) { return KnownRights().count(right) > 0; }
+
+Status CheckUserRights(std::vector<UserRights>& user_rights) {
+  if (user_rights.empty()) {
+    return Invalid("Policy.UserRights must be a non-empty array of {Users, Rights}");
+  }
+  size_t users = 0;
+  for (size_t i = 0; i < user_rights.size(); ++i) {
+    const std::string where = "UserRights[" + std::to_string(i) + "]";
+    for (const std::string& u : user_rights[i].users) {
+      if (u.empty() || u.size() > 256) {
+        return Invalid(where + ".Users holds an empty or invalid name");
+      }
+    }
+    for (std::string& r : user_rights[i].rights) {
+      // Quoted cut to 64 bytes, maybe mid-character: the protocol's error
+      // writer replaces invalid UTF-8.
+      if (r.size() > 64 || !IsKnownRight(Upper(r))) {
+        return Invalid("unknown right " + r.substr(0, 64) +
+                       " (use OWNER, VIEW, EDIT, PRINT, EXTRACT, EXPORT, ...)");
+      }
+      r = Upper(std::move(r));
+    }
+    users += user_rights[i].users.size();
+  }
+  if (users > kMaxPolicyUsers) return Invalid("the policy names too many users");
+  return Status::Ok();
+}
 
 std::string EncodeLicense(const std::string& xml) { return kBom + xml; }
 
@@ -227,46 +240,17 @@ Status LicensingService::Audit(const std::string& cluster, const std::string& us
   return r.ok() ? Status::Ok() : r.status();
 }
 
-Result<Policy> CustomPolicyFromRequest(const json& p) {
-  if (!p.is_object()) return Invalid("Policy must be an object");
-  Policy policy;
-  ASSIGN_OR_RETURN(policy.user_rights, ReadUserRights(p.value("UserRights", json::array())));
-  if (p.contains("Descriptors") && !p["Descriptors"].is_null()) {
-    if (!p["Descriptors"].is_array()) return Invalid("Policy.Descriptors must be an array");
-    if (!p["Descriptors"].empty()) {
-      ASSIGN_OR_RETURN(policy.name, StringField(p["Descriptors"][0], "Name", "", 1024));
-      ASSIGN_OR_RETURN(policy.description,
-                       StringField(p["Descriptors"][0], "Description", "", 4096));
-    }
-  }
-  ASSIGN_OR_RETURN(policy.allow_offline, BoolField(p, "allowOfflineAccess", true));
-  ASSIGN_OR_RETURN(const int64_t interval, IntField(p, "IntervalTimeInDays", 30, 0, 36500));
-  policy.interval_days = static_cast<int>(interval);
-  // The RMS SDK sends 30 when offline access is allowed and 0 when it is
-  // not (some older builds sent 9125, 25 years); any value up to 100
-  // years is honoured.
-  if (policy.interval_days == 0) policy.allow_offline = false;
-  if (p.contains("LicenseValidUntil") && !p["LicenseValidUntil"].is_null()) {
-    if (!p["LicenseValidUntil"].is_string()) return Invalid("LicenseValidUntil must be a date");
-    policy.valid_until = ParseTime(p["LicenseValidUntil"].get<std::string>());
-    if (!policy.valid_until) {
-      return Invalid("LicenseValidUntil must be a UTC time like 2027-01-31T00:00:00Z");
-    }
-  }
-  return policy;
-}
-
-Result<nlohmann::json> LicensingService::Publish(const std::string& cluster,
-                                                 const accounts::Identity& who, const json& request,
-                                                 const std::string& license_url) {
+Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
+                                                   const accounts::Identity& who,
+                                                   const PublishRequest& request,
+                                                   const std::string& license_url) {
   RETURN_IF_ERROR(CheckCanIssue(cluster));
-  if (!request.is_object()) return Invalid("the request body must be a JSON object");
   Policy policy;
   policy.owner = who.user;
   policy.content_id = NewGuid(random_);
   const Time now = clock_.Now();
-  if (request.contains("TemplateId")) {
-    ASSIGN_OR_RETURN(const std::string id, StringField(request, "TemplateId", "", 256));
+  if (request.template_id) {
+    const std::string& id = *request.template_id;
     ASSIGN_OR_RETURN(auto templates, ListTemplates());
     auto it = std::find_if(templates.begin(), templates.end(),
                            [&](const Template& t) { return EqualsIgnoreCase(t.id, id); });
@@ -278,11 +262,16 @@ Result<nlohmann::json> LicensingService::Publish(const std::string& cluster,
     policy.description = it->description;
     policy.user_rights = it->user_rights;
     if (it->valid_days) policy.valid_until = now + Days(*it->valid_days);
-  } else if (request.contains("Policy") && request["Policy"].is_object()) {
-    ASSIGN_OR_RETURN(Policy custom, CustomPolicyFromRequest(request["Policy"]));
-    policy.user_rights = std::move(custom.user_rights);
-    policy.name = std::move(custom.name);
-    policy.description = std::move(custom.description);
+  } else if (request.custom) {
+    const Policy& custom = *request.custom;
+    policy.user_rights = custom.user_rights;
+    RETURN_IF_ERROR(CheckUserRights(policy.user_rights));
+    if (custom.interval_days < 0 || custom.interval_days > kMaxIntervalDays) {
+      return Invalid("IntervalTimeInDays must be a whole number from 0 to " +
+                     std::to_string(kMaxIntervalDays));
+    }
+    policy.name = custom.name;
+    policy.description = custom.description;
     policy.allow_offline = custom.allow_offline;
     policy.interval_days = custom.interval_days;
     policy.valid_until = custom.valid_until;
@@ -297,7 +286,7 @@ Result<nlohmann::json> LicensingService::Publish(const std::string& cluster,
   const std::string content_key = crypto::RandomBytes(random_, 32);
   ASSIGN_OR_RETURN(std::string sealed_key, key->public_key().EncryptOaep(content_key));
   ASSIGN_OR_RETURN(std::string sealed_policy,
-                   crypto::GcmSeal(content_key, PolicyJson(policy).dump(), random_));
+                   crypto::GcmSeal(content_key, WriteJson(PolicyJson(policy)), random_));
 
   // A publishing license (MS-RMPR 2.2.9.7), signed with the SLC's key.
   xrml::Element body("BODY");
@@ -334,30 +323,14 @@ Result<nlohmann::json> LicensingService::Publish(const std::string& cluster,
 
   RETURN_IF_ERROR(Audit(cluster, who.user, "publish", policy.content_id, "issued",
                         policy.template_id.empty() ? "custom rights" : "template " + policy.name));
-  return json{{"Id", policy.template_id.empty() ? policy.content_id : policy.template_id},
-              {"Name", policy.name},
-              {"Description", policy.description},
-              {"Referrer", ""},
-              {"Owner", policy.owner},
-              {"ContentId", policy.content_id},
-              {"SerializedPublishingLicense", crypto::Base64Encode(pl_bytes)},
-              {"Key",
-               {{"Value", crypto::Base64Encode(content_key)},
-                {"Algorithm", "AES"},
-                {"CipherMode", "MICROSOFT.CBC4K"}}}};
+  return PublishedLicense{std::move(policy), pl_bytes, content_key};
 }
 
-Result<nlohmann::json> LicensingService::EndUserLicense(const std::string& cluster,
-                                                        const accounts::Identity& who,
-                                                        const json& request) {
+Result<UseLicense> LicensingService::EndUserLicense(const std::string& cluster,
+                                                    const accounts::Identity& who,
+                                                    const EndUserLicenseRequest& request) {
   RETURN_IF_ERROR(CheckCanIssue(cluster));
-  if (!request.is_object() || !request.contains("SerializedPublishingLicense") ||
-      !request["SerializedPublishingLicense"].is_string()) {
-    return Invalid("the request needs SerializedPublishingLicense (base64)");
-  }
-  auto raw = crypto::Base64Decode(request["SerializedPublishingLicense"].get<std::string>());
-  if (!raw) return Status(Code::kMalformed, "SerializedPublishingLicense is not base64");
-  ASSIGN_OR_RETURN(std::string xml, DecodeLicense(*raw));
+  ASSIGN_OR_RETURN(std::string xml, DecodeLicense(request.publishing_license));
   auto pl = xrml::ParseDocument(xml);
   if (!pl.ok())
     return Status(Code::kMalformed, "not a publishing license: " + pl.status().message());
@@ -390,49 +363,39 @@ Result<nlohmann::json> LicensingService::EndUserLicense(const std::string& clust
     return Status(Code::kMalformed, "the license's key is not base64");
   ASSIGN_OR_RETURN(std::string content_key, key->Decrypt(*sealed_key));
   ASSIGN_OR_RETURN(std::string policy_text, crypto::GcmOpen(content_key, *sealed_policy));
-  const json pj = json::parse(policy_text, nullptr, false);
-  if (pj.is_discarded()) return Status(Code::kMalformed, "the license's rights cannot be read");
-  ASSIGN_OR_RETURN(Policy policy, PolicyFromJson(pj));
+  auto policy = ParseJson(policy_text);
+  if (!policy.ok()) return Status(Code::kMalformed, "the license's rights cannot be read");
+  auto read = PolicyFromJson(*policy);
+  if (!read.ok()) {
+    return Status(Code::kMalformed,
+                  "the license's rights cannot be read: " + read.status().message());
+  }
 
   const Time now = clock_.Now();
-  json answer = {{"Id", policy.template_id.empty() ? policy.content_id : policy.template_id},
-                 {"ContentId", policy.content_id},
-                 {"Name", policy.name},
-                 {"Description", policy.description},
-                 {"Owner", policy.owner},
-                 {"IssuedTo", who.user},
-                 {"allowOfflineAccess", policy.allow_offline},
-                 // The SDK shows content without it as a custom policy.
-                 {"FromTemplate", !policy.template_id.empty()}};
-  if (policy.template_id.empty()) {
-    answer["Policy"] = {{"UserRights", UserRightsJson(policy.user_rights)},
-                        {"IntervalTimeInDays", policy.allow_offline ? policy.interval_days : 0},
-                        {"AllowAuditedExtraction", false}};
-  }
-  if (policy.valid_until) answer["ContentValidUntil"] = FormatIso8601(*policy.valid_until);
-  if (policy.valid_until && now >= *policy.valid_until) {
-    answer["AccessStatus"] = "ContentExpired";
-    RETURN_IF_ERROR(Audit(cluster, who.user, "use", policy.content_id, "ContentExpired",
-                          "expired on " + FormatHuman(*policy.valid_until)));
+  UseLicense answer;
+  answer.policy = std::move(*read);
+  answer.issued_to = who.user;
+  const Policy& p = answer.policy;
+  if (p.valid_until && now >= *p.valid_until) {
+    answer.access = AccessStatus::kContentExpired;
+    RETURN_IF_ERROR(Audit(cluster, who.user, "use", p.content_id, "ContentExpired",
+                          "expired on " + FormatHuman(*p.valid_until)));
     return answer;
   }
-  const std::vector<std::string> rights = RightsOf(policy, who, options_.super_users_group);
-  if (rights.empty()) {
-    answer["AccessStatus"] = "AccessDenied";
-    RETURN_IF_ERROR(Audit(cluster, who.user, "use", policy.content_id, "AccessDenied", ""));
+  answer.rights = RightsOf(p, who, options_.super_users_group);
+  if (answer.rights.empty()) {
+    answer.access = AccessStatus::kDenied;
+    RETURN_IF_ERROR(Audit(cluster, who.user, "use", p.content_id, "AccessDenied", ""));
     return answer;
   }
-  Time until = now + (policy.allow_offline ? Days(policy.interval_days) : kOnlineOnlyLicense);
-  if (policy.valid_until && *policy.valid_until < until) until = *policy.valid_until;
-  answer["AccessStatus"] = "AccessGranted";
-  answer["Rights"] = rights;
-  answer["LicenseValidUntil"] = FormatIso8601(until);
-  answer["Key"] = {{"Value", crypto::Base64Encode(content_key)},
-                   {"Algorithm", "AES"},
-                   {"CipherMode", "MICROSOFT.CBC4K"}};
+  Time until = now + (p.allow_offline ? Days(p.interval_days) : kOnlineOnlyLicense);
+  if (p.valid_until && *p.valid_until < until) until = *p.valid_until;
+  answer.access = AccessStatus::kGranted;
+  answer.valid_until = until;
+  answer.content_key = std::move(content_key);
   std::string joined;
-  for (const auto& r : rights) joined += (joined.empty() ? "" : ",") + r;
-  RETURN_IF_ERROR(Audit(cluster, who.user, "use", policy.content_id, "AccessGranted", joined));
+  for (const auto& r : answer.rights) joined += (joined.empty() ? "" : ",") + r;
+  RETURN_IF_ERROR(Audit(cluster, who.user, "use", p.content_id, "AccessGranted", joined));
   return answer;
 }
 
@@ -494,12 +457,20 @@ Result<std::vector<Template>> LicensingService::ListTemplates() {
   std::vector<Template> out;
   for (const auto& r : rows) {
     Template t{r.Text(0), r.Text(1), r.Text(2), {}, std::nullopt};
-    const json p = json::parse(r.Text(3), nullptr, false);
-    if (p.is_object()) {
-      auto urs = ReadUserRights(p.value("UserRights", json::array()));
-      if (urs.ok()) t.user_rights = *urs;
-      if (p.contains("ValidDays")) t.valid_days = p["ValidDays"].get<int>();
-    }
+    // A damaged row is the operator's to see, not a template that quietly
+    // grants less or never expires.
+    auto damaged = [&](const Status& s) {
+      return Status(Code::kDataLoss, "rights policy template " + t.name + " (" + t.id +
+                                         ") cannot be read: " + s.message());
+    };
+    auto p = ParseJson(r.Text(3));
+    if (!p.ok()) return damaged(p.status());
+    auto urs = UserRightsFromJson(*p);
+    if (!urs.ok()) return damaged(urs.status());
+    t.user_rights = std::move(*urs);
+    auto days = IntField(*p, "ValidDays", 0, 1, kMaxIntervalDays);
+    if (!days.ok()) return damaged(days.status());
+    if (*days != 0) t.valid_days = static_cast<int>(*days);
     out.push_back(std::move(t));
   }
   return out;
@@ -509,16 +480,18 @@ Result<Template> LicensingService::AddTemplate(Template t) {
   if (t.name.empty() || t.name.size() > 128)
     return Invalid("a template needs a name (1 to 128 characters)");
   if (t.description.empty()) return Invalid("a template needs a description");
-  json urs = json::array();
-  for (const auto& ur : t.user_rights) urs.push_back({{"Users", ur.users}, {"Rights", ur.rights}});
-  ASSIGN_OR_RETURN(t.user_rights, ReadUserRights(urs));  // validates
+  RETURN_IF_ERROR(CheckUserRights(t.user_rights));
+  if (t.valid_days && (*t.valid_days < 1 || *t.valid_days > kMaxIntervalDays)) {
+    return Invalid("a template's content expiry must be 1 to " + std::to_string(kMaxIntervalDays) +
+                   " days");
+  }
   t.id = NewGuid(random_);
-  json policy = {{"UserRights", urs}};
+  json policy = {{"UserRights", UserRightsJson(t.user_rights)}};
   if (t.valid_days) policy["ValidDays"] = *t.valid_days;
   auto r = db_.Execute(
       "INSERT INTO rights_templates (id, name, description, policy, created_at) VALUES ($1, $2, "
       "$3, $4, $5)",
-      {t.id, t.name, t.description, policy.dump(), clock_.Now().time_since_epoch().count()});
+      {t.id, t.name, t.description, WriteJson(policy), clock_.Now().time_since_epoch().count()});
   if (!r.ok() && r.status().code() == Code::kAlreadyUsed) {
     return Status(Code::kAlreadyUsed, "a template named \"" + t.name + "\" already exists");
   }

@@ -2,13 +2,13 @@
 // Microsoft's RMS SDK for portable devices asks for them (/my/v2), and the
 // rights policy templates. The SLC's key signs every publishing license and
 // opens every content key; nothing is issued while the SLC has expired.
-// Thread-safe.
+// Requests and answers are typed values: the protocol's JSON is read and
+// written by node/api/my_v2_codec. Thread-safe.
 #pragma once
 
 #include <map>
 #include <memory>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -46,15 +46,53 @@ struct Policy {
   std::optional<Time> valid_until;  // content expiry
 };
 
-// The rights of a publishing request's "Policy" object (the RMS SDK's
-// custom-policy JSON): user rights, descriptors, offline access, content
-// expiry. Pure; kInvalidArgument naming the field for anything out of
-// shape. Owner, content id and template are the caller's.
-Result<Policy> CustomPolicyFromRequest(const nlohmann::json& policy);
+// The rules every policy's user rights follow, from the SDK or from a
+// template: at least one entry, user names of 1 to 256 bytes, known rights
+// (upper-cased here), at most 500 users in all. kInvalidArgument naming the
+// entry ("UserRights[2].Users ...").
+Status CheckUserRights(std::vector<UserRights>& user_rights);
+
+// The longest offline interval a policy may give (100 years).
+inline constexpr int kMaxIntervalDays = 36500;
 
 // A license the client may cache is valid for at most this long when the
 // policy allows no offline access.
 inline constexpr Duration kOnlineOnlyLicense = std::chrono::hours(1);
+
+// POST /publishinglicenses: the rights of a template, or the publisher's
+// own. Exactly one of the two is set.
+struct PublishRequest {
+  std::optional<std::string> template_id;  // a template's GUID
+  // Custom rights: its user_rights, name, description, allow_offline,
+  // interval_days (0 to kMaxIntervalDays) and valid_until are used; owner,
+  // content id and template are the service's.
+  std::optional<Policy> custom;
+};
+
+// A publishing license and the content key it seals.
+struct PublishedLicense {
+  Policy policy;                   // as written into the license
+  std::string publishing_license;  // XrML bytes, UTF-8 with a byte-order mark
+  std::string content_key;         // AES-256 key bytes
+};
+
+// POST /enduserlicenses.
+struct EndUserLicenseRequest {
+  std::string publishing_license;  // the license's bytes (see DecodeLicense)
+};
+
+enum class AccessStatus { kGranted, kDenied, kContentExpired };
+
+// What a user may do with one piece of content. Rights, the license's
+// validity and the content key are set only when access is granted.
+struct UseLicense {
+  Policy policy;  // the rights the publishing license carries
+  std::string issued_to;
+  AccessStatus access = AccessStatus::kDenied;
+  std::vector<std::string> rights;  // sorted; {"OWNER"} for owners and super users
+  Time valid_until{};               // how long the client may cache the license
+  std::string content_key;
+};
 
 struct LicensingOptions {
   std::string super_users_group = "SuperUsers";
@@ -80,13 +118,14 @@ class LicensingService final {
 
   static Status Migrate(store::Database& db);
 
-  // POST /publishinglicenses. `license_url` is the License-Acquisition-URL
-  // written into the license.
-  Result<nlohmann::json> Publish(const std::string& cluster, const accounts::Identity& who,
-                                 const nlohmann::json& request, const std::string& license_url);
-  // POST /enduserlicenses.
-  Result<nlohmann::json> EndUserLicense(const std::string& cluster, const accounts::Identity& who,
-                                        const nlohmann::json& request);
+  // A publishing license for new content owned by `who`. `license_url` is
+  // the License-Acquisition-URL written into it.
+  Result<PublishedLicense> Publish(const std::string& cluster, const accounts::Identity& who,
+                                   const PublishRequest& request, const std::string& license_url);
+  // The use license of `who` for the content of a publishing license this
+  // cluster issued. Refusals (denied, expired) are answers, not errors.
+  Result<UseLicense> EndUserLicense(const std::string& cluster, const accounts::Identity& who,
+                                    const EndUserLicenseRequest& request);
 
   // A rights account certificate (MS-RMPR 2.2.9.5) for `key`, issued by a
   // root cluster to a logged-on user: standard or temporary. The chain goes

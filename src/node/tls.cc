@@ -1,6 +1,7 @@
 #include "node/tls.h"
 
 #include <algorithm>
+#include <charconv>
 
 #include "base/clock.h"
 #include "base/file_system.h"
@@ -51,11 +52,11 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) 
   if (addr.size() >= 2 && addr.front() == '[' && addr.back() == ']') {
     addr = addr.substr(1, addr.size() - 2);
   }
+  // The whole rest is the port: from_chars neither throws nor skips junk.
+  const std::string_view digits = std::string_view(listen).substr(colon + 1);
   int port = -1;
-  try {
-    port = std::stoi(listen.substr(colon + 1));
-  } catch (...) {
-  }
+  const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+  if (ec != std::errc() || end != digits.data() + digits.size()) port = -1;
   if (port < 0 || port > 65535) {
     return Status(Code::kInvalidArgument, "the port in --listen " + listen + " is not 0-65535");
   }

@@ -20,12 +20,19 @@ namespace openrms::store {
 
 using Value = std::variant<std::nullptr_t, int64_t, std::string>;
 
+// One result row. The accessors are total and never throw, whatever the
+// column holds: storage damage is found by the code that reads the value
+// (a time of 0, an empty name), not by an exception far from it. A column
+// index past the end of the row reads as NULL.
 struct Row {
   std::vector<Value> values;
-  bool IsNull(size_t i) const { return std::holds_alternative<std::nullptr_t>(values.at(i)); }
-  // Text of column i ("" for NULL; integers are formatted).
+  bool IsNull(size_t i) const;
+  // Text of column i: "" for NULL, integers in decimal.
   std::string Text(size_t i) const;
-  int64_t Int(size_t i) const;  // 0 for NULL
+  // Integer of column i: 0 for NULL, and 0 for text that is not wholly a
+  // decimal int64 (SQLite returns REAL and TEXT columns as text). Code that
+  // must tell 0 from NULL asks IsNull first.
+  int64_t Int(size_t i) const;
 };
 
 // Thread-safe: any thread may call any method. A Database handed to the

@@ -1,5 +1,6 @@
 #include <sqlite3.h>
 
+#include <charconv>
 #include <mutex>
 #include <vector>
 
@@ -7,17 +8,26 @@
 
 namespace openrms::store {
 
+bool Row::IsNull(size_t i) const {
+  return i >= values.size() || std::holds_alternative<std::nullptr_t>(values[i]);
+}
+
 std::string Row::Text(size_t i) const {
-  const Value& v = values.at(i);
-  if (const auto* s = std::get_if<std::string>(&v)) return *s;
-  if (const auto* n = std::get_if<int64_t>(&v)) return std::to_string(*n);
+  if (i >= values.size()) return "";
+  if (const auto* s = std::get_if<std::string>(&values[i])) return *s;
+  if (const auto* n = std::get_if<int64_t>(&values[i])) return std::to_string(*n);
   return "";
 }
 
 int64_t Row::Int(size_t i) const {
-  const Value& v = values.at(i);
-  if (const auto* n = std::get_if<int64_t>(&v)) return *n;
-  if (const auto* s = std::get_if<std::string>(&v)) return std::stoll(*s);
+  if (i >= values.size()) return 0;
+  if (const auto* n = std::get_if<int64_t>(&values[i])) return *n;
+  if (const auto* s = std::get_if<std::string>(&values[i])) {
+    int64_t n = 0;
+    const char* end = s->data() + s->size();
+    const auto [ptr, ec] = std::from_chars(s->data(), end, n);
+    return ec == std::errc() && ptr == end ? n : 0;
+  }
   return 0;
 }
 

@@ -68,5 +68,29 @@ TEST(Sqlite, ConcurrentWritersAllLand) {
   EXPECT_EQ((*db)->Query("SELECT COUNT(*) FROM t")->at(0).Int(0), 100);
 }
 
+// Rows never throw: NULL, text and a REAL in an integer's place, and a
+// column past the end, each read as a defined value.
+TEST(Sqlite, RowAccessorsAreTotal) {
+  auto db = OpenSqlite(TempPath("d.db"));
+  ASSERT_TRUE(db.ok());
+  auto rows = (*db)->Query(
+      "SELECT NULL, 'seven', '42', 2.5, 9223372036854775807, '99999999999999999999', ' 5'");
+  ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+  const Row& r = rows->at(0);
+  EXPECT_TRUE(r.IsNull(0));
+  EXPECT_EQ(r.Int(0), 0);
+  EXPECT_EQ(r.Text(0), "");
+  EXPECT_EQ(r.Int(1), 0);
+  EXPECT_EQ(r.Int(2), 42);
+  EXPECT_EQ(r.Int(3), 0);
+  EXPECT_EQ(r.Text(3), "2.5");
+  EXPECT_EQ(r.Int(4), INT64_MAX);
+  EXPECT_EQ(r.Int(5), 0);  // out of range
+  EXPECT_EQ(r.Int(6), 0);  // not wholly a number
+  EXPECT_TRUE(r.IsNull(7));
+  EXPECT_EQ(r.Int(7), 0);
+  EXPECT_EQ(r.Text(7), "");
+}
+
 }  // namespace
 }  // namespace openrms::store

@@ -1,15 +1,16 @@
 // libFuzzer target: the JSON bodies of the licensing protocol, as a node
-// reads them: the depth-limited parse, then a publishing request's custom
-// policy and the typed fields every handler reads. Invariants: a parsed
-// document can be dumped (no deep recursion gets past the limit), and an
-// accepted policy stays inside the bounds the readers promise.
+// reads them: the depth-limited parse, the typed fields, then the codec of
+// node/api (every request it reads, a publishing request's custom policy
+// above all). Invariants: a parsed document can be dumped (no deep
+// recursion gets past the limit), nothing throws, and an accepted policy
+// stays inside the bounds the readers promise.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
 
 #include "base/json.h"
-#include "licensing/licensing.h"
+#include "node/api/my_v2_codec.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using openrms::ParseJson;
@@ -21,8 +22,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)openrms::StringField(*j, "TemplateId", "", 256);
   (void)openrms::BoolField(*j, "Temporary", false);
   (void)openrms::StringField(*j, "PublicKey", "", 16 << 10);
+  (void)openrms::node::api::ReadPublishRequest(*j);
+  (void)openrms::node::api::ReadEndUserLicenseRequest(*j);
+  (void)openrms::node::api::ReadCertificationRequest(*j);
   const nlohmann::json& policy = j->is_object() && j->contains("Policy") ? (*j)["Policy"] : *j;
-  auto p = openrms::licensing::CustomPolicyFromRequest(policy);
+  auto p = openrms::node::api::CustomPolicyFromRequest(policy);
   if (p.ok()) {
     if (p->interval_days < 0 || p->interval_days > 36500) std::abort();
     if (p->interval_days == 0 && p->allow_offline) std::abort();

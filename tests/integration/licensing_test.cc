@@ -6,6 +6,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
+#include <tuple>
 
 #include "base/clock.h"
 #include "base/file_system.h"
@@ -187,6 +188,18 @@ TEST_F(LicensingTest, ProtectedByOneUserOpenedByAnotherWhoHoldsTheRight) {
   // So do super users.
   CommandResult dave = As("dave", {"open", Out("a.pfile"), Out("a-dave.txt"), "--server", root_});
   EXPECT_EQ(dave.exit_code, 0) << dave.err;
+}
+
+// A file name is any bytes; the policy that names it is still sent.
+TEST_F(LicensingTest, AFileNameThatIsNotUtf8IsProtected) {
+  const std::string odd = Out("caf\xE9.txt");  // Latin-1, not UTF-8
+  std::ofstream(odd) << "numbers\n";
+  CommandResult p =
+      As("alice", {"protect", odd, Out("odd.pfile"), "--server", root_, "--rights", "bob:VIEW"});
+  EXPECT_EQ(p.exit_code, 0) << p.err;
+  CommandResult o = As("bob", {"open", Out("odd.pfile"), Out("odd.txt"), "--server", root_});
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_EQ(ReadAll(Out("odd.txt")), "numbers\n");
 }
 
 // Content of the old aligned layout: the last full block and the padding in
@@ -537,6 +550,37 @@ TEST_F(LicensingTest, HostileJsonGetsA400AndTheNodeLives) {
               "IntervalTimeInDays must be a whole number from 0 to 36500");
   }
 
+  // Wrong-typed fields of each request: a 400 naming the field.
+  const nlohmann::json rights = {{{"Users", {"bob"}}, {"Rights", {"VIEW"}}}};
+  const std::vector<std::tuple<std::string, nlohmann::json, std::string>> wrong = {
+      {"publishinglicenses", {{"TemplateId", 5}}, "TemplateId must be a string"},
+      {"publishinglicenses",
+       {{"Policy", {{"UserRights", rights}, {"Descriptors", {42}}}}},
+       "Policy.Descriptors[0] must be an object"},
+      {"publishinglicenses",
+       {{"Policy", {{"UserRights", rights}, {"LicenseValidUntil", 2099}}}},
+       "LicenseValidUntil must be a date"},
+      {"enduserlicenses",
+       {{"SerializedPublishingLicense", {"AAAA"}}},
+       "the request needs SerializedPublishingLicense (base64)"},
+  };
+  for (const auto& [op, body, message] : wrong) {
+    SCOPED_TRACE(body.dump());
+    auto w = Call(op, token, body);
+    ASSERT_TRUE(w.ok());
+    EXPECT_EQ(w->status, 400) << w->body;
+    EXPECT_EQ(nlohmann::json::parse(w->body)["Message"], message);
+  }
+  // An unknown right is quoted cut to 64 bytes, here in the middle of a
+  // UTF-8 character: still a 400 (writing it used to throw: a 500).
+  std::string right = "A";
+  for (int i = 0; i < 40; ++i) right += "\xC3\xA9";
+  auto cut = Call("publishinglicenses", token,
+                  {{"Policy", {{"UserRights", {{{"Users", {"bob"}}, {"Rights", {right}}}}}}}});
+  ASSERT_TRUE(cut.ok());
+  EXPECT_EQ(cut->status, 400) << cut->body;
+  EXPECT_EQ(nlohmann::json::parse(cut->body)["Code"], "InvalidRequest");
+
   // /certification: a wrong type is a 400 naming the field, not a 500.
   http::ClientRequest cert = deep;
   cert.url = root_ + "/certification";
@@ -545,6 +589,11 @@ TEST_F(LicensingTest, HostileJsonGetsA400AndTheNodeLives) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->status, 400);
   EXPECT_EQ(nlohmann::json::parse(c->body)["Message"], "Temporary must be true or false");
+  cert.body = R"({"PublicKey":["AAAA"]})";
+  c = http::Fetch(cert);
+  EXPECT_EQ(c->status, 400);
+  EXPECT_EQ(nlohmann::json::parse(c->body)["Message"],
+            "the body needs PublicKey (base64 DER PKCS#1)");
   cert.body = std::string(101, '{');  // "[{{{...", not "[" + ...: GCC 12 -Wrestrict at -O3
   cert.body[0] = '[';
   c = http::Fetch(cert);

@@ -2,10 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
+
 namespace openrms::node::api {
 
 http::Response JsonError(int status, const std::string& code, const std::string& message) {
-  return http::Response::Json(status, nlohmann::json{{"Code", code}, {"Message", message}}.dump());
+  // Messages quote what clients sent, cut to a length that may split a
+  // UTF-8 sequence: written without throwing.
+  return http::Response::Json(status, WriteJson({{"Code", code}, {"Message", message}}));
 }
 
 std::optional<accounts::Session> BearerAuth::SessionOf(const http::Request& req) const {

@@ -3,8 +3,9 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
-#include "crypto/encoding.h"
+#include "crypto/keys.h"
 #include "node/api/my_v2.h"
+#include "node/api/my_v2_codec.h"
 #include "xrml/chain.h"
 
 namespace openrms::node::api {
@@ -17,24 +18,19 @@ http::Response CertificationApi::Handle(const std::string& cluster,
   http::Response error;
   const auto body = JsonBody(req, error);
   if (!body) return error;
-  auto public_key = StringField(*body, "PublicKey", "", 16 << 10);
-  if (!public_key.ok() || public_key->empty()) {
-    return JsonError(400, "InvalidRequest", "the body needs PublicKey (base64 DER PKCS#1)");
-  }
-  auto temporary = BoolField(*body, "Temporary", false);
-  if (!temporary.ok()) return JsonError(400, "InvalidRequest", temporary.status().message());
-  auto der = crypto::Base64Decode(*public_key);
-  auto key = der ? crypto::PublicKey::FromPkcs1Der(*der)
-                 : Result<crypto::PublicKey>(Status(Code::kMalformed, "PublicKey is not base64"));
+  auto request = ReadCertificationRequest(*body);
+  if (!request.ok()) return JsonError(400, "InvalidRequest", request.status().message());
+  auto key = crypto::PublicKey::FromPkcs1Der(request->public_key_der);
   if (!key.ok()) return JsonError(400, "InvalidRequest", key.status().message());
-  auto chain = licensing_.Certify(cluster, {session->user, session->groups, ""}, *key, *temporary);
+  auto chain =
+      licensing_.Certify(cluster, {session->user, session->groups, ""}, *key, request->temporary);
   if (!chain.ok()) {
     const licensing::ProtocolError e = licensing::LicensingService::ToProtocolError(chain.status());
     return JsonError(chain.status().code() == Code::kPermissionDenied ? 403 : e.http_status, e.code,
                      e.message);
   }
-  return http::Response::Json(200,
-                              nlohmann::json{{"Certificate", xrml::WriteChainFile(*chain)}}.dump());
+  // The user's name is in the chain: written without throwing.
+  return http::Response::Json(200, WriteJson(CertificationJson(xrml::WriteChainFile(*chain))));
 }
 
 }  // namespace openrms::node::api

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
+#include "node/api/my_v2_codec.h"
 
 namespace openrms::node::api {
 
@@ -20,38 +21,39 @@ http::Response MyV2Api::Handle(const std::string& cluster, const std::string& ba
   const auto session = bearer_.SessionOf(req);
   if (!session) return bearer_.Challenge(cluster);
   const accounts::Identity who{session->user, session->groups, ""};
-  auto answer = [](const Result<nlohmann::json>& r) {
-    if (r.ok()) return http::Response::Json(200, r->dump());
-    const licensing::ProtocolError e = licensing::LicensingService::ToProtocolError(r.status());
+  auto refusal = [](const Status& s) {
+    const licensing::ProtocolError e = licensing::LicensingService::ToProtocolError(s);
     return JsonError(e.http_status, e.code, e.message);
   };
+  // Names and URLs in answers came from users: written without throwing.
+  auto ok = [](const nlohmann::json& j) { return http::Response::Json(200, WriteJson(j)); };
   if (operation == "servicediscovery" && req.method == "GET") {
-    nlohmann::json services = nlohmann::json::array();
-    for (const char* name : {"enduserlicenses", "publishinglicenses", "templates",
-                             "clientdebuglogs", "clientperformancelogs"}) {
-      services.push_back({{"Name", name}, {"Uri", base + "/" + name}});
-    }
-    return http::Response::Json(200, services.dump());
+    return ok(ServiceDiscoveryJson(base));
   }
   if (operation == "templates" && req.method == "GET") {
     auto list = licensing_.ListTemplates();
-    if (!list.ok()) return answer(list.status());
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& t : *list)
-      out.push_back({{"Id", t.id}, {"Name", t.name}, {"Description", t.description}});
-    return http::Response::Json(200, out.dump());
+    if (!list.ok()) return refusal(list.status());
+    return ok(TemplatesJson(*list));
   }
   if (operation == "publishinglicenses" && req.method == "POST") {
     http::Response error;
     const auto j = JsonBody(req, error);
     if (!j) return error;
-    return answer(licensing_.Publish(cluster, who, *j, base));
+    auto request = ReadPublishRequest(*j);
+    if (!request.ok()) return refusal(request.status());
+    auto license = licensing_.Publish(cluster, who, *request, base);
+    if (!license.ok()) return refusal(license.status());
+    return ok(PublishedLicenseJson(*license));
   }
   if (operation == "enduserlicenses" && req.method == "POST") {
     http::Response error;
     const auto j = JsonBody(req, error);
     if (!j) return error;
-    return answer(licensing_.EndUserLicense(cluster, who, *j));
+    auto request = ReadEndUserLicenseRequest(*j);
+    if (!request.ok()) return refusal(request.status());
+    auto license = licensing_.EndUserLicense(cluster, who, *request);
+    if (!license.ok()) return refusal(license.status());
+    return ok(UseLicenseJson(*license));
   }
   // With service discovery off the SDK posts to clientlogs/debug and
   // clientlogs/performance; discovery names the other two.

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "http/forms.h"
 #include "node/api/bearer.h"
 
@@ -11,8 +12,8 @@ http::Response TokenEndpoint::Handle(const http::Request& req) const {
   if (req.method != "POST") return http::Response::Text(405, "use POST\n");
   auto form = http::ParseUrlEncoded(req.body);
   auto error = [](const std::string& code, const std::string& text) {
-    return http::Response::Json(
-        400, nlohmann::json{{"error", code}, {"error_description", text}}.dump());
+    // The text may quote a user name as sent (any bytes): written without throwing.
+    return http::Response::Json(400, WriteJson({{"error", code}, {"error_description", text}}));
   };
   if (!form.ok()) return error("invalid_request", form.status().message());
   if (form->count("grant_type") == 0 || form->at("grant_type") != "password") {
@@ -26,8 +27,7 @@ http::Response TokenEndpoint::Handle(const http::Request& req) const {
     return JsonError(500, "InternalError", ForRemoteCaller(token.status()).message());
   }
   http::Response r = http::Response::Json(
-      200, nlohmann::json{{"access_token", *token}, {"token_type", "Bearer"}, {"expires_in", 1800}}
-               .dump());
+      200, WriteJson({{"access_token", *token}, {"token_type", "Bearer"}, {"expires_in", 1800}}));
   r.SetHeader("Cache-Control", "no-store");
   return r;
 }

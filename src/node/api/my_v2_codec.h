@@ -1,0 +1,50 @@
+// The JSON of the licensing protocol as Microsoft's RMS SDK writes and reads
+// it (/my/v2, and the /certification body), to and from the typed values
+// of licensing/. Field names, types and order are the SDK's contract (order:
+// nlohmann::json keeps object keys sorted, and the answers have always been
+// written that way), so an answer must stay byte for byte what it is.
+//
+// Pure functions that never throw: every field is read through the checked
+// readers of base/json.h, and a field of the wrong type or out of range is
+// kInvalidArgument whose message names it (kMalformed for bytes that are
+// not base64).
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+#include "licensing/licensing.h"
+
+namespace openrms::node::api {
+
+// The rights of a publishing request's "Policy" object (the SDK's
+// custom-policy JSON): user rights, descriptors, offline access, content
+// expiry, checked against licensing::CheckUserRights. Owner, content id and
+// template are the service's.
+Result<licensing::Policy> CustomPolicyFromRequest(const nlohmann::json& policy);
+
+// POST publishinglicenses: {"TemplateId"} or {"Policy"}. A body with
+// neither reads as a request with neither (the service refuses it).
+Result<licensing::PublishRequest> ReadPublishRequest(const nlohmann::json& body);
+// POST enduserlicenses: {"SerializedPublishingLicense": base64}.
+Result<licensing::EndUserLicenseRequest> ReadEndUserLicenseRequest(const nlohmann::json& body);
+
+nlohmann::json PublishedLicenseJson(const licensing::PublishedLicense& license);
+nlohmann::json UseLicenseJson(const licensing::UseLicense& license);
+// GET templates: [{Id, Name, Description}].
+nlohmann::json TemplatesJson(const std::vector<licensing::Template>& templates);
+// GET servicediscovery: the operations below `base` (the /my/v2 URL).
+nlohmann::json ServiceDiscoveryJson(const std::string& base);
+
+// POST /certification: {"PublicKey": base64 DER PKCS#1, "Temporary": bool}.
+struct CertificationRequest {
+  std::string public_key_der;
+  bool temporary = false;
+};
+Result<CertificationRequest> ReadCertificationRequest(const nlohmann::json& body);
+// {"Certificate": the RAC chain file}.
+nlohmann::json CertificationJson(const std::string& chain_file);
+
+}  // namespace openrms::node::api

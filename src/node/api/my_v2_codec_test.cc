@@ -1,0 +1,265 @@
+#include "node/api/my_v2_codec.h"
+
+#include <gtest/gtest.h>
+
+#include "base/json.h"
+#include "node/api/bearer.h"
+
+namespace openrms::node::api {
+namespace {
+
+using licensing::AccessStatus;
+using licensing::Policy;
+
+nlohmann::json Parse(const std::string& text) { return *ParseJson(text); }
+
+Policy CustomPolicy() {
+  Policy p;
+  p.content_id = "{c0ffee}";
+  p.owner = "alice";
+  p.name = "Protected report.txt";
+  p.description = "Protected by alice";
+  p.user_rights = {{{"bob", "Staff"}, {"VIEW", "PRINT"}}, {{"carol"}, {"OWNER"}}};
+  p.allow_offline = true;
+  p.interval_days = 30;
+  p.valid_until = *ParseTime("2099-01-01T00:00:00Z");
+  return p;
+}
+
+Policy TemplatePolicy() {
+  Policy p;
+  p.content_id = "{c0ffee}";
+  p.owner = "alice";
+  p.name = "Confidential";
+  p.description = "Staff may view";
+  p.template_id = "{7e3a1a7e}";
+  p.user_rights = {{{"carol"}, {"VIEW"}}};
+  p.allow_offline = false;
+  p.interval_days = 30;
+  return p;
+}
+
+// The answers, byte for byte as licensing.cc wrote them before the codec
+// (same field names, types and sorted order); the RMS SDK parses these.
+TEST(MyV2Codec, PublishedLicenseIsTheSdksJsonByteForByte) {
+  licensing::PublishedLicense custom{CustomPolicy(), "\xEF\xBB\xBF<XrML/>", "0123456789abcdef"};
+  EXPECT_EQ(WriteJson(PublishedLicenseJson(custom)),
+            R"({"ContentId":"{c0ffee}","Description":"Protected by alice","Id":"{c0ffee}",)"
+            R"("Key":{"Algorithm":"AES","CipherMode":"MICROSOFT.CBC4K",)"
+            R"("Value":"MDEyMzQ1Njc4OWFiY2RlZg=="},"Name":"Protected report.txt",)"
+            R"("Owner":"alice","Referrer":"","SerializedPublishingLicense":"77u/PFhyTUwvPg=="})");
+  licensing::PublishedLicense from_template{TemplatePolicy(), "PL", "K"};
+  EXPECT_EQ(WriteJson(PublishedLicenseJson(from_template)),
+            R"({"ContentId":"{c0ffee}","Description":"Staff may view","Id":"{7e3a1a7e}",)"
+            R"("Key":{"Algorithm":"AES","CipherMode":"MICROSOFT.CBC4K","Value":"Sw=="},)"
+            R"("Name":"Confidential","Owner":"alice","Referrer":"",)"
+            R"("SerializedPublishingLicense":"UEw="})");
+}
+
+TEST(MyV2Codec, UseLicenseIsTheSdksJsonByteForByte) {
+  licensing::UseLicense granted;
+  granted.policy = CustomPolicy();
+  granted.issued_to = "bob";
+  granted.access = AccessStatus::kGranted;
+  granted.rights = {"PRINT", "VIEW"};
+  granted.valid_until = *ParseTime("2030-02-03T04:05:06Z");
+  granted.content_key = "0123456789abcdef";
+  EXPECT_EQ(WriteJson(UseLicenseJson(granted)),
+            R"({"AccessStatus":"AccessGranted","ContentId":"{c0ffee}",)"
+            R"("ContentValidUntil":"2099-01-01T00:00:00Z","Description":"Protected by alice",)"
+            R"("FromTemplate":false,"Id":"{c0ffee}","IssuedTo":"bob",)"
+            R"("Key":{"Algorithm":"AES","CipherMode":"MICROSOFT.CBC4K",)"
+            R"("Value":"MDEyMzQ1Njc4OWFiY2RlZg=="},"LicenseValidUntil":"2030-02-03T04:05:06Z",)"
+            R"("Name":"Protected report.txt","Owner":"alice",)"
+            R"("Policy":{"AllowAuditedExtraction":false,"IntervalTimeInDays":30,)"
+            R"("UserRights":[{"Rights":["VIEW","PRINT"],"Users":["bob","Staff"]},)"
+            R"({"Rights":["OWNER"],"Users":["carol"]}]},"Rights":["PRINT","VIEW"],)"
+            R"("allowOfflineAccess":true})");
+
+  licensing::UseLicense denied;
+  denied.policy = TemplatePolicy();
+  denied.issued_to = "bob";
+  denied.access = AccessStatus::kDenied;
+  EXPECT_EQ(WriteJson(UseLicenseJson(denied)),
+            R"({"AccessStatus":"AccessDenied","ContentId":"{c0ffee}",)"
+            R"("Description":"Staff may view","FromTemplate":true,"Id":"{7e3a1a7e}",)"
+            R"("IssuedTo":"bob","Name":"Confidential","Owner":"alice",)"
+            R"("allowOfflineAccess":false})");
+
+  // Without offline access the SDK is told an interval of 0.
+  licensing::UseLicense expired;
+  expired.policy = CustomPolicy();
+  expired.policy.allow_offline = false;
+  expired.policy.user_rights = {{{"bob"}, {"VIEW"}}};
+  expired.issued_to = "bob";
+  expired.access = AccessStatus::kContentExpired;
+  EXPECT_EQ(WriteJson(UseLicenseJson(expired)),
+            R"({"AccessStatus":"ContentExpired","ContentId":"{c0ffee}",)"
+            R"("ContentValidUntil":"2099-01-01T00:00:00Z","Description":"Protected by alice",)"
+            R"("FromTemplate":false,"Id":"{c0ffee}","IssuedTo":"bob",)"
+            R"("Name":"Protected report.txt","Owner":"alice",)"
+            R"("Policy":{"AllowAuditedExtraction":false,"IntervalTimeInDays":0,)"
+            R"("UserRights":[{"Rights":["VIEW"],"Users":["bob"]}]},"allowOfflineAccess":false})");
+}
+
+TEST(MyV2Codec, OtherAnswers) {
+  EXPECT_EQ(WriteJson(TemplatesJson({{"{1}", "Confidential", "Staff may view", {}, 7}})),
+            R"([{"Description":"Staff may view","Id":"{1}","Name":"Confidential"}])");
+  EXPECT_EQ(WriteJson(ServiceDiscoveryJson("https://h/c/my/v2")),
+            R"([{"Name":"enduserlicenses","Uri":"https://h/c/my/v2/enduserlicenses"},)"
+            R"({"Name":"publishinglicenses","Uri":"https://h/c/my/v2/publishinglicenses"},)"
+            R"({"Name":"templates","Uri":"https://h/c/my/v2/templates"},)"
+            R"({"Name":"clientdebuglogs","Uri":"https://h/c/my/v2/clientdebuglogs"},)"
+            R"({"Name":"clientperformancelogs","Uri":"https://h/c/my/v2/clientperformancelogs"}])");
+  EXPECT_EQ(WriteJson(CertificationJson("<chain/>")), R"({"Certificate":"<chain/>"})");
+}
+
+TEST(MyV2Codec, ReadsTheSdksPublishRequest) {
+  auto r = ReadPublishRequest(Parse(R"({
+      "PreferDeprecatedAlgorithms": false, "AllowAuditedExtraction": false,
+      "Policy": {"Descriptors": [{"Name": "Protected", "Description": "By the SDK",
+                                  "Language": "en-us"}],
+                 "UserRights": [{"Users": ["bob"], "Rights": ["view", "EXTRACT"]}],
+                 "allowOfflineAccess": true, "IntervalTimeInDays": 30,
+                 "LicenseValidUntil": "2099-01-01T00:00:00"}})"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->template_id);
+  ASSERT_TRUE(r->custom);
+  EXPECT_EQ(r->custom->name, "Protected");
+  EXPECT_EQ(r->custom->description, "By the SDK");
+  ASSERT_EQ(r->custom->user_rights.size(), 1u);
+  EXPECT_EQ(r->custom->user_rights[0].rights, (std::vector<std::string>{"VIEW", "EXTRACT"}));
+  EXPECT_TRUE(r->custom->allow_offline);
+  EXPECT_EQ(r->custom->interval_days, 30);
+  EXPECT_EQ(r->custom->valid_until, ParseTime("2099-01-01T00:00:00Z"));
+
+  auto t = ReadPublishRequest(Parse(R"({"TemplateId": "{7e3a1a7e}"})"));
+  ASSERT_TRUE(t.ok());
+  EXPECT_EQ(t->template_id, "{7e3a1a7e}");
+  EXPECT_FALSE(t->custom);
+  // Offline interval 0 means no offline access, whatever else was sent.
+  auto online =
+      CustomPolicyFromRequest(Parse(R"({"UserRights": [{"Users": ["bob"], "Rights": ["VIEW"]}],
+                "allowOfflineAccess": true, "IntervalTimeInDays": 0})"));
+  ASSERT_TRUE(online.ok());
+  EXPECT_FALSE(online->allow_offline);
+  // Neither: the service refuses it.
+  auto neither = ReadPublishRequest(Parse(R"({"Policy": 42})"));
+  ASSERT_TRUE(neither.ok());
+  EXPECT_FALSE(neither->template_id || neither->custom);
+}
+
+// Every field of the wrong type is a 400 that names it, never a throw.
+TEST(MyV2Codec, WrongTypedPublishFieldsAreA400NamingTheField) {
+  const std::string rights = R"("UserRights": [{"Users": ["bob"], "Rights": ["VIEW"]}])";
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"([1, 2])", "the request body must be a JSON object"},
+      {R"({"TemplateId": 5})", "TemplateId must be a string"},
+      {R"({"TemplateId": ["x"]})", "TemplateId must be a string"},
+      {R"({"Policy": {"UserRights": "bob"}})",
+       "Policy.UserRights must be a non-empty array of {Users, Rights}"},
+      {R"({"Policy": {"UserRights": []}})",
+       "Policy.UserRights must be a non-empty array of {Users, Rights}"},
+      {R"({"Policy": {"UserRights": [5]}})", "UserRights[0] needs Users and Rights arrays"},
+      {R"({"Policy": {"UserRights": [{"Users": ["bob"], "Rights": "VIEW"}]}})",
+       "UserRights[0] needs Users and Rights arrays"},
+      {R"({"Policy": {"UserRights": [{"Users": ["bob"], "Rights": ["VIEW"]},
+                                     {"Users": [7], "Rights": ["VIEW"]}]}})",
+       "UserRights[1].Users holds an empty or invalid name"},
+      {R"({"Policy": {"UserRights": [{"Users": [""], "Rights": ["VIEW"]}]}})",
+       "UserRights[0].Users holds an empty or invalid name"},
+      {R"({"Policy": {"UserRights": [{"Users": ["u"], "Rights": [[1, 2]]}]}})",
+       "UserRights[0].Rights must hold strings"},
+      {R"({"Policy": {"UserRights": [{"Users": ["u"], "Rights": ["FLY"]}]}})",
+       "unknown right FLY (use OWNER, VIEW, EDIT, PRINT, EXTRACT, EXPORT, ...)"},
+      {R"({"Policy": {)" + rights + R"(, "allowOfflineAccess": "yes"}})",
+       "allowOfflineAccess must be true or false"},
+      {R"({"Policy": {)" + rights + R"(, "IntervalTimeInDays": "30"}})",
+       "IntervalTimeInDays must be a whole number from 0 to 36500"},
+      {R"({"Policy": {)" + rights + R"(, "IntervalTimeInDays": 30.5}})",
+       "IntervalTimeInDays must be a whole number from 0 to 36500"},
+      {R"({"Policy": {)" + rights + R"(, "IntervalTimeInDays": 9223372036854775808}})",
+       "IntervalTimeInDays must be a whole number from 0 to 36500"},
+      {R"({"Policy": {)" + rights + R"(, "Descriptors": {"Name": "x"}}})",
+       "Policy.Descriptors must be an array"},
+      {R"({"Policy": {)" + rights + R"(, "Descriptors": [42]}})",
+       "Policy.Descriptors[0] must be an object"},
+      {R"({"Policy": {)" + rights + R"(, "Descriptors": [{"Name": 1}]}})",
+       "Policy.Descriptors[0].Name must be a string"},
+      {R"({"Policy": {)" + rights + R"(, "Descriptors": [{"Description": false}]}})",
+       "Policy.Descriptors[0].Description must be a string"},
+      {R"({"Policy": {)" + rights + R"(, "LicenseValidUntil": 20990101}})",
+       "LicenseValidUntil must be a date"},
+      {R"({"Policy": {)" + rights + R"(, "LicenseValidUntil": "tomorrow"}})",
+       "LicenseValidUntil must be a UTC time like 2027-01-31T00:00:00Z"},
+  };
+  for (const auto& [body, message] : cases) {
+    SCOPED_TRACE(body);
+    auto r = ReadPublishRequest(Parse(body));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+    EXPECT_EQ(r.status().message(), message);
+    const auto e = licensing::LicensingService::ToProtocolError(r.status());
+    EXPECT_EQ(e.http_status, 400);
+    EXPECT_EQ(e.code, "InvalidRequest");
+  }
+}
+
+TEST(MyV2Codec, WrongTypedEndUserLicenseFieldsAreA400NamingTheField) {
+  for (const char* body : {R"({})", R"({"SerializedPublishingLicense": 5})",
+                           R"({"SerializedPublishingLicense": null})",
+                           R"({"SerializedPublishingLicense": ["AAAA"]})", R"(["AAAA"])"}) {
+    SCOPED_TRACE(body);
+    auto r = ReadEndUserLicenseRequest(Parse(body));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().message(), "the request needs SerializedPublishingLicense (base64)");
+    EXPECT_EQ(licensing::LicensingService::ToProtocolError(r.status()).http_status, 400);
+  }
+  auto junk = ReadEndUserLicenseRequest(Parse(R"({"SerializedPublishingLicense": "**"})"));
+  EXPECT_EQ(junk.status().code(), Code::kMalformed);
+  EXPECT_EQ(junk.status().message(), "SerializedPublishingLicense is not base64");
+  EXPECT_EQ(licensing::LicensingService::ToProtocolError(junk.status()).code,
+            "InvalidPublishingLicense");
+  auto ok = ReadEndUserLicenseRequest(Parse(R"({"SerializedPublishingLicense": "UEw="})"));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->publishing_license, "PL");
+}
+
+TEST(MyV2Codec, WrongTypedCertificationFieldsAreA400NamingTheField) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {R"({})", "the body needs PublicKey (base64 DER PKCS#1)"},
+      {R"({"PublicKey": 5})", "the body needs PublicKey (base64 DER PKCS#1)"},
+      {R"({"PublicKey": ""})", "the body needs PublicKey (base64 DER PKCS#1)"},
+      {R"({"PublicKey": "AAAA", "Temporary": "yes"})", "Temporary must be true or false"},
+      {R"({"PublicKey": "AAAA", "Temporary": 1})", "Temporary must be true or false"},
+      {R"({"PublicKey": "**"})", "PublicKey is not base64"},
+  };
+  for (const auto& [body, message] : cases) {
+    SCOPED_TRACE(body);
+    auto r = ReadCertificationRequest(Parse(body));
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.status().message(), message);
+  }
+  auto ok = ReadCertificationRequest(Parse(R"({"PublicKey": "UEs=", "Temporary": true})"));
+  ASSERT_TRUE(ok.ok());
+  EXPECT_EQ(ok->public_key_der, "PK");
+  EXPECT_TRUE(ok->temporary);
+}
+
+// A message that quotes a client's string cut mid-character is still
+// written (dump() alone would throw and the server answer 500).
+TEST(MyV2Codec, ErrorsQuotingInvalidUtf8AreStillWritten) {
+  std::string right = "A";
+  for (int i = 0; i < 40; ++i) right += "\xC3\xA9";  // é: byte 64 splits one
+  auto r = ReadPublishRequest(
+      Parse(R"({"Policy": {"UserRights": [{"Users": ["u"], "Rights": [")" + right + R"("]}]}})"));
+  ASSERT_FALSE(r.ok());
+  const http::Response response = JsonError(400, "InvalidRequest", r.status().message());
+  EXPECT_EQ(response.status, 400);
+  const auto body = ParseJson(response.body);
+  ASSERT_TRUE(body.ok()) << response.body;
+  EXPECT_EQ((*body)["Message"].get<std::string>().rfind("unknown right A\xC3\xA9", 0), 0u);
+}
+
+}  // namespace
+}  // namespace openrms::node::api
