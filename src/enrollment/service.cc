@@ -1,5 +1,6 @@
 #include "enrollment/service.h"
 
+#include "base/clock.h"
 #include "base/text.h"
 #include "crypto/encoding.h"
 #include "xrml/chain.h"
@@ -10,8 +11,6 @@ namespace {
 
 using store::Row;
 using store::Value;
-
-Time RoundToMinute(Time t) { return t - Duration(t.time_since_epoch().count() % 60); }
 
 std::string TokenHash(std::string_view token) {
   return crypto::HexEncode(crypto::Sha256(Trim(token)));
