@@ -17,7 +17,7 @@ namespace {
 int64_t Secs(Time t) { return t.time_since_epoch().count(); }
 Status Done(const Result<int64_t>& r) { return r.ok() ? Status::Ok() : r.status(); }
 
-std::string Hash(std::string_view token) { return crypto::HexEncode(crypto::Sha256(token)); }
+std::string Hash(std::string_view token) { return HexEncode(crypto::Sha256(token)); }
 
 std::string JoinGroups(const std::vector<std::string>& groups) {
   std::string s;

@@ -65,6 +65,13 @@ TEST(Random, GuidsHaveTheMsGuidShape) {
   EXPECT_FALSE(IsGuid("{not-a-guid}"));
 }
 
+TEST(Text, ToLowerAndHex) {
+  EXPECT_EQ(ToLower("Content-TYPE \xc3\x89"), "content-type \xc3\x89");
+  EXPECT_EQ(HexEncode(std::string("\x00\x0a\xff", 3)), "000aff");
+  EXPECT_EQ(HexEncode("\xab", true), "AB");
+  EXPECT_EQ(HexEncode(""), "");
+}
+
 TEST(Text, Utf16RoundTrip) {
   auto u16 = Utf8ToUtf16Le("A\xc3\xa9");
   ASSERT_TRUE(u16.ok());

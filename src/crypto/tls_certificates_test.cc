@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/text.h"
 #include "crypto/keys.h"
 #include "crypto/sealing.h"
 #include "crypto/ssl_util.h"

@@ -12,9 +12,7 @@ namespace {
 using store::Row;
 using store::Value;
 
-std::string TokenHash(std::string_view token) {
-  return crypto::HexEncode(crypto::Sha256(Trim(token)));
-}
+std::string TokenHash(std::string_view token) { return HexEncode(crypto::Sha256(Trim(token))); }
 
 Status FromResult(const Result<int64_t>& r) { return r.ok() ? Status::Ok() : r.status(); }
 

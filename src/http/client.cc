@@ -36,12 +36,6 @@ constexpr auto kShutdownWait = std::chrono::seconds(1);
 
 std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 struct Url {
   bool https = true;
   std::string host;  // without brackets
