@@ -15,9 +15,8 @@ namespace openrms::accounts {
 namespace {
 
 int64_t Secs(Time t) { return t.time_since_epoch().count(); }
-Status Done(const Result<int64_t>& r) { return r.ok() ? Status::Ok() : r.status(); }
 
-std::string Hash(std::string_view token) { return crypto::HexEncode(crypto::Sha256(token)); }
+std::string Hash(std::string_view token) { return HexEncode(crypto::Sha256(token)); }
 
 std::string JoinGroups(const std::vector<std::string>& groups) {
   std::string s;
@@ -182,15 +181,15 @@ Status AccountStore::AddUser(const std::string& user, const std::string& passwor
         "INSERT INTO accounts (name, name_key, password_hash, created_at) VALUES ($1, $2, $3, $4)",
         {user, key, hash, Secs(clock_.Now())});
     if (!r.ok() && r.status().code() == Code::kAlreadyUsed) return taken(user);
-    RETURN_IF_ERROR(Done(r));
+    RETURN_IF_ERROR(r.status());
     // A new account starts with the given groups only, never with
     // memberships left behind by an older account of that name.
-    RETURN_IF_ERROR(Done(tx.Execute("DELETE FROM account_groups WHERE name = $1", {user})));
+    RETURN_IF_ERROR(tx.Execute("DELETE FROM account_groups WHERE name = $1", {user}).status());
     for (const auto& g : groups) {
       auto added =
           tx.Execute("INSERT INTO account_groups (name, group_name) VALUES ($1, $2)", {user, g});
       if (!added.ok() && added.status().code() == Code::kAlreadyUsed) continue;  // given twice
-      RETURN_IF_ERROR(Done(added));
+      RETURN_IF_ERROR(added.status());
     }
     return Status::Ok();
   });
@@ -201,7 +200,8 @@ Status AccountStore::SetPassword(const std::string& user, const std::string& pas
   ASSIGN_OR_RETURN(std::string hash, crypto::HashPassword(password));
   return db_.InTransaction([&](store::Database& tx) -> Status {
     ASSIGN_OR_RETURN(std::string name, Resolve(tx, user));
-    return Done(tx.Execute("UPDATE accounts SET password_hash = $1 WHERE name = $2", {hash, name}));
+    return tx.Execute("UPDATE accounts SET password_hash = $1 WHERE name = $2", {hash, name})
+        .status();
   });
 }
 
@@ -212,30 +212,33 @@ Status AccountStore::AddToGroup(const std::string& user, const std::string& grou
     auto r =
         tx.Execute("INSERT INTO account_groups (name, group_name) VALUES ($1, $2)", {name, group});
     if (!r.ok() && r.status().code() == Code::kAlreadyUsed) return Status::Ok();
-    return Done(r);
+    return r.status();
   });
 }
 
 Status AccountStore::RemoveFromGroup(const std::string& user, const std::string& group) {
   return db_.InTransaction([&](store::Database& tx) -> Status {
     ASSIGN_OR_RETURN(std::string name, Resolve(tx, user));
-    return Done(tx.Execute("DELETE FROM account_groups WHERE name = $1 AND group_name = $2",
-                           {name, group}));
+    return tx
+        .Execute("DELETE FROM account_groups WHERE name = $1 AND group_name = $2", {name, group})
+        .status();
   });
 }
 
 Status AccountStore::RemoveUser(const std::string& user) {
   return db_.InTransaction([&](store::Database& tx) -> Status {
     ASSIGN_OR_RETURN(std::string name, Resolve(tx, user));
-    RETURN_IF_ERROR(Done(tx.Execute("DELETE FROM account_groups WHERE name = $1", {name})));
-    RETURN_IF_ERROR(Done(tx.Execute("DELETE FROM sessions WHERE name = $1", {name})));
-    RETURN_IF_ERROR(Done(tx.Execute("DELETE FROM accounts WHERE name = $1", {name})));
+    RETURN_IF_ERROR(tx.Execute("DELETE FROM account_groups WHERE name = $1", {name}).status());
+    RETURN_IF_ERROR(tx.Execute("DELETE FROM sessions WHERE name = $1", {name}).status());
+    RETURN_IF_ERROR(tx.Execute("DELETE FROM accounts WHERE name = $1", {name}).status());
     // The last of several names that differed only in case is no longer
     // ambiguous.
-    return Done(tx.Execute(
-        "UPDATE accounts SET ambiguous = 0 WHERE name_key = $1 AND (SELECT COUNT(*) FROM "
-        "accounts WHERE name_key = $1) = 1",
-        {NameKey(name)}));
+    return tx
+        .Execute(
+            "UPDATE accounts SET ambiguous = 0 WHERE name_key = $1 AND (SELECT COUNT(*) FROM "
+            "accounts WHERE name_key = $1) = 1",
+            {NameKey(name)})
+        .status();
   });
 }
 
@@ -297,7 +300,8 @@ Result<std::optional<Time>> LogonService::Reserve(const std::string& key,
   int64_t last = last_purge_.load();
   if (Secs(now) - last >= 60 && last_purge_.compare_exchange_strong(last, Secs(now))) {
     RETURN_IF_ERROR(
-        Done(db_.Execute("DELETE FROM logon_failures WHERE last_attempt <= $1", {forget_before})));
+        db_.Execute("DELETE FROM logon_failures WHERE last_attempt <= $1", {forget_before})
+            .status());
   }
   std::optional<Time> wait;
   RETURN_IF_ERROR(db_.InTransaction([&](store::Database& tx) -> Status {
@@ -319,11 +323,13 @@ Result<std::optional<Time>> LogonService::Reserve(const std::string& key,
     const int64_t free = total[0].Int(0) >= policy_.account_ceiling ? 1 : policy_.max_failures;
     // Counted as a failure now; a success deletes the row.
     ++failures;
-    return Done(tx.Execute(
-        "INSERT INTO logon_failures (name_key, source, failures, last_attempt, next_allowed) "
-        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name_key, source) DO UPDATE SET failures = $3, "
-        "last_attempt = $4, next_allowed = $5",
-        {key, source, failures, Secs(now), Secs(now + DelayAfter(failures, free))}));
+    return tx
+        .Execute(
+            "INSERT INTO logon_failures (name_key, source, failures, last_attempt, next_allowed) "
+            "VALUES ($1, $2, $3, $4, $5) ON CONFLICT (name_key, source) DO UPDATE SET failures = "
+            "$3, last_attempt = $4, next_allowed = $5",
+            {key, source, failures, Secs(now), Secs(now + DelayAfter(failures, free))})
+        .status();
   }));
   return wait;
 }
@@ -349,8 +355,9 @@ Result<Identity> LogonService::LogOn(const std::string& user, const std::string&
   for (Authenticator* authenticator : sources_) {
     auto id = authenticator->Authenticate(user, password);
     if (id.ok()) {
-      RETURN_IF_ERROR(Done(db_.Execute(
-          "DELETE FROM logon_failures WHERE name_key = $1 AND source = $2", {key, from})));
+      RETURN_IF_ERROR(
+          db_.Execute("DELETE FROM logon_failures WHERE name_key = $1 AND source = $2", {key, from})
+              .status());
       return id;
     }
     if (id.status().code() != Code::kUnauthenticated) last = id.status();
@@ -365,14 +372,17 @@ Result<std::string> SessionStore::Create(const Identity& identity) {
   int64_t last = last_purge_.load();
   if (now - last >= 60 && last_purge_.compare_exchange_strong(last, now)) {
     // The same rule as Find: expired at created + absolute or last_seen + idle.
-    RETURN_IF_ERROR(Done(db_.Execute(
-        "DELETE FROM sessions WHERE purpose = $1 AND (last_seen <= $2 OR created_at <= $3)",
-        {purpose_, now - idle_.count(), now - absolute_.count()})));
+    RETURN_IF_ERROR(
+        db_.Execute(
+               "DELETE FROM sessions WHERE purpose = $1 AND (last_seen <= $2 OR created_at <= $3)",
+               {purpose_, now - idle_.count(), now - absolute_.count()})
+            .status());
   }
-  RETURN_IF_ERROR(Done(db_.Execute(
-      "INSERT INTO sessions (token_hash, name, groups, csrf, created_at, last_seen, purpose) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-      {Hash(token), identity.user, JoinGroups(identity.groups), csrf, now, now, purpose_})));
+  RETURN_IF_ERROR(db_.Execute("INSERT INTO sessions (token_hash, name, groups, csrf, created_at, "
+                              "last_seen, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                              {Hash(token), identity.user, JoinGroups(identity.groups), csrf, now,
+                               now, purpose_})
+                      .status());
   return token;
 }
 
@@ -389,15 +399,16 @@ Result<std::optional<Session>> SessionStore::Find(const std::string& token) {
     RETURN_IF_ERROR(Delete(token));
     return std::optional<Session>();
   }
-  RETURN_IF_ERROR(Done(db_.Execute("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2",
-                                   {Secs(now), Hash(token)})));
+  RETURN_IF_ERROR(db_.Execute("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2",
+                              {Secs(now), Hash(token)})
+                      .status());
   Session s{rows[0].Text(0), SplitGroups(rows[0].Text(1)), rows[0].Text(2),
             std::min(created + absolute_, now + idle_)};
   return std::optional<Session>(std::move(s));
 }
 
 Status SessionStore::Delete(const std::string& token) {
-  return Done(db_.Execute("DELETE FROM sessions WHERE token_hash = $1", {Hash(token)}));
+  return db_.Execute("DELETE FROM sessions WHERE token_hash = $1", {Hash(token)}).status();
 }
 
 }  // namespace openrms::accounts

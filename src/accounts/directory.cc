@@ -85,15 +85,12 @@ std::string EscapeDnValue(std::string_view value) {
 }
 
 std::string EscapeFilterValue(std::string_view value) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out;
-  for (unsigned char c : value) {
+  for (char c : value) {
     if (c == '*' || c == '(' || c == ')' || c == '\\' || c == '\0') {
-      out += '\\';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
+      out += '\\' + HexEncode(std::string_view(&c, 1));
     } else {
-      out += static_cast<char>(c);
+      out += c;
     }
   }
   return out;

@@ -20,6 +20,36 @@ TEST(Clock, FormatsAndParsesXrmlTimes) {
   EXPECT_FALSE(ParseTime("yesterday"));
 }
 
+TEST(Clock, RefusesDatesThatDoNotExist) {
+  ASSERT_TRUE(ParseTime("2024-02-29T00:00"));
+  EXPECT_EQ(FormatXrmlTime(*ParseTime("2024-02-29T00:00")), "2024-02-29T00:00");
+  for (const char* text : {"2026-02-31T00:00", "2026-02-29T00:00", "2026-04-31T12:00Z",
+                           "2026-01-01T24:00", "2026-01-01T12:60",
+                           // Leap seconds are refused (see clock.h).
+                           "2016-12-31T23:59:60Z"}) {
+    EXPECT_FALSE(ParseTime(text)) << text;
+  }
+}
+
+TEST(Clock, ParsesOnlyTheWholeText) {
+  for (const char* text : {"", "Z", "2026-01-01T00:00 ", "2026-01-01T00:00Zjunk",
+                           "2026-01-01T00:00:00+01:00", "2026-01-01", "2026-1-01T00:00",
+                           "+2026-01-01T00:00", "2026-01-01T00:00:00.", "2026-01-01T00:00.5"}) {
+    EXPECT_FALSE(ParseTime(text)) << '"' << text << '"';
+  }
+  EXPECT_EQ(ParseTime("2026-01-01T00:00:07.999Z"), ParseTime("2026-01-01T00:00:07"));
+}
+
+TEST(Clock, FormatsRoundTrip) {
+  const Time t = *ParseTime("2026-11-24T23:10:34Z");
+  EXPECT_EQ(FormatIso8601(t), "2026-11-24T23:10:34Z");
+  EXPECT_EQ(ParseTime(FormatIso8601(t)), t);
+  EXPECT_EQ(FormatXrmlTime(t), "2026-11-24T23:10");
+  EXPECT_EQ(ParseTime(FormatXrmlTime(t)), RoundToMinute(t));
+  EXPECT_EQ(FormatIso8601(RoundToMinute(t)), "2026-11-24T23:10:00Z");
+  EXPECT_EQ(FormatIso8601(Time{}), "1970-01-01T00:00:00Z");
+}
+
 TEST(Clock, FakeClockMovesOnlyWhenTold) {
   FakeClock clock(*ParseTime("2026-01-01T00:00"));
   clock.Advance(Days(30));
@@ -33,6 +63,13 @@ TEST(Random, GuidsHaveTheMsGuidShape) {
   EXPECT_EQ(g[15], '4');
   EXPECT_NE(NewGuid(r), g);
   EXPECT_FALSE(IsGuid("{not-a-guid}"));
+}
+
+TEST(Text, ToLowerAndHex) {
+  EXPECT_EQ(ToLower("Content-TYPE \xc3\x89"), "content-type \xc3\x89");
+  EXPECT_EQ(HexEncode(std::string("\x00\x0a\xff", 3)), "000aff");
+  EXPECT_EQ(HexEncode("\xab", true), "AB");
+  EXPECT_EQ(HexEncode(""), "");
 }
 
 TEST(Text, Utf16RoundTrip) {

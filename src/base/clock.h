@@ -45,13 +45,22 @@ class FakeClock final : public Clock {
 // run the real program at a chosen instant.
 const Clock& DefaultClock();
 
+// `t` without its seconds: XrML times have minute precision, so times that
+// are written into documents and compared with them are rounded first.
+Time RoundToMinute(Time t);
+
 // "2010-06-11T20:50" (XrML 2.2.9.1.1: minute precision, UTC).
 std::string FormatXrmlTime(Time t);
 // "2026-11-24T23:10:34Z".
 std::string FormatIso8601(Time t);
 // "2026-11-24 23:10 UTC", for people.
 std::string FormatHuman(Time t);
-// Accepts "YYYY-MM-DDTHH:MM", with optional ":SS" and optional "Z".
+// Accepts "YYYY-MM-DDTHH:MM", with optional ":SS" (then an optional,
+// ignored fraction ".123") and an optional "Z"; all UTC, two digits a field.
+// Refuses dates that do not exist (2026-02-31, 2026-02-29), hours past 23,
+// other offsets than "Z", and any text after the time. A leap second
+// ("23:59:60") is refused too: Time has no place for it, and moving it to
+// the next minute would make a valid-until later than it was written.
 std::optional<Time> ParseTime(std::string_view text);
 
 }  // namespace openrms

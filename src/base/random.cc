@@ -3,6 +3,8 @@
 #include <cctype>
 #include <vector>
 
+#include "base/text.h"
+
 namespace openrms {
 
 void DeterministicRandom::Fill(std::span<uint8_t> out) {
@@ -15,22 +17,14 @@ void DeterministicRandom::Fill(std::span<uint8_t> out) {
   }
 }
 
-namespace {
-constexpr char kHex[] = "0123456789abcdef";
-}
-
 std::string NewGuid(Random& random) {
   uint8_t b[16];
   random.Fill(b);
   b[6] = (b[6] & 0x0f) | 0x40;
   b[8] = (b[8] & 0x3f) | 0x80;
-  std::string s = "{";
-  for (int i = 0; i < 16; ++i) {
-    if (i == 4 || i == 6 || i == 8 || i == 10) s += '-';
-    s += kHex[b[i] >> 4];
-    s += kHex[b[i] & 15];
-  }
-  return s + "}";
+  const std::string hex = HexEncode(std::string_view(reinterpret_cast<const char*>(b), 16));
+  return "{" + hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20) + "}";
 }
 
 bool IsGuid(std::string_view t) {
@@ -45,12 +39,7 @@ bool IsGuid(std::string_view t) {
 std::string NewToken(Random& random, size_t bytes) {
   std::vector<uint8_t> b(bytes);
   random.Fill(b);
-  std::string s;
-  for (uint8_t x : b) {
-    s += kHex[x >> 4];
-    s += kHex[x & 15];
-  }
-  return s;
+  return HexEncode(std::string_view(reinterpret_cast<const char*>(b.data()), b.size()));
 }
 
 }  // namespace openrms

@@ -24,5 +24,11 @@ std::string FileNameSafe(std::string_view name);
 
 std::string_view Trim(std::string_view s);
 bool EqualsIgnoreCase(std::string_view a, std::string_view b);
+// ASCII letters lower-cased, other bytes kept (header names, schemes,
+// parameter names: never locale-dependent).
+std::string ToLower(std::string_view s);
+
+// Two hex digits a byte ("0a1b"; "0A1B" when `upper`).
+std::string HexEncode(std::string_view bytes, bool upper = false);
 
 }  // namespace openrms

@@ -10,6 +10,7 @@
 #include "crypto/encoding.h"
 #include "http/client.h"
 #include "http/forms.h"
+#include "http/url.h"
 #include "licensing/licensing.h"
 #include "licensing/pfile.h"
 #include "node/cluster_node.h"
@@ -54,12 +55,6 @@ void AddClient(CLI::App* cmd, Client& c) {
   cmd->add_option("--tls-ca", c.tls_ca, "The TLS root the server's certificate chains to");
 }
 
-std::string Origin(const std::string& url) {
-  const size_t scheme = url.find("://");
-  const size_t slash = url.find('/', scheme == std::string::npos ? 0 : scheme + 3);
-  return slash == std::string::npos ? url : url.substr(0, slash);
-}
-
 std::string RestBase(std::string server) {
   while (!server.empty() && server.back() == '/') server.pop_back();
   if (server.size() >= 6 && server.compare(server.size() - 6, 6, "/my/v2") == 0) return server;
@@ -76,9 +71,10 @@ class Session {
     }
     ASSIGN_OR_RETURN(std::string password,
                      ReadKeyPassword(c.password_file, kUserPasswordEnv, false));
+    ASSIGN_OR_RETURN(http::ParsedUrl server, http::ParseHttpUrl(c.server));
     http::ClientRequest req;
     req.method = "POST";
-    req.url = Origin(c.server) + "/oauth2/token";
+    req.url = server.Origin() + "/oauth2/token";  // at the root, not below the cluster URL
     req.ca_pem = s.ca_;
     req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
     req.body = "grant_type=password&username=" + http::PercentEncode(c.user) +

@@ -1,5 +1,7 @@
 #include "cluster/cluster.h"
 
+#include <boost/url/parse.hpp>
+
 #include "base/fault.h"
 #include "base/text.h"
 #include "crypto/encoding.h"
@@ -25,6 +27,33 @@ Result<crypto::PublicKey> AnchorKey(const std::string& anchor_xml) {
   auto doc = xrml::ParseDocument(anchor_xml);
   if (!doc.ok()) return doc.status().WithContext("the trust anchor");
   return xrml::TrustAnchorKey(*doc);
+}
+
+// The cluster URL goes into the SLC request and every license it issues:
+// an absolute https URL with a host. Parsed with Boost.URL here, since
+// src/cluster may not include http/url.h (a layer above).
+Status CheckClusterUrl(const std::string& url) {
+  namespace urls = boost::urls;
+  const urls::result<urls::url_view> parsed = urls::parse_uri(url);
+  if (!parsed) {
+    return Status(Code::kInvalidArgument, "the cluster URL \"" + url + "\" is not a URL (" +
+                                              parsed.error().message() +
+                                              "); it must start with https://");
+  }
+  if (parsed->scheme_id() != urls::scheme::https || !parsed->has_authority()) {
+    return Status(Code::kInvalidArgument, "the cluster URL must start with https://");
+  }
+  if (parsed->encoded_host().empty() || parsed->has_userinfo()) {
+    return Status(Code::kInvalidArgument,
+                  "the cluster URL \"" + url + "\" must name a host, and no user");
+  }
+  // port_number() is 0 for no digits and wraps past 65535: compare.
+  if (parsed->has_port() &&
+      (parsed->port_number() == 0 || std::to_string(parsed->port_number()) != parsed->port())) {
+    return Status(Code::kInvalidArgument,
+                  "the port of the cluster URL \"" + url + "\" is not 1 to 65535");
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -183,9 +212,7 @@ Result<ProvisionResult> ClusterService::Provision(const ProvisionRequest& r,
                   "the cluster name must be 1 to 64 characters without "
                   "spaces, slashes, quotes or <>&");
   }
-  if (r.url.rfind("https://", 0) != 0) {
-    return Status(Code::kInvalidArgument, "the cluster URL must start with https://");
-  }
+  RETURN_IF_ERROR(CheckClusterUrl(r.url));
   if (r.validity_days && (*r.validity_days < 1 || *r.validity_days > 7150)) {
     return Status(Code::kInvalidArgument, "--validity-days must be 1 to 7150");
   }

@@ -12,7 +12,6 @@ using store::Value;
 int64_t Secs(Time t) { return t.time_since_epoch().count(); }
 Time At(int64_t s) { return Time(Duration(s)); }
 Value OptSecs(const std::optional<Time>& t) { return t ? Value(Secs(*t)) : Value(nullptr); }
-Status Done(const Result<int64_t>& r) { return r.ok() ? Status::Ok() : r.status(); }
 
 constexpr char kClusterColumns[] =
     "name, kind, url, guid, issuer_url, issuer_tls_ca, trust_anchor, public_key, sealed_key, "
@@ -165,7 +164,7 @@ Status ClusterStore::Insert(store::Database& db, const ClusterConfig& c) {
   if (!r.ok() && r.status().code() == Code::kAlreadyUsed) {
     return Status(Code::kAlreadyUsed, "a cluster named \"" + c.name + "\" already exists here");
   }
-  return Done(r);
+  return r.status();
 }
 
 Status ClusterStore::SetRacValidity(const std::string& name, int standard_days,
@@ -175,22 +174,27 @@ Status ClusterStore::SetRacValidity(const std::string& name, int standard_days,
     return Status(Code::kInvalidArgument,
                   "a standard RAC lasts 1 to 3650 days, a temporary one 1 to 1440 minutes");
   }
-  return Done(db_.Execute(
-      "UPDATE clusters SET rac_standard_days = $1, rac_temporary_minutes = $2 WHERE name = $3",
-      {int64_t{standard_days}, int64_t{temporary_minutes}, name}));
+  return db_
+      .Execute(
+          "UPDATE clusters SET rac_standard_days = $1, rac_temporary_minutes = $2 WHERE name = $3",
+          {int64_t{standard_days}, int64_t{temporary_minutes}, name})
+      .status();
 }
 
 Status ClusterStore::SetAutoRenew(const std::string& name, bool on) {
-  return Done(db_.Execute("UPDATE clusters SET auto_renew = $1 WHERE name = $2",
-                          {int64_t{on ? 1 : 0}, name}));
+  return db_
+      .Execute("UPDATE clusters SET auto_renew = $1 WHERE name = $2", {int64_t{on ? 1 : 0}, name})
+      .status();
 }
 
 Status ClusterStore::RecordRenewalAttempt(const std::string& name, Time at, bool ok,
                                           std::optional<Time> next_attempt, int failures) {
-  return Done(db_.Execute(
-      "UPDATE clusters SET last_renewal_at = $1, last_renewal_ok = $2, next_renewal_attempt = $3, "
-      "renewal_failures = $4 WHERE name = $5",
-      {Secs(at), int64_t{ok ? 1 : 0}, OptSecs(next_attempt), int64_t{failures}, name}));
+  return db_
+      .Execute(
+          "UPDATE clusters SET last_renewal_at = $1, last_renewal_ok = $2, next_renewal_attempt = "
+          "$3, renewal_failures = $4 WHERE name = $5",
+          {Secs(at), int64_t{ok ? 1 : 0}, OptSecs(next_attempt), int64_t{failures}, name})
+      .status();
 }
 
 Result<std::optional<SlcRecord>> ClusterStore::ActiveSlc(const std::string& name) {
@@ -252,18 +256,19 @@ Result<int64_t> ClusterStore::Activate(const std::string& name, const SlcRecord&
                     "the status and try again");
     }
     OPENRMS_CRASH_POINT("activate: active pointer moved");
-    RETURN_IF_ERROR(
-        Done(tx.Execute("UPDATE cluster_requests SET state = 'completed' WHERE "
-                        "cluster = $1 AND state = 'pending'",
-                        {name})));
-    RETURN_IF_ERROR(Done(tx.Execute(
-        "INSERT INTO cluster_audit (cluster, at, actor, action, detail) VALUES ($1, $2, $3, $4, "
-        "$5)",
-        {name, Secs(slc.installed_at), actor, std::string("activate-slc"), event_message})));
-    RETURN_IF_ERROR(Done(tx.Execute(
-        "INSERT INTO cluster_events (cluster, at, level, kind, message) VALUES ($1, $2, 'info', "
-        "'renewed', $3)",
-        {name, Secs(slc.installed_at), event_message})));
+    RETURN_IF_ERROR(tx.Execute("UPDATE cluster_requests SET state = 'completed' WHERE cluster = $1 "
+                               "AND state = 'pending'",
+                               {name})
+                        .status());
+    RETURN_IF_ERROR(tx.Execute("INSERT INTO cluster_audit (cluster, at, actor, action, detail) "
+                               "VALUES ($1, $2, $3, $4, $5)",
+                               {name, Secs(slc.installed_at), actor, std::string("activate-slc"),
+                                event_message})
+                        .status());
+    RETURN_IF_ERROR(tx.Execute("INSERT INTO cluster_events (cluster, at, level, kind, message) "
+                               "VALUES ($1, $2, 'info', 'renewed', $3)",
+                               {name, Secs(slc.installed_at), event_message})
+                        .status());
     OPENRMS_CRASH_POINT("activate: before commit");
     return Status::Ok();
   });
@@ -286,14 +291,16 @@ Result<std::optional<RequestRecord>> ClusterStore::PendingRequest(const std::str
 
 Status ClusterStore::RecordRequest(const std::string& name, const RequestRecord& req) {
   return db_.InTransaction([&](store::Database& tx) -> Status {
-    RETURN_IF_ERROR(
-        Done(tx.Execute("UPDATE cluster_requests SET state = 'superseded' WHERE "
-                        "cluster = $1 AND state = 'pending'",
-                        {name})));
-    return Done(tx.Execute(
-        "INSERT INTO cluster_requests (cluster, created_at, created_by, file_name, request, "
-        "state) VALUES ($1, $2, $3, $4, $5, 'pending')",
-        {name, Secs(req.created_at), req.created_by, req.file_name, req.request}));
+    RETURN_IF_ERROR(tx.Execute("UPDATE cluster_requests SET state = 'superseded' WHERE cluster = "
+                               "$1 AND state = 'pending'",
+                               {name})
+                        .status());
+    return tx
+        .Execute(
+            "INSERT INTO cluster_requests (cluster, created_at, created_by, file_name, request, "
+            "state) VALUES ($1, $2, $3, $4, $5, 'pending')",
+            {name, Secs(req.created_at), req.created_by, req.file_name, req.request})
+        .status();
   });
 }
 
@@ -320,9 +327,12 @@ Result<std::vector<Event>> ClusterStore::Events(const std::string& name, int lim
 
 Status ClusterStore::Audit(const std::string& name, Time at, const std::string& actor,
                            const std::string& action, const std::string& detail) {
-  return Done(db_.Execute(
-      "INSERT INTO cluster_audit (cluster, at, actor, action, detail) VALUES ($1, $2, $3, $4, $5)",
-      {name, Secs(at), actor, action, detail}));
+  return db_
+      .Execute(
+          "INSERT INTO cluster_audit (cluster, at, actor, action, detail) VALUES ($1, $2, $3, $4, "
+          "$5)",
+          {name, Secs(at), actor, action, detail})
+      .status();
 }
 
 Result<std::vector<AuditEntry>> ClusterStore::AuditLog(const std::string& name, int limit) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/text.h"
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
 

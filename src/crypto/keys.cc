@@ -9,6 +9,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "base/text.h"
 #include "crypto/sealing.h"
 #include "crypto/ssl_util.h"
 
@@ -40,17 +41,6 @@ std::string Digest(DigestAlgorithm algorithm, std::string_view data) {
 }
 std::string Sha1(std::string_view data) { return Digest(DigestAlgorithm::kSha1, data); }
 std::string Sha256(std::string_view data) { return Digest(DigestAlgorithm::kSha256, data); }
-
-std::string HexEncode(std::string_view bytes) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out;
-  out.reserve(bytes.size() * 2);
-  for (unsigned char c : bytes) {
-    out += kHex[c >> 4];
-    out += kHex[c & 15];
-  }
-  return out;
-}
 
 bool IsSupportedRsaBits(int bits) {
   return bits == 1024 || bits == 2048 || bits == 3072 || bits == 4096;

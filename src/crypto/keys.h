@@ -21,7 +21,6 @@ enum class DigestAlgorithm { kSha1, kSha256 };
 std::string Sha1(std::string_view data);
 std::string Sha256(std::string_view data);
 std::string Digest(DigestAlgorithm algorithm, std::string_view data);
-std::string HexEncode(std::string_view bytes);
 
 // RSA key sizes we accept. XrML mode 1 is 1024-bit (verify only); mode 2 is
 // 2048-bit. 3072 and 4096 are accepted for roots we make ourselves.

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
 #include "base/json.h"
 #include "crypto/tls_certificates.h"
 #include "xrml/chain.h"
@@ -34,8 +35,6 @@ struct Level {
   std::string name;
   long days;
 };
-
-Time RoundToMinute(Time t) { return t - Duration(t.time_since_epoch().count() % 60); }
 
 Result<xrml::Document> ReadCertificate(FileSystem& fs, const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, fs.ReadFile(path, kMaxFileBytes));

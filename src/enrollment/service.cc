@@ -1,5 +1,6 @@
 #include "enrollment/service.h"
 
+#include "base/clock.h"
 #include "base/text.h"
 #include "crypto/encoding.h"
 #include "xrml/chain.h"
@@ -11,13 +12,7 @@ namespace {
 using store::Row;
 using store::Value;
 
-Time RoundToMinute(Time t) { return t - Duration(t.time_since_epoch().count() % 60); }
-
-std::string TokenHash(std::string_view token) {
-  return crypto::HexEncode(crypto::Sha256(Trim(token)));
-}
-
-Status FromResult(const Result<int64_t>& r) { return r.ok() ? Status::Ok() : r.status(); }
+std::string TokenHash(std::string_view token) { return HexEncode(crypto::Sha256(Trim(token))); }
 
 IssuedRecord ToIssuedRecord(const Row& r) {
   IssuedRecord rec;
@@ -294,13 +289,14 @@ Result<PendingRequest> EnrollmentService::SubmitForApproval(std::string_view req
                                                             const Requester& requester) {
   ASSIGN_OR_RETURN(Checked c, Check(request_text, std::nullopt));
   const std::string reference = ::openrms::NewToken(random_, 16);
-  RETURN_IF_ERROR(FromResult(db_.Execute(
-      "INSERT INTO enrollment_pending (reference, server_name, slc_guid, key_fingerprint, state, "
-      "requester, submitted_at, request, authority) VALUES ($1, $2, $3, $4, 'pending', $5, $6, "
-      "$7, $8)",
-      {reference, c.request.parameters.name, c.request.parameters.guid, c.fingerprint,
-       requester.channel + ":" + requester.address, clock_.Now().time_since_epoch().count(),
-       std::string(request_text), authority_.id})));
+  RETURN_IF_ERROR(db_.Execute("INSERT INTO enrollment_pending (reference, server_name, slc_guid, "
+                              "key_fingerprint, state, requester, submitted_at, request, "
+                              "authority) VALUES ($1, $2, $3, $4, 'pending', $5, $6, $7, $8)",
+                              {reference, c.request.parameters.name, c.request.parameters.guid,
+                               c.fingerprint, requester.channel + ":" + requester.address,
+                               clock_.Now().time_since_epoch().count(), std::string(request_text),
+                               authority_.id})
+                      .status());
   return FindPending(reference);
 }
 
@@ -378,11 +374,11 @@ Result<std::vector<PendingRequest>> EnrollmentService::ListPending() {
 
 Result<std::string> EnrollmentService::NewToken(const Requester& requester) {
   const std::string token = ::openrms::NewToken(random_, 20);
-  RETURN_IF_ERROR(FromResult(db_.Execute(
-      "INSERT INTO enrollment_tokens (token_hash, created_at, created_by, authority) VALUES ($1, "
-      "$2, $3, $4)",
-      {TokenHash(token), clock_.Now().time_since_epoch().count(),
-       requester.channel + ":" + requester.address, authority_.id})));
+  RETURN_IF_ERROR(db_.Execute("INSERT INTO enrollment_tokens (token_hash, created_at, created_by, "
+                              "authority) VALUES ($1, $2, $3, $4)",
+                              {TokenHash(token), clock_.Now().time_since_epoch().count(),
+                               requester.channel + ":" + requester.address, authority_.id})
+                      .status());
   return token;
 }
 

@@ -11,7 +11,6 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <charconv>
 #include <chrono>
 #include <exception>
 #include <optional>
@@ -19,6 +18,7 @@
 #include "base/text.h"
 #include "crypto/ssl_util.h"
 #include "http/token_chars.h"
+#include "http/url.h"
 
 namespace openrms::http {
 
@@ -36,105 +36,17 @@ constexpr auto kShutdownWait = std::chrono::seconds(1);
 
 std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
+using Url = ParsedUrl;
+
+// For messages: the URL without query (it may carry secrets).
+std::string ForMessage(const Url& url) {
+  return url.Origin() + (url.path.empty() ? "/" : url.path);
 }
 
-struct Url {
-  bool https = true;
-  std::string host;  // without brackets
-  bool is_ip = false;
-  uint16_t port = 443;
-  std::string target;  // path and query
-
-  std::string HostPort() const {
-    const bool v6 = host.find(':') != std::string::npos;
-    return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
-  }
-  // For messages: the URL without query (it may carry secrets).
-  std::string Origin() const { return (https ? "https://" : "http://") + HostPort(); }
-  std::string ForMessage() const { return Origin() + target.substr(0, target.find('?')); }
-  std::string HostHeader() const {
-    const bool v6 = host.find(':') != std::string::npos;
-    const std::string h = v6 ? "[" + host + "]" : host;
-    return port == (https ? 443 : 80) ? h : h + ":" + std::to_string(port);
-  }
-};
-
-Result<Url> ParseUrl(std::string_view text) {
-  auto bad = [&](std::string why) {
-    return Status(Code::kInvalidArgument,
-                  "\"" + std::string(text) + "\" is not a usable URL: " + why);
-  };
-  Url url;
-  const size_t scheme_end = text.find("://");
-  if (scheme_end == std::string_view::npos) return bad("it does not start with https://");
-  const std::string scheme = ToLower(text.substr(0, scheme_end));
-  if (scheme == "http") {
-    url.https = false;
-    url.port = 80;
-  } else if (scheme != "https") {
-    return bad("the scheme must be https");
-  }
-  std::string_view rest = text.substr(scheme_end + 3);
-  rest = rest.substr(0, rest.find('#'));
-  const size_t authority_end = rest.find_first_of("/?");
-  const std::string_view authority = rest.substr(0, authority_end);
-  std::string_view target =
-      authority_end == std::string_view::npos ? std::string_view() : rest.substr(authority_end);
-  if (authority.find('@') != std::string_view::npos) return bad("user names are not supported");
-
-  std::string_view port_text;
-  bool port_given = false;
-  if (!authority.empty() && authority.front() == '[') {
-    const size_t close = authority.find(']');
-    if (close == std::string_view::npos) return bad("the IPv6 address has no closing ']'");
-    url.host = std::string(authority.substr(1, close - 1));
-    beast::error_code ec;
-    asio::ip::make_address_v6(url.host, ec);
-    if (ec) return bad("\"" + url.host + "\" is not an IPv6 address");
-    const std::string_view after = authority.substr(close + 1);
-    if (!after.empty()) {
-      if (after.front() != ':') return bad("unexpected text after the IPv6 address");
-      port_text = after.substr(1);
-      port_given = true;
-    }
-  } else {
-    const size_t colon = authority.rfind(':');
-    url.host = std::string(authority.substr(0, colon));
-    if (colon != std::string_view::npos) {
-      port_text = authority.substr(colon + 1);
-      port_given = true;
-    }
-  }
-  if (url.host.empty()) return bad("it has no host");
-  for (char c : url.host) {
-    if (c <= 0x20 || c >= 0x7f) return bad("the host contains spaces or control characters");
-  }
-  if (port_given) {
-    unsigned port = 0;
-    const auto [end, ec] =
-        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port == 0 ||
-        port > 65535) {
-      return bad("the port must be a number from 1 to 65535");
-    }
-    url.port = static_cast<uint16_t>(port);
-  }
-  beast::error_code ec;
-  asio::ip::make_address(url.host, ec);
-  url.is_ip = !ec;
-
-  url.target =
-      target.empty() || target.front() == '?' ? "/" + std::string(target) : std::string(target);
-  for (char c : url.target) {
-    if (c <= 0x20 || c >= 0x7f) {
-      return bad("the path contains spaces or control characters (percent-encode them)");
-    }
-  }
-  return url;
+std::string HostHeader(const Url& url) {
+  const bool v6 = url.host.find(':') != std::string::npos;
+  const std::string h = v6 ? "[" + url.host + "]" : url.host;
+  return url.port == (url.https ? 443 : 80) ? h : h + ":" + std::to_string(url.port);
 }
 
 // Runs `ioc` until its work is done; false when `deadline` passed first.
@@ -244,7 +156,7 @@ Result<ClientResponse> Exchange(asio::io_context& ioc, Stream& stream, const Url
   bhttp::async_write(stream, req, [&](beast::error_code e, size_t) { write_ec = e; });
   RunAll(ioc);
   if (write_ec == beast::error::timeout) {
-    return Status(Code::kUnavailable, "sending the request to " + url.ForMessage() +
+    return Status(Code::kUnavailable, "sending the request to " + ForMessage(url) +
                                           " took longer than " + Seconds(request.timeout_seconds));
   }
   // Even when the write failed (the server may have answered early, e.g.
@@ -266,20 +178,20 @@ Result<ClientResponse> Exchange(asio::io_context& ioc, Stream& stream, const Url
   }
   if (read_ec) {
     if (write_ec) {
-      return Status(Code::kUnavailable, "sending the request to " + url.ForMessage() +
-                                            " failed: " + write_ec.message());
+      return Status(Code::kUnavailable,
+                    "sending the request to " + ForMessage(url) + " failed: " + write_ec.message());
     }
     if (read_ec == bhttp::error::body_limit) {
-      return Status(Code::kTooLarge, "the response from " + url.ForMessage() +
+      return Status(Code::kTooLarge, "the response from " + ForMessage(url) +
                                          " is larger than the limit of " +
                                          std::to_string(request.max_response_bytes) + " bytes");
     }
     if (read_ec == beast::error::timeout) {
-      return Status(Code::kUnavailable, "no response from " + url.ForMessage() + " within " +
+      return Status(Code::kUnavailable, "no response from " + ForMessage(url) + " within " +
                                             Seconds(request.timeout_seconds));
     }
-    return Status(Code::kUnavailable, "reading the response from " + url.ForMessage() +
-                                          " failed: " + read_ec.message());
+    return Status(Code::kUnavailable,
+                  "reading the response from " + ForMessage(url) + " failed: " + read_ec.message());
   }
   ClientResponse out;
   auto& msg = parser->get();
@@ -292,10 +204,10 @@ Result<ClientResponse> Exchange(asio::io_context& ioc, Stream& stream, const Url
 }
 
 Result<ClientResponse> DoFetch(const ClientRequest& request) {
-  ASSIGN_OR_RETURN(Url url, ParseUrl(request.url));
+  ASSIGN_OR_RETURN(Url url, ParseHttpUrl(request.url));
   if (!url.https && !request.allow_plain_http) {
     return Status(Code::kInvalidArgument,
-                  "plain http:// is refused (" + url.ForMessage() + "); use https://");
+                  "plain http:// is refused (" + ForMessage(url) + "); use https://");
   }
   if (!IsToken(request.method)) {
     return Status(Code::kInvalidArgument, "\"" + request.method + "\" is not an HTTP method");
@@ -311,8 +223,8 @@ Result<ClientResponse> DoFetch(const ClientRequest& request) {
   } else {
     req.method(verb);
   }
-  req.target(url.target);
-  req.set(bhttp::field::host, url.HostHeader());
+  req.target(url.Target());
+  req.set(bhttp::field::host, HostHeader(url));
   req.set(bhttp::field::user_agent, "OpenRMS");
   for (const auto& [name, value] : request.headers) {
     if (!IsToken(name) || value.find_first_of("\r\n") != std::string::npos ||

@@ -43,12 +43,6 @@ std::string Quote(std::string_view s, size_t max = 40) {
   return out + "\"";
 }
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // Parameters of a header value such as `form-data; name="a"; filename="b"`
 // or `multipart/form-data; boundary=xyz`. Parameter names are lower-cased.
 // Quoted values end at the next '"': browsers percent-encode quotes in
@@ -135,16 +129,14 @@ std::string PercentDecode(std::string_view s, bool plus_is_space) {
 }
 
 std::string PercentEncode(std::string_view s) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   out.reserve(s.size());
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
+  for (char c : s) {
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
+        c == '~') {
+      out += c;
     } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
+      out += '%' + HexEncode(std::string_view(&c, 1), /*upper=*/true);
     }
   }
   return out;

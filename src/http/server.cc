@@ -102,12 +102,6 @@ constexpr std::array<std::pair<const char*, const char*>, 5> kSecurityHeaders = 
 
 std::string_view Sv(beast::string_view s) { return {s.data(), s.size()}; }
 
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
 // For log lines: printable ASCII only, bounded length.
 std::string Printable(std::string_view s, size_t max = 256) {
   std::string out;

@@ -191,6 +191,16 @@ TEST_F(ClusterLifecycleTest, RefusedProvisioningLeavesNothingBehind) {
             std::string::npos)
       << refused.err;
   EXPECT_EQ(Cmd({"cluster", "list", "--dir", srv_}).out.find("SECOND"), std::string::npos);
+  // Cluster URLs that are not absolute https:// URLs with a host.
+  for (const char* url : {"http://127.0.0.1:1/second", "127.0.0.1:1", "https://127.0.0.1:99999/",
+                          "https://a b/", "https:///second"}) {
+    std::vector<std::string> bad_url = provision;
+    bad_url[7] = url;
+    bad_url.push_back("not-a-token");
+    CommandResult r = Cmd(bad_url);
+    EXPECT_NE(r.exit_code, 0) << url;
+    EXPECT_NE(r.err.find("the cluster URL"), std::string::npos) << url << ": " << r.err;
+  }
   std::vector<std::string> good = provision;
   good.push_back(EnrollmentToken());
   CommandResult ok = Cmd(good);
