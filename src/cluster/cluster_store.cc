@@ -347,12 +347,15 @@ Result<std::vector<AuditEntry>> ClusterStore::AuditLog(const std::string& name, 
 Status ClusterStore::StageImport(const std::string& id, const std::string& user,
                                  const std::string& name, const std::string& file, Time now) {
   return db_.InTransaction([&](store::Database& tx) -> Status {
-    RETURN_IF_ERROR(Done(tx.Execute("DELETE FROM admin_staged_imports WHERE created_at < $1",
-                                    {Secs(now - kStagedImportLifetime)})));
-    return Done(
-        tx.Execute("INSERT INTO admin_staged_imports (id, user_name, cluster, file, created_at) "
-                   "VALUES ($1, $2, $3, $4, $5)",
-                   {id, user, name, file, Secs(now)}));
+    RETURN_IF_ERROR(tx.Execute("DELETE FROM admin_staged_imports WHERE created_at < $1",
+                               {Secs(now - kStagedImportLifetime)})
+                        .status());
+    return tx
+        .Execute(
+            "INSERT INTO admin_staged_imports (id, user_name, cluster, file, created_at) "
+            "VALUES ($1, $2, $3, $4, $5)",
+            {id, user, name, file, Secs(now)})
+        .status();
   });
 }
 
@@ -361,13 +364,14 @@ Result<std::string> ClusterStore::TakeStagedImport(const std::string& id, const 
   std::optional<std::string> file;
   // One transaction: two confirmations of the same id cannot both read it.
   RETURN_IF_ERROR(db_.InTransaction([&](store::Database& tx) -> Status {
-    RETURN_IF_ERROR(Done(tx.Execute("DELETE FROM admin_staged_imports WHERE created_at < $1",
-                                    {Secs(now - kStagedImportLifetime)})));
+    RETURN_IF_ERROR(tx.Execute("DELETE FROM admin_staged_imports WHERE created_at < $1",
+                               {Secs(now - kStagedImportLifetime)})
+                        .status());
     ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT file FROM admin_staged_imports WHERE id = $1 AND "
                                          "user_name = $2 AND cluster = $3",
                                          {id, user, name}));
     if (!rows.empty()) file = rows[0].Text(0);
-    return Done(tx.Execute("DELETE FROM admin_staged_imports WHERE id = $1", {id}));
+    return tx.Execute("DELETE FROM admin_staged_imports WHERE id = $1", {id}).status();
   }));
   if (!file) return Status(Code::kNotFound, "the confirmation expired; import the file again");
   return std::move(*file);
