@@ -589,6 +589,55 @@ bool WaitUntil(const std::function<bool()>& done,
   return true;
 }
 
+// Handlers that wait (ServerOptions::blocking) run on their own pool: with
+// every I/O thread's worth of them waiting -- and more queued -- a request
+// that only computes is still answered, and the waiting ones finish after.
+TEST_F(HttpTest, WaitingHandlersDoNotHoldUpTheOthers) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> waiting{0};
+  ServerOptions options = Options();  // two I/O threads
+  options.blocking = [](const Request& r) { return r.path == "/wait"; };
+  options.blocking_threads = 3;
+  auto server = Server::Start(options, [&](const Request& r) {
+    if (r.path != "/wait") return Response::Text(200, "fast");
+    waiting++;
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return release; });
+    return Response::Text(200, "waited");
+  });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+  std::vector<std::future<Result<ClientResponse>>> slow;
+  for (int i = 0; i < 5; ++i) {  // 3 running, 2 queued on the blocking pool
+    ClientRequest request = Get("/wait");
+    request.url = Url("/wait", port);
+    request.timeout_seconds = 60;
+    slow.push_back(std::async(std::launch::async, [request] { return Fetch(request); }));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return waiting == 3; }, std::chrono::seconds(20)));
+  for (int i = 0; i < 10; ++i) {
+    ClientRequest request = Get("/fast");
+    request.url = Url("/fast", port);
+    auto fast = Fetch(request);
+    ASSERT_TRUE(fast.ok()) << fast.status().ToString();
+    EXPECT_EQ(fast->body, "fast");
+  }
+  EXPECT_EQ(waiting, 3) << "the pool is three threads: two requests wait in its queue";
+  {
+    std::lock_guard lock(mu);
+    release = true;
+  }
+  cv.notify_all();
+  for (auto& f : slow) {
+    auto r = f.get();
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->body, "waited");
+  }
+  EXPECT_EQ(waiting, 5);
+}
+
 // A TCP connection from `source` (any 127/8 address: Linux routes them all
 // to lo) that never starts TLS. The socket is made at construction, so that
 // Connect() needs no new descriptor.

@@ -22,6 +22,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <cerrno>
@@ -367,6 +368,17 @@ class Server::Impl {
   }
   const ServerOptions& options() const { return options_; }
   const Handler& handler() const { return handler_; }
+  // The pool for handlers that may wait (ServerOptions::blocking), if any.
+  bool IsBlocking(const Request& request) const {
+    return blocking_pool_ && options_.blocking(request);
+  }
+  template <typename F>
+  void PostBlocking(F&& work) {
+    asio::post(*blocking_pool_, [this, work = std::forward<F>(work)]() mutable {
+      current_pool = this;  // a handler that calls Stop() must not join its own thread
+      work();
+    });
+  }
   asio::ssl::context& ssl_context() { return ssl_ctx_; }
 
  private:
@@ -451,6 +463,7 @@ class Server::Impl {
   asio::steady_timer limit_log_timer_{acceptor_.get_executor()};
   asio::steady_timer trim_timer_{asio::make_strand(ioc_)};
   std::vector<std::thread> threads_;
+  std::optional<asio::thread_pool> blocking_pool_;
 };
 
 namespace {
@@ -615,6 +628,19 @@ class Session final : public std::enable_shared_from_this<Session> {
     std::optional<std::string> error = Fill(msg, request);
     parser_.reset();
     continue_.reset();
+    if (!error && server_->IsBlocking(request)) {
+      // Off the I/O threads; the answer comes back to this connection's strand.
+      server_->PostBlocking([self = shared_from_this(), request = std::move(request),
+                             keep_alive]() mutable {
+        Response response = self->CallHandler(request);
+        asio::post(self->stream_.get_executor(),
+                   [self, response = std::move(response), method = std::move(request.method),
+                    target = std::move(request.target), keep_alive]() mutable {
+                     self->Send(std::move(response), method, target, keep_alive, false);
+                   });
+      });
+      return;
+    }
     Response response;
     if (error) {
       response = Response::Text(400, *error);
@@ -962,6 +988,9 @@ Status Server::Impl::Init() {
 }
 
 void Server::Impl::Run() {
+  if (options_.blocking) {
+    blocking_pool_.emplace(static_cast<size_t>(std::max(1, options_.blocking_threads)));
+  }
   work_.emplace(ioc_.get_executor());
   DoAccept();
   unsigned n = options_.threads > 0 ? static_cast<unsigned>(options_.threads)
@@ -1177,6 +1206,12 @@ void Server::Impl::Stop() {
   {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, kStopGrace, [&] { return sessions_.empty(); });
+  }
+  // A handler still running on the blocking pool is waited for (it ends
+  // within its own timeouts); its response goes nowhere.
+  if (blocking_pool_) {
+    blocking_pool_->stop();
+    blocking_pool_->join();
   }
   work_.reset();
   ioc_.stop();

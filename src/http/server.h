@@ -2,7 +2,8 @@
 // default) runs one io_context; each connection is served asynchronously.
 // Handlers are plain functions from Request to Response and may block
 // briefly (signing, a database write); they run on the pool's threads and
-// must be thread-safe.
+// must be thread-safe. Handlers that may wait long run on a second pool
+// (ServerOptions::blocking).
 #pragma once
 
 #include <cstdint>
@@ -88,6 +89,14 @@ struct ServerOptions {
   // by its /64 prefix); more are closed at once, before TLS. 0: no limit
   // (e.g. behind a reverse proxy, where every client has its address).
   int max_connections_per_address = 256;
+  // Requests for which this answers true are handled on a pool of their own
+  // (`blocking_threads` threads), not on the I/O threads: handlers that may
+  // wait -- an outgoing HTTPS call, an LDAP bind, a memory-hard password
+  // hash -- so that they never hold up requests that only compute. Unset:
+  // every handler runs on the I/O threads. Called on an I/O thread; must be
+  // cheap and thread-safe.
+  std::function<bool(const Request&)> blocking;
+  int blocking_threads = 4;
 };
 
 // Counts since the server started, and the current state.
