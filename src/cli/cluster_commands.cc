@@ -473,6 +473,7 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
   static std::string admin_group = "Administrators";
   static std::string metrics_token_file;
   static std::vector<std::string> metrics_allow;
+  static int io_threads = 0;
   auto* serve = app.add_subcommand("serve", "Run a cluster node over HTTPS");
   serve->add_option("--dir", sv.dir, "The server directory")->required();
   serve->add_option("--password-file", sv.password_file, "File holding the key password");
@@ -490,6 +491,12 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
       ->add_option("--metrics-allow", metrics_allow,
                    "Serve /metrics without a token to these addresses (e.g. 127.0.0.1)")
       ->delimiter(',');
+  serve
+      ->add_option("--threads", io_threads,
+                   "Threads that serve requests (0: one per core); admin pages and logons "
+                   "have 4 more of their own")
+      ->check(CLI::Range(0, 256))
+      ->capture_default_str();
   serve->callback([&exit_code] {
     auto pw = ReadKeyPassword(sv.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
@@ -509,9 +516,13 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
     auto ctx = node::ServerContext::Open(sv.dir, *pw, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     node::BlockTerminationSignals();
-    sites::AdminOptions admin_options;
-    admin_options.admin_group = admin_group;
-    auto host = node::ClusterNode::Start(**ctx, listen, monitor_interval, admin_options, metrics);
+    node::ClusterNodeOptions options;
+    options.listen = listen;
+    options.monitor_interval_seconds = monitor_interval;
+    options.admin.admin_group = admin_group;
+    options.metrics = std::move(metrics);
+    options.io_threads = io_threads;
+    auto host = node::ClusterNode::Start(**ctx, std::move(options));
     if (!host.ok()) return void(exit_code = ReportError(host.status()));
     std::cout << "server: " << (*host)->url() << "\n"
               << "admin-site: " << (*host)->url() << "/admin/\n"

@@ -102,8 +102,9 @@ Status RunDemo(const std::string& dir, int port) {
     RETURN_IF_ERROR(ctx->clusters().Provision(r, pw).status().WithContext("provisioning " +
                                                                           std::string(kRoot)));
   }
-  ASSIGN_OR_RETURN(auto host,
-                   node::ClusterNode::Start(*ctx, "127.0.0.1:" + std::to_string(port), 60));
+  node::ClusterNodeOptions options;
+  options.listen = "127.0.0.1:" + std::to_string(port);
+  ASSIGN_OR_RETURN(auto host, node::ClusterNode::Start(*ctx, std::move(options)));
   if (!ctx->store().Find(kLicensing).ok()) {
     ASSIGN_OR_RETURN(enrollment::Authority root, ctx->clusters().SubordinateIssuer(kRoot, pw));
     enrollment::EnrollmentService issuer(std::move(root), ctx->database(), DefaultClock(),

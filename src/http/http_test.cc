@@ -600,6 +600,18 @@ TEST_F(HttpTest, WaitingHandlersDoNotHoldUpTheOthers) {
   ServerOptions options = Options();  // two I/O threads
   options.blocking = [](const Request& r) { return r.path == "/wait"; };
   options.blocking_threads = 3;
+  // Whatever happens below, the waiting handlers end (the server's
+  // destructor waits for them).
+  struct Release {
+    std::mutex& mu;
+    std::condition_variable& cv;
+    bool& release;
+    ~Release() {
+      std::lock_guard lock(mu);
+      release = true;
+      cv.notify_all();
+    }
+  };
   auto server = Server::Start(options, [&](const Request& r) {
     if (r.path != "/wait") return Response::Text(200, "fast");
     waiting++;
@@ -610,6 +622,7 @@ TEST_F(HttpTest, WaitingHandlersDoNotHoldUpTheOthers) {
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const uint16_t port = (*server)->port();
   std::vector<std::future<Result<ClientResponse>>> slow;
+  Release guard{mu, cv, release};
   for (int i = 0; i < 5; ++i) {  // 3 running, 2 queued on the blocking pool
     ClientRequest request = Get("/wait");
     request.url = Url("/wait", port);

@@ -630,15 +630,15 @@ class Session final : public std::enable_shared_from_this<Session> {
     continue_.reset();
     if (!error && server_->IsBlocking(request)) {
       // Off the I/O threads; the answer comes back to this connection's strand.
-      server_->PostBlocking([self = shared_from_this(), request = std::move(request),
-                             keep_alive]() mutable {
-        Response response = self->CallHandler(request);
-        asio::post(self->stream_.get_executor(),
-                   [self, response = std::move(response), method = std::move(request.method),
-                    target = std::move(request.target), keep_alive]() mutable {
-                     self->Send(std::move(response), method, target, keep_alive, false);
-                   });
-      });
+      server_->PostBlocking(
+          [self = shared_from_this(), request = std::move(request), keep_alive]() mutable {
+            Response response = self->CallHandler(request);
+            asio::post(self->stream_.get_executor(),
+                       [self, response = std::move(response), method = std::move(request.method),
+                        target = std::move(request.target), keep_alive]() mutable {
+                         self->Send(std::move(response), method, target, keep_alive, false);
+                       });
+          });
       return;
     }
     Response response;

@@ -20,15 +20,21 @@ ClusterNode::ClusterNode(ServerContext& context, MetricsAccess metrics_access)
       subenroll_(context.clusters(), context.database(), *context.password()),
       metrics_(context.clusters(), std::move(metrics_access)) {}
 
+bool ClusterNode::MayWait(const http::Request& req) {
+  // The admin site renews online (an HTTPS call to the issuer, up to 30 s)
+  // and logs on (scrypt, maybe an LDAP bind); the token endpoint logs on.
+  // Licensing, certification and SubEnroll only compute.
+  return req.path == "/oauth2/token" || req.path == sites::kAdminPrefix ||
+         req.path.rfind(std::string(sites::kAdminPrefix) + "/", 0) == 0;
+}
+
 Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ServerContext& context,
-                                                        const std::string& listen,
-                                                        int monitor_interval_seconds,
-                                                        sites::AdminOptions admin_options,
-                                                        MetricsAccess metrics_access) {
+                                                        ClusterNodeOptions options) {
   if (!context.password()) {
     return Status(Code::kInvalidArgument, "serving needs the key password");
   }
-  auto node = std::unique_ptr<ClusterNode>(new ClusterNode(context, std::move(metrics_access)));
+  auto node = std::unique_ptr<ClusterNode>(new ClusterNode(context, std::move(options.metrics)));
+  sites::AdminOptions& admin_options = options.admin;
   admin_options.key_password = *context.password();
   admin_options.licensing = &node->licensing_;
   node->admin_ =
@@ -37,13 +43,13 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ServerContext& context,
   const ServerPaths& p = context.paths();
   RETURN_IF_ERROR(EnsureServerTls(p, *context.password(), ""));
   ClusterNode* self = node.get();
-  ASSIGN_OR_RETURN(node->server_,
-                   StartHttps(
-                       listen, {p.tls_server, p.tls_ca, p.tls_server_key}, *context.password(),
-                       [self](const http::Request& r) { return self->Handle(r); }, node->url_));
-  if (monitor_interval_seconds > 0) {
-    node->monitor_ = std::thread(
-        [self, monitor_interval_seconds] { self->MonitorLoop(monitor_interval_seconds); });
+  ASSIGN_OR_RETURN(
+      node->server_,
+      StartHttps(options.listen, {p.tls_server, p.tls_ca, p.tls_server_key}, *context.password(),
+                 [self](const http::Request& r) { return self->Handle(r); }, node->url_,
+                 {options.io_threads, MayWait, options.waiting_threads}));
+  if (const int interval = options.monitor_interval_seconds; interval > 0) {
+    node->monitor_ = std::thread([self, interval] { self->MonitorLoop(interval); });
   }
   return node;
 }

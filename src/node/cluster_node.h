@@ -28,19 +28,30 @@ namespace openrms::node {
 
 using api::MetricsAccess;
 
+struct ClusterNodeOptions {
+  std::string listen = "127.0.0.1:8443";  // ADDR:PORT; port 0 picks a free one
+  int monitor_interval_seconds = 60;      // 0: no expiry monitor
+  sites::AdminOptions admin;
+  MetricsAccess metrics;
+  int io_threads = 0;  // threads that serve requests; 0: one per core
+  // Threads for requests that may wait (MayWait): admin pages and logons.
+  int waiting_threads = 4;
+};
+
 class ClusterNode final {
  public:
   static Result<std::unique_ptr<ClusterNode>> Start(ServerContext& context,
-                                                    const std::string& listen,
-                                                    int monitor_interval_seconds,
-                                                    sites::AdminOptions admin_options = {},
-                                                    MetricsAccess metrics_access = {});
+                                                    ClusterNodeOptions options);
   ~ClusterNode();
   std::string url() const { return url_; }
   void Stop();
 
   // The route table.
   http::Response Handle(const http::Request& request);
+  // Whether a request may wait on something outside the process (the
+  // network, a directory) or on a memory-hard hash: such requests run on
+  // the server's pool for waiting handlers, so licensing keeps its threads.
+  static bool MayWait(const http::Request& request);
 
  private:
   ClusterNode(ServerContext& context, MetricsAccess metrics_access);

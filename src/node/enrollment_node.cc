@@ -51,11 +51,14 @@ Result<std::unique_ptr<EnrollmentNode>> EnrollmentNode::Start(const std::string&
   });
 
   http::Router* router = &host->router_;
-  ASSIGN_OR_RETURN(
-      host->server_,
-      StartHttps(
-          listen, {paths.tls_server, paths.tls_ca, paths.tls_server_key}, password,
-          [router](const http::Request& r) { return router->Dispatch(r); }, host->url_));
+  HttpsThreads threads;
+  // Operators log on with scrypt; the rest only computes.
+  threads.may_wait = [](const http::Request& r) { return r.path.rfind("/operator", 0) == 0; };
+  ASSIGN_OR_RETURN(host->server_,
+                   StartHttps(
+                       listen, {paths.tls_server, paths.tls_ca, paths.tls_server_key}, password,
+                       [router](const http::Request& r) { return router->Dispatch(r); }, host->url_,
+                       std::move(threads)));
   return host;
 }
 

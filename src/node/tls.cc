@@ -65,7 +65,7 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) 
 
 Result<std::unique_ptr<http::Server>> StartHttps(const std::string& listen, const TlsFiles& tls,
                                                  std::string_view password, http::Handler handler,
-                                                 std::string& url) {
+                                                 std::string& url, HttpsThreads threads) {
   FileSystem& fs = RealFileSystem();
   ASSIGN_OR_RETURN(auto addr, ParseListen(listen));
   http::ServerOptions options;
@@ -77,6 +77,9 @@ Result<std::unique_ptr<http::Server>> StartHttps(const std::string& listen, cons
   ASSIGN_OR_RETURN(options.sealed_key_pem, fs.ReadFile(tls.sealed_key, 1 << 20));
   options.key_password = std::string(password);
   options.max_body_bytes = 1 << 20;
+  options.threads = threads.io_threads;
+  options.blocking = std::move(threads.may_wait);
+  options.blocking_threads = threads.waiting_threads;
   ASSIGN_OR_RETURN(auto server, http::Server::Start(options, std::move(handler)));
   const bool v6 = addr.first.find(':') != std::string::npos;
   url = "https://" + (v6 ? "[" + addr.first + "]" : addr.first) + ":" +

@@ -21,9 +21,10 @@
 #include "cluster/cluster_store.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
-#include "protocol/enrollment_messages.h"
 #include "http/client.h"
+#include "protocol/enrollment_messages.h"
 #include "support/process.h"
+#include "support/stalled_server.h"
 #include "xrml/chain.h"
 
 namespace openrms::testing {
@@ -139,8 +140,7 @@ class ClusterLifecycleTest : public ::testing::Test {
     std::vector<xrml::Document> chain = {*slc};
     for (const auto& d : authority->chain) chain.push_back(d);
     const std::string path = tmp_.path() + "/crafted-" + std::to_string(++crafted_) + ".xml";
-    EXPECT_TRUE(
-        RealFileSystem().WriteFileAtomic(path, protocol::WriteEnrollResponse(chain)).ok());
+    EXPECT_TRUE(RealFileSystem().WriteFileAtomic(path, protocol::WriteEnrollResponse(chain)).ok());
     return path;
   }
 
@@ -289,45 +289,7 @@ TEST_F(ClusterLifecycleTest, LicensingOnlyClusterRenewsWithItsRoot) {
 
 // An issuer that accepts TCP connections and never answers: a renewal to
 // it hangs until the client's timeout. Counts the connections it accepted.
-class StalledIssuer {
- public:
-  StalledIssuer() {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
-    EXPECT_EQ(listen(fd_, 64), 0);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    thread_ = std::thread([this] {
-      while (true) {
-        const int c = accept(fd_, nullptr, nullptr);
-        if (c < 0) return;
-        accepted_++;
-        std::lock_guard lock(mu_);
-        held_.push_back(c);
-      }
-    });
-  }
-  ~StalledIssuer() {
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-    for (int c : held_) close(c);
-  }
-  int port() const { return port_; }
-  int accepted() const { return accepted_; }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::atomic<int> accepted_{0};
-  std::mutex mu_;
-  std::vector<int> held_;
-  std::thread thread_;
-};
+using StalledIssuer = StalledServer;
 
 TEST_F(ClusterLifecycleTest, OneRenewalAtATimeAndTheSecondAsksTheIssuerNothing) {
   StalledIssuer issuer;

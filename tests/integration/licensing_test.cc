@@ -4,6 +4,7 @@
 #include <openssl/evp.h>
 
 #include <fstream>
+#include <future>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <tuple>
@@ -16,6 +17,8 @@
 #include "licensing/pfile.h"
 #include "store/database.h"
 #include "support/process.h"
+#include "support/stalled_server.h"
+#include "support/web_logon.h"
 
 namespace openrms::testing {
 namespace {
@@ -50,7 +53,7 @@ class LicensingTest : public ::testing::Test {
     ASSERT_EQ(p.exit_code, 0) << p.err;
     node_ = new BackgroundProcess({kBin, "serve", "--dir", srv_, "--listen",
                                    "127.0.0.1:" + std::to_string(port), "--password-file", pw_,
-                                   "--monitor-interval", "0"});
+                                   "--monitor-interval", "0", "--threads", "2"});
     ASSERT_FALSE(node_->WaitForLine("server: ").empty());
     const std::string sub = LastWord(RunCommand({kBin, "cluster", "subenroll-token", "--dir", srv_,
                                                  "--cluster", "ROOT", "--password-file", pw_})
@@ -624,6 +627,80 @@ TEST_F(LicensingTest, InternalErrorsShowNoInternalText) {
   EXPECT_NE(message.find("); the server's log has the details"), std::string::npos);
   for (const char* secret : {"license_audit", "table", "sqlite", srv_.c_str()}) {
     EXPECT_EQ(p->body.find(secret), std::string::npos) << secret << " in " << p->body;
+  }
+}
+
+// An online renewal from the admin site waits on its issuer (up to 30 s).
+// Two of them -- one per cluster, the most that may run at once -- against
+// an issuer that never answers would hold both of this node's request
+// threads (--threads 2). They run on the pool for requests that may wait,
+// and licensing goes on while they hang.
+TEST_F(LicensingTest, LicensingGoesOnWhileAdminRenewalsHang) {
+  ASSERT_EQ(RunCommand({kBin, "user", "add", "erin", "--dir", srv_, "--group", "Administrators"},
+                       {"OPENRMS_USER_PASSWORD=erin-password"})
+                .exit_code,
+            0);
+  ASSERT_EQ(
+      As("alice", {"protect", plain_, Out("hang.pfile"), "--server", root_, "--rights", "bob:VIEW"})
+          .exit_code,
+      0);
+  const std::string ca = ReadAll(srv_ + "/tls-ca.pem");
+  auto logon = WebLogOn(origin_ + "/admin", ca, "erin", "erin-password");
+  ASSERT_TRUE(logon.ok() && logon->status == 303) << logon.status().ToString();
+  const std::string cookie = CookiePair(*logon);
+
+  std::optional<StalledServer> issuer;
+  issuer.emplace();
+  auto db = store::OpenSqlite(srv_ + "/openrms.db");
+  ASSERT_TRUE(db.ok());
+  auto saved = (*db)->Query("SELECT name, issuer_url FROM clusters ORDER BY name", {});
+  ASSERT_TRUE(saved.ok() && saved->size() == 2);
+  ASSERT_TRUE((*db)
+                  ->Execute("UPDATE clusters SET issuer_url = $1",
+                            {"https://127.0.0.1:" + std::to_string(issuer->port())})
+                  .ok());
+  std::vector<std::future<Result<http::ClientResponse>>> renewals;
+  for (const char* cluster : {"ROOT", "LIC"}) {
+    http::ClientRequest page;
+    page.url = origin_ + "/admin/clusters/" + cluster + "/renew";
+    page.ca_pem = ca;
+    page.headers = {{"Cookie", cookie}};
+    auto dialog = http::Fetch(page);
+    ASSERT_TRUE(dialog.ok() && dialog->status == 200);
+    http::ClientRequest renew = page;
+    renew.method = "POST";
+    renew.headers.push_back({"Content-Type", "application/x-www-form-urlencoded"});
+    renew.body = "csrf=" + HiddenField(dialog->body, "csrf");
+    renew.timeout_seconds = 60;
+    renewals.push_back(std::async(std::launch::async, [renew] { return http::Fetch(renew); }));
+  }
+  for (int i = 0; i < 400 && issuer->accepted() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ(issuer->accepted(), 2) << "both renewals should be waiting on the issuer";
+
+  for (int i = 0; i < 20; ++i) {
+    auto eul = EndUserLicense(Out("hang.pfile"), "alice");
+    ASSERT_TRUE(eul.ok()) << eul.status().ToString();
+    EXPECT_EQ(eul->status, 200) << eul->body;
+  }
+  for (auto& r : renewals) {
+    EXPECT_EQ(r.wait_for(std::chrono::seconds(0)), std::future_status::timeout)
+        << "the renewals still hang while licensing answers";
+  }
+
+  // The issuer goes away: both renewals fail, and say why.
+  issuer.reset();
+  for (auto& r : renewals) {
+    auto answer = r.get();
+    ASSERT_TRUE(answer.ok()) << answer.status().ToString();
+    EXPECT_EQ(answer->status, 400);
+  }
+  for (const auto& row : *saved) {
+    ASSERT_TRUE((*db)
+                    ->Execute("UPDATE clusters SET issuer_url = $1 WHERE name = $2",
+                              {row.Text(1), row.Text(0)})
+                    .ok());
   }
 }
 
