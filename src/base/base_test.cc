@@ -184,5 +184,17 @@ TEST(ForRemoteCaller, HidesInternalDetailBehindAReference) {
   EXPECT_EQ(ForRemoteCaller(mine).message(), mine.message());
 }
 
+TEST(TextTest, ParseIntTakesWholeDecimalIntegersOnly) {
+  EXPECT_EQ(ParseInt("42"), 42);
+  EXPECT_EQ(ParseInt("-7"), -7);
+  EXPECT_EQ(ParseInt("0"), 0);
+  EXPECT_EQ(ParseInt("9223372036854775807"), INT64_MAX);
+  EXPECT_EQ(ParseInt("-9223372036854775808"), INT64_MIN);
+  for (const char* bad : {"", "+1", " 1", "1 ", "1x", "0x10", "1.5", "-", "9223372036854775808",
+                          "-9223372036854775809", "99999999999999999999999"}) {
+    EXPECT_EQ(ParseInt(bad), std::nullopt) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace openrms

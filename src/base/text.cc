@@ -3,6 +3,7 @@
 #include <iconv.h>
 
 #include <cctype>
+#include <charconv>
 
 namespace openrms {
 namespace {
@@ -149,6 +150,14 @@ std::string HexEncode(std::string_view bytes, bool upper) {
     out += digits[c & 15];
   }
   return out;
+}
+
+std::optional<int64_t> ParseInt(std::string_view text) {
+  int64_t value = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, value);
+  if (text.empty() || ec != std::errc() || ptr != end) return std::nullopt;
+  return value;
 }
 
 }  // namespace openrms

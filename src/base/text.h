@@ -1,6 +1,8 @@
 // Small text helpers shared by every layer.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -27,6 +29,10 @@ bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 // ASCII letters lower-cased, other bytes kept (header names, schemes,
 // parameter names: never locale-dependent).
 std::string ToLower(std::string_view s);
+
+// A whole decimal integer ("42", "-7"): no sign '+', no spaces, no junk,
+// nothing out of range. nullopt otherwise. Never throws.
+std::optional<int64_t> ParseInt(std::string_view text);
 
 // Two hex digits a byte ("0a1b"; "0A1B" when `upper`).
 std::string HexEncode(std::string_view bytes, bool upper = false);

@@ -290,11 +290,9 @@ Response AdminSite::AddTemplate(const Context& ctx,
   if (ur.rights.empty()) return Templates(ctx, 400, "choose at least one right");
   t.user_rights.push_back(ur);
   if (form.count("valid_days") && !Trim(form.at("valid_days")).empty()) {
-    try {
-      t.valid_days = std::stoi(form.at("valid_days"));
-    } catch (...) {
-    }
-    if (!t.valid_days || *t.valid_days < 1) {
+    const auto days = ParseInt(Trim(form.at("valid_days")));
+    if (days && *days >= 1 && *days <= licensing::kMaxIntervalDays) t.valid_days = int(*days);
+    if (!t.valid_days) {
       return Templates(ctx, 400, "the expiry must be a whole number of days");
     }
   }

@@ -190,11 +190,8 @@ Response Operator(const Site& site, const Request& req) {
   if (auto* refused = std::get_if<Response>(&parsed)) return *refused;
   const auto& form = std::get<std::map<std::string, std::string>>(parsed);
   const enrollment::Requester who{"operator", v.session.user};
-  int64_t id = 0;
-  try {
-    id = form.count("id") ? std::stoll(form.at("id")) : 0;
-  } catch (...) {
-  }
+  // Not a number: no request has id 0, so Approve/Reject say "no such request".
+  const int64_t id = form.count("id") ? ParseInt(form.at("id")).value_or(0) : 0;
   if (req.path == "/operator/approve") {
     auto issued = site.service.Approve(id, who);
     if (!issued.ok()) {
