@@ -103,9 +103,9 @@ Result<std::string> ClusterService::MakeRequest(const ClusterConfig& c,
   p.token = std::move(token);
   p.requested_validity_days = days;
   return protocol::WriteEnrollRequest(p, key,
-                                        c.kind == ClusterKind::kRoot
-                                            ? protocol::RequestKind::kEnroll
-                                            : protocol::RequestKind::kSubEnroll);
+                                      c.kind == ClusterKind::kRoot
+                                          ? protocol::RequestKind::kEnroll
+                                          : protocol::RequestKind::kSubEnroll);
 }
 
 Result<ClusterService::Validated> ClusterService::Validate(const ClusterConfig& c,
@@ -250,8 +250,8 @@ Result<ProvisionResult> ClusterService::Provision(const ProvisionRequest& r,
     return out;
   }
   // Online: enroll first, so a refusal leaves nothing behind.
-  const std::string action = c.kind == ClusterKind::kRoot ? protocol::kEnrollSoapAction
-                                                          : protocol::kSubEnrollSoapAction;
+  const std::string action =
+      c.kind == ClusterKind::kRoot ? protocol::kEnrollSoapAction : protocol::kSubEnrollSoapAction;
   ASSIGN_OR_RETURN(std::string response,
                    env_.transport.PostSoap(IssuerEndpoint(c), action, request, c.issuer_tls_ca));
   auto chain = protocol::ParseEnrollResponse(response);
@@ -333,8 +333,8 @@ Result<SlcSummary> ClusterService::RenewOnline(const std::string& name, std::str
     ~Release() { (void)store.ReleaseRenewalLease(name, holder); }
   } release{store_, name, holder};
   ASSIGN_OR_RETURN(std::string request, MakeRequest(c, *key, std::move(token), std::nullopt));
-  const std::string action = c.kind == ClusterKind::kRoot ? protocol::kEnrollSoapAction
-                                                          : protocol::kSubEnrollSoapAction;
+  const std::string action =
+      c.kind == ClusterKind::kRoot ? protocol::kEnrollSoapAction : protocol::kSubEnrollSoapAction;
   auto renewed = [&]() -> Result<SlcSummary> {
     ASSIGN_OR_RETURN(std::string response,
                      env_.transport.PostSoap(IssuerEndpoint(c), action, request, c.issuer_tls_ca));

@@ -7,8 +7,8 @@
 
 #include "base/file_system.h"
 #include "crypto/keys.h"
-#include "protocol/enrollment_messages.h"
 #include "http/client.h"
+#include "protocol/enrollment_messages.h"
 #include "support/process.h"
 #include "support/web_logon.h"
 #include "xrml/chain.h"
