@@ -191,6 +191,8 @@ ProtocolError LicensingService::ToProtocolError(const Status& s) {
     case Code::kInvalidArgument:
     case Code::kUnsupported:
       return {400, "InvalidRequest", s.message()};
+    case Code::kPermissionDenied:
+      return {403, "AccessDenied", s.message()};
     default:
       return {500, "InternalError", ForRemoteCaller(s).message()};
   }

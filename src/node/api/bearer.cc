@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
+#include "licensing/licensing.h"
 
 namespace openrms::node::api {
 
@@ -10,6 +11,11 @@ http::Response JsonError(int status, const std::string& code, const std::string&
   // Messages quote what clients sent, cut to a length that may split a
   // UTF-8 sequence: written without throwing.
   return http::Response::Json(status, WriteJson({{"Code", code}, {"Message", message}}));
+}
+
+http::Response ProtocolErrorResponse(const Status& status) {
+  const licensing::ProtocolError e = licensing::LicensingService::ToProtocolError(status);
+  return JsonError(e.http_status, e.code, e.message);
 }
 
 std::optional<accounts::Session> BearerAuth::SessionOf(const http::Request& req) const {

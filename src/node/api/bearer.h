@@ -12,6 +12,9 @@ namespace openrms::node::api {
 
 // The protocol's error body, {"Code","Message"}, with an HTTP status.
 http::Response JsonError(int status, const std::string& code, const std::string& message);
+// A refusal of the licensing service as the protocol's error
+// (LicensingService::ToProtocolError).
+http::Response ProtocolErrorResponse(const Status& status);
 
 class BearerAuth final {
  public:

@@ -24,11 +24,7 @@ http::Response CertificationApi::Handle(const std::string& cluster,
   if (!key.ok()) return JsonError(400, "InvalidRequest", key.status().message());
   auto chain =
       licensing_.Certify(cluster, {session->user, session->groups, ""}, *key, request->temporary);
-  if (!chain.ok()) {
-    const licensing::ProtocolError e = licensing::LicensingService::ToProtocolError(chain.status());
-    return JsonError(chain.status().code() == Code::kPermissionDenied ? 403 : e.http_status, e.code,
-                     e.message);
-  }
+  if (!chain.ok()) return ProtocolErrorResponse(chain.status());
   // The user's name is in the chain: written without throwing.
   return http::Response::Json(200, WriteJson(CertificationJson(xrml::WriteChainFile(*chain))));
 }

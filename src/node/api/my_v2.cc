@@ -21,10 +21,7 @@ http::Response MyV2Api::Handle(const std::string& cluster, const std::string& ba
   const auto session = bearer_.SessionOf(req);
   if (!session) return bearer_.Challenge(cluster);
   const accounts::Identity who{session->user, session->groups, ""};
-  auto refusal = [](const Status& s) {
-    const licensing::ProtocolError e = licensing::LicensingService::ToProtocolError(s);
-    return JsonError(e.http_status, e.code, e.message);
-  };
+  auto refusal = ProtocolErrorResponse;
   // Names and URLs in answers came from users: written without throwing.
   auto ok = [](const nlohmann::json& j) { return http::Response::Json(200, WriteJson(j)); };
   if (operation == "servicediscovery" && req.method == "GET") {

@@ -261,5 +261,23 @@ TEST(MyV2Codec, ErrorsQuotingInvalidUtf8AreStillWritten) {
   EXPECT_EQ((*body)["Message"].get<std::string>().rfind("unknown right A\xC3\xA9", 0), 0u);
 }
 
+// A refusal of the licensing service keeps its own code and message: a
+// licensing-only cluster asked for a RAC says so with a 403, not as an
+// internal error.
+TEST(MyV2Codec, RefusalsKeepTheirCodeAndMessage) {
+  const http::Response denied =
+      ProtocolErrorResponse(Status(Code::kPermissionDenied, "cluster LIC is licensing-only"));
+  EXPECT_EQ(denied.status, 403);
+  auto body = ParseJson(denied.body);
+  ASSERT_TRUE(body.ok()) << denied.body;
+  EXPECT_EQ((*body)["Code"], "AccessDenied");
+  EXPECT_EQ((*body)["Message"], "cluster LIC is licensing-only");
+  const http::Response expired = ProtocolErrorResponse(Status(Code::kExpired, "the SLC expired"));
+  EXPECT_EQ(expired.status, 503);
+  body = ParseJson(expired.body);
+  ASSERT_TRUE(body.ok());
+  EXPECT_EQ((*body)["Code"], "ServerLicensorCertificateExpired");
+}
+
 }  // namespace
 }  // namespace openrms::node::api
