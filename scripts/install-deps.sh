@@ -10,13 +10,15 @@ packages=(
   # libraries
   libssl-dev libxml2-dev libsqlite3-dev libboost1.81-dev nlohmann-json3-dev
   libcli11-dev libldap2-dev libboost-url1.81-dev libhowardhinnant-date-dev
-  libkainjow-mustache-dev
+  libkainjow-mustache-dev libtomlplusplus-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev openssl curl sqlite3 python3
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
   # keys in an HSM are tested against SoftHSM2 over PKCS#11 (p11-kit headers)
   softhsm2 libp11-kit-dev
+  # several nodes are tested behind a real HAProxy (deploy/haproxy.cfg)
+  haproxy
   # directory logons are tested against a real OpenLDAP slapd
   slapd ldap-utils
   # browser tests: Debian's Chromium, and certutil to make it trust a test CA

@@ -8,6 +8,7 @@
 #include "cli/password.h"
 #include "crypto/encoding.h"
 #include "node/cluster_node.h"
+#include "node/config.h"
 #include "node/enrollment_node.h"
 #include "node/signals.h"
 #include "node/tls.h"
@@ -136,6 +137,7 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
   static std::string trust_file, tls_ca_file, enroll_url, root_url, token, offline_file;
   static int validity_days = 0;
   static bool licensing_only = false;
+  static std::string store_url;
   auto* provision = cmd->add_subcommand("provision", "Create a cluster and obtain its SLC");
   provision->add_option("--dir", pv.dir, "The server directory")->required();
   provision->add_option("--password-file", pv.password_file, "File holding the key password");
@@ -150,6 +152,10 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
   provision->add_option("--validity-days", validity_days, "Ask for less than the maximum");
   provision->add_flag("--licensing-only", licensing_only, "A licensing-only cluster");
   provision->add_option("--root", root_url, "The root cluster's URL (licensing-only)");
+  provision->add_option("--store", store_url,
+                        "Keep the cluster in this store (postgresql://user@host/db, for several "
+                        "nodes) instead of the directory's SQLite file; the directory remembers "
+                        "it");
   provision->callback([&exit_code] {
     auto fail = [&](const Status& s) { exit_code = ReportError(s); };
     if (licensing_only == root_url.empty()) {
@@ -177,7 +183,13 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
     pr.offline = !offline_file.empty();
     if (validity_days != 0) pr.validity_days = validity_days;
     pr.actor = Actor();
-    auto ctx = node::ServerContext::Open(pv.dir, *pw, /*create=*/true);
+    node::ContextOptions context_options;
+    if (!store_url.empty()) {
+      Status url = node::CheckStoreUrl(store_url, "--store");
+      if (!url.ok()) return fail(url);
+      context_options.store_url = store_url;
+    }
+    auto ctx = node::ServerContext::Open(pv.dir, *pw, /*create=*/true, context_options);
     if (!ctx.ok()) return fail(ctx.status());
     Status tls = node::EnsureServerTls((*ctx)->paths(), *pw, pr.url);
     if (!tls.ok()) return fail(tls);
@@ -467,69 +479,112 @@ void RegisterSlcCommands(CLI::App& app, int& exit_code) {
 }
 
 void RegisterServeCommand(CLI::App& app, int& exit_code) {
-  static Target sv;
-  static std::string listen = "127.0.0.1:8443";
-  static int monitor_interval = 60;
-  static std::string admin_group = "Administrators";
-  static std::string metrics_token_file;
-  static std::vector<std::string> metrics_allow;
-  static int io_threads = 0;
+  static node::NodeConfig flags;
+  static std::string config_file;
   auto* serve = app.add_subcommand("serve", "Run a cluster node over HTTPS");
-  serve->add_option("--dir", sv.dir, "The server directory")->required();
-  serve->add_option("--password-file", sv.password_file, "File holding the key password");
-  serve->add_option("--listen", listen, "ADDR:PORT (loopback by default)")->capture_default_str();
-  serve
-      ->add_option("--monitor-interval", monitor_interval, "Seconds between expiry checks (0: off)")
-      ->capture_default_str();
-  serve
-      ->add_option("--admin-group", admin_group,
-                   "The group whose members may use the administration site")
-      ->capture_default_str();
-  serve->add_option("--metrics-token-file", metrics_token_file,
-                    "Serve /metrics only with this file's bearer token (or --metrics-allow)");
-  serve
-      ->add_option("--metrics-allow", metrics_allow,
-                   "Serve /metrics without a token to these addresses (e.g. 127.0.0.1)")
-      ->delimiter(',');
-  serve
-      ->add_option("--threads", io_threads,
-                   "Threads that serve requests (0: one per core); admin pages and logons "
-                   "have 4 more of their own")
-      ->check(CLI::Range(0, 256))
-      ->capture_default_str();
-  serve->callback([&exit_code] {
-    auto pw = ReadKeyPassword(sv.password_file, kPasswordEnv, false);
-    if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    node::MetricsAccess metrics;
-    metrics.addresses = metrics_allow;
-    if (!metrics_token_file.empty()) {
-      auto token = RealFileSystem().ReadFile(metrics_token_file, 4096);
-      if (!token.ok()) return void(exit_code = ReportError(token.status()));
-      metrics.bearer_token = std::string(Trim(*token));
-      if (metrics.bearer_token.size() < 16) {
-        return void(exit_code = ReportError(
-                        Status(Code::kInvalidArgument,
-                               "the metrics token in " + metrics_token_file +
-                                   " is shorter than 16 characters: use a long random one")));
+  serve->add_option("--config", config_file,
+                    "The node's configuration file (TOML; deploy/openrms.toml shows every key); "
+                    "flags override it");
+  // Each option below overrides its key of the configuration file.
+  std::vector<std::pair<CLI::Option*, void (*)(node::NodeConfig&)>> overrides;
+  auto flag = [&](CLI::Option* option, void (*apply)(node::NodeConfig&)) {
+    overrides.emplace_back(option, apply);
+    return option;
+  };
+  flag(serve->add_option("--dir", flags.dir, "The server directory (node.dir)"),
+       [](node::NodeConfig& c) { c.dir = flags.dir; });
+  flag(serve->add_option("--store", flags.store_url,
+                         "The store (store.url): postgresql://user@host/db, shared by several "
+                         "nodes; default: the directory's"),
+       [](node::NodeConfig& c) { c.store_url = flags.store_url; });
+  flag(serve->add_option("--password-file", flags.key_password_file,
+                         "File holding the key password (keys.password_file)"),
+       [](node::NodeConfig& c) { c.key_password_file = flags.key_password_file; });
+  flag(
+      serve->add_option("--listen", flags.listen, "ADDR:PORT (node.listen)")->capture_default_str(),
+      [](node::NodeConfig& c) { c.listen = flags.listen; });
+  flag(serve
+           ->add_option("--monitor-interval", flags.monitor_interval_seconds,
+                        "Seconds between expiry checks, 0: off (node.monitor_interval_seconds)")
+           ->capture_default_str(),
+       [](node::NodeConfig& c) { c.monitor_interval_seconds = flags.monitor_interval_seconds; });
+  flag(serve
+           ->add_option("--admin-group", flags.admin_group,
+                        "The group whose members may use the administration site (admin.group)")
+           ->capture_default_str(),
+       [](node::NodeConfig& c) { c.admin_group = flags.admin_group; });
+  flag(serve->add_option("--metrics-token-file", flags.metrics_token_file,
+                         "Serve /metrics only with this file's bearer token, or --metrics-allow "
+                         "(metrics.token_file)"),
+       [](node::NodeConfig& c) { c.metrics_token_file = flags.metrics_token_file; });
+  flag(serve
+           ->add_option("--metrics-allow", flags.metrics_allow,
+                        "Serve /metrics without a token to these addresses, e.g. 127.0.0.1 "
+                        "(metrics.allow)")
+           ->delimiter(','),
+       [](node::NodeConfig& c) { c.metrics_allow = flags.metrics_allow; });
+  flag(serve
+           ->add_option("--threads", flags.threads,
+                        "Threads that serve requests, 0: one per core (node.threads); admin pages "
+                        "and logons have 4 more of their own")
+           ->check(CLI::Range(0, 256))
+           ->capture_default_str(),
+       [](node::NodeConfig& c) { c.threads = flags.threads; });
+  serve->callback([&exit_code, overrides] {
+    auto fail = [&](const Status& s) { exit_code = ReportError(s); };
+    node::NodeConfig config = flags;
+    if (!config_file.empty()) {
+      auto loaded = node::LoadNodeConfig(RealFileSystem(), config_file);
+      if (!loaded.ok()) return fail(loaded.status());
+      config = std::move(*loaded);
+      for (const auto& [option, apply] : overrides) {
+        if (option->count() > 0) apply(config);
       }
     }
-    auto ctx = node::ServerContext::Open(sv.dir, *pw, false);
-    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    if (config.dir.empty()) {
+      return fail(Status(Code::kInvalidArgument,
+                         "no server directory: give --dir or node.dir in the --config file"));
+    }
+    if (!config.store_url.empty()) {
+      Status url = node::CheckStoreUrl(config.store_url, "--store");
+      if (!url.ok()) return fail(url);
+    }
+    auto pw = ReadKeyPassword(config.key_password_file, kPasswordEnv, false);
+    if (!pw.ok()) return fail(pw.status());
+    node::MetricsAccess metrics;
+    metrics.addresses = config.metrics_allow;
+    if (!config.metrics_token_file.empty()) {
+      auto token = RealFileSystem().ReadFile(config.metrics_token_file, 4096);
+      if (!token.ok()) return fail(token.status());
+      metrics.bearer_token = std::string(Trim(*token));
+      if (metrics.bearer_token.size() < 16) {
+        return fail(Status(Code::kInvalidArgument,
+                           "the metrics token in " + config.metrics_token_file +
+                               " is shorter than 16 characters: use a long random one"));
+      }
+    }
+    node::ContextOptions context_options;
+    context_options.store_url = config.store_url;
+    context_options.directory = config.directory;
+    auto ctx = node::ServerContext::Open(config.dir, *pw, false, context_options);
+    if (!ctx.ok()) return fail(ctx.status());
     node::BlockTerminationSignals();
     node::ClusterNodeOptions options;
-    options.listen = listen;
-    options.monitor_interval_seconds = monitor_interval;
-    options.admin.admin_group = admin_group;
+    options.listen = config.listen;
+    options.monitor_interval_seconds = config.monitor_interval_seconds;
+    options.admin.admin_group = config.admin_group;
     options.metrics = std::move(metrics);
-    options.io_threads = io_threads;
+    options.io_threads = config.threads;
     auto host = node::ClusterNode::Start(**ctx, std::move(options));
-    if (!host.ok()) return void(exit_code = ReportError(host.status()));
+    if (!host.ok()) return fail(host.status());
     std::cout << "server: " << (*host)->url() << "\n"
               << "admin-site: " << (*host)->url() << "/admin/\n"
               << "metrics: " << (*host)->url() << "/metrics\n"
               << "tls-ca: " << (*ctx)->paths().tls_ca << "\n"
               << std::flush;
+    node::NotifyServiceManager("READY=1");
     node::WaitForTerminationSignal();
+    node::NotifyServiceManager("STOPPING=1");
     (*host)->Stop();
   });
 }

@@ -4,6 +4,7 @@
 #include "cluster/monitor.h"
 #include "crypto/encoding.h"
 #include "http/url.h"
+#include "node/readiness.h"
 #include "node/tls.h"
 #include "protocol/enrollment_messages.h"
 
@@ -23,8 +24,9 @@ ClusterNode::ClusterNode(ServerContext& context, MetricsAccess metrics_access)
 bool ClusterNode::MayWait(const http::Request& req) {
   // The admin site renews online (an HTTPS call to the issuer, up to 30 s)
   // and logs on (scrypt, maybe an LDAP bind); the token endpoint logs on.
-  // Licensing, certification and SubEnroll only compute.
-  return req.path == "/oauth2/token" || req.path == sites::kAdminPrefix ||
+  // Readiness asks the store, which may be across the network. Licensing,
+  // certification and SubEnroll only compute.
+  return req.path == "/oauth2/token" || req.path == "/readyz" || req.path == sites::kAdminPrefix ||
          req.path.rfind(std::string(sites::kAdminPrefix) + "/", 0) == 0;
 }
 
@@ -74,7 +76,7 @@ void ClusterNode::MonitorLoop(int interval_seconds) {
   }
 }
 
-std::vector<std::pair<std::string, std::string>> ClusterNode::Routes(bool fresh) {
+std::vector<ClusterNode::Route> ClusterNode::Routes(bool fresh) {
   // Clusters are few and change rarely; reading them from the store once a
   // few seconds keeps the database off every request and still lets a node
   // see a cluster provisioned by another.
@@ -83,10 +85,10 @@ std::vector<std::pair<std::string, std::string>> ClusterNode::Routes(bool fresh)
   if (!fresh && now - routes_read_ < std::chrono::seconds(3) && !routes_.empty()) return routes_;
   auto names = context_.store().ListClusters();
   if (!names.ok()) return routes_;
-  std::vector<std::pair<std::string, std::string>> routes;
+  std::vector<Route> routes;
   for (const auto& name : *names) {
     auto config = context_.store().Find(name);
-    if (config.ok()) routes.emplace_back(http::UrlPath(config->url), name);
+    if (config.ok()) routes.push_back({http::UrlPath(config->url), name, config->url});
   }
   routes_ = std::move(routes);
   routes_read_ = now;
@@ -101,6 +103,7 @@ http::Response ClusterNode::Handle(const http::Request& req) {
     }
     return http::Response::Text(200, "ok\n");
   }
+  if (req.path == "/readyz") return Readiness(context_, req);
   if (req.path == "/") return http::Response::Redirect("/admin/");
   if (req.path == "/oauth2/token") return token_.Handle(req);
   if (req.path == sites::kAdminPrefix ||
@@ -110,12 +113,14 @@ http::Response ClusterNode::Handle(const http::Request& req) {
   // Below each cluster's URL path. A miss reads the clusters again: one may
   // have been provisioned just now.
   for (const bool fresh : {false, true}) {
-    for (const auto& [prefix, name] : Routes(fresh)) {
+    for (const auto& [prefix, name, cluster_url] : Routes(fresh)) {
       if (req.path == prefix + protocol::kSubEnrollPath) return subenroll_.Handle(name, req);
       if (req.path == prefix + "/certification") return certification_.Handle(name, req);
       const std::string my_v2 = prefix + "/my/v2/";
       if (req.path.rfind(my_v2, 0) == 0) {
-        return my_v2_.Handle(name, url_ + prefix + "/my/v2", req.path.substr(my_v2.size()), req);
+        // Licenses name the cluster's service URL, not this node's: behind a
+        // load balancer the content must stay licensable when a node is gone.
+        return my_v2_.Handle(name, cluster_url + "/my/v2", req.path.substr(my_v2.size()), req);
       }
     }
   }

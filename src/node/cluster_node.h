@@ -56,8 +56,14 @@ class ClusterNode final {
  private:
   ClusterNode(ServerContext& context, MetricsAccess metrics_access);
   void MonitorLoop(int interval_seconds);
-  // (URL path, cluster name) of every cluster, re-read every few seconds.
-  std::vector<std::pair<std::string, std::string>> Routes(bool fresh);
+  // Where each cluster is served: the path of its service URL.
+  struct Route {
+    std::string prefix;  // the URL path, e.g. "/root/_wmcs"
+    std::string name;
+    std::string url;  // the service URL clients use (a load balancer's, with several nodes)
+  };
+  // Every cluster's route, re-read every few seconds.
+  std::vector<Route> Routes(bool fresh);
 
   ServerContext& context_;
   std::string url_;  // set once the listener is up
@@ -72,7 +78,7 @@ class ClusterNode final {
   std::unique_ptr<http::Server> server_;
 
   std::mutex routes_mu_;
-  std::vector<std::pair<std::string, std::string>> routes_;
+  std::vector<Route> routes_;
   std::chrono::steady_clock::time_point routes_read_;
 
   std::atomic<bool> stopping_{false};

@@ -1,6 +1,7 @@
 #include "node/server_context.h"
 
 #include "base/file_system.h"
+#include "base/text.h"
 #include "crypto/encoding.h"
 #include "enrollment/service.h"
 #include "licensing/licensing.h"
@@ -13,23 +14,46 @@ ServerPaths::ServerPaths(std::string d) : dir(std::move(d)) {
   tls_ca_key = dir + "/keys/tls-ca.key";
   tls_server = dir + "/tls-server.pem";
   tls_server_key = dir + "/keys/tls-server.key";
+  store_url = dir + "/store-url";
 }
+
+namespace {
+
+Result<std::unique_ptr<store::Database>> OpenStore(const std::string& url,
+                                                   const std::string& default_path) {
+  if (url.empty()) return store::OpenSqlite(default_path);
+  if (url.rfind("sqlite:", 0) == 0) return store::OpenSqlite(url.substr(7));
+  return Status(Code::kInvalidArgument, "unknown store " + url + ": use sqlite:PATH");
+}
+
+}  // namespace
 
 Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& dir,
                                                            std::optional<std::string> password,
-                                                           bool create) {
+                                                           bool create,
+                                                           const ContextOptions& options) {
   FileSystem& fs = RealFileSystem();
   auto ctx = std::unique_ptr<ServerContext>(new ServerContext(dir));
   ctx->password_ = std::move(password);
   const ServerPaths& p = ctx->paths_;
-  if (!fs.Exists(p.database) && !create) {
+  // The directory remembers a store named at provisioning, so that every
+  // later command given --dir reaches the same database.
+  std::string store_url = options.store_url;
+  if (store_url.empty() && fs.Exists(p.store_url)) {
+    ASSIGN_OR_RETURN(std::string text, fs.ReadFile(p.store_url, 4096));
+    store_url = std::string(Trim(text));
+  }
+  if (store_url.empty() && !fs.Exists(p.database) && !create) {
     return Status(Code::kNotFound, dir +
                                        " holds no OpenRMS server; provision a cluster with "
                                        "`openrms cluster provision --dir " +
                                        dir + " ...`");
   }
   RETURN_IF_ERROR(fs.CreateDirectories(dir, 0700));
-  ASSIGN_OR_RETURN(ctx->db_, store::OpenSqlite(p.database));
+  ASSIGN_OR_RETURN(ctx->db_, OpenStore(store_url, p.database));
+  if (create && !options.store_url.empty() && !fs.Exists(p.store_url)) {
+    RETURN_IF_ERROR(fs.WriteFileAtomic(p.store_url, options.store_url + "\n"));
+  }
   RETURN_IF_ERROR(cluster::ClusterStore::Migrate(*ctx->db_));
   RETURN_IF_ERROR(enrollment::EnrollmentService::Migrate(*ctx->db_));
   RETURN_IF_ERROR(accounts::AccountStore::Migrate(*ctx->db_));
@@ -37,7 +61,10 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
   ctx->accounts_ = std::make_unique<accounts::AccountStore>(*ctx->db_, DefaultClock());
   // Local accounts first, then the directory when one is configured.
   std::vector<accounts::Authenticator*> sources = {ctx->accounts_.get()};
-  ASSIGN_OR_RETURN(auto directory, accounts::LoadDirectoryConfig(*ctx->db_));
+  std::optional<accounts::DirectoryConfig> directory = options.directory;
+  if (!directory) {
+    ASSIGN_OR_RETURN(directory, accounts::LoadDirectoryConfig(*ctx->db_));
+  }
   if (directory) {
     ctx->directory_ = std::make_unique<accounts::DirectoryAuthenticator>(*directory);
     sources.push_back(ctx->directory_.get());

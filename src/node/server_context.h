@@ -23,6 +23,19 @@ namespace openrms::node {
 struct ServerPaths {
   explicit ServerPaths(std::string dir);
   std::string dir, database, tls_ca, tls_ca_key, tls_server, tls_server_key;
+  // Names the store when it is not the directory's SQLite file (written by
+  // `cluster provision --store URL`; never holds a secret).
+  std::string store_url;
+};
+
+// What a node's configuration may choose beyond the directory.
+struct ContextOptions {
+  // The store: "" for the SQLite file of the directory, else a
+  // postgresql:// URL (several nodes share it) or sqlite:PATH.
+  std::string store_url;
+  // Directory logons with these settings instead of the stored ones (a
+  // node whose CA file or directory replica differs from the others').
+  std::optional<accounts::DirectoryConfig> directory;
 };
 
 class ServerContext final {
@@ -30,7 +43,8 @@ class ServerContext final {
   // Creates the directory, its database and TLS credentials when missing.
   static Result<std::unique_ptr<ServerContext>> Open(const std::string& dir,
                                                      std::optional<std::string> password,
-                                                     bool create);
+                                                     bool create,
+                                                     const ContextOptions& options = {});
   cluster::ClusterService& clusters() { return *service_; }
   accounts::AccountStore& accounts() { return *accounts_; }
   accounts::LogonService& logon() { return *logon_; }

@@ -11,3 +11,14 @@ void BlockTerminationSignals();
 void WaitForTerminationSignal();
 
 }  // namespace openrms::node
+
+namespace openrms::node {
+
+// Tells the service manager how the node is doing, by the sd_notify(3)
+// protocol: a datagram to the socket named by $NOTIFY_SOCKET (a path, or
+// "@name" in the abstract namespace). Does nothing when the variable is
+// unset, so a node run by hand or by a test behaves the same. `state` is
+// for example "READY=1" or "STOPPING=1".
+void NotifyServiceManager(const char* state);
+
+}  // namespace openrms::node

@@ -1,0 +1,213 @@
+#include "node/config.h"
+
+#include <toml++/toml.h>
+
+#include <functional>
+#include <limits>
+#include <map>
+
+namespace openrms::node {
+
+namespace {
+
+// One key of the file: how to read it into the configuration.
+using Reader = std::function<Status(const toml::node&, const std::string& where, NodeConfig&)>;
+
+Status WrongType(const std::string& where, std::string_view expected) {
+  return Status(Code::kInvalidArgument, where + " must be " + std::string(expected));
+}
+
+Reader Text(std::string NodeConfig::*field) {
+  return [field](const toml::node& n, const std::string& where, NodeConfig& c) -> Status {
+    const auto v = n.value<std::string>();
+    if (!n.is_string() || !v) return WrongType(where, "a string");
+    if (v->empty()) return WrongType(where, "a non-empty string (leave the key out instead)");
+    c.*field = *v;
+    return Status::Ok();
+  };
+}
+
+Reader Integer(int NodeConfig::*field, int min, int max) {
+  return [=](const toml::node& n, const std::string& where, NodeConfig& c) -> Status {
+    const auto v = n.value<int64_t>();
+    if (!n.is_integer() || !v) return WrongType(where, "an integer");
+    if (*v < min || *v > max) {
+      return WrongType(where, "between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    c.*field = static_cast<int>(*v);
+    return Status::Ok();
+  };
+}
+
+Reader Directory(std::string accounts::DirectoryConfig::*field) {
+  return [field](const toml::node& n, const std::string& where, NodeConfig& c) -> Status {
+    const auto v = n.value<std::string>();
+    if (!n.is_string() || !v || v->empty()) return WrongType(where, "a non-empty string");
+    if (!c.directory) c.directory.emplace();
+    (*c.directory).*field = *v;
+    return Status::Ok();
+  };
+}
+
+Status ReadAllow(const toml::node& n, const std::string& where, NodeConfig& c) {
+  const toml::array* list = n.as_array();
+  if (list == nullptr) return WrongType(where, "an array of addresses");
+  c.metrics_allow.clear();
+  for (const toml::node& item : *list) {
+    const auto v = item.value<std::string>();
+    if (!item.is_string() || !v || v->empty()) return WrongType(where, "an array of addresses");
+    c.metrics_allow.push_back(*v);
+  }
+  return Status::Ok();
+}
+
+Status ReadStoreUrl(const toml::node& n, const std::string& where, NodeConfig& c) {
+  RETURN_IF_ERROR(Text(&NodeConfig::store_url)(n, where, c));
+  return CheckStoreUrl(c.store_url, where);
+}
+
+Status SecretKey(const std::string& where, std::string_view file_key) {
+  return Status(Code::kInvalidArgument,
+                where +
+                    " would put a secret in the configuration file: name a file that holds "
+                    "it with " +
+                    std::string(file_key) + " (or use the environment)");
+}
+
+Reader Secret(std::string file_key) {
+  return [file_key](const toml::node&, const std::string& where, NodeConfig&) -> Status {
+    return SecretKey(where, file_key);
+  };
+}
+
+using Table = std::map<std::string, Reader, std::less<>>;
+
+const std::map<std::string, Table, std::less<>>& Schema() {
+  static const auto* schema = new std::map<std::string, Table, std::less<>>{
+      {"node",
+       {{"dir", Text(&NodeConfig::dir)},
+        {"listen", Text(&NodeConfig::listen)},
+        {"threads", Integer(&NodeConfig::threads, 0, 256)},
+        {"monitor_interval_seconds",
+         Integer(&NodeConfig::monitor_interval_seconds, 0, 7 * 24 * 3600)}}},
+      {"store", {{"url", ReadStoreUrl}, {"password", Secret("PGPASSFILE")}}},
+      {"keys",
+       {{"password_file", Text(&NodeConfig::key_password_file)},
+        {"pkcs11_module", Text(&NodeConfig::pkcs11_module)},
+        {"pkcs11_pin_file", Text(&NodeConfig::pkcs11_pin_file)},
+        {"password", Secret("keys.password_file")},
+        {"pkcs11_pin", Secret("keys.pkcs11_pin_file")}}},
+      {"admin", {{"group", Text(&NodeConfig::admin_group)}}},
+      {"metrics",
+       {{"token_file", Text(&NodeConfig::metrics_token_file)},
+        {"allow", ReadAllow},
+        {"token", Secret("metrics.token_file")}}},
+      {"directory",
+       {{"uri", Directory(&accounts::DirectoryConfig::uri)},
+        {"user_dn", Directory(&accounts::DirectoryConfig::user_dn)},
+        {"group_base", Directory(&accounts::DirectoryConfig::group_base)},
+        {"group_filter", Directory(&accounts::DirectoryConfig::group_filter)},
+        {"group_attribute", Directory(&accounts::DirectoryConfig::group_attribute)},
+        {"ca_file", Directory(&accounts::DirectoryConfig::ca_file)},
+        {"timeout_seconds",
+         [](const toml::node& n, const std::string& where, NodeConfig& c) -> Status {
+           const auto v = n.value<int64_t>();
+           if (!n.is_integer() || !v || *v < 1 || *v > 300) {
+             return WrongType(where, "an integer between 1 and 300");
+           }
+           if (!c.directory) c.directory.emplace();
+           c.directory->timeout_seconds = static_cast<int>(*v);
+           return Status::Ok();
+         }}}},
+  };
+  return *schema;
+}
+
+std::string KnownKeys(const Table& table) {
+  std::string out;
+  for (const auto& [key, reader] : table) out += (out.empty() ? "" : ", ") + key;
+  return out;
+}
+
+std::string KnownTables() {
+  std::string out;
+  for (const auto& [name, table] : Schema()) out += (out.empty() ? "[" : ", [") + name + "]";
+  return out;
+}
+
+}  // namespace
+
+Status CheckStoreUrl(std::string_view url, std::string_view where) {
+  if (url.rfind("postgresql://", 0) != 0 && url.rfind("postgres://", 0) != 0 &&
+      url.rfind("sqlite:", 0) != 0) {
+    return WrongType(std::string(where), "a postgresql:// URL or sqlite:PATH");
+  }
+  // user:password@host: a colon between "://" and "@".
+  bool password = url.find("password=") != std::string_view::npos;
+  if (const size_t scheme_end = url.find("://"); scheme_end != std::string_view::npos) {
+    const size_t at = url.find('@', scheme_end + 3);
+    const size_t colon = url.find(':', scheme_end + 3);
+    password = password || (at != std::string_view::npos && colon < at);
+  }
+  if (password) {
+    return Status(Code::kInvalidArgument,
+                  std::string(where) +
+                      " holds a password: keep secrets out of the configuration and the command "
+                      "line; put it in a pgpass file (PGPASSFILE) or the environment "
+                      "(PGPASSWORD)");
+  }
+  return Status::Ok();
+}
+
+Result<NodeConfig> ParseNodeConfig(std::string_view text, std::string_view source) {
+  if (text.size() > kMaxConfigBytes) {
+    return Status(Code::kTooLarge, std::string(source) + " is larger than " +
+                                       std::to_string(kMaxConfigBytes / 1024) +
+                                       " KiB: is it the right file?");
+  }
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    const auto& where = e.source().begin;
+    return Status(Code::kMalformed, std::string(source) + ":" + std::to_string(where.line) + ":" +
+                                        std::to_string(where.column) +
+                                        ": not valid TOML: " + std::string(e.description()));
+  }
+  NodeConfig config;
+  for (const auto& [table_key, table_node] : root) {
+    const std::string table_name(table_key.str());
+    const auto schema = Schema().find(table_name);
+    if (schema == Schema().end()) {
+      return Status(Code::kInvalidArgument, std::string(source) + ": unknown table [" + table_name +
+                                                "]; the tables are " + KnownTables());
+    }
+    const toml::table* table = table_node.as_table();
+    if (table == nullptr) {
+      return Status(Code::kInvalidArgument, std::string(source) + ": " + table_name +
+                                                " must be a table ([" + table_name + "])");
+    }
+    for (const auto& [key, value] : *table) {
+      const std::string name(key.str());
+      const std::string where = std::string(source) + ": " + table_name + "." + name;
+      const auto reader = schema->second.find(name);
+      if (reader == schema->second.end()) {
+        return Status(Code::kInvalidArgument, where + " is not a known key; [" + table_name +
+                                                  "] takes " + KnownKeys(schema->second));
+      }
+      RETURN_IF_ERROR(reader->second(value, where, config));
+    }
+  }
+  if (config.directory && (config.directory->uri.empty() || config.directory->user_dn.empty())) {
+    return Status(Code::kInvalidArgument,
+                  std::string(source) + ": [directory] needs at least uri and user_dn");
+  }
+  return config;
+}
+
+Result<NodeConfig> LoadNodeConfig(FileSystem& fs, const std::string& path) {
+  ASSIGN_OR_RETURN(std::string text, fs.ReadFile(path, kMaxConfigBytes));
+  return ParseNodeConfig(text, path);
+}
+
+}  // namespace openrms::node

@@ -1,0 +1,150 @@
+#include "node/config.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace openrms::node {
+namespace {
+
+TEST(NodeConfigTest, ReadsEveryTable) {
+  auto c = ParseNodeConfig(R"(
+[node]
+dir = "/srv/openrms"
+listen = "0.0.0.0:9443"
+threads = 3
+monitor_interval_seconds = 0
+[store]
+url = "postgresql://openrms@db/openrms"
+[keys]
+password_file = "/run/pw"
+pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"
+pkcs11_pin_file = "/run/pin"
+[admin]
+group = "RMS Admins"
+[metrics]
+token_file = "/run/token"
+allow = ["127.0.0.1", "::1"]
+[directory]
+uri = "ldaps://ldap"
+user_dn = "uid={user},dc=x"
+timeout_seconds = 5
+)",
+                           "node.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->dir, "/srv/openrms");
+  EXPECT_EQ(c->listen, "0.0.0.0:9443");
+  EXPECT_EQ(c->threads, 3);
+  EXPECT_EQ(c->monitor_interval_seconds, 0);
+  EXPECT_EQ(c->store_url, "postgresql://openrms@db/openrms");
+  EXPECT_EQ(c->key_password_file, "/run/pw");
+  EXPECT_EQ(c->pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so");
+  EXPECT_EQ(c->pkcs11_pin_file, "/run/pin");
+  EXPECT_EQ(c->admin_group, "RMS Admins");
+  EXPECT_EQ(c->metrics_token_file, "/run/token");
+  EXPECT_EQ(c->metrics_allow, (std::vector<std::string>{"127.0.0.1", "::1"}));
+  ASSERT_TRUE(c->directory.has_value());
+  EXPECT_EQ(c->directory->uri, "ldaps://ldap");
+  EXPECT_EQ(c->directory->user_dn, "uid={user},dc=x");
+  EXPECT_EQ(c->directory->group_attribute, "cn");  // the default stays
+  EXPECT_EQ(c->directory->timeout_seconds, 5);
+}
+
+TEST(NodeConfigTest, EmptyFileGivesTheDefaults) {
+  auto c = ParseNodeConfig("", "empty.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->listen, "127.0.0.1:8443");
+  EXPECT_EQ(c->threads, 0);
+  EXPECT_EQ(c->monitor_interval_seconds, 60);
+  EXPECT_EQ(c->store_url, "");
+  EXPECT_EQ(c->admin_group, "Administrators");
+  EXPECT_FALSE(c->directory.has_value());
+}
+
+TEST(NodeConfigTest, TheDeployedExampleParses) {
+  std::ifstream in(std::string(OPENRMS_TEST_DATA) + "/../../deploy/openrms.toml");
+  ASSERT_TRUE(in.good());
+  std::stringstream text;
+  text << in.rdbuf();
+  auto c = ParseNodeConfig(text.str(), "deploy/openrms.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->dir, "/var/lib/openrms");
+  EXPECT_EQ(c->key_password_file, "/run/credentials/openrms-node.service/key-password");
+}
+
+void ExpectRefused(std::string_view text, Code code, std::string_view message) {
+  auto c = ParseNodeConfig(text, "n.toml");
+  ASSERT_FALSE(c.ok()) << text;
+  EXPECT_EQ(c.status().code(), code) << c.status().message();
+  EXPECT_EQ(c.status().message(), message);
+}
+
+TEST(NodeConfigTest, NotTomlNamesTheLine) {
+  auto c = ParseNodeConfig("[node]\nlisten = \n", "n.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kMalformed);
+  EXPECT_EQ(c.status().message().rfind("n.toml:2:", 0), 0u) << c.status().message();
+}
+
+TEST(NodeConfigTest, UnknownTablesAndKeysAreRefused) {
+  ExpectRefused("[nodes]\n", Code::kInvalidArgument,
+                "n.toml: unknown table [nodes]; the tables are [admin], [directory], [keys], "
+                "[metrics], [node], [store]");
+  ExpectRefused("[node]\nlisen = \"x\"\n", Code::kInvalidArgument,
+                "n.toml: node.lisen is not a known key; [node] takes dir, listen, "
+                "monitor_interval_seconds, threads");
+  ExpectRefused("node = 3\n", Code::kInvalidArgument, "n.toml: node must be a table ([node])");
+}
+
+TEST(NodeConfigTest, WrongTypesAndRanges) {
+  ExpectRefused("[node]\nthreads = \"4\"\n", Code::kInvalidArgument,
+                "n.toml: node.threads must be an integer");
+  ExpectRefused("[node]\nthreads = 257\n", Code::kInvalidArgument,
+                "n.toml: node.threads must be between 0 and 256");
+  ExpectRefused("[node]\nthreads = -1\n", Code::kInvalidArgument,
+                "n.toml: node.threads must be between 0 and 256");
+  ExpectRefused("[node]\nlisten = \"\"\n", Code::kInvalidArgument,
+                "n.toml: node.listen must be a non-empty string (leave the key out instead)");
+  ExpectRefused("[metrics]\nallow = \"127.0.0.1\"\n", Code::kInvalidArgument,
+                "n.toml: metrics.allow must be an array of addresses");
+  ExpectRefused("[store]\nurl = \"mysql://x\"\n", Code::kInvalidArgument,
+                "n.toml: store.url must be a postgresql:// URL or sqlite:PATH");
+  ExpectRefused("[directory]\nuri = \"ldap://x\"\n", Code::kInvalidArgument,
+                "n.toml: [directory] needs at least uri and user_dn");
+  // The edges of a range are allowed.
+  auto c = ParseNodeConfig("[node]\nthreads = 256\n", "n.toml");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->threads, 256);
+}
+
+TEST(NodeConfigTest, SecretsStayOutOfTheFile) {
+  ExpectRefused("[keys]\npassword = \"hunter2\"\n", Code::kInvalidArgument,
+                "n.toml: keys.password would put a secret in the configuration file: name a "
+                "file that holds it with keys.password_file (or use the environment)");
+  ExpectRefused("[keys]\npkcs11_pin = \"1234\"\n", Code::kInvalidArgument,
+                "n.toml: keys.pkcs11_pin would put a secret in the configuration file: name a "
+                "file that holds it with keys.pkcs11_pin_file (or use the environment)");
+  const std::string refused =
+      "n.toml: store.url holds a password: keep secrets out of the configuration and the "
+      "command line; put it in a pgpass file (PGPASSFILE) or the environment (PGPASSWORD)";
+  ExpectRefused("[store]\nurl = \"postgresql://u:secret@db/x\"\n", Code::kInvalidArgument, refused);
+  ExpectRefused("[store]\nurl = \"postgresql://db/x?password=secret\"\n", Code::kInvalidArgument,
+                refused);
+  // A port is not a password.
+  auto c = ParseNodeConfig("[store]\nurl = \"postgresql://u@db:5432/x\"\n", "n.toml");
+  EXPECT_TRUE(c.ok()) << c.status().message();
+}
+
+TEST(NodeConfigTest, SizeLimit) {
+  std::string big = "# " + std::string(kMaxConfigBytes - 3, 'x') + "\n";
+  ASSERT_EQ(big.size(), kMaxConfigBytes);
+  EXPECT_TRUE(ParseNodeConfig(big, "n.toml").ok());
+  big += " ";
+  auto c = ParseNodeConfig(big, "n.toml");
+  ASSERT_FALSE(c.ok());
+  EXPECT_EQ(c.status().code(), Code::kTooLarge);
+}
+
+}  // namespace
+}  // namespace openrms::node
