@@ -19,11 +19,57 @@ namespace openrms::cli {
 namespace {
 
 constexpr char kPasswordEnv[] = "OPENRMS_KEY_PASSWORD";
+constexpr char kPinEnv[] = "OPENRMS_PKCS11_PIN";
+
+// Where this node finds cluster keys kept in a PKCS#11 token.
+struct Pkcs11Flags {
+  std::string module;
+  std::string pin_file;
+};
+
+void AddPkcs11(CLI::App* cmd, Pkcs11Flags& f) {
+  cmd->add_option("--pkcs11-module", f.module,
+                  "The PKCS#11 module for cluster keys in a token (e.g. "
+                  "/usr/lib/softhsm/libsofthsm2.so)");
+  cmd->add_option("--pin-file", f.pin_file,
+                  "File holding the token's user PIN (else $OPENRMS_PKCS11_PIN)");
+}
+
+// None without --pkcs11-module. The PIN comes from a file or the
+// environment, never from the command line (where `ps` shows it).
+Result<std::optional<crypto::Pkcs11Config>> ReadPkcs11(const Pkcs11Flags& f) {
+  if (f.module.empty()) {
+    if (!f.pin_file.empty()) {
+      return Status(Code::kInvalidArgument, "--pin-file goes with --pkcs11-module");
+    }
+    return std::optional<crypto::Pkcs11Config>();
+  }
+  crypto::Pkcs11Config config{f.module, ""};
+  if (!f.pin_file.empty()) {
+    auto pin = RealFileSystem().ReadFile(f.pin_file, 4096);
+    if (!pin.ok()) return pin.status().WithContext("--pin-file");
+    config.pin = std::move(*pin);
+    while (!config.pin.empty() && (config.pin.back() == '\n' || config.pin.back() == '\r')) {
+      config.pin.pop_back();
+    }
+    if (config.pin.empty()) {
+      return Status(Code::kInvalidArgument, "the PIN file " + f.pin_file + " is empty");
+    }
+  } else if (const char* env = std::getenv(kPinEnv); env != nullptr && *env != '\0') {
+    config.pin = env;
+  } else {
+    return Status(Code::kInvalidArgument,
+                  "--pkcs11-module needs the token's PIN: give --pin-file FILE or set "
+                  "$OPENRMS_PKCS11_PIN (a PIN is never taken on the command line)");
+  }
+  return std::optional<crypto::Pkcs11Config>(std::move(config));
+}
 
 struct Target {
   std::string dir;
   std::string cluster;
   std::string password_file;
+  Pkcs11Flags pkcs11;
 };
 
 void AddTarget(CLI::App* cmd, Target& t, bool password) {
@@ -33,6 +79,7 @@ void AddTarget(CLI::App* cmd, Target& t, bool password) {
     cmd->add_option("--password-file", t.password_file,
                     "File holding the cluster key password (else $OPENRMS_KEY_PASSWORD or a "
                     "prompt)");
+    AddPkcs11(cmd, t.pkcs11);
   }
 }
 
@@ -54,8 +101,10 @@ Result<Opened> OpenTarget(const Target& t, bool password) {
     ASSIGN_OR_RETURN(std::string p, ReadKeyPassword(t.password_file, kPasswordEnv, false));
     pw = std::move(p);
   }
+  ASSIGN_OR_RETURN(auto pkcs11, ReadPkcs11(t.pkcs11));
   Opened o;
-  ASSIGN_OR_RETURN(o.context, node::ServerContext::Open(t.dir, pw, /*create=*/false));
+  ASSIGN_OR_RETURN(o.context,
+                   node::ServerContext::Open(t.dir, pw, /*create=*/false, std::move(pkcs11)));
   ASSIGN_OR_RETURN(o.cluster, o.context->ResolveCluster(t.cluster));
   return o;
 }
@@ -124,6 +173,17 @@ Result<std::string> ReadTextFile(const std::string& path, size_t limit) {
   return RealFileSystem().ReadFile(path, limit);
 }
 
+// Opens every cluster key kept in a token (logging in once per token).
+Status CheckTokenKeys(node::ServerContext& ctx, const std::string& password) {
+  ASSIGN_OR_RETURN(auto names, ctx.store().ListClusters());
+  for (const std::string& name : names) {
+    ASSIGN_OR_RETURN(cluster::ClusterConfig c, ctx.store().Find(name));
+    if (c.key_uri.empty()) continue;
+    ASSIGN_OR_RETURN(auto key, ctx.clusters().ClusterKey(name, password));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void RegisterClusterCommands(CLI::App& app, int& exit_code) {
@@ -134,6 +194,7 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
   static Target pv;
   static cluster::ProvisionRequest pr;
   static std::string trust_file, tls_ca_file, enroll_url, root_url, token, offline_file;
+  static Pkcs11Flags pv_pkcs11;
   static int validity_days = 0;
   static bool licensing_only = false;
   auto* provision = cmd->add_subcommand("provision", "Create a cluster and obtain its SLC");
@@ -150,6 +211,10 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
   provision->add_option("--validity-days", validity_days, "Ask for less than the maximum");
   provision->add_flag("--licensing-only", licensing_only, "A licensing-only cluster");
   provision->add_option("--root", root_url, "The root cluster's URL (licensing-only)");
+  provision->add_option("--key", pr.key_uri,
+                        "Keep the cluster key in a PKCS#11 token: its RFC 7512 URI, "
+                        "'pkcs11:token=T;object=O' (made there unless the token has it)");
+  AddPkcs11(provision, pv_pkcs11);
   provision->callback([&exit_code] {
     auto fail = [&](const Status& s) { exit_code = ReportError(s); };
     if (licensing_only == root_url.empty()) {
@@ -161,6 +226,8 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
       return fail(
           Status(Code::kInvalidArgument, "give --enroll URL (online) or --offline-request FILE"));
     }
+    auto pkcs11 = ReadPkcs11(pv_pkcs11);
+    if (!pkcs11.ok()) return fail(pkcs11.status());
     auto pw = ReadKeyPassword(pv.password_file, kPasswordEnv, /*confirm=*/true);
     if (!pw.ok()) return fail(pw.status());
     auto anchor = ReadTextFile(trust_file, 1 << 20);
@@ -177,12 +244,17 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
     pr.offline = !offline_file.empty();
     if (validity_days != 0) pr.validity_days = validity_days;
     pr.actor = Actor();
-    auto ctx = node::ServerContext::Open(pv.dir, *pw, /*create=*/true);
+    auto ctx = node::ServerContext::Open(pv.dir, *pw, /*create=*/true, std::move(*pkcs11));
     if (!ctx.ok()) return fail(ctx.status());
     Status tls = node::EnsureServerTls((*ctx)->paths(), *pw, pr.url);
     if (!tls.ok()) return fail(tls);
     auto result = (*ctx)->clusters().Provision(pr, *pw);
     if (!result.ok()) return fail(result.status());
+    if (!pr.key_uri.empty()) {
+      std::cout << (result->key_created ? "made a new non-extractable key in the token: "
+                                        : "uses the key the token already holds: ")
+                << pr.key_uri << "\n";
+    }
     if (pr.offline) {
       Status w = RealFileSystem().WriteFileAtomic(offline_file, result->request_text);
       if (!w.ok()) return fail(w);
@@ -261,6 +333,28 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
     Status s = o->context->clusters().VerifyKey(o->cluster, *o->context->password());
     if (!s.ok()) return void(exit_code = ReportError(s));
     std::cout << "key ok: the cluster key matches its active SLC, whose chain is trusted\n";
+  });
+
+  // move-key
+  static Target mk;
+  static std::string mk_to;
+  auto* movekey = cmd->add_subcommand(
+      "move-key", "Move the cluster's sealed key into a PKCS#11 token (non-extractable)");
+  AddTarget(movekey, mk, true);
+  movekey
+      ->add_option("--to", mk_to, "The key's RFC 7512 URI in the token, 'pkcs11:token=T;object=O'")
+      ->required();
+  movekey->callback([&exit_code] {
+    auto o = OpenTarget(mk, true);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    auto imported =
+        o->context->clusters().MoveKeyToToken(o->cluster, *o->context->password(), mk_to, Actor());
+    if (!imported.ok()) return void(exit_code = ReportError(imported.status()));
+    std::cout << (*imported ? "imported the key of cluster " + o->cluster + " into the token"
+                            : "the token already held the key of cluster " + o->cluster)
+              << ": " << mk_to << "\ncluster " << o->cluster
+              << " now signs and decrypts in the token; its sealed key is deleted from the "
+                 "database (older backups of the database still hold it)\n";
   });
 
   // auto-renew
@@ -477,6 +571,7 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
   auto* serve = app.add_subcommand("serve", "Run a cluster node over HTTPS");
   serve->add_option("--dir", sv.dir, "The server directory")->required();
   serve->add_option("--password-file", sv.password_file, "File holding the key password");
+  AddPkcs11(serve, sv.pkcs11);
   serve->add_option("--listen", listen, "ADDR:PORT (loopback by default)")->capture_default_str();
   serve
       ->add_option("--monitor-interval", monitor_interval, "Seconds between expiry checks (0: off)")
@@ -513,8 +608,14 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
                                    " is shorter than 16 characters: use a long random one")));
       }
     }
-    auto ctx = node::ServerContext::Open(sv.dir, *pw, false);
+    auto pkcs11 = ReadPkcs11(sv.pkcs11);
+    if (!pkcs11.ok()) return void(exit_code = ReportError(pkcs11.status()));
+    auto ctx = node::ServerContext::Open(sv.dir, *pw, false, std::move(*pkcs11));
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    // Keys in a token: a missing module or a wrong PIN stops the node here,
+    // not at its first license.
+    Status keys = CheckTokenKeys(**ctx, *pw);
+    if (!keys.ok()) return void(exit_code = ReportError(keys));
     node::BlockTerminationSignals();
     node::ClusterNodeOptions options;
     options.listen = listen;

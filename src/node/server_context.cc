@@ -15,9 +15,9 @@ ServerPaths::ServerPaths(std::string d) : dir(std::move(d)) {
   tls_server_key = dir + "/keys/tls-server.key";
 }
 
-Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& dir,
-                                                           std::optional<std::string> password,
-                                                           bool create) {
+Result<std::unique_ptr<ServerContext>> ServerContext::Open(
+    const std::string& dir, std::optional<std::string> password, bool create,
+    std::optional<crypto::Pkcs11Config> pkcs11) {
   FileSystem& fs = RealFileSystem();
   auto ctx = std::unique_ptr<ServerContext>(new ServerContext(dir));
   ctx->password_ = std::move(password);
@@ -49,8 +49,10 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
   ctx->bearer_ = std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(),
                                                           crypto::SystemRandom(), "bearer");
   ctx->store_ = std::make_unique<cluster::ClusterStore>(*ctx->db_);
+  if (pkcs11) ctx->pkcs11_ = std::make_unique<crypto::Pkcs11KeyStore>(std::move(*pkcs11));
   ctx->service_ = std::make_unique<cluster::ClusterService>(
-      *ctx->store_, cluster::Environment{DefaultClock(), crypto::SystemRandom(), ctx->transport_});
+      *ctx->store_, cluster::Environment{DefaultClock(), crypto::SystemRandom(), ctx->transport_,
+                                         ctx->pkcs11_.get()});
   ctx->service_->set_event_sink(&ctx->syslog_);
   return ctx;
 }

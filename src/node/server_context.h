@@ -14,6 +14,7 @@
 #include "cluster/cluster.h"
 #include "cluster/cluster_store.h"
 #include "cluster/monitor.h"
+#include "crypto/pkcs11.h"
 #include "node/issuer_transport.h"
 #include "store/database.h"
 
@@ -28,9 +29,10 @@ struct ServerPaths {
 class ServerContext final {
  public:
   // Creates the directory, its database and TLS credentials when missing.
-  static Result<std::unique_ptr<ServerContext>> Open(const std::string& dir,
-                                                     std::optional<std::string> password,
-                                                     bool create);
+  // `pkcs11`: this node's module and PIN, for cluster keys in a token.
+  static Result<std::unique_ptr<ServerContext>> Open(
+      const std::string& dir, std::optional<std::string> password, bool create,
+      std::optional<crypto::Pkcs11Config> pkcs11 = std::nullopt);
   cluster::ClusterService& clusters() { return *service_; }
   accounts::AccountStore& accounts() { return *accounts_; }
   accounts::LogonService& logon() { return *logon_; }
@@ -51,6 +53,7 @@ class ServerContext final {
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<cluster::ClusterStore> store_;
   HttpsIssuerTransport transport_;
+  std::unique_ptr<crypto::Pkcs11KeyStore> pkcs11_;  // outlives service_
   cluster::SyslogSink syslog_;
   std::unique_ptr<cluster::ClusterService> service_;
   std::unique_ptr<accounts::AccountStore> accounts_;
