@@ -6,6 +6,7 @@
 #include "base/text.h"
 #include "cli/commands.h"
 #include "cli/password.h"
+#include "cli/pkcs11_options.h"
 #include "crypto/encoding.h"
 #include "node/cluster_node.h"
 #include "node/enrollment_node.h"
@@ -19,51 +20,6 @@ namespace openrms::cli {
 namespace {
 
 constexpr char kPasswordEnv[] = "OPENRMS_KEY_PASSWORD";
-constexpr char kPinEnv[] = "OPENRMS_PKCS11_PIN";
-
-// Where this node finds cluster keys kept in a PKCS#11 token.
-struct Pkcs11Flags {
-  std::string module;
-  std::string pin_file;
-};
-
-void AddPkcs11(CLI::App* cmd, Pkcs11Flags& f) {
-  cmd->add_option("--pkcs11-module", f.module,
-                  "The PKCS#11 module for cluster keys in a token (e.g. "
-                  "/usr/lib/softhsm/libsofthsm2.so)");
-  cmd->add_option("--pin-file", f.pin_file,
-                  "File holding the token's user PIN (else $OPENRMS_PKCS11_PIN)");
-}
-
-// None without --pkcs11-module. The PIN comes from a file or the
-// environment, never from the command line (where `ps` shows it).
-Result<std::optional<crypto::Pkcs11Config>> ReadPkcs11(const Pkcs11Flags& f) {
-  if (f.module.empty()) {
-    if (!f.pin_file.empty()) {
-      return Status(Code::kInvalidArgument, "--pin-file goes with --pkcs11-module");
-    }
-    return std::optional<crypto::Pkcs11Config>();
-  }
-  crypto::Pkcs11Config config{f.module, ""};
-  if (!f.pin_file.empty()) {
-    auto pin = RealFileSystem().ReadFile(f.pin_file, 4096);
-    if (!pin.ok()) return pin.status().WithContext("--pin-file");
-    config.pin = std::move(*pin);
-    while (!config.pin.empty() && (config.pin.back() == '\n' || config.pin.back() == '\r')) {
-      config.pin.pop_back();
-    }
-    if (config.pin.empty()) {
-      return Status(Code::kInvalidArgument, "the PIN file " + f.pin_file + " is empty");
-    }
-  } else if (const char* env = std::getenv(kPinEnv); env != nullptr && *env != '\0') {
-    config.pin = env;
-  } else {
-    return Status(Code::kInvalidArgument,
-                  "--pkcs11-module needs the token's PIN: give --pin-file FILE or set "
-                  "$OPENRMS_PKCS11_PIN (a PIN is never taken on the command line)");
-  }
-  return std::optional<crypto::Pkcs11Config>(std::move(config));
-}
 
 struct Target {
   std::string dir;
@@ -79,7 +35,7 @@ void AddTarget(CLI::App* cmd, Target& t, bool password) {
     cmd->add_option("--password-file", t.password_file,
                     "File holding the cluster key password (else $OPENRMS_KEY_PASSWORD or a "
                     "prompt)");
-    AddPkcs11(cmd, t.pkcs11);
+    AddPkcs11Options(cmd, t.pkcs11);
   }
 }
 
@@ -101,7 +57,7 @@ Result<Opened> OpenTarget(const Target& t, bool password) {
     ASSIGN_OR_RETURN(std::string p, ReadKeyPassword(t.password_file, kPasswordEnv, false));
     pw = std::move(p);
   }
-  ASSIGN_OR_RETURN(auto pkcs11, ReadPkcs11(t.pkcs11));
+  ASSIGN_OR_RETURN(auto pkcs11, ReadPkcs11Config(t.pkcs11));
   Opened o;
   ASSIGN_OR_RETURN(o.context,
                    node::ServerContext::Open(t.dir, pw, /*create=*/false, std::move(pkcs11)));
@@ -214,7 +170,7 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
   provision->add_option("--key", pr.key_uri,
                         "Keep the cluster key in a PKCS#11 token: its RFC 7512 URI, "
                         "'pkcs11:token=T;object=O' (made there unless the token has it)");
-  AddPkcs11(provision, pv_pkcs11);
+  AddPkcs11Options(provision, pv_pkcs11);
   provision->callback([&exit_code] {
     auto fail = [&](const Status& s) { exit_code = ReportError(s); };
     if (licensing_only == root_url.empty()) {
@@ -226,7 +182,7 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
       return fail(
           Status(Code::kInvalidArgument, "give --enroll URL (online) or --offline-request FILE"));
     }
-    auto pkcs11 = ReadPkcs11(pv_pkcs11);
+    auto pkcs11 = ReadPkcs11Config(pv_pkcs11);
     if (!pkcs11.ok()) return fail(pkcs11.status());
     auto pw = ReadKeyPassword(pv.password_file, kPasswordEnv, /*confirm=*/true);
     if (!pw.ok()) return fail(pw.status());
@@ -571,7 +527,7 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
   auto* serve = app.add_subcommand("serve", "Run a cluster node over HTTPS");
   serve->add_option("--dir", sv.dir, "The server directory")->required();
   serve->add_option("--password-file", sv.password_file, "File holding the key password");
-  AddPkcs11(serve, sv.pkcs11);
+  AddPkcs11Options(serve, sv.pkcs11);
   serve->add_option("--listen", listen, "ADDR:PORT (loopback by default)")->capture_default_str();
   serve
       ->add_option("--monitor-interval", monitor_interval, "Seconds between expiry checks (0: off)")
@@ -608,7 +564,7 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
                                    " is shorter than 16 characters: use a long random one")));
       }
     }
-    auto pkcs11 = ReadPkcs11(sv.pkcs11);
+    auto pkcs11 = ReadPkcs11Config(sv.pkcs11);
     if (!pkcs11.ok()) return void(exit_code = ReportError(pkcs11.status()));
     auto ctx = node::ServerContext::Open(sv.dir, *pw, false, std::move(*pkcs11));
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));

@@ -319,5 +319,51 @@ TEST_F(HsmTest, SoftwareKeyMovesIntoTheTokenAndOldContentStillOpens) {
   EXPECT_EQ(keys.Export(uri).status().code(), Code::kPermissionDenied);
 }
 
+TEST_F(HsmTest, EnrollmentServiceKeysLiveInTheTokenToo) {
+  const std::string enr = Dir("token-enrollment");
+  const std::string uri = "pkcs11:token=OpenRMS;object=enrollment";
+  CommandResult init = Run(
+      Join({"enrollment", "init", "--dir", enr, "--password-file", pw_, "--key", uri}, Token()));
+  ASSERT_EQ(init.exit_code, 0) << init.out << init.err;
+  EXPECT_NE(init.out.find("keys in the token (non-extractable): "
+                          "pkcs11:token=OpenRMS;object=enrollment-ca "
+                          "pkcs11:token=OpenRMS;object=enrollment-enrollment-ca "
+                          "pkcs11:token=OpenRMS;object=enrollment-service\n"),
+            std::string::npos)
+      << init.out;
+  // The key files name the keys; none holds key material.
+  EXPECT_EQ(ReadAll(enr + "/keys/enrollment-service.key"),
+            "pkcs11:token=OpenRMS;object=enrollment-service\n");
+  EXPECT_EQ(ReadAll(enr + "/keys/ca.key"), "pkcs11:token=OpenRMS;object=enrollment-ca\n");
+
+  CommandResult bare = Run({"enrollment", "token", "--dir", enr, "--password-file", pw_});
+  EXPECT_EQ(bare.exit_code, 1);
+  EXPECT_EQ(bare.err,
+            "error: the enrollment service's key lives in a PKCS#11 token "
+            "(pkcs11:token=OpenRMS;object=enrollment-service): give its module and PIN "
+            "(--pkcs11-module PATH, and --pin-file FILE or $OPENRMS_PKCS11_PIN)\n");
+
+  // It issues an SLC, signed in the token, to a cluster that enrolls online.
+  BackgroundProcess service(Join({kBin, "enrollment", "serve", "--dir", enr, "--listen",
+                                  "127.0.0.1:0", "--password-file", pw_},
+                                 Token()),
+                            {conf_});
+  const std::string url = service.WaitForLine("enrollment-site: ");
+  ASSERT_FALSE(url.empty()) << service.output();
+  const std::string token = LastWord(
+      Run(Join({"enrollment", "token", "--dir", enr, "--password-file", pw_}, Token())).out);
+  const std::string srv = Dir("token-enrollment-server");
+  CommandResult p =
+      Run({"cluster", "provision", "--dir", srv, "--name", "ISSUED", "--url",
+           Url(FreeLoopbackPort(), "ISSUED"), "--trust", enr + "/trust-anchor.xml", "--tls-ca",
+           enr + "/tls-ca.pem", "--enroll", url, "--token", token, "--password-file", pw_});
+  ASSERT_EQ(p.exit_code, 0) << p.out << p.err;
+  EXPECT_NE(p.out.find("provisioned cluster ISSUED\n"), std::string::npos) << p.out;
+
+  crypto::Pkcs11KeyStore keys({kModule, kPin});
+  EXPECT_EQ(keys.Export("pkcs11:token=OpenRMS;object=enrollment-service").status().code(),
+            Code::kPermissionDenied);
+}
+
 }  // namespace
 }  // namespace openrms::testing
