@@ -6,6 +6,7 @@
 #include "base/text.h"
 #include "cli/commands.h"
 #include "cli/password.h"
+#include "cli/pkcs11_options.h"
 #include "crypto/encoding.h"
 #include "node/cluster_node.h"
 #include "node/config.h"
@@ -25,6 +26,7 @@ struct Target {
   std::string dir;
   std::string cluster;
   std::string password_file;
+  Pkcs11Flags pkcs11;
 };
 
 void AddTarget(CLI::App* cmd, Target& t, bool password) {
@@ -34,6 +36,7 @@ void AddTarget(CLI::App* cmd, Target& t, bool password) {
     cmd->add_option("--password-file", t.password_file,
                     "File holding the cluster key password (else $OPENRMS_KEY_PASSWORD or a "
                     "prompt)");
+    AddPkcs11Options(cmd, t.pkcs11);
   }
 }
 
@@ -55,8 +58,11 @@ Result<Opened> OpenTarget(const Target& t, bool password) {
     ASSIGN_OR_RETURN(std::string p, ReadKeyPassword(t.password_file, kPasswordEnv, false));
     pw = std::move(p);
   }
+  ASSIGN_OR_RETURN(auto pkcs11, ReadPkcs11Config(t.pkcs11));
   Opened o;
-  ASSIGN_OR_RETURN(o.context, node::ServerContext::Open(t.dir, pw, /*create=*/false));
+  node::ContextOptions options;
+  options.pkcs11 = std::move(pkcs11);
+  ASSIGN_OR_RETURN(o.context, node::ServerContext::Open(t.dir, pw, /*create=*/false, options));
   ASSIGN_OR_RETURN(o.cluster, o.context->ResolveCluster(t.cluster));
   return o;
 }
@@ -125,6 +131,17 @@ Result<std::string> ReadTextFile(const std::string& path, size_t limit) {
   return RealFileSystem().ReadFile(path, limit);
 }
 
+// Opens every cluster key kept in a token (logging in once per token).
+Status CheckTokenKeys(node::ServerContext& ctx, const std::string& password) {
+  ASSIGN_OR_RETURN(auto names, ctx.store().ListClusters());
+  for (const std::string& name : names) {
+    ASSIGN_OR_RETURN(cluster::ClusterConfig c, ctx.store().Find(name));
+    if (c.key_uri.empty()) continue;
+    ASSIGN_OR_RETURN(auto key, ctx.clusters().ClusterKey(name, password));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 void RegisterClusterCommands(CLI::App& app, int& exit_code) {
@@ -135,6 +152,7 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
   static Target pv;
   static cluster::ProvisionRequest pr;
   static std::string trust_file, tls_ca_file, enroll_url, root_url, token, offline_file;
+  static Pkcs11Flags pv_pkcs11;
   static int validity_days = 0;
   static bool licensing_only = false;
   static std::string store_url;
@@ -156,6 +174,10 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
                         "Keep the cluster in this store (postgresql://user@host/db, for several "
                         "nodes) instead of the directory's SQLite file; the directory remembers "
                         "it");
+  provision->add_option("--key", pr.key_uri,
+                        "Keep the cluster key in a PKCS#11 token: its RFC 7512 URI, "
+                        "'pkcs11:token=T;object=O' (made there unless the token has it)");
+  AddPkcs11Options(provision, pv_pkcs11);
   provision->callback([&exit_code] {
     auto fail = [&](const Status& s) { exit_code = ReportError(s); };
     if (licensing_only == root_url.empty()) {
@@ -167,6 +189,8 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
       return fail(
           Status(Code::kInvalidArgument, "give --enroll URL (online) or --offline-request FILE"));
     }
+    auto pkcs11 = ReadPkcs11Config(pv_pkcs11);
+    if (!pkcs11.ok()) return fail(pkcs11.status());
     auto pw = ReadKeyPassword(pv.password_file, kPasswordEnv, /*confirm=*/true);
     if (!pw.ok()) return fail(pw.status());
     auto anchor = ReadTextFile(trust_file, 1 << 20);
@@ -184,6 +208,7 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
     if (validity_days != 0) pr.validity_days = validity_days;
     pr.actor = Actor();
     node::ContextOptions context_options;
+    context_options.pkcs11 = std::move(*pkcs11);
     if (!store_url.empty()) {
       Status url = node::CheckStoreUrl(store_url, "--store");
       if (!url.ok()) return fail(url);
@@ -195,6 +220,11 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
     if (!tls.ok()) return fail(tls);
     auto result = (*ctx)->clusters().Provision(pr, *pw);
     if (!result.ok()) return fail(result.status());
+    if (!pr.key_uri.empty()) {
+      std::cout << (result->key_created ? "made a new non-extractable key in the token: "
+                                        : "uses the key the token already holds: ")
+                << pr.key_uri << "\n";
+    }
     if (pr.offline) {
       Status w = RealFileSystem().WriteFileAtomic(offline_file, result->request_text);
       if (!w.ok()) return fail(w);
@@ -273,6 +303,28 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
     Status s = o->context->clusters().VerifyKey(o->cluster, *o->context->password());
     if (!s.ok()) return void(exit_code = ReportError(s));
     std::cout << "key ok: the cluster key matches its active SLC, whose chain is trusted\n";
+  });
+
+  // move-key
+  static Target mk;
+  static std::string mk_to;
+  auto* movekey = cmd->add_subcommand(
+      "move-key", "Move the cluster's sealed key into a PKCS#11 token (non-extractable)");
+  AddTarget(movekey, mk, true);
+  movekey
+      ->add_option("--to", mk_to, "The key's RFC 7512 URI in the token, 'pkcs11:token=T;object=O'")
+      ->required();
+  movekey->callback([&exit_code] {
+    auto o = OpenTarget(mk, true);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    auto imported =
+        o->context->clusters().MoveKeyToToken(o->cluster, *o->context->password(), mk_to, Actor());
+    if (!imported.ok()) return void(exit_code = ReportError(imported.status()));
+    std::cout << (*imported ? "imported the key of cluster " + o->cluster + " into the token"
+                            : "the token already held the key of cluster " + o->cluster)
+              << ": " << mk_to << "\ncluster " << o->cluster
+              << " now signs and decrypts in the token; its sealed key is deleted from the "
+                 "database (older backups of the database still hold it)\n";
   });
 
   // auto-renew
@@ -503,6 +555,14 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
   flag(
       serve->add_option("--listen", flags.listen, "ADDR:PORT (node.listen)")->capture_default_str(),
       [](node::NodeConfig& c) { c.listen = flags.listen; });
+  flag(serve->add_option("--pkcs11-module", flags.pkcs11_module,
+                         "The PKCS#11 module of the token that holds cluster keys "
+                         "(keys.pkcs11_module)"),
+       [](node::NodeConfig& c) { c.pkcs11_module = flags.pkcs11_module; });
+  flag(serve->add_option("--pin-file", flags.pkcs11_pin_file,
+                         "File holding the token's user PIN, else $OPENRMS_PKCS11_PIN "
+                         "(keys.pkcs11_pin_file)"),
+       [](node::NodeConfig& c) { c.pkcs11_pin_file = flags.pkcs11_pin_file; });
   flag(serve
            ->add_option("--monitor-interval", flags.monitor_interval_seconds,
                         "Seconds between expiry checks, 0: off (node.monitor_interval_seconds)")
@@ -563,11 +623,18 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
                                " is shorter than 16 characters: use a long random one"));
       }
     }
+    auto pkcs11 = ReadPkcs11Config({config.pkcs11_module, config.pkcs11_pin_file});
+    if (!pkcs11.ok()) return fail(pkcs11.status());
     node::ContextOptions context_options;
     context_options.store_url = config.store_url;
     context_options.directory = config.directory;
+    context_options.pkcs11 = std::move(*pkcs11);
     auto ctx = node::ServerContext::Open(config.dir, *pw, false, context_options);
     if (!ctx.ok()) return fail(ctx.status());
+    // Keys in a token: a missing module or a wrong PIN stops the node here,
+    // not at its first license.
+    Status keys = CheckTokenKeys(**ctx, *pw);
+    if (!keys.ok()) return fail(keys);
     node::BlockTerminationSignals();
     node::ClusterNodeOptions options;
     options.listen = config.listen;

@@ -7,6 +7,7 @@
 #include "base/file_system.h"
 #include "cli/commands.h"
 #include "cli/password.h"
+#include "cli/pkcs11_options.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
 #include "enrollment/service.h"
@@ -24,12 +25,20 @@ constexpr char kPasswordEnv[] = "OPENRMS_KEY_PASSWORD";
 struct Common {
   std::string dir;
   std::string password_file;
+  Pkcs11Flags pkcs11;  // for the service's keys in a token
 };
 
 void AddCommon(CLI::App* cmd, Common& c) {
   cmd->add_option("--dir", c.dir, "The enrollment service's directory")->required();
   cmd->add_option("--password-file", c.password_file,
                   "File holding the key password (else $OPENRMS_KEY_PASSWORD or a prompt)");
+  AddPkcs11Options(cmd, c.pkcs11);
+}
+
+Result<std::unique_ptr<node::EnrollmentContext>> OpenContext(const Common& c,
+                                                             std::string_view password) {
+  ASSIGN_OR_RETURN(auto pkcs11, ReadPkcs11Config(c.pkcs11));
+  return node::EnrollmentContext::Open(c.dir, password, std::move(pkcs11));
 }
 
 std::string LocalUser() {
@@ -69,14 +78,30 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   init->add_option("--tls-name", tls_names,
                    "A host name or IP address for the HTTPS certificate (default: localhost, "
                    "127.0.0.1, ::1)");
+  init->add_option("--key", init_o.key_uri,
+                   "Keep the XrML keys in a PKCS#11 token: 'pkcs11:token=T;object=NAME' makes "
+                   "NAME-ca, NAME-enrollment-ca and NAME-service there");
   init->callback([&exit_code] {
+    auto pkcs11 = ReadPkcs11Config(init_c.pkcs11);
+    if (!pkcs11.ok()) return void(exit_code = ReportError(pkcs11.status()));
     auto pw = ReadKeyPassword(init_c.password_file, kPasswordEnv, /*confirm=*/true);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
     if (!tls_names.empty()) init_o.tls_names = tls_names;
-    Status s = enrollment::InitializeAuthority(RealFileSystem(), init_c.dir, *pw, init_o,
-                                               DefaultClock(), crypto::SystemRandom());
+    std::optional<crypto::Pkcs11KeyStore> keys;
+    if (*pkcs11) keys.emplace(std::move(**pkcs11));
+    Status s =
+        enrollment::InitializeAuthority(RealFileSystem(), init_c.dir, *pw, init_o, DefaultClock(),
+                                        crypto::SystemRandom(), keys ? &*keys : nullptr);
     if (!s.ok()) return void(exit_code = ReportError(s));
     const enrollment::AuthorityPaths paths(init_c.dir);
+    if (!init_o.key_uri.empty()) {
+      auto uris = enrollment::AuthorityKeyUris(init_o.key_uri);
+      std::cout << "keys in the token (non-extractable):";
+      for (const std::string& uri : uris.ok() ? *uris : std::vector<std::string>()) {
+        std::cout << " " << uri;
+      }
+      std::cout << "\n";
+    }
     std::cout << "created the enrollment service in " << init_c.dir << "\n"
               << "trust anchor (clusters pin it): " << paths.trust_anchor << "\n"
               << "TLS root (browsers and clients trust it): " << paths.tls_ca << "\n";
@@ -93,8 +118,10 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   serve->callback([&exit_code] {
     auto pw = ReadKeyPassword(serve_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
+    auto pkcs11 = ReadPkcs11Config(serve_c.pkcs11);
+    if (!pkcs11.ok()) return void(exit_code = ReportError(pkcs11.status()));
     node::BlockTerminationSignals();
-    auto host = node::EnrollmentNode::Start(serve_c.dir, *pw, listen);
+    auto host = node::EnrollmentNode::Start(serve_c.dir, *pw, listen, std::move(*pkcs11));
     if (!host.ok()) return void(exit_code = ReportError(host.status()));
     std::cout << "enrollment-site: " << (*host)->url() << "/\n"
               << "enrollment-url: " << (*host)->url() << protocol::kEnrollPath << "\n"
@@ -118,7 +145,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   issue->callback([&exit_code] {
     auto pw = ReadKeyPassword(issue_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = node::EnrollmentContext::Open(issue_c.dir, *pw);
+    auto ctx = OpenContext(issue_c, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto text = RealFileSystem().ReadFile(issue_request, protocol::kMaxRequestBytes);
     if (!text.ok()) return void(exit_code = ReportError(text.status()));
@@ -145,7 +172,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   token->callback([&exit_code] {
     auto pw = ReadKeyPassword(token_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = node::EnrollmentContext::Open(token_c.dir, *pw);
+    auto ctx = OpenContext(token_c, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto t = (*ctx)->service().NewToken({"cli", LocalUser()});
     if (!t.ok()) return void(exit_code = ReportError(t.status()));
@@ -159,7 +186,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   pending->callback([&exit_code] {
     auto pw = ReadKeyPassword(pending_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = node::EnrollmentContext::Open(pending_c.dir, *pw);
+    auto ctx = OpenContext(pending_c, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto list = (*ctx)->service().ListPending();
     if (!list.ok()) return void(exit_code = ReportError(list.status()));
@@ -179,7 +206,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   approve->callback([&exit_code] {
     auto pw = ReadKeyPassword(approve_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = node::EnrollmentContext::Open(approve_c.dir, *pw);
+    auto ctx = OpenContext(approve_c, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto issued = (*ctx)->service().Approve(approve_id, {"cli", LocalUser()});
     if (!issued.ok()) return void(exit_code = ReportError(issued.status()));
@@ -199,7 +226,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   reject->callback([&exit_code] {
     auto pw = ReadKeyPassword(reject_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = node::EnrollmentContext::Open(reject_c.dir, *pw);
+    auto ctx = OpenContext(reject_c, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     Status s = (*ctx)->service().Reject(reject_id, {"cli", LocalUser()});
     if (!s.ok()) return void(exit_code = ReportError(s));
@@ -222,7 +249,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
     auto user_pw = ReadKeyPassword(op_pw_file, "OPENRMS_USER_PASSWORD", true);
     if (!user_pw.ok()) return void(exit_code = ReportError(user_pw.status()));
-    auto ctx = node::EnrollmentContext::Open(op_c.dir, *pw);
+    auto ctx = OpenContext(op_c, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     Status s = (*ctx)->operators().AddUser(op_name, *user_pw, {sites::kOperatorsGroup});
     if (!s.ok()) return void(exit_code = ReportError(s));
@@ -236,7 +263,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   list->callback([&exit_code] {
     auto pw = ReadKeyPassword(list_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
-    auto ctx = node::EnrollmentContext::Open(list_c.dir, *pw);
+    auto ctx = OpenContext(list_c, *pw);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto records = (*ctx)->service().ListIssued();
     if (!records.ok()) return void(exit_code = ReportError(records.status()));

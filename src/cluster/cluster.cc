@@ -56,6 +56,32 @@ Status CheckClusterUrl(const std::string& url) {
   return Status::Ok();
 }
 
+Status NoPkcs11Module(const std::string& cluster, const std::string& uri) {
+  return Status(Code::kFailedPrecondition,
+                "the key of cluster " + cluster + " lives in a PKCS#11 token (" + uri +
+                    "): give this node its module and PIN (--pkcs11-module PATH, and --pin-file "
+                    "FILE or $OPENRMS_PKCS11_PIN)");
+}
+
+// The key the chain's SLC certifies.
+Result<crypto::PublicKey> CertifiedKey(const std::vector<xrml::Document>& chain) {
+  const xrml::Party* principal = chain.front().principal();
+  if (principal == nullptr || !principal->public_key) {
+    return Status(Code::kDataLoss, "the active SLC certifies no key");
+  }
+  return *principal->public_key;
+}
+
+// Proof that a private key works as the public key says: it signs, the
+// signature verifies.
+Status CheckSigns(const crypto::PrivateKey& key, const crypto::PublicKey& expected) {
+  constexpr char kProbe[] = "OpenRMS key check";
+  ASSIGN_OR_RETURN(std::string sig, key.Sign(crypto::DigestAlgorithm::kSha256, kProbe));
+  Status s = expected.Verify(crypto::DigestAlgorithm::kSha256, kProbe, sig);
+  if (!s.ok()) return Status(Code::kMismatch, "the key signs, but not as the cluster's key");
+  return Status::Ok();
+}
+
 }  // namespace
 
 struct ClusterService::Validated {
@@ -79,10 +105,21 @@ std::string ClusterService::IssuerEndpoint(const ClusterConfig& c) const {
 
 Result<std::unique_ptr<crypto::PrivateKey>> ClusterService::OpenKey(const ClusterConfig& c,
                                                                     std::string_view password) {
-  auto key = crypto::UnsealKey(c.sealed_key, password);
+  Result<std::unique_ptr<crypto::PrivateKey>> key = Status(Code::kInternal, "no key source");
+  if (c.key_uri.empty()) {
+    key = crypto::UnsealKey(c.sealed_key, password);
+  } else if (env_.pkcs11 == nullptr) {
+    return NoPkcs11Module(c.name, c.key_uri);
+  } else {
+    key = env_.pkcs11->Open(c.key_uri);
+  }
   if (!key.ok()) return key.status().WithContext("the key of cluster " + c.name);
   ASSIGN_OR_RETURN(crypto::PublicKey pub, ClusterPublicKey(c));
   if (!((*key)->public_key() == pub)) {
+    if (!c.key_uri.empty()) {
+      return Status(Code::kMismatch, "the token key " + c.key_uri + " is not the key of cluster " +
+                                         c.name + ": the URI names another key");
+    }
     return Status(Code::kDataLoss, "the sealed key of cluster " + c.name +
                                        " is not the cluster's key: the store is damaged");
   }
@@ -224,7 +261,21 @@ Result<ProvisionResult> ClusterService::Provision(const ProvisionRequest& r,
   }
   if (existing.status().code() != Code::kNotFound) return existing.status();
 
-  ASSIGN_OR_RETURN(crypto::SealedKeyPair pair, crypto::GenerateSealedRsaKey(2048, password));
+  ProvisionResult out;
+  std::unique_ptr<crypto::PrivateKey> key;
+  std::string sealed_key;
+  if (r.key_uri.empty()) {
+    ASSIGN_OR_RETURN(crypto::SealedKeyPair pair, crypto::GenerateSealedRsaKey(2048, password));
+    key = std::move(pair.key);
+    sealed_key = std::move(pair.sealed_pem);
+  } else {
+    if (env_.pkcs11 == nullptr) return NoPkcs11Module(r.name, r.key_uri);
+    auto placed = env_.pkcs11->OpenOrGenerate(r.key_uri, 2048);
+    if (!placed.ok()) return placed.status().WithContext("the key of cluster " + r.name);
+    key = std::move(placed->key);
+    out.key_created = placed->created;
+    RETURN_IF_ERROR(CheckKeyUnused(*key, r.key_uri));
+  }
   ClusterConfig c;
   c.name = r.name;
   c.kind = r.kind;
@@ -233,12 +284,12 @@ Result<ProvisionResult> ClusterService::Provision(const ProvisionRequest& r,
   c.issuer_url = r.issuer_url;
   c.issuer_tls_ca = r.issuer_tls_ca;
   c.trust_anchor = r.trust_anchor_xml;
-  c.public_key = crypto::Base64Encode(pair.key->public_key().ToPkcs1Der());
-  c.sealed_key = pair.sealed_pem;
+  c.public_key = crypto::Base64Encode(key->public_key().ToPkcs1Der());
+  c.sealed_key = std::move(sealed_key);
+  c.key_uri = r.key_uri;
   c.created_at = env_.clock.Now();
 
-  ASSIGN_OR_RETURN(std::string request, MakeRequest(c, *pair.key, r.token, r.validity_days));
-  ProvisionResult out;
+  ASSIGN_OR_RETURN(std::string request, MakeRequest(c, *key, r.token, r.validity_days));
   if (r.offline) {
     RETURN_IF_ERROR(store_.Create(c));
     RequestRecord rec{0, env_.clock.Now(), r.actor, RenewalRequestFileName(c.name), request, ""};
@@ -377,11 +428,58 @@ Status ClusterService::VerifyKey(const std::string& name, std::string_view passw
   ASSIGN_OR_RETURN(auto active, store_.ActiveSlc(name));
   if (!active) return Status(Code::kFailedPrecondition, "cluster " + name + " has no SLC yet");
   ASSIGN_OR_RETURN(auto chain, xrml::ParseChain(active->chain));
-  if (!(*chain.front().principal()->public_key == key->public_key())) {
+  ASSIGN_OR_RETURN(crypto::PublicKey certified, CertifiedKey(chain));
+  if (!(certified == key->public_key())) {
     return Status(Code::kDataLoss, "the active SLC does not certify the cluster key");
   }
+  RETURN_IF_ERROR(CheckSigns(*key, certified).WithContext("the key of cluster " + name));
   ASSIGN_OR_RETURN(crypto::PublicKey anchor, AnchorKey(c.trust_anchor));
   return xrml::VerifyChain(chain, {anchor, std::nullopt});
+}
+
+Status ClusterService::CheckKeyUnused(const crypto::PrivateKey& key, const std::string& uri) {
+  const std::string der = crypto::Base64Encode(key.public_key().ToPkcs1Der());
+  ASSIGN_OR_RETURN(auto names, store_.ListClusters());
+  for (const std::string& other : names) {
+    ASSIGN_OR_RETURN(ClusterConfig o, store_.Find(other));
+    if (o.public_key == der) {
+      return Status(Code::kAlreadyUsed, "the token key " + uri + " is already the key of cluster " +
+                                            other + ": give each cluster a key of its own");
+    }
+  }
+  return Status::Ok();
+}
+
+Result<bool> ClusterService::MoveKeyToToken(const std::string& name, std::string_view password,
+                                            const std::string& key_uri, const std::string& actor) {
+  ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
+  if (!c.key_uri.empty()) {
+    return Status(
+        Code::kFailedPrecondition,
+        "the key of cluster " + name + " is in a PKCS#11 token already (" + c.key_uri + ")");
+  }
+  if (env_.pkcs11 == nullptr) return NoPkcs11Module(name, key_uri);
+  // The sealed key first: a wrong password stops here, before the token.
+  ASSIGN_OR_RETURN(auto software, OpenKey(c, password));
+  software.reset();
+  auto placed = env_.pkcs11->OpenOrImport(key_uri, c.sealed_key, password);
+  if (!placed.ok()) return placed.status().WithContext("moving the key of cluster " + name);
+  // The token's key must be the one the active SLC certifies (the stored
+  // public key when there is no SLC yet), and must sign as that key.
+  ASSIGN_OR_RETURN(crypto::PublicKey expected, ClusterPublicKey(c));
+  ASSIGN_OR_RETURN(auto active, store_.ActiveSlc(name));
+  if (active) {
+    ASSIGN_OR_RETURN(auto chain, xrml::ParseChain(active->chain));
+    ASSIGN_OR_RETURN(expected, CertifiedKey(chain));
+  }
+  if (!(placed->key->public_key() == expected)) {
+    return Status(Code::kMismatch, "the key in the token (" + key_uri +
+                                       ") is not the key the active SLC of cluster " + name +
+                                       " certifies: nothing was switched");
+  }
+  RETURN_IF_ERROR(CheckSigns(*placed->key, expected).WithContext("the key in the token"));
+  RETURN_IF_ERROR(store_.MoveKeyToToken(name, c.public_key, key_uri, env_.clock.Now(), actor));
+  return placed->created;
 }
 
 Result<std::unique_ptr<crypto::PrivateKey>> ClusterService::ClusterKey(const std::string& name,

@@ -15,6 +15,7 @@
 #include "cluster/cluster_store.h"
 #include "cluster/slc.h"
 #include "crypto/keys.h"
+#include "crypto/pkcs11.h"
 #include "enrollment/authority.h"
 #include "xrml/document.h"
 
@@ -41,6 +42,9 @@ struct Environment {
   const Clock& clock;
   Random& random;
   IssuerTransport& transport;
+  // This node's PKCS#11 module and PIN, for clusters whose key lives in a
+  // token (ClusterConfig::key_uri); null when the node has none configured.
+  crypto::Pkcs11KeyStore* pkcs11 = nullptr;
 };
 
 struct ProvisionRequest {
@@ -54,9 +58,13 @@ struct ProvisionRequest {
   bool offline = false;
   std::optional<int> validity_days;
   std::string actor;
+  // "" for a sealed software key; else the key in a PKCS#11 token, by its
+  // RFC 7512 URI: used when the token has it, else made there.
+  std::string key_uri;
 };
 
 struct ProvisionResult {
+  bool key_created = false;          // a token key made now (false: found in the token)
   std::optional<SlcSummary> active;  // online: the SLC now active
   std::string request_text;          // offline: the request to carry to the issuer
   std::string request_file_name;
@@ -110,7 +118,19 @@ class ClusterService final {
   // and that the active chain still verifies to the trust anchor.
   Status VerifyKey(const std::string& name, std::string_view password);
 
-  // The cluster key, for signing licenses and opening content keys.
+  // Moves a sealed cluster key into a PKCS#11 token as `key_uri`
+  // (non-extractable), checks that the token's key is the active SLC's
+  // key, then switches the cluster to the token and clears the sealed key
+  // in one transaction. kFailedPrecondition when the key is in a token
+  // already; kAlreadyUsed when the URI names a token object holding
+  // another key. Returns whether the key was imported now (false: the
+  // token already held this very key, as after an interrupted move).
+  Result<bool> MoveKeyToToken(const std::string& name, std::string_view password,
+                              const std::string& key_uri, const std::string& actor);
+
+  // The cluster key, for signing licenses and opening content keys: the
+  // sealed key opened with `password`, or the token key through the
+  // environment's PKCS#11 key store.
   Result<std::unique_ptr<crypto::PrivateKey>> ClusterKey(const std::string& name,
                                                          std::string_view password);
 
@@ -138,6 +158,8 @@ class ClusterService final {
   Result<std::string> MakeRequest(const ClusterConfig& config, const crypto::PrivateKey& key,
                                   std::optional<std::string> token, std::optional<int> days);
   std::string IssuerEndpoint(const ClusterConfig& config) const;
+  // kAlreadyUsed when another cluster here has this key.
+  Status CheckKeyUnused(const crypto::PrivateKey& key, const std::string& uri);
 
   ClusterStore& store_;
   Environment env_;

@@ -17,7 +17,7 @@ constexpr char kClusterColumns[] =
     "name, kind, url, guid, issuer_url, issuer_tls_ca, trust_anchor, public_key, sealed_key, "
     "auto_renew, renewal_due_days, expiring_days, subordinate_validity_days, created_at, "
     "active_slc, last_renewal_at, last_renewal_ok, next_renewal_attempt, renewal_failures, "
-    "rac_standard_days, rac_temporary_minutes";
+    "rac_standard_days, rac_temporary_minutes, key_uri";
 
 ClusterConfig ToConfig(const Row& r) {
   ClusterConfig c;
@@ -42,6 +42,7 @@ ClusterConfig ToConfig(const Row& r) {
   c.renewal_failures = static_cast<int>(r.Int(18));
   c.rac_standard_days = static_cast<int>(r.Int(19));
   c.rac_temporary_minutes = static_cast<int>(r.Int(20));
+  c.key_uri = r.Text(21);
   return c;
 }
 
@@ -86,7 +87,9 @@ Status ClusterStore::Migrate(store::Database& db) {
        "ALTER TABLE clusters ADD COLUMN rac_standard_days INTEGER NOT NULL DEFAULT 365",
        "ALTER TABLE clusters ADD COLUMN rac_temporary_minutes INTEGER NOT NULL DEFAULT 15",
        "CREATE TABLE cluster_renewal_leases (cluster TEXT PRIMARY KEY, holder TEXT NOT NULL, "
-       "expires_at INTEGER NOT NULL)"});
+       "expires_at INTEGER NOT NULL)",
+       // A key in a PKCS#11 token, by URI; sealed_key is then "".
+       "ALTER TABLE clusters ADD COLUMN key_uri TEXT NOT NULL DEFAULT ''"});
   if (!s.ok()) return s;
   // Staged imports: the administration site created this table under the
   // component "admin" before the cluster store owned it; the same name and
@@ -155,12 +158,12 @@ Status ClusterStore::Insert(store::Database& db, const ClusterConfig& c) {
   auto r = db.Execute(
       "INSERT INTO clusters (name, kind, url, guid, issuer_url, issuer_tls_ca, trust_anchor, "
       "public_key, sealed_key, auto_renew, renewal_due_days, expiring_days, "
-      "subordinate_validity_days, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, "
-      "$11, $12, $13, $14)",
+      "subordinate_validity_days, created_at, key_uri) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, "
+      "$9, $10, $11, $12, $13, $14, $15)",
       {c.name, std::string(ClusterKindName(c.kind)), c.url, c.guid, c.issuer_url, c.issuer_tls_ca,
        c.trust_anchor, c.public_key, c.sealed_key, int64_t{c.auto_renew ? 1 : 0},
        int64_t{c.renewal_due_days}, int64_t{c.expiring_days}, int64_t{c.subordinate_validity_days},
-       Secs(c.created_at)});
+       Secs(c.created_at), c.key_uri});
   if (!r.ok() && r.status().code() == Code::kAlreadyUsed) {
     return Status(Code::kAlreadyUsed, "a cluster named \"" + c.name + "\" already exists here");
   }
@@ -195,6 +198,28 @@ Status ClusterStore::RecordRenewalAttempt(const std::string& name, Time at, bool
           "$3, renewal_failures = $4 WHERE name = $5",
           {Secs(at), int64_t{ok ? 1 : 0}, OptSecs(next_attempt), int64_t{failures}, name})
       .status();
+}
+
+Status ClusterStore::MoveKeyToToken(const std::string& name, const std::string& public_key,
+                                    const std::string& key_uri, Time at, const std::string& actor) {
+  return db_.InTransaction([&](store::Database& tx) -> Status {
+    ASSIGN_OR_RETURN(int64_t moved,
+                     tx.Execute("UPDATE clusters SET key_uri = $1, sealed_key = '' WHERE name = $2 "
+                                "AND public_key = $3 AND key_uri = '' AND sealed_key <> ''",
+                                {key_uri, name, public_key}));
+    if (moved != 1) {
+      return Status(Code::kFailedPrecondition,
+                    "the key of cluster " + name +
+                        " changed while it was being moved (another node may have moved it): "
+                        "nothing was switched; look at the cluster again");
+    }
+    return tx
+        .Execute(
+            "INSERT INTO cluster_audit (cluster, at, actor, action, detail) VALUES ($1, $2, $3, "
+            "'move-key', $4)",
+            {name, Secs(at), actor, "the cluster key now lives in " + key_uri})
+        .status();
+  });
 }
 
 Result<std::optional<SlcRecord>> ClusterStore::ActiveSlc(const std::string& name) {

@@ -26,7 +26,8 @@ struct ClusterConfig {
   std::string issuer_tls_ca;  // PEM roots trusted for issuer_url
   std::string trust_anchor;   // XrML CA certificate the SLC chain must end at
   std::string public_key;     // base64 DER (PKCS#1) of the cluster key
-  std::string sealed_key;     // the cluster key, encrypted under the key password
+  std::string sealed_key;     // the cluster key, encrypted under the key password; "" in a token
+  std::string key_uri;        // the cluster key in a PKCS#11 token (RFC 7512), or "" when sealed
   bool auto_renew = false;
   int renewal_due_days = 30;
   int expiring_days = 7;
@@ -106,6 +107,13 @@ class ClusterStore final {
   // A holder that dies leaves a lease that simply runs out.
   Status TakeRenewalLease(const std::string& name, const std::string& holder, Time now, Time until);
   Status ReleaseRenewalLease(const std::string& name, const std::string& holder);
+
+  // Switches the cluster's key from its sealed form to the token key
+  // `key_uri`, in one transaction with its audit entry: the sealed key is
+  // cleared. kFailedPrecondition when the key is no longer the sealed key
+  // `public_key` (another node moved it, or it changed).
+  Status MoveKeyToToken(const std::string& name, const std::string& public_key,
+                        const std::string& key_uri, Time at, const std::string& actor);
 
   Result<std::optional<SlcRecord>> ActiveSlc(const std::string& name);
   Result<std::vector<SlcRecord>> History(const std::string& name);

@@ -1,3 +1,5 @@
+#include "cluster/cluster.h"
+
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -6,6 +8,7 @@
 #include "cluster/cluster_store.h"
 #include "cluster/monitor.h"
 #include "cluster/slc.h"
+#include "crypto/encoding.h"
 
 namespace openrms::cluster {
 namespace {
@@ -100,6 +103,74 @@ TEST_F(StagedImportTest, DatabaseMigratedByTheOldAdminSiteKeepsItsTable) {
   ASSERT_EQ(steps->size(), 1u);
   EXPECT_EQ((*steps)[0].Int(0), 1);
   EXPECT_TRUE(store.TakeStagedImport("id1", "alice", "ROOT", now_).ok());
+}
+
+// The cluster key's source: sealed in the row, or a token key by URI.
+class KeySourceTest : public StagedImportTest {};
+
+ClusterConfig SealedCluster(const std::string& name, Time at) {
+  ClusterConfig c;
+  c.name = name;
+  c.url = "https://rms.example/_wmcs";
+  c.guid = "{guid}";
+  c.public_key = "PUBLIC";
+  c.sealed_key = "-----BEGIN ENCRYPTED PRIVATE KEY-----...";
+  c.created_at = at;
+  return c;
+}
+
+TEST_F(KeySourceTest, KeyMovesToATokenOnceAndTheSealedKeyIsCleared) {
+  ClusterStore store(*db_);
+  ASSERT_TRUE(store.Create(SealedCluster("ROOT", now_)).ok());
+  auto before = store.Find("ROOT");
+  ASSERT_TRUE(before.ok());
+  EXPECT_EQ(before->key_uri, "");
+  const std::string uri = "pkcs11:token=T;object=root";
+  EXPECT_EQ(store.MoveKeyToToken("ROOT", "ANOTHER", uri, now_, "cli:test").code(),
+            Code::kFailedPrecondition);
+  ASSERT_TRUE(store.MoveKeyToToken("ROOT", "PUBLIC", uri, now_, "cli:test").ok());
+  auto after = store.Find("ROOT");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->key_uri, uri);
+  EXPECT_EQ(after->sealed_key, "");
+  Status again = store.MoveKeyToToken("ROOT", "PUBLIC", uri, now_, "cli:test");
+  EXPECT_EQ(again.code(), Code::kFailedPrecondition);
+  EXPECT_EQ(again.message(),
+            "the key of cluster ROOT changed while it was being moved (another node may have "
+            "moved it): nothing was switched; look at the cluster again");
+  auto log = store.AuditLog("ROOT");
+  ASSERT_TRUE(log.ok());
+  ASSERT_EQ(log->size(), 1u);
+  EXPECT_EQ((*log)[0].action, "move-key");
+  EXPECT_EQ((*log)[0].detail, "the cluster key now lives in " + uri);
+}
+
+class NoTransport final : public IssuerTransport {
+ public:
+  Result<std::string> PostSoap(const std::string&, const std::string&, const std::string&,
+                               const std::string&) override {
+    return Status(Code::kUnavailable, "no network in this test");
+  }
+};
+
+TEST_F(KeySourceTest, TokenKeyWithoutAModuleNamesTheOptions) {
+  ClusterStore store(*db_);
+  ClusterConfig c = SealedCluster("ROOT", now_);
+  c.sealed_key = "";
+  c.key_uri = "pkcs11:token=T;object=root";
+  ASSERT_TRUE(store.Create(c).ok());
+  NoTransport transport;
+  ClusterService service(store, {DefaultClock(), crypto::SystemRandom(), transport});
+  auto key = service.ClusterKey("ROOT", "password");
+  EXPECT_EQ(key.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(key.status().message(),
+            "the key of cluster ROOT lives in a PKCS#11 token (pkcs11:token=T;object=root): give "
+            "this node its module and PIN (--pkcs11-module PATH, and --pin-file FILE or "
+            "$OPENRMS_PKCS11_PIN)");
+  auto moved = service.MoveKeyToToken("ROOT", "password", "pkcs11:token=T;object=x", "test");
+  EXPECT_EQ(moved.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(moved.status().message(),
+            "the key of cluster ROOT is in a PKCS#11 token already (pkcs11:token=T;object=root)");
 }
 
 }  // namespace

@@ -1022,4 +1022,93 @@ Result<std::string> ExportPrivateKey(Pkcs11Token& token, std::string_view uri) {
                     "use the token's own tools");
 }
 
+// --- A node's keys by URI.
+
+namespace {
+
+// The label a new key gets: the URI's object=, when it has no id= (a token
+// chooses the ids of the keys it makes or takes in).
+Result<std::string> NewObjectLabel(std::string_view uri, std::string_view token_label) {
+  ASSIGN_OR_RETURN(UriPtr parsed, ParseUri(uri));
+  const CK_ATTRIBUTE* label = p11_kit_uri_get_attribute(parsed.get(), CKA_LABEL);
+  if (label == nullptr || p11_kit_uri_get_attribute(parsed.get(), CKA_ID) != nullptr) {
+    return Status(Code::kInvalidArgument,
+                  "no private key in token " + Quoted(token_label) + " matches " +
+                      std::string(uri) +
+                      "; to put a new key there, name it by object=LABEL alone (without id=)");
+  }
+  return std::string(static_cast<const char*>(label->pValue), label->ulValueLen);
+}
+
+}  // namespace
+
+Pkcs11KeyStore::Pkcs11KeyStore(Pkcs11Config config) : config_(std::move(config)) {}
+
+Pkcs11KeyStore::~Pkcs11KeyStore() { Wipe(config_.pin); }
+
+Result<std::shared_ptr<Pkcs11Token>> Pkcs11KeyStore::TokenOf(std::string_view uri) {
+  ASSIGN_OR_RETURN(UriPtr parsed, ParseUri(uri));
+  const std::string label = TokenLabelOf(parsed.get());
+  if (label.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "the PKCS#11 URI " + std::string(uri) + " does not name its token (token=...)");
+  }
+  std::lock_guard lock(mu_);
+  if (auto it = tokens_.find(label); it != tokens_.end()) return it->second;
+  // A refused PIN is not tried again: a token may lock itself after a few
+  // wrong PINs, and requests would keep trying.
+  if (auto it = refused_.find(label); it != refused_.end()) return it->second;
+  auto token = Pkcs11Token::Open(config_.module_path, label, config_.pin);
+  if (!token.ok()) {
+    if (token.status().code() == Code::kPermissionDenied) refused_.emplace(label, token.status());
+    return token.status();
+  }
+  tokens_.emplace(label, *token);
+  return *token;
+}
+
+Result<std::unique_ptr<PrivateKey>> Pkcs11KeyStore::Open(std::string_view uri) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Token> token, TokenOf(uri));
+  return OpenPkcs11Key(std::move(token), uri);
+}
+
+Result<Pkcs11KeyStore::Placed> Pkcs11KeyStore::OpenOrGenerate(std::string_view uri, int bits) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Token> token, TokenOf(uri));
+  auto found = OpenPkcs11Key(token, uri);
+  if (found.ok()) return Placed{std::move(found).value(), false};
+  if (found.status().code() != Code::kNotFound) return found.status();
+  ASSIGN_OR_RETURN(std::string label, NewObjectLabel(uri, token->label()));
+  ASSIGN_OR_RETURN(Pkcs11Key made, GenerateRsaKey(token, label, bits));
+  return Placed{std::move(made.key), true};
+}
+
+Result<Pkcs11KeyStore::Placed> Pkcs11KeyStore::OpenOrImport(std::string_view uri,
+                                                            std::string_view sealed_pem,
+                                                            std::string_view password) {
+  ASSIGN_OR_RETURN(std::unique_ptr<PrivateKey> software, UnsealKey(sealed_pem, password));
+  ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Token> token, TokenOf(uri));
+  auto found = OpenPkcs11Key(token, uri);
+  if (found.ok()) {
+    if (!((*found)->public_key() == software->public_key())) {
+      return Status(Code::kAlreadyUsed,
+                    "token " + Quoted(token->label()) + " already holds a key named by " +
+                        std::string(uri) + ", and it is another key (" +
+                        (*found)->public_key().Fingerprint().substr(0, 16) + "..., not " +
+                        software->public_key().Fingerprint().substr(0, 16) +
+                        "...): nothing was changed; choose another object= label");
+    }
+    return Placed{std::move(found).value(), false};
+  }
+  if (found.status().code() != Code::kNotFound) return found.status();
+  software.reset();
+  ASSIGN_OR_RETURN(std::string label, NewObjectLabel(uri, token->label()));
+  ASSIGN_OR_RETURN(Pkcs11Key made, ImportSealedKey(token, label, sealed_pem, password));
+  return Placed{std::move(made.key), true};
+}
+
+Result<std::string> Pkcs11KeyStore::Export(std::string_view uri) {
+  ASSIGN_OR_RETURN(std::shared_ptr<Pkcs11Token> token, TokenOf(uri));
+  return ExportPrivateKey(*token, uri);
+}
+
 }  // namespace openrms::crypto

@@ -21,7 +21,9 @@
 // Thread-safe: a Pkcs11Token and its keys may be used from many threads.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -93,6 +95,58 @@ Result<Pkcs11Key> ImportSealedKey(std::shared_ptr<Pkcs11Token> token, std::strin
 // extractable (every key made or imported above), kUnsupported for a key
 // some other tool made extractable.
 Result<std::string> ExportPrivateKey(Pkcs11Token& token, std::string_view uri);
+
+// Where a node finds its keys in a token: the module to load and the user
+// PIN. Node configuration, never database content (each node of a cluster
+// may have its own module path); the PIN comes from a file or the
+// environment, never from a command line or a log.
+struct Pkcs11Config {
+  std::string module_path;
+  std::string pin;
+};
+
+// The keys of one node's PKCS#11 module, by URI. Each token is logged into
+// on first use and stays logged in while this object lives, so its session
+// pool is reused by every key opened here (signing is on the licensing hot
+// path). Thread-safe.
+class Pkcs11KeyStore final {
+ public:
+  explicit Pkcs11KeyStore(Pkcs11Config config);
+  ~Pkcs11KeyStore();  // wipes the PIN
+  Pkcs11KeyStore(const Pkcs11KeyStore&) = delete;
+  Pkcs11KeyStore& operator=(const Pkcs11KeyStore&) = delete;
+
+  const std::string& module_path() const { return config_.module_path; }
+
+  // The logged-in token `uri` names (token=... is required).
+  Result<std::shared_ptr<Pkcs11Token>> TokenOf(std::string_view uri);
+  // The private key `uri` names (errors as OpenPkcs11Key).
+  Result<std::unique_ptr<PrivateKey>> Open(std::string_view uri);
+
+  struct Placed {
+    std::unique_ptr<PrivateKey> key;
+    bool created = false;  // made or imported now, rather than found in the token
+  };
+  // The key `uri` names; when the token has no object with its label
+  // (object=...), an RSA key of `bits` is made there, sensitive and
+  // non-extractable. kInvalidArgument when a new key is needed and the URI
+  // has no object= or carries an id= (the token chooses new ids).
+  Result<Placed> OpenOrGenerate(std::string_view uri, int bits);
+  // The key `uri` names, imported from the sealed key when the token has no
+  // object with its label. When it has one, it must hold the same key:
+  // kAlreadyUsed otherwise (nothing is overwritten). kPermissionDenied for
+  // a wrong `password`.
+  Result<Placed> OpenOrImport(std::string_view uri, std::string_view sealed_pem,
+                              std::string_view password);
+  // What an export asks of the key (ExportPrivateKey): always refused.
+  Result<std::string> Export(std::string_view uri);
+
+ private:
+  Pkcs11Config config_;
+  std::mutex mu_;  // guards tokens_; held while a token logs in (once per label)
+  std::map<std::string, std::shared_ptr<Pkcs11Token>, std::less<>> tokens_;
+  std::map<std::string, Status, std::less<>> refused_;  // wrong PINs, by token label
+};
 
 // "CKR_PIN_INCORRECT" for 0xa0; "CKR_0x..." for codes not in the table.
 std::string Pkcs11ErrorName(unsigned long rv);

@@ -285,6 +285,63 @@ TEST_F(Pkcs11, EightThreadsSignConcurrentlyAndEverySignatureVerifies) {
   for (int i = 0; i < kThreads; ++i) EXPECT_EQ(good[i], kEach) << "thread " << i;
 }
 
+TEST_F(Pkcs11, KeyStoreMakesAKeyOnceThenFindsItByItsUri) {
+  Pkcs11KeyStore store({kModule, kPin});
+  const std::string uri = "pkcs11:token=OpenRMS;object=cluster-key";
+  auto made = store.OpenOrGenerate(uri, 2048);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  EXPECT_TRUE(made->created);
+  auto again = store.OpenOrGenerate(uri, 2048);
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  EXPECT_FALSE(again->created);
+  EXPECT_TRUE(again->key->public_key() == made->key->public_key());
+  // One login per token for the store's life: the same token object.
+  auto t1 = store.TokenOf(uri);
+  auto t2 = store.TokenOf("pkcs11:token=OpenRMS;object=other");
+  ASSERT_TRUE(t1.ok() && t2.ok());
+  EXPECT_EQ(t1->get(), t2->get());
+  // A new key is named by its label alone.
+  auto by_id = store.OpenOrGenerate("pkcs11:token=OpenRMS;object=new;id=%01", 2048);
+  EXPECT_EQ(by_id.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(by_id.status().message(),
+            "no private key in token \"OpenRMS\" matches pkcs11:token=OpenRMS;object=new;id=%01; "
+            "to put a new key there, name it by object=LABEL alone (without id=)");
+  auto exported = store.Export(uri);
+  EXPECT_EQ(exported.status().code(), Code::kPermissionDenied);
+}
+
+TEST_F(Pkcs11, KeyStoreImportsOnceAndRefusesAnObjectHoldingAnotherKey) {
+  auto software = GenerateSealedRsaKey(2048, "pw");
+  auto other = GenerateSealedRsaKey(2048, "pw");
+  ASSERT_TRUE(software.ok() && other.ok());
+  Pkcs11KeyStore store({kModule, kPin});
+  const std::string uri = "pkcs11:token=OpenRMS;object=moved";
+  auto moved = store.OpenOrImport(uri, software->sealed_pem, "pw");
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_TRUE(moved->created);
+  EXPECT_TRUE(moved->key->public_key() == software->key->public_key());
+  // Running it again (after a crash, say) finds the same key.
+  auto rerun = store.OpenOrImport(uri, software->sealed_pem, "pw");
+  ASSERT_TRUE(rerun.ok()) << rerun.status().ToString();
+  EXPECT_FALSE(rerun->created);
+  auto clash = store.OpenOrImport(uri, other->sealed_pem, "pw");
+  ASSERT_FALSE(clash.ok());
+  EXPECT_EQ(clash.status().code(), Code::kAlreadyUsed);
+  EXPECT_NE(clash.status().message().find("token \"OpenRMS\" already holds a key named by " + uri +
+                                          ", and it is another key"),
+            std::string::npos)
+      << clash.status().message();
+}
+
+TEST_F(Pkcs11, KeyStoreDoesNotRetryAWrongPin) {
+  Pkcs11KeyStore store({kModule, "not-the-pin"});
+  auto first = store.Open("pkcs11:token=OpenRMS;object=k");
+  EXPECT_EQ(first.status().code(), Code::kPermissionDenied);
+  EXPECT_EQ(first.status().message(), "wrong PIN for token \"OpenRMS\" (CKR_PIN_INCORRECT)");
+  auto second = store.Open("pkcs11:token=OpenRMS;object=k");
+  EXPECT_EQ(second.status().message(), first.status().message());
+}
+
 TEST(Pkcs11ErrorName, NamesCommonCodesAndShowsOthersInHex) {
   EXPECT_EQ(Pkcs11ErrorName(0xa0), "CKR_PIN_INCORRECT");
   EXPECT_EQ(Pkcs11ErrorName(0x11), "CKR_ATTRIBUTE_SENSITIVE");

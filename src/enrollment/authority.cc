@@ -4,6 +4,7 @@
 
 #include "base/clock.h"
 #include "base/json.h"
+#include "base/text.h"
 #include "crypto/tls_certificates.h"
 #include "xrml/chain.h"
 
@@ -36,6 +37,25 @@ struct Level {
   long days;
 };
 
+constexpr char kUriPrefix[] = "pkcs11:";
+
+// A freshly made key and what its key file holds: its sealed form, or its
+// URI in the token.
+struct NewKey {
+  std::unique_ptr<crypto::PrivateKey> key;
+  std::string file_text;
+};
+
+Result<NewKey> MakeKey(std::string_view password, crypto::Pkcs11KeyStore* pkcs11,
+                       const std::string& uri) {
+  if (uri.empty()) {
+    ASSIGN_OR_RETURN(crypto::SealedKeyPair pair, crypto::GenerateSealedRsaKey(2048, password));
+    return NewKey{std::move(pair.key), std::move(pair.sealed_pem)};
+  }
+  ASSIGN_OR_RETURN(crypto::Pkcs11KeyStore::Placed placed, pkcs11->OpenOrGenerate(uri, 2048));
+  return NewKey{std::move(placed.key), uri + "\n"};
+}
+
 Result<xrml::Document> ReadCertificate(FileSystem& fs, const std::string& path) {
   ASSIGN_OR_RETURN(std::string text, fs.ReadFile(path, kMaxFileBytes));
   auto doc = xrml::ParseDocument(text);
@@ -45,9 +65,38 @@ Result<xrml::Document> ReadCertificate(FileSystem& fs, const std::string& path) 
 
 }  // namespace
 
+Result<std::vector<std::string>> AuthorityKeyUris(const std::string& key_uri) {
+  // The suffixes are plain ASCII: appended to a percent-encoded label as is.
+  const size_t at = key_uri.find("object=");
+  if (key_uri.rfind(kUriPrefix, 0) != 0 || at == std::string::npos ||
+      (at != 7 && key_uri[at - 1] != ';')) {
+    return Status(Code::kInvalidArgument,
+                  "the enrollment service's keys need a PKCS#11 URI with an object= label, "
+                  "'pkcs11:token=T;object=NAME' (not " +
+                      key_uri + ")");
+  }
+  const size_t end = key_uri.find_first_of(";?", at);
+  const size_t cut = end == std::string::npos ? key_uri.size() : end;
+  std::vector<std::string> uris;
+  for (const char* suffix : {"-ca", "-enrollment-ca", "-service"}) {
+    uris.push_back(key_uri.substr(0, cut) + suffix + key_uri.substr(cut));
+  }
+  return uris;
+}
+
 Status InitializeAuthority(FileSystem& fs, const std::string& dir, std::string_view password,
-                           const InitOptions& options, const Clock& clock, Random& random) {
+                           const InitOptions& options, const Clock& clock, Random& random,
+                           crypto::Pkcs11KeyStore* pkcs11) {
   const AuthorityPaths paths(dir);
+  std::vector<std::string> uris(3);
+  if (!options.key_uri.empty()) {
+    if (pkcs11 == nullptr) {
+      return Status(Code::kInvalidArgument,
+                    "keys in a PKCS#11 token need the module and PIN (--pkcs11-module PATH, and "
+                    "--pin-file FILE or $OPENRMS_PKCS11_PIN)");
+    }
+    ASSIGN_OR_RETURN(uris, AuthorityKeyUris(options.key_uri));
+  }
   if (fs.Exists(paths.trust_anchor) || fs.Exists(paths.service_key)) {
     return Status(Code::kFailedPrecondition,
                   dir + " already holds an enrollment service; use another directory");
@@ -72,7 +121,9 @@ Status InitializeAuthority(FileSystem& fs, const std::string& dir, std::string_v
   std::unique_ptr<crypto::PrivateKey> issuer_key;
   xrml::Party issuer;
   for (int i = 0; i < 3; ++i) {
-    ASSIGN_OR_RETURN(crypto::SealedKeyPair pair, crypto::GenerateSealedRsaKey(2048, password));
+    auto made = MakeKey(password, pkcs11, uris[i]);
+    if (!made.ok()) return made.status().WithContext("the key of the " + levels[i].name);
+    NewKey pair = std::move(made).value();
     xrml::IssuingCertificate spec;
     spec.descriptor_type = levels[i].descriptor;
     spec.certificate_id = NewGuid(random);
@@ -85,7 +136,7 @@ Status InitializeAuthority(FileSystem& fs, const std::string& dir, std::string_v
     const crypto::PrivateKey& signer = i == 0 ? *pair.key : *issuer_key;
     ASSIGN_OR_RETURN(xrml::Document cert,
                      xrml::SignDocument(xrml::BuildIssuingCertificateBody(spec), signer));
-    RETURN_IF_ERROR(fs.WriteFileAtomic(*key_paths[i], pair.sealed_pem, 0600));
+    RETURN_IF_ERROR(fs.WriteFileAtomic(*key_paths[i], pair.file_text, 0600));
     RETURN_IF_ERROR(fs.WriteFileAtomic(*cert_paths[i], xrml::WriteDocument(cert)));
     if (i == 0) RETURN_IF_ERROR(fs.WriteFileAtomic(paths.trust_anchor, xrml::WriteDocument(cert)));
     issuer = spec.principal;
@@ -109,7 +160,8 @@ Status InitializeAuthority(FileSystem& fs, const std::string& dir, std::string_v
       paths.config, config.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
-Result<Authority> LoadAuthority(FileSystem& fs, const std::string& dir, std::string_view password) {
+Result<Authority> LoadAuthority(FileSystem& fs, const std::string& dir, std::string_view password,
+                                crypto::Pkcs11KeyStore* pkcs11) {
   const AuthorityPaths paths(dir);
   if (!fs.Exists(paths.config)) {
     return Status(Code::kNotFound, dir +
@@ -137,7 +189,19 @@ Result<Authority> LoadAuthority(FileSystem& fs, const std::string& dir, std::str
     a.chain.push_back(std::move(cert));
   }
   ASSIGN_OR_RETURN(std::string sealed, fs.ReadFile(paths.service_key, kMaxFileBytes));
-  auto key = crypto::UnsealKey(sealed, password);
+  Result<std::unique_ptr<crypto::PrivateKey>> key = Status(Code::kInternal, "no key");
+  if (sealed.rfind(kUriPrefix, 0) == 0) {
+    const std::string uri(Trim(sealed));
+    if (pkcs11 == nullptr) {
+      return Status(Code::kFailedPrecondition,
+                    "the enrollment service's key lives in a PKCS#11 token (" + uri +
+                        "): give its module and PIN (--pkcs11-module PATH, and --pin-file FILE "
+                        "or $OPENRMS_PKCS11_PIN)");
+    }
+    key = pkcs11->Open(uri);
+  } else {
+    key = crypto::UnsealKey(sealed, password);
+  }
   if (!key.ok()) return key.status().WithContext(paths.service_key);
   a.key = std::move(key).value();
   if (!(a.key->public_key() == *a.certificate().principal()->public_key)) {

@@ -10,10 +10,14 @@
 
 namespace openrms::node {
 
-Result<std::unique_ptr<EnrollmentContext>> EnrollmentContext::Open(const std::string& dir,
-                                                                   std::string_view password) {
-  ASSIGN_OR_RETURN(enrollment::Authority authority,
-                   enrollment::LoadAuthority(RealFileSystem(), dir, password));
+Result<std::unique_ptr<EnrollmentContext>> EnrollmentContext::Open(
+    const std::string& dir, std::string_view password, std::optional<crypto::Pkcs11Config> pkcs11) {
+  // The key keeps its token logged in; the store is needed only to open it.
+  std::optional<crypto::Pkcs11KeyStore> keys;
+  if (pkcs11) keys.emplace(std::move(*pkcs11));
+  ASSIGN_OR_RETURN(
+      enrollment::Authority authority,
+      enrollment::LoadAuthority(RealFileSystem(), dir, password, keys ? &*keys : nullptr));
   auto ctx = std::unique_ptr<EnrollmentContext>(new EnrollmentContext());
   ASSIGN_OR_RETURN(ctx->db_, store::OpenSqlite(enrollment::AuthorityPaths(dir).database));
   RETURN_IF_ERROR(enrollment::EnrollmentService::Migrate(*ctx->db_));
@@ -33,11 +37,11 @@ Result<std::unique_ptr<EnrollmentContext>> EnrollmentContext::Open(const std::st
   return ctx;
 }
 
-Result<std::unique_ptr<EnrollmentNode>> EnrollmentNode::Start(const std::string& dir,
-                                                              std::string_view password,
-                                                              const std::string& listen) {
+Result<std::unique_ptr<EnrollmentNode>> EnrollmentNode::Start(
+    const std::string& dir, std::string_view password, const std::string& listen,
+    std::optional<crypto::Pkcs11Config> pkcs11) {
   auto host = std::unique_ptr<EnrollmentNode>(new EnrollmentNode());
-  ASSIGN_OR_RETURN(host->context_, EnrollmentContext::Open(dir, password));
+  ASSIGN_OR_RETURN(host->context_, EnrollmentContext::Open(dir, password, std::move(pkcs11)));
   const enrollment::AuthorityPaths paths(dir);
   FileSystem& fs = RealFileSystem();
   sites::EnrollmentSiteOptions site;

@@ -3,9 +3,11 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "accounts/accounts.h"
+#include "crypto/pkcs11.h"
 #include "enrollment/service.h"
 #include "http/server.h"
 #include "sites/logon_gate.h"
@@ -15,8 +17,10 @@ namespace openrms::node {
 
 class EnrollmentContext final {
  public:
-  static Result<std::unique_ptr<EnrollmentContext>> Open(const std::string& dir,
-                                                         std::string_view password);
+  // `pkcs11`: the module and PIN, for a service key kept in a token.
+  static Result<std::unique_ptr<EnrollmentContext>> Open(
+      const std::string& dir, std::string_view password,
+      std::optional<crypto::Pkcs11Config> pkcs11 = std::nullopt);
   enrollment::EnrollmentService& service() { return *service_; }
   // Operator accounts of the enrollment site.
   accounts::AccountStore& operators() { return *operators_; }
@@ -34,9 +38,9 @@ class EnrollmentContext final {
 class EnrollmentNode final {
  public:
   // `listen` is "ADDR:PORT" or "[v6]:PORT"; port 0 picks a free one.
-  static Result<std::unique_ptr<EnrollmentNode>> Start(const std::string& dir,
-                                                       std::string_view password,
-                                                       const std::string& listen);
+  static Result<std::unique_ptr<EnrollmentNode>> Start(
+      const std::string& dir, std::string_view password, const std::string& listen,
+      std::optional<crypto::Pkcs11Config> pkcs11 = std::nullopt);
   // "https://127.0.0.1:PORT"
   std::string url() const { return url_; }
   void Stop() { server_->Stop(); }

@@ -76,8 +76,10 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
   ctx->bearer_ = std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(),
                                                           crypto::SystemRandom(), "bearer");
   ctx->store_ = std::make_unique<cluster::ClusterStore>(*ctx->db_);
+  if (options.pkcs11) ctx->pkcs11_ = std::make_unique<crypto::Pkcs11KeyStore>(*options.pkcs11);
   ctx->service_ = std::make_unique<cluster::ClusterService>(
-      *ctx->store_, cluster::Environment{DefaultClock(), crypto::SystemRandom(), ctx->transport_});
+      *ctx->store_, cluster::Environment{DefaultClock(), crypto::SystemRandom(), ctx->transport_,
+                                         ctx->pkcs11_.get()});
   ctx->service_->set_event_sink(&ctx->syslog_);
   return ctx;
 }

@@ -14,6 +14,7 @@
 #include "cluster/cluster.h"
 #include "cluster/cluster_store.h"
 #include "cluster/monitor.h"
+#include "crypto/pkcs11.h"
 #include "node/issuer_transport.h"
 #include "store/database.h"
 
@@ -36,6 +37,8 @@ struct ContextOptions {
   // Directory logons with these settings instead of the stored ones (a
   // node whose CA file or directory replica differs from the others').
   std::optional<accounts::DirectoryConfig> directory;
+  // This node's PKCS#11 module and PIN, for cluster keys in a token.
+  std::optional<crypto::Pkcs11Config> pkcs11;
 };
 
 class ServerContext final {
@@ -65,6 +68,7 @@ class ServerContext final {
   std::unique_ptr<store::Database> db_;
   std::unique_ptr<cluster::ClusterStore> store_;
   HttpsIssuerTransport transport_;
+  std::unique_ptr<crypto::Pkcs11KeyStore> pkcs11_;  // outlives service_
   cluster::SyslogSink syslog_;
   std::unique_ptr<cluster::ClusterService> service_;
   std::unique_ptr<accounts::AccountStore> accounts_;
