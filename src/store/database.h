@@ -83,11 +83,11 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path);
 
 // Connects to PostgreSQL; `conninfo` is a libpq connection string or URI
 // ("host=/run/postgresql dbname=openrms", "postgresql://user@host/db").
-// Connections are pooled (at most 8 idle ones are kept); one that broke
-// (server restart, network) is dropped and a new one opened on the next
-// call. Fails with kUnavailable when the server cannot be reached now.
-// Tables sort text by the database's collation: create the database with
-// LC_COLLATE "C" for the byte order SQLite uses.
+// Connections are pooled, at most 16 per Database (a call waits up to 30 s
+// for one, then kUnavailable); one that broke (server restart, network) is
+// dropped and a new one opened on the next call. Fails with kUnavailable when the server cannot be
+// reached now. Tables sort text by the database's collation: create the database with LC_COLLATE
+// "C" for the byte order SQLite uses.
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& conninfo);
 
 // Opens the store that `url` names: "postgresql://..." or "postgres://..."

@@ -27,7 +27,10 @@ constexpr Oid kInt4Oid = 23;
 constexpr Oid kTextOid = 25;
 
 constexpr int kTransactionAttempts = 6;  // the first run and 5 retries
-constexpr size_t kIdleConnections = 8;
+// Per Database (per node): PostgreSQL serves max_connections (100 by
+// default) for all nodes together.
+constexpr int kMaxConnections = 16;
+constexpr auto kConnectionWait = std::chrono::seconds(30);
 
 std::string FirstLine(const char* text) {
   std::string s = text == nullptr ? "" : text;
@@ -295,21 +298,6 @@ class PostgresDatabase final : public Database {
  public:
   explicit PostgresDatabase(std::string conninfo) : conninfo_(std::move(conninfo)) {}
 
-  Result<std::unique_ptr<Connection>> Open() {
-    auto conn = std::make_unique<Connection>(PQconnectdb(conninfo_.c_str()));
-    if (conn->get() == nullptr || conn->broken()) {
-      // The message names host or socket; the connection string may hold a
-      // password, so it is not quoted.
-      return Status(Code::kUnavailable,
-                    "cannot connect to PostgreSQL: " +
-                        FirstLine(conn->get() == nullptr ? nullptr : PQerrorMessage(conn->get())));
-    }
-    // Notices (a ROLLBACK with no transaction left) would go to stderr.
-    PQsetNoticeProcessor(
-        conn->get(), [](void*, const char*) {}, nullptr);
-    return conn;
-  }
-
   Result<std::vector<Row>> Query(std::string_view sql, const std::vector<Value>& params) override {
     return Autocommit([&](Connection& c) { return c.Run(sql, params, nullptr); });
   }
@@ -342,15 +330,63 @@ class PostgresDatabase final : public Database {
 
   Dialect dialect() const override { return Dialect::kPostgres; }
 
+  // A connection of the pool: an idle one the server has not closed, or a
+  // new one while fewer than kMaxConnections are open; otherwise waits for
+  // one to come back (kUnavailable after kConnectionWait).
+  Result<std::unique_ptr<Connection>> Acquire() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      if (!idle_.empty()) {
+        std::unique_ptr<Connection> idle = std::move(idle_.back());
+        idle_.pop_back();
+        if (idle->StillOpen()) return idle;
+        --open_;  // closed by the server while idle (a restart): dropped
+        continue;
+      }
+      if (open_ < kMaxConnections) break;
+      if (!returned_.wait_for(lock, kConnectionWait,
+                              [&] { return !idle_.empty() || open_ < kMaxConnections; })) {
+        return Status(Code::kUnavailable, "all " + std::to_string(kMaxConnections) +
+                                              " connections to PostgreSQL stayed busy for " +
+                                              std::to_string(kConnectionWait.count()) + " s");
+      }
+    }
+    ++open_;
+    lock.unlock();
+    auto conn = Open();
+    if (!conn.ok()) Drop();
+    return conn;
+  }
+
   // Back to the pool. A connection that broke, or was left inside a
-  // transaction, is dropped.
+  // transaction, is closed.
   void Release(std::unique_ptr<Connection> c) {
-    if (c->broken() || PQtransactionStatus(c->get()) != PQTRANS_IDLE) return;
+    if (c->broken() || PQtransactionStatus(c->get()) != PQTRANS_IDLE) {
+      c.reset();
+      Drop();
+      return;
+    }
     std::lock_guard lock(mu_);
-    if (idle_.size() < kIdleConnections) idle_.push_back(std::move(c));
+    idle_.push_back(std::move(c));
+    returned_.notify_one();
   }
 
  private:
+  Result<std::unique_ptr<Connection>> Open() {
+    auto conn = std::make_unique<Connection>(PQconnectdb(conninfo_.c_str()));
+    if (conn->get() == nullptr || conn->broken()) {
+      // The message names host or socket; the connection string may hold a
+      // password, so it is not quoted.
+      return Status(Code::kUnavailable,
+                    "cannot connect to PostgreSQL: " +
+                        FirstLine(conn->get() == nullptr ? nullptr : PQerrorMessage(conn->get())));
+    }
+    // Notices (a ROLLBACK with no transaction left) would go to stderr.
+    PQsetNoticeProcessor(
+        conn->get(), [](void*, const char*) {}, nullptr);
+    return conn;
+  }
+
   // One run of `body` from BEGIN to COMMIT or ROLLBACK. Sets *conflicted
   // when it ended in a serialization failure or deadlock.
   Status RunTransaction(const std::function<Status(Database& tx)>& body, bool* conflicted) {
@@ -392,23 +428,16 @@ class PostgresDatabase final : public Database {
     }
   }
 
-  Result<std::unique_ptr<Connection>> Acquire() {
-    for (;;) {
-      std::unique_ptr<Connection> idle;
-      {
-        std::lock_guard lock(mu_);
-        if (idle_.empty()) break;
-        idle = std::move(idle_.back());
-        idle_.pop_back();
-      }
-      if (idle->StillOpen()) return idle;
-      // Closed by the server while idle: dropped here, a new one below.
-    }
-    return Open();
+  void Drop() {
+    std::lock_guard lock(mu_);
+    --open_;
+    returned_.notify_one();
   }
 
   const std::string conninfo_;
   std::mutex mu_;
+  std::condition_variable returned_;
+  int open_ = 0;  // idle and in use
   std::vector<std::unique_ptr<Connection>> idle_;
 };
 
@@ -416,7 +445,7 @@ class PostgresDatabase final : public Database {
 
 Result<std::unique_ptr<Database>> OpenPostgres(const std::string& conninfo) {
   auto db = std::make_unique<PostgresDatabase>(conninfo);
-  ASSIGN_OR_RETURN(auto first, db->Open());  // fail early on a wrong address
+  ASSIGN_OR_RETURN(auto first, db->Acquire());  // fail early on a wrong address
   db->Release(std::move(first));
   return std::unique_ptr<Database>(std::move(db));
 }

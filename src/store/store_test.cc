@@ -332,6 +332,34 @@ TEST(Postgres, ReconnectsAfterTheServerRestarts) {
       << down.status().message();
 }
 
+// 40 threads share at most 16 connections: the others wait their turn.
+TEST(Postgres, PoolIsBounded) {
+  static int runs = 0;  // --gtest_repeat
+  const std::string name = "pool" + std::to_string(++runs);
+  ASSERT_TRUE(SharedServer().CreateDatabase(name).ok());
+  auto db = OpenPostgres(SharedServer().conninfo(name));
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  std::atomic<int64_t> most = 0;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 40; ++i) {
+    threads.emplace_back([&] {
+      Status s = (*db)->InTransaction([&](Database& tx) -> Status {
+        ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT COUNT(*) FROM pg_stat_activity WHERE "
+                                             "datname = current_database()"));
+        int64_t seen = rows.at(0).Int(0);
+        for (int64_t m = most.load(); seen > m && !most.compare_exchange_weak(m, seen);) {
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        return Status::Ok();
+      });
+      EXPECT_TRUE(s.ok()) << s.ToString();
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_GT(most.load(), 1);
+  EXPECT_LE(most.load(), 16);
+}
+
 TEST(Postgres, UnreachableServerIsUnavailable) {
   auto db = OpenPostgres("host=/nonexistent-openrms port=1 user=openrms dbname=x password=hunter2");
   EXPECT_EQ(db.status().code(), Code::kUnavailable);

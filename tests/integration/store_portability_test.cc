@@ -4,7 +4,10 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "accounts/accounts.h"
 #include "accounts/directory.h"
@@ -107,7 +110,51 @@ void ExerciseStores(store::Database& db) {
   EXPECT_EQ(audit->size(), 2u);
 }
 
-class StorePortabilityTest : public ::testing::TestWithParam<store::Dialect> {};
+// One PostgreSQL server for this program; each test gets a database.
+testing::PostgresServer& Server() {
+  static std::unique_ptr<testing::PostgresServer> server = [] {
+    auto started = testing::PostgresServer::Start();
+    if (!started.ok()) {
+      std::fprintf(stderr, "%s\n", started.status().ToString().c_str());
+      std::abort();
+    }
+    return std::move(started).value();
+  }();
+  return *server;
+}
+
+class StorePortabilityTest : public ::testing::TestWithParam<store::Dialect> {
+ protected:
+  void SetUp() override {
+    static int databases = 0;
+    const std::string name = "portability" + std::to_string(++databases);
+    sqlite_path_ = (std::filesystem::temp_directory_path() /
+                    ("openrms-" + name + "-" + std::to_string(getpid()) + ".db"))
+                       .string();
+    std::filesystem::remove(sqlite_path_);
+    if (GetParam() == store::Dialect::kSqlite) {
+      url_ = "sqlite:" + sqlite_path_;
+    } else {
+      ASSERT_TRUE(Server().CreateDatabase(name).ok());
+      url_ = Server().url(name);
+    }
+    db_ = Open();
+    ASSERT_NE(db_, nullptr);
+    ASSERT_EQ(db_->dialect(), GetParam());
+  }
+  void TearDown() override { std::filesystem::remove(sqlite_path_); }
+
+  // Another Database on the same store: another node.
+  std::unique_ptr<store::Database> Open() {
+    auto db = store::OpenDatabase(url_);
+    EXPECT_TRUE(db.ok()) << db.status().ToString();
+    return db.ok() ? std::move(db).value() : nullptr;
+  }
+
+  std::string sqlite_path_;
+  std::string url_;
+  std::unique_ptr<store::Database> db_;
+};
 
 INSTANTIATE_TEST_SUITE_P(Engines, StorePortabilityTest,
                          ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
@@ -116,29 +163,11 @@ INSTANTIATE_TEST_SUITE_P(Engines, StorePortabilityTest,
                          });
 
 TEST_P(StorePortabilityTest, EveryComponentMigratesAndItsQueriesRun) {
-  std::unique_ptr<testing::PostgresServer> server;
-  std::string url;
-  const std::string sqlite_path = (std::filesystem::temp_directory_path() /
-                                   ("openrms-portability-" + std::to_string(getpid()) + ".db"))
-                                      .string();
-  std::filesystem::remove(sqlite_path);
-  if (GetParam() == store::Dialect::kSqlite) {
-    url = "sqlite:" + sqlite_path;
-  } else {
-    auto started = testing::PostgresServer::Start();
-    ASSERT_TRUE(started.ok()) << started.status().ToString();
-    server = std::move(started).value();
-    ASSERT_TRUE(server->CreateDatabase("openrms").ok());
-    url = server->url("openrms");
-  }
-  auto db = store::OpenDatabase(url);
-  ASSERT_TRUE(db.ok()) << db.status().ToString();
-  ASSERT_EQ((*db)->dialect(), GetParam());
-  Status migrated = MigrateEverything(**db);
+  Status migrated = MigrateEverything(*db_);
   ASSERT_TRUE(migrated.ok()) << migrated.ToString();
-  ASSERT_TRUE(MigrateEverything(**db).ok());  // a second node, or a restart
+  ASSERT_TRUE(MigrateEverything(*db_).ok());  // a second node, or a restart
 
-  auto steps = (*db)->Query(
+  auto steps = db_->Query(
       "SELECT component, COUNT(*) FROM schema_migrations GROUP BY component ORDER BY component");
   ASSERT_TRUE(steps.ok()) << steps.status().ToString();
   std::vector<std::string> counts;
@@ -147,22 +176,101 @@ TEST_P(StorePortabilityTest, EveryComponentMigratesAndItsQueriesRun) {
                                               "licensing=2", "settings=1"}));
 
   // Both engines end with the same tables and columns.
-  const std::vector<std::string> columns = Columns(**db);
+  const std::vector<std::string> columns = Columns(*db_);
   EXPECT_GT(columns.size(), 100u);
   if (GetParam() == store::Dialect::kPostgres) {
-    auto sqlite = store::OpenSqlite(sqlite_path);
+    auto sqlite = store::OpenSqlite(sqlite_path_);
     ASSERT_TRUE(sqlite.ok());
     ASSERT_TRUE(MigrateEverything(**sqlite).ok());
     EXPECT_EQ(columns, Columns(**sqlite));
-    std::filesystem::remove(sqlite_path);
     // No 32-bit integer column is left: times are nanoseconds.
-    auto narrow = (*db)->Query(
+    auto narrow = db_->Query(
         "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = "
         "'public' AND data_type NOT IN ('bigint', 'text')");
     ASSERT_TRUE(narrow.ok()) << narrow.status().ToString();
     EXPECT_TRUE(narrow->empty()) << narrow->at(0).Text(0) << "." << narrow->at(0).Text(1);
   }
-  ExerciseStores(**db);
+  ExerciseStores(*db_);
+}
+
+// Counts the passwords actually checked.
+class CountingAuthenticator final : public accounts::Authenticator {
+ public:
+  explicit CountingAuthenticator(Authenticator& inner) : inner_(inner) {}
+  Result<accounts::Identity> Authenticate(const std::string& user,
+                                          const std::string& password) override {
+    ++calls;
+    return inner_.Authenticate(user, password);
+  }
+  std::atomic<int> calls{0};
+
+ private:
+  Authenticator& inner_;
+};
+
+// The throttle's attempt slots are taken in transactions: 40 parallel
+// guesses over 4 nodes get exactly the 5 free slots, on either engine.
+TEST_P(StorePortabilityTest, ParallelGuessesTakeOnlyTheFreeSlots) {
+  ASSERT_TRUE(accounts::AccountStore::Migrate(*db_).ok());
+  FakeClock clock(*ParseTime("2026-06-01T12:00"));
+  accounts::AccountStore users(*db_, clock);
+  ASSERT_TRUE(users.AddUser("admin", "admin password", {}).ok());
+  CountingAuthenticator counting(users);
+  std::vector<std::unique_ptr<store::Database>> nodes;
+  std::vector<std::unique_ptr<accounts::LogonService>> logons;
+  for (int i = 0; i < 4; ++i) {
+    nodes.push_back(Open());
+    logons.push_back(std::make_unique<accounts::LogonService>(
+        *nodes.back(), clock, std::vector<accounts::Authenticator*>{&counting}));
+  }
+  std::atomic<int> wrong{0}, held{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 40; ++i) {
+    threads.emplace_back([&, i] {
+      const Status s = logons[i % 4]->LogOn("admin", "guess", "192.0.2.7").status();
+      if (s.code() == Code::kUnauthenticated) {
+        ++wrong;
+      } else if (s.code() == Code::kPermissionDenied) {
+        ++held;
+      } else {
+        ++other;
+        ADD_FAILURE() << s.ToString();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(counting.calls.load(), 5);
+  EXPECT_EQ(wrong.load(), 5);
+  EXPECT_EQ(held.load(), 35);
+  EXPECT_EQ(other.load(), 0);
+}
+
+// One renewal per cluster across the nodes: of 8 nodes racing for the
+// lease, exactly one gets it.
+TEST_P(StorePortabilityTest, OneRenewalLeaseAmongRacingNodes) {
+  ASSERT_TRUE(cluster::ClusterStore::Migrate(*db_).ok());
+  const Time now = *ParseTime("2026-06-01T12:00");
+  std::vector<std::unique_ptr<store::Database>> nodes;
+  for (int i = 0; i < 8; ++i) nodes.push_back(Open());
+  std::atomic<int> taken{0}, refused{0};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&, i] {
+      cluster::ClusterStore store(*nodes[static_cast<size_t>(i)]);
+      const Status s = store.TakeRenewalLease("ROOT", "node-" + std::to_string(i), now,
+                                              now + std::chrono::minutes(10));
+      if (s.ok()) {
+        ++taken;
+      } else if (s.code() == Code::kFailedPrecondition) {
+        ++refused;
+      } else {
+        ADD_FAILURE() << s.ToString();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(taken.load(), 1);
+  EXPECT_EQ(refused.load(), 7);
 }
 
 }  // namespace

@@ -82,7 +82,7 @@ Result<std::unique_ptr<PostgresServer>> PostgresServer::Start() {
          << "unix_socket_directories = '" << server->dir_ << "'\n"
          << "port = " << server->port_ << "\n"
          << "fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
-         << "max_connections = 40\nshared_buffers = 16MB\n";
+         << "max_connections = 100\nshared_buffers = 16MB\n";
     if (!conf) return Status(Code::kIo, "cannot write postgresql.conf in " + server->dir_);
   }
   RETURN_IF_ERROR(server->StartServer());
