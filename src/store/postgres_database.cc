@@ -166,6 +166,11 @@ class Connection final {
       for (int n : shape.parameters) types[static_cast<size_t>(n - 1)] = 0;
       for (size_t i = 0; i < params.size(); ++i) {
         if (const auto* s = std::get_if<std::string>(&params[i])) {
+          if (s->find('\0') != std::string::npos) {
+            return Status(Code::kInvalidArgument, "value $" + std::to_string(i + 1) +
+                                                      " holds a NUL character, which PostgreSQL "
+                                                      "text cannot store");
+          }
           values[i] = s->c_str();
         } else if (const auto* n = std::get_if<int64_t>(&params[i])) {
           numbers[i] = std::to_string(*n);

@@ -360,6 +360,20 @@ TEST(Postgres, PoolIsBounded) {
   EXPECT_LE(most.load(), 16);
 }
 
+// SQLite keeps a NUL inside text; PostgreSQL text cannot hold one, and
+// libpq would cut the value there. Refused rather than cut.
+TEST(Postgres, TextWithNulIsRefusedNotCut) {
+  static int runs = 0;  // --gtest_repeat
+  const std::string name = "nul" + std::to_string(++runs);
+  ASSERT_TRUE(SharedServer().CreateDatabase(name).ok());
+  auto db = OpenPostgres(SharedServer().conninfo(name));
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  auto r = (*db)->Query("SELECT $1, $2", {std::string("ok"), std::string("a\0b", 3)});
+  EXPECT_EQ(r.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(r.status().message(),
+            "value $2 holds a NUL character, which PostgreSQL text cannot store");
+}
+
 TEST(Postgres, UnreachableServerIsUnavailable) {
   auto db = OpenPostgres("host=/nonexistent-openrms port=1 user=openrms dbname=x password=hunter2");
   EXPECT_EQ(db.status().code(), Code::kUnavailable);
