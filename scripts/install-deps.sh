@@ -21,6 +21,9 @@ packages=(
   haproxy
   # directory logons are tested against a real OpenLDAP slapd
   slapd ldap-utils
+  # the shared store: libpq to build, and a PostgreSQL server that the tests
+  # start on a unix socket of their own (tests/support/postgres_server.h)
+  libpq-dev postgresql
   # browser tests: Debian's Chromium, and certutil to make it trust a test CA
   chromium libnss3-tools fonts-dejavu-core
 )

@@ -9,6 +9,7 @@
 #include "cluster/monitor.h"
 #include "cluster/slc.h"
 #include "crypto/encoding.h"
+#include "support/postgres_server.h"
 
 namespace openrms::cluster {
 namespace {
@@ -39,14 +40,25 @@ TEST(ExpiryMonitor, RenewalTimeIsTwoThirdsWithSmallStableJitter) {
   EXPECT_TRUE(differs) << "no jitter";
 }
 
-class StagedImportTest : public ::testing::Test {
+// Runs on SQLite and on PostgreSQL (one server for this program, a fresh
+// database per test).
+class StagedImportTest : public ::testing::TestWithParam<store::Dialect> {
  protected:
   void SetUp() override {
     path_ = (std::filesystem::temp_directory_path() /
              ("openrms-cluster-" + std::to_string(getpid()) + ".db"))
                 .string();
     std::filesystem::remove(path_);
-    db_ = std::move(store::OpenSqlite(path_)).value();
+    if (GetParam() == store::Dialect::kSqlite) {
+      db_ = std::move(store::OpenSqlite(path_)).value();
+    } else {
+      static auto server = testing::PostgresServer::Start();
+      ASSERT_TRUE(server.ok()) << server.status().ToString();
+      static int databases = 0;
+      const std::string name = "cluster" + std::to_string(++databases);
+      ASSERT_TRUE((*server)->CreateDatabase(name).ok());
+      db_ = std::move(store::OpenPostgres((*server)->conninfo(name))).value();
+    }
     ASSERT_TRUE(ClusterStore::Migrate(*db_).ok());
   }
   void TearDown() override { std::filesystem::remove(path_); }
@@ -56,7 +68,13 @@ class StagedImportTest : public ::testing::Test {
   const Time now_ = *ParseTime("2026-06-01T12:00");
 };
 
-TEST_F(StagedImportTest, TakenOnceByItsUserForItsCluster) {
+INSTANTIATE_TEST_SUITE_P(Engines, StagedImportTest,
+                         ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
+                         [](const auto& info) {
+                           return info.param == store::Dialect::kSqlite ? "Sqlite" : "Postgres";
+                         });
+
+TEST_P(StagedImportTest, TakenOnceByItsUserForItsCluster) {
   ClusterStore store(*db_);
   ASSERT_TRUE(store.StageImport("id1", "alice", "ROOT", "<chain/>", now_).ok());
   EXPECT_EQ(store.StageImport("id1", "alice", "ROOT", "<other/>", now_).code(), Code::kAlreadyUsed);
@@ -66,7 +84,7 @@ TEST_F(StagedImportTest, TakenOnceByItsUserForItsCluster) {
   EXPECT_EQ(store.TakeStagedImport("id1", "alice", "ROOT", now_).status().code(), Code::kNotFound);
 }
 
-TEST_F(StagedImportTest, AnotherUserOrClusterIsRefusedAndSpendsTheId) {
+TEST_P(StagedImportTest, AnotherUserOrClusterIsRefusedAndSpendsTheId) {
   ClusterStore store(*db_);
   ASSERT_TRUE(store.StageImport("id1", "alice", "ROOT", "<chain/>", now_).ok());
   ASSERT_TRUE(store.StageImport("id2", "alice", "ROOT", "<chain/>", now_).ok());
@@ -78,7 +96,7 @@ TEST_F(StagedImportTest, AnotherUserOrClusterIsRefusedAndSpendsTheId) {
   EXPECT_EQ(store.TakeStagedImport("id2", "alice", "ROOT", now_).status().code(), Code::kNotFound);
 }
 
-TEST_F(StagedImportTest, ExpiredFilesArePurged) {
+TEST_P(StagedImportTest, ExpiredFilesArePurged) {
   ClusterStore store(*db_);
   ASSERT_TRUE(store.StageImport("old", "alice", "ROOT", "<old/>", now_).ok());
   const Time later = now_ + kStagedImportLifetime + Duration(1);
@@ -92,7 +110,7 @@ TEST_F(StagedImportTest, ExpiredFilesArePurged) {
   EXPECT_TRUE(store.TakeStagedImport("new", "alice", "ROOT", later).ok());
 }
 
-TEST_F(StagedImportTest, DatabaseMigratedByTheOldAdminSiteKeepsItsTable) {
+TEST_P(StagedImportTest, DatabaseMigratedByTheOldAdminSiteKeepsItsTable) {
   // Before the cluster store owned the table, the administration site
   // created it as component "admin", step 1; migrating again is a no-op.
   ClusterStore store(*db_);

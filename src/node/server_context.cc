@@ -22,8 +22,7 @@ namespace {
 Result<std::unique_ptr<store::Database>> OpenStore(const std::string& url,
                                                    const std::string& default_path) {
   if (url.empty()) return store::OpenSqlite(default_path);
-  if (url.rfind("sqlite:", 0) == 0) return store::OpenSqlite(url.substr(7));
-  return Status(Code::kInvalidArgument, "unknown store " + url + ": use sqlite:PATH");
+  return store::OpenDatabase(url);
 }
 
 }  // namespace

@@ -5,31 +5,9 @@
 #include <vector>
 
 #include "store/database.h"
+#include "store/sql_text.h"
 
 namespace openrms::store {
-
-bool Row::IsNull(size_t i) const {
-  return i >= values.size() || std::holds_alternative<std::nullptr_t>(values[i]);
-}
-
-std::string Row::Text(size_t i) const {
-  if (i >= values.size()) return "";
-  if (const auto* s = std::get_if<std::string>(&values[i])) return *s;
-  if (const auto* n = std::get_if<int64_t>(&values[i])) return std::to_string(*n);
-  return "";
-}
-
-int64_t Row::Int(size_t i) const {
-  if (i >= values.size()) return 0;
-  if (const auto* n = std::get_if<int64_t>(&values[i])) return *n;
-  if (const auto* s = std::get_if<std::string>(&values[i])) {
-    int64_t n = 0;
-    const char* end = s->data() + s->size();
-    const auto [ptr, ec] = std::from_chars(s->data(), end, n);
-    return ec == std::errc() && ptr == end ? n : 0;
-  }
-  return 0;
-}
 
 namespace {
 
@@ -48,26 +26,59 @@ class Connection final {
   ~Connection() { sqlite3_close_v2(db_); }
   sqlite3* get() const { return db_; }
 
+  // Runs `sql`: one statement, or several when `several_allowed`; the rows
+  // and the change count are those of the last one.
   Result<std::vector<Row>> Run(std::string_view sql, const std::vector<Value>& params,
-                               int64_t* changes) {
-    sqlite3_stmt* raw = nullptr;
-    if (sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()), &raw, nullptr) !=
-        SQLITE_OK) {
-      return SqliteError(db_, "SQL error");
-    }
-    std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
-    for (size_t i = 0; i < params.size(); ++i) {
-      const int idx = static_cast<int>(i + 1);
-      int rc = SQLITE_OK;
-      if (const auto* s = std::get_if<std::string>(&params[i])) {
-        rc = sqlite3_bind_text(raw, idx, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
-      } else if (const auto* n = std::get_if<int64_t>(&params[i])) {
-        rc = sqlite3_bind_int64(raw, idx, *n);
-      } else {
-        rc = sqlite3_bind_null(raw, idx);
+                               int64_t* changes, bool several_allowed = false) {
+    RETURN_IF_ERROR(internal::CheckSql(sql, params.size(), several_allowed).status());
+    std::vector<Row> rows;
+    const char* next = sql.data();
+    const char* const end = sql.data() + sql.size();
+    while (next < end) {
+      sqlite3_stmt* raw = nullptr;
+      if (sqlite3_prepare_v2(db_, next, static_cast<int>(end - next), &raw, &next) != SQLITE_OK) {
+        return SqliteError(db_, "SQL error");
       }
-      if (rc != SQLITE_OK) return SqliteError(db_, "cannot bind parameter");
+      if (raw == nullptr) break;  // only blanks and comments are left
+      std::unique_ptr<sqlite3_stmt, int (*)(sqlite3_stmt*)> stmt(raw, sqlite3_finalize);
+      RETURN_IF_ERROR(Bind(raw, params));
+      ASSIGN_OR_RETURN(rows, Step(raw));
     }
+    if (changes != nullptr) *changes = sqlite3_changes64(db_);
+    return rows;
+  }
+
+ private:
+  // Binds by name: SQLite numbers parameters in order of first appearance,
+  // so "$2 ... $1" would take the values swapped if bound by position.
+  Status Bind(sqlite3_stmt* stmt, const std::vector<Value>& params) {
+    const int count = sqlite3_bind_parameter_count(stmt);
+    for (int idx = 1; idx <= count; ++idx) {
+      const char* name = sqlite3_bind_parameter_name(stmt, idx);
+      const std::string_view text = name == nullptr ? "?" : name;
+      size_t n = 0;
+      const auto [ptr, ec] = std::from_chars(text.data() + 1, text.data() + text.size(), n);
+      if (text[0] != '$' || ec != std::errc() || ptr != text.data() + text.size() || n < 1 ||
+          n > params.size()) {
+        return Status(Code::kInternal, "the SQL parameter " + std::string(text) +
+                                           " has no value (parameters are $1 to $" +
+                                           std::to_string(params.size()) + ")");
+      }
+      const Value& v = params[n - 1];
+      int rc = SQLITE_OK;
+      if (const auto* s = std::get_if<std::string>(&v)) {
+        rc = sqlite3_bind_text(stmt, idx, s->data(), static_cast<int>(s->size()), SQLITE_TRANSIENT);
+      } else if (const auto* i = std::get_if<int64_t>(&v)) {
+        rc = sqlite3_bind_int64(stmt, idx, *i);
+      } else {
+        rc = sqlite3_bind_null(stmt, idx);
+      }
+      if (rc != SQLITE_OK) return SqliteError(db_, "cannot bind parameter " + std::string(text));
+    }
+    return Status::Ok();
+  }
+
+  Result<std::vector<Row>> Step(sqlite3_stmt* raw) {
     std::vector<Row> rows;
     for (;;) {
       const int rc = sqlite3_step(raw);
@@ -92,11 +103,9 @@ class Connection final {
       }
       rows.push_back(std::move(row));
     }
-    if (changes != nullptr) *changes = sqlite3_changes64(db_);
     return rows;
   }
 
- private:
   sqlite3* db_;
 };
 
@@ -109,13 +118,14 @@ class TransactionDatabase final : public Database {
   }
   Result<int64_t> Execute(std::string_view sql, const std::vector<Value>& params) override {
     int64_t changes = 0;
-    auto r = conn_.Run(sql, params, &changes);
+    auto r = conn_.Run(sql, params, &changes, params.empty());
     if (!r.ok()) return r.status();
     return changes;
   }
   Status InTransaction(const std::function<Status(Database& tx)>& body) override {
     return body(*this);  // already inside one: nest by flattening
   }
+  Dialect dialect() const override { return Dialect::kSqlite; }
 
  private:
   Connection& conn_;
@@ -151,7 +161,7 @@ class SqliteDatabase final : public Database {
   Result<int64_t> Execute(std::string_view sql, const std::vector<Value>& params) override {
     ASSIGN_OR_RETURN(auto conn, Acquire());
     int64_t changes = 0;
-    auto r = conn->Run(sql, params, &changes);
+    auto r = conn->Run(sql, params, &changes, params.empty());
     Release(std::move(conn));
     if (!r.ok()) return r.status();
     return changes;
@@ -176,6 +186,8 @@ class SqliteDatabase final : public Database {
     Release(std::move(conn));
     return s;
   }
+
+  Dialect dialect() const override { return Dialect::kSqlite; }
 
  private:
   Result<std::unique_ptr<Connection>> Acquire() {
@@ -207,29 +219,6 @@ Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path) {
   ASSIGN_OR_RETURN(auto first, db->Open());  // fail early on a bad path
   (void)first;
   return std::unique_ptr<Database>(std::move(db));
-}
-
-Status Migrate(Database& db, std::string_view component, const std::vector<std::string>& steps) {
-  auto created = db.Execute(
-      "CREATE TABLE IF NOT EXISTS schema_migrations (component TEXT NOT NULL, step INTEGER NOT "
-      "NULL, PRIMARY KEY (component, step))");
-  if (!created.ok()) return created.status();
-  for (size_t i = 0; i < steps.size(); ++i) {
-    const int64_t step = static_cast<int64_t>(i + 1);
-    Status s = db.InTransaction([&](Database& tx) -> Status {
-      ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT 1 FROM schema_migrations WHERE component = $1 "
-                                           "AND step = $2",
-                                           {std::string(component), step}));
-      if (!rows.empty()) return Status::Ok();
-      auto r = tx.Execute(steps[i]);
-      if (!r.ok()) return r.status();
-      auto rec = tx.Execute("INSERT INTO schema_migrations (component, step) VALUES ($1, $2)",
-                            {std::string(component), step});
-      return rec.ok() ? Status::Ok() : rec.status();
-    });
-    if (!s.ok()) return s.WithContext("schema migration " + std::string(component));
-  }
-  return Status::Ok();
 }
 
 }  // namespace openrms::store
