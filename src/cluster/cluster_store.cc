@@ -1,6 +1,7 @@
 #include "cluster/cluster_store.h"
 
 #include "base/fault.h"
+#include "cluster/renewal_plan.h"
 
 namespace openrms::cluster {
 
@@ -88,6 +89,7 @@ Status ClusterStore::Migrate(store::Database& db) {
        "CREATE TABLE cluster_renewal_leases (cluster TEXT PRIMARY KEY, holder TEXT NOT NULL, "
        "expires_at INTEGER NOT NULL)"});
   if (!s.ok()) return s;
+  RETURN_IF_ERROR(RenewalPlanStore::Migrate(db));
   // Staged imports: the administration site created this table under the
   // component "admin" before the cluster store owned it; the same name and
   // step keep existing databases from running it again.
