@@ -1,10 +1,10 @@
 // openrms cluster ..., openrms slc ..., openrms serve
 #include <iostream>
-#include <nlohmann/json.hpp>
 
 #include "base/file_system.h"
 #include "base/text.h"
 #include "cli/commands.h"
+#include "cli/json_output.h"
 #include "cli/password.h"
 #include "cli/pkcs11_options.h"
 #include "crypto/encoding.h"
@@ -67,36 +67,6 @@ Result<Opened> OpenTarget(const Target& t, bool password) {
   return o;
 }
 
-nlohmann::json StatusJson(const cluster::StatusReport& r) {
-  nlohmann::json j = {{"cluster", r.config.name},
-                      {"kind", std::string(cluster::ClusterKindName(r.config.kind))},
-                      {"url", r.config.url},
-                      {"guid", r.config.guid},
-                      {"server_name", r.config.name},
-                      {"auto_renew", r.config.auto_renew}};
-  if (r.slc) {
-    j["issuer"] = r.slc->issuer;
-    j["issued"] = FormatIso8601(r.slc->issued);
-    j["expires"] = FormatIso8601(r.slc->expires);
-    j["days_left"] = r.slc->days_left;
-    j["state"] = std::string(cluster::SlcStateName(r.slc->state));
-    j["certificate_id"] = r.slc->certificate_id;
-  } else {
-    j["state"] = "no certificate";
-  }
-  if (r.pending) {
-    j["pending_request"] = {{"file_name", r.pending->file_name},
-                            {"exported", FormatIso8601(r.pending->created_at)}};
-  } else {
-    j["pending_request"] = nullptr;
-  }
-  if (r.config.last_renewal_at) {
-    j["last_renewal"] = {{"at", FormatIso8601(*r.config.last_renewal_at)},
-                         {"ok", r.config.last_renewal_ok.value_or(false)}};
-  }
-  return j;
-}
-
 void PrintSummary(const cluster::SlcSummary& s, std::ostream& out) {
   out << "server name:  " << s.server_name << "\n"
       << "GUID:         " << s.guid << "\n"
@@ -125,6 +95,16 @@ void PrintStatus(const cluster::StatusReport& r, std::ostream& out) {
         << FormatHuman(r.pending->created_at) << "\n";
   }
   out << "auto-renew:   " << (r.config.auto_renew ? "on" : "off") << "\n";
+  if (r.renewal) {
+    out << "renewal:      " << FormatHuman(r.renewal->window.start) << " - "
+        << FormatHuman(r.renewal->window.end) << " ("
+        << cluster::WindowSourceName(r.renewal->source) << ")";
+    if (r.renewal->renew_at) out << ", automatic renewal at " << FormatHuman(*r.renewal->renew_at);
+    out << "\n";
+    if (!r.renewal->explanation_url.empty()) {
+      out << "why:          " << r.renewal->explanation_url << "\n";
+    }
+  }
 }
 
 Result<std::string> ReadTextFile(const std::string& path, size_t limit) {
@@ -239,28 +219,37 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
 
   // list
   static Target ls;
+  static bool ls_json = false;
   auto* list = cmd->add_subcommand("list", "List the clusters of a server directory");
   list->add_option("--dir", ls.dir, "The server directory")->required();
+  AddJsonFlag(list, ls_json);
   list->callback([&exit_code] {
     auto ctx = node::ServerContext::Open(ls.dir, std::nullopt, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto names = (*ctx)->store().ListClusters();
     if (!names.ok()) return void(exit_code = ReportError(names.status()));
+    nlohmann::json rows = nlohmann::json::array();
     for (const auto& n : *names) {
       auto r = (*ctx)->clusters().GetStatus(n);
       if (!r.ok()) continue;
+      if (ls_json) {
+        rows.push_back(ClusterListJson(n, *r));
+        continue;
+      }
       std::cout << n << "\t" << cluster::ClusterKindName(r->config.kind) << "\t" << r->config.url
                 << "\t"
                 << (r->slc ? std::string(cluster::SlcStateName(r->slc->state)) : "no certificate")
                 << "\n";
     }
+    if (ls_json) PrintJson(rows, std::cout);
   });
 
   // check: one pass of the expiry monitor
   static Target ck;
-  static bool ck_renew = false;
+  static bool ck_renew = false, ck_json = false;
   auto* check = cmd->add_subcommand("check", "Run the expiry monitor once (events, auto-renewal)");
   check->add_option("--dir", ck.dir, "The server directory")->required();
+  AddJsonFlag(check, ck_json);
   check->add_option("--password-file", ck.password_file, "Key password, for automatic renewal");
   check->add_flag("--renew", ck_renew, "Also renew clusters that opted in and are due");
   check->callback([&exit_code] {
@@ -273,20 +262,34 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
     auto ctx = node::ServerContext::Open(ck.dir, pw, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     cluster::ExpiryMonitor monitor((*ctx)->clusters(), pw);
-    Status s = monitor.RunOnce();
-    if (!s.ok()) return void(exit_code = ReportError(s));
-    std::cout << "checked\n";
+    auto outcomes = monitor.RunAll();
+    if (!outcomes.ok()) return void(exit_code = ReportError(outcomes.status()));
+    nlohmann::json rows = nlohmann::json::array();
+    for (const auto& o : *outcomes) rows.push_back(CheckJson(o));
+    if (ck_json) PrintJson(rows, std::cout);
+    for (const auto& o : *outcomes) {
+      if (!o.status.ok())
+        return void(exit_code = ReportError(o.status.WithContext("cluster " + o.cluster)));
+    }
+    if (!ck_json) std::cout << "checked\n";
   });
 
   // events
   static Target ev;
+  static bool ev_json = false;
   auto* events = cmd->add_subcommand("events", "Show the cluster's recent events");
   AddTarget(events, ev, false);
+  AddJsonFlag(events, ev_json);
   events->callback([&exit_code] {
     auto o = OpenTarget(ev, false);
     if (!o.ok()) return void(exit_code = ReportError(o.status()));
     auto list = o->context->store().Events(o->cluster, 100);
     if (!list.ok()) return void(exit_code = ReportError(list.status()));
+    if (ev_json) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (const auto& e : *list) rows.push_back(EventJson(e));
+      return PrintJson(rows, std::cout);
+    }
     for (const auto& e : *list) {
       std::cout << FormatHuman(e.at) << "\t" << e.level << "\t" << e.kind << "\t" << e.message
                 << "\n";
@@ -428,16 +431,14 @@ void RegisterSlcCommands(CLI::App& app, int& exit_code) {
   static bool as_json = false;
   auto* status = cmd->add_subcommand("status", "Show the SLC: issuer, dates, state");
   AddTarget(status, stt, false);
-  status->add_flag("--json", as_json, "Print JSON");
+  AddJsonFlag(status, as_json);
   status->callback([&exit_code] {
     auto o = OpenTarget(stt, false);
     if (!o.ok()) return void(exit_code = ReportError(o.status()));
     auto r = o->context->clusters().GetStatus(o->cluster);
     if (!r.ok()) return void(exit_code = ReportError(r.status()));
     if (as_json) {
-      // Names come from certificates: invalid UTF-8 is replaced, not thrown.
-      std::cout << StatusJson(*r).dump(2, ' ', false, nlohmann::json::error_handler_t::replace)
-                << "\n";
+      PrintJson(StatusJson(*r), std::cout);
     } else {
       PrintStatus(*r, std::cout);
     }
@@ -512,14 +513,22 @@ void RegisterSlcCommands(CLI::App& app, int& exit_code) {
   });
 
   static Target hi;
+  static bool hi_json = false;
   auto* history = cmd->add_subcommand("history", "List every SLC the cluster has held");
   AddTarget(history, hi, false);
+  AddJsonFlag(history, hi_json);
   history->callback([&exit_code] {
     auto o = OpenTarget(hi, false);
     if (!o.ok()) return void(exit_code = ReportError(o.status()));
     auto h = o->context->store().History(o->cluster);
     auto active = o->context->store().ActiveSlc(o->cluster);
     if (!h.ok()) return void(exit_code = ReportError(h.status()));
+    if (!active.ok()) return void(exit_code = ReportError(active.status()));
+    if (hi_json) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (const auto& r : *h) rows.push_back(HistoryJson(r, *active && (*active)->id == r.id));
+      return PrintJson(rows, std::cout);
+    }
     std::cout << "installed\tsource\tcertificate\tvalid from\tvalid until\tissuer\tactive\n";
     for (const auto& r : *h) {
       const bool is_active = active.ok() && *active && (*active)->id == r.id;

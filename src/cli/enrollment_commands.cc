@@ -1,4 +1,4 @@
-// openrms enrollment init|serve|issue|token|pending|approve|reject|list
+// openrms enrollment init|serve|issue|token|pending|approve|reject|list|renewal-window
 #include <unistd.h>
 
 #include <csignal>
@@ -6,6 +6,7 @@
 
 #include "base/file_system.h"
 #include "cli/commands.h"
+#include "cli/json_output.h"
 #include "cli/password.h"
 #include "cli/pkcs11_options.h"
 #include "crypto/encoding.h"
@@ -110,10 +111,17 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
   // serve
   static Common serve_c;
   static std::string listen = "127.0.0.1:8443";
+  static node::EnrollmentNodeOptions serve_o;
   auto* serve =
       cmd->add_subcommand("serve", "Serve the enrollment endpoint and web site over HTTPS");
   AddCommon(serve, serve_c);
   serve->add_option("--listen", listen, "ADDR:PORT to listen on ([::1]:PORT for IPv6)")
+      ->capture_default_str();
+  serve
+      ->add_option("--renewal-info-retry-after", serve_o.renewal_info_retry_after_seconds,
+                   "Seconds clusters wait before asking for renewal information again (so how "
+                   "soon a moved renewal window reaches them)")
+      ->check(CLI::Range(1, 86400))
       ->capture_default_str();
   serve->callback([&exit_code] {
     auto pw = ReadKeyPassword(serve_c.password_file, kPasswordEnv, false);
@@ -121,7 +129,8 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
     auto pkcs11 = ReadPkcs11Config(serve_c.pkcs11);
     if (!pkcs11.ok()) return void(exit_code = ReportError(pkcs11.status()));
     node::BlockTerminationSignals();
-    auto host = node::EnrollmentNode::Start(serve_c.dir, *pw, listen, std::move(*pkcs11));
+    serve_o.pkcs11 = std::move(*pkcs11);
+    auto host = node::EnrollmentNode::Start(serve_c.dir, *pw, listen, serve_o);
     if (!host.ok()) return void(exit_code = ReportError(host.status()));
     std::cout << "enrollment-site: " << (*host)->url() << "/\n"
               << "enrollment-url: " << (*host)->url() << protocol::kEnrollPath << "\n"
@@ -181,8 +190,10 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
 
   // pending, approve, reject
   static Common pending_c;
+  static bool pending_json = false;
   auto* pending = cmd->add_subcommand("pending", "List requests that wait for approval");
   AddCommon(pending, pending_c);
+  AddJsonFlag(pending, pending_json);
   pending->callback([&exit_code] {
     auto pw = ReadKeyPassword(pending_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
@@ -190,6 +201,11 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto list = (*ctx)->service().ListPending();
     if (!list.ok()) return void(exit_code = ReportError(list.status()));
+    if (pending_json) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (const auto& p : *list) rows.push_back(PendingJson(p));
+      return PrintJson(rows, std::cout);
+    }
     for (const auto& p : *list) {
       std::cout << p.id << "\t" << p.state << "\t" << FormatHuman(p.submitted_at) << "\t"
                 << p.server_name << "\t" << p.slc_guid << "\t" << p.requester << "\n";
@@ -258,8 +274,10 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
 
   // list
   static Common list_c;
+  static bool list_json = false;
   auto* list = cmd->add_subcommand("list", "List every certificate this service issued");
   AddCommon(list, list_c);
+  AddJsonFlag(list, list_json);
   list->callback([&exit_code] {
     auto pw = ReadKeyPassword(list_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
@@ -267,12 +285,81 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto records = (*ctx)->service().ListIssued();
     if (!records.ok()) return void(exit_code = ReportError(records.status()));
+    if (list_json) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (const auto& r : *records) rows.push_back(IssuedJson(r));
+      return PrintJson(rows, std::cout);
+    }
     std::cout << "issued\tkind\tserver\tslc guid\tvalid until\tchannel\trequester\n";
     for (const auto& r : *records) {
       std::cout << FormatHuman(r.issued_at) << "\t" << r.kind << "\t" << r.server_name << "\t"
                 << r.slc_guid << "\t" << FormatHuman(r.valid_until) << "\t" << r.channel << "\t"
                 << r.requester << "\n";
     }
+  });
+
+  // renewal-window
+  static Common rw_c;
+  static std::string rw_certificate, rw_start, rw_end, rw_url;
+  static bool rw_all = false;
+  auto* rw = cmd->add_subcommand(
+      "renewal-window",
+      "Move the window in which clusters are asked to renew (one certificate, or all)");
+  AddCommon(rw, rw_c);
+  auto* one = rw->add_option("--certificate", rw_certificate,
+                             "The SLC's certificate ID (as `enrollment list` shows it)");
+  auto* all =
+      rw->add_flag("--all", rw_all, "Every valid certificate's latest SLC whose window ends later");
+  one->excludes(all);
+  rw->add_option("--start", rw_start, "The window's start, a UTC time like 2026-05-01T00:00")
+      ->required();
+  rw->add_option("--end", rw_end, "The window's end, a UTC time after the start")->required();
+  rw->add_option("--explanation-url", rw_url,
+                 "A page that tells cluster administrators why (shown on their status)");
+  rw->callback([&exit_code] {
+    auto fail = [&](const Status& s) { exit_code = ReportError(s); };
+    if (rw_certificate.empty() && !rw_all) {
+      return fail(Status(Code::kInvalidArgument, "give --certificate ID or --all"));
+    }
+    enrollment::WindowChange change;
+    const auto start = ParseTime(rw_start);
+    const auto end = ParseTime(rw_end);
+    if (!start) {
+      return fail(Status(Code::kInvalidArgument,
+                         "--start takes a UTC time like 2026-05-01T00:00 (or with :SS and Z), "
+                         "not \"" +
+                             rw_start + "\""));
+    }
+    if (!end) {
+      return fail(Status(Code::kInvalidArgument,
+                         "--end takes a UTC time like 2026-05-01T00:00 (or with :SS and Z), "
+                         "not \"" +
+                             rw_end + "\""));
+    }
+    change.window = {*start, *end};
+    change.explanation_url = rw_url;
+    if (!rw_all) {
+      std::string id = rw_certificate;
+      for (char& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      change.certificate_id = id;
+    }
+    auto pw = ReadKeyPassword(rw_c.password_file, kPasswordEnv, false);
+    if (!pw.ok()) return fail(pw.status());
+    auto ctx = node::EnrollmentContext::Open(rw_c.dir, *pw);
+    if (!ctx.ok()) return fail(ctx.status());
+    auto moved = (*ctx)->service().MoveRenewalWindow(change, {"cli", LocalUser()});
+    if (!moved.ok()) return fail(moved.status());
+    const std::string window = FormatHuman(*start) + " - " + FormatHuman(*end);
+    if (!rw_all) {
+      std::cout << "the renewal window of " << *change.certificate_id << " is now " << window
+                << "\n";
+    } else {
+      std::cout << "moved the renewal window of " << *moved << " certificate"
+                << (*moved == 1 ? "" : "s") << " to " << window
+                << " (windows that already ended sooner were kept)\n";
+    }
+    std::cout << "clusters see it when they next ask (at most --renewal-info-retry-after "
+                 "seconds)\n";
   });
 }
 

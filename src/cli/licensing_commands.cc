@@ -5,6 +5,7 @@
 
 #include "base/file_system.h"
 #include "cli/commands.h"
+#include "cli/json_output.h"
 #include "cli/password.h"
 #include "crypto/content_cipher.h"
 #include "crypto/encoding.h"
@@ -381,8 +382,10 @@ void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
     std::cout << "added template " << added->name << " " << added->id << "\n";
   });
   static std::string l_dir;
+  static bool l_json = false;
   auto* list = tmpl->add_subcommand("list", "List the templates");
   list->add_option("--dir", l_dir, "The server directory")->required();
+  AddJsonFlag(list, l_json);
   list->callback([&exit_code] {
     auto ctx = node::ServerContext::Open(l_dir, std::nullopt, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
@@ -390,6 +393,11 @@ void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
                                         crypto::SystemRandom(), "");
     auto all = service.ListTemplates();
     if (!all.ok()) return void(exit_code = ReportError(all.status()));
+    if (l_json) {
+      json rows = json::array();
+      for (const auto& t : *all) rows.push_back(TemplateJson(t));
+      return PrintJson(rows, std::cout);
+    }
     for (const auto& t : *all) std::cout << t.id << "\t" << t.name << "\t" << t.description << "\n";
   });
 }

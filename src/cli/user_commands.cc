@@ -3,6 +3,7 @@
 
 #include "base/text.h"
 #include "cli/commands.h"
+#include "cli/json_output.h"
 #include "cli/password.h"
 #include "node/cluster_node.h"
 
@@ -91,13 +92,20 @@ void RegisterUserCommands(CLI::App& app, int& exit_code) {
   });
 
   static std::string ls_dir;
+  static bool ls_json = false;
   auto* list = cmd->add_subcommand("list", "List the local accounts and their groups");
   list->add_option("--dir", ls_dir, "The server directory")->required();
+  AddJsonFlag(list, ls_json);
   list->callback([&exit_code] {
     auto ctx = node::ServerContext::Open(ls_dir, std::nullopt, false);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     auto users = (*ctx)->accounts().ListUsers();
     if (!users.ok()) return void(exit_code = ReportError(users.status()));
+    if (ls_json) {
+      nlohmann::json rows = nlohmann::json::array();
+      for (const auto& u : *users) rows.push_back(UserJson(u));
+      return PrintJson(rows, std::cout);
+    }
     for (const auto& u : *users) {
       std::cout << u.user << ":";
       for (const auto& gr : u.groups) std::cout << " " << gr;

@@ -4,6 +4,7 @@
 
 #include "base/file_system.h"
 #include "cli/commands.h"
+#include "cli/json_output.h"
 #include "xrml/chain.h"
 
 namespace openrms::cli {
@@ -69,13 +70,20 @@ void RegisterXrmlCommands(CLI::App& app, int& exit_code) {
 
   auto* show = xrml_cmd->add_subcommand("show", "Print a readable summary of a document or chain");
   static std::string show_file;
+  static bool show_json = false;
   show->add_option("FILE", show_file, "An XrML document or a certificate chain file")->required();
+  AddJsonFlag(show, show_json);
   show->callback([&exit_code] {
     auto chain = ReadChainFile(show_file);
     if (!chain.ok()) {
       exit_code = 2;
       std::cerr << "error: " << chain.status().message() << "\n";
       return;
+    }
+    if (show_json) {
+      nlohmann::json docs = nlohmann::json::array();
+      for (size_t i = 0; i < chain->size(); ++i) docs.push_back(DocumentJson(*chain, i));
+      return PrintJson(docs, std::cout);
     }
     for (size_t i = 0; i < chain->size(); ++i) {
       if (chain->size() > 1)

@@ -315,6 +315,12 @@ Result<ProvisionResult> ClusterService::Provision(const ProvisionRequest& r,
   return out;
 }
 
+Result<IssuerTransport::RenewalInfoAnswer> IssuerTransport::GetRenewalInfo(const std::string&,
+                                                                           const std::string&,
+                                                                           const std::string&) {
+  return Status(Code::kUnsupported, "this transport does not fetch renewal information");
+}
+
 Result<StatusReport> ClusterService::GetStatus(const std::string& name) {
   StatusReport s;
   ASSIGN_OR_RETURN(s.config, store_.Find(name));
@@ -324,6 +330,12 @@ Result<StatusReport> ClusterService::GetStatus(const std::string& name) {
     auto chain = xrml::ParseChain(active->chain);
     if (!chain.ok()) return chain.status().WithContext("the stored SLC of " + name);
     s.slc = Summarize(chain->front(), env_.clock.Now(), s.policy);
+    ASSIGN_OR_RETURN(s.renewal, RenewalPlanStore(store_.database()).Find(name));
+    if (!s.renewal || s.renewal->certificate_id != active->certificate_id) {
+      s.renewal = RenewalPlan();
+      s.renewal->certificate_id = active->certificate_id;
+      s.renewal->window = LocalRenewalWindow(active->valid_from, active->valid_until);
+    }
   }
   ASSIGN_OR_RETURN(s.pending, store_.PendingRequest(name));
   return s;

@@ -13,6 +13,7 @@
 #include "base/random.h"
 #include "base/status.h"
 #include "cluster/cluster_store.h"
+#include "cluster/renewal_plan.h"
 #include "cluster/slc.h"
 #include "crypto/keys.h"
 #include "crypto/pkcs11.h"
@@ -29,6 +30,19 @@ class IssuerTransport {
   // response body (a SOAP fault too). kUnavailable when unreachable.
   virtual Result<std::string> PostSoap(const std::string& url, const std::string& soap_action,
                                        const std::string& body, const std::string& tls_ca_pem) = 0;
+
+  struct RenewalInfoAnswer {
+    enrollment::RenewalInfo info;
+    std::optional<Duration> retry_after;  // the issuer's Retry-After, if it sent one
+  };
+  // GETs the issuer's renewal information (enrollment/renewal_info.h) for
+  // the SLC `certificate_id`, from the issuer whose enrollment URL is
+  // `issuer_url`. kNotFound when the issuer does not know the certificate,
+  // kUnavailable when it cannot be reached, kMalformed for a bad answer.
+  // The default: kUnsupported (a transport without renewal information).
+  virtual Result<RenewalInfoAnswer> GetRenewalInfo(const std::string& issuer_url,
+                                                   const std::string& certificate_id,
+                                                   const std::string& tls_ca_pem);
 };
 
 // Where events go besides the store (the system log).
@@ -75,6 +89,10 @@ struct StatusReport {
   std::optional<SlcSummary> slc;
   std::optional<RequestRecord> pending;
   ExpiryPolicy policy;
+  // When automatic renewal happens (monitor.h): the stored plan for the
+  // active SLC, or the local rule with no moment yet before the monitor has
+  // made one. Unset without an active SLC.
+  std::optional<RenewalPlan> renewal;
 };
 
 // What an import would change, for the confirmation.

@@ -1,6 +1,7 @@
 #include "cluster/cluster_store.h"
 
 #include "base/fault.h"
+#include "cluster/renewal_plan.h"
 
 namespace openrms::cluster {
 
@@ -91,6 +92,7 @@ Status ClusterStore::Migrate(store::Database& db) {
        // A key in a PKCS#11 token, by URI; sealed_key is then "".
        "ALTER TABLE clusters ADD COLUMN key_uri TEXT NOT NULL DEFAULT ''"});
   if (!s.ok()) return s;
+  RETURN_IF_ERROR(RenewalPlanStore::Migrate(db));
   // Staged imports: the administration site created this table under the
   // component "admin" before the cluster store owned it; the same name and
   // step keep existing databases from running it again.

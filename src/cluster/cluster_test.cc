@@ -4,9 +4,11 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <set>
 
 #include "cluster/cluster_store.h"
 #include "cluster/monitor.h"
+#include "cluster/renewal_plan.h"
 #include "cluster/slc.h"
 #include "crypto/encoding.h"
 #include "support/postgres_server.h"
@@ -26,18 +28,69 @@ TEST(SlcState, ThresholdsOfTheOriginalSystem) {
   EXPECT_EQ(SlcStateName(SlcState::kRenewalDue), "renewal due");
 }
 
-TEST(ExpiryMonitor, RenewalTimeIsTwoThirdsWithSmallStableJitter) {
+TEST(RenewalPlan, LocalRuleIsTwoThirdsGiveOrTakeOnePercent) {
   const Time from = *ParseTime("2026-01-01T00:00");
-  const Time until = from + Days(300);
-  const Time at = ExpiryMonitor::RenewalTime(from, until, "{a}");
-  EXPECT_EQ(at, ExpiryMonitor::RenewalTime(from, until, "{a}"));  // every node agrees
-  EXPECT_GE(at, from + Days(200) - Days(3));
-  EXPECT_LE(at, from + Days(200) + Days(3));
-  bool differs = false;
-  for (const char* id : {"{b}", "{c}", "{d}", "{e}"}) {
-    differs |= ExpiryMonitor::RenewalTime(from, until, id) != at;
+  const RenewalWindow w = LocalRenewalWindow(from, from + Days(300));
+  EXPECT_EQ(w.start, from + Days(197));
+  EXPECT_EQ(w.end, from + Days(203));
+  EXPECT_EQ(WindowSourceName(WindowSource::kLocalRule), "local rule");
+  EXPECT_EQ(WindowSourceName(WindowSource::kIssuer), "issuer");
+}
+
+TEST(RenewalPlan, RandomMomentIsInsideTheWindowAndSpreads) {
+  const Time from = *ParseTime("2026-01-01T00:00");
+  const RenewalWindow w{from, from + Days(10)};
+  DeterministicRandom random(7);
+  std::set<long> days;
+  for (int i = 0; i < 200; ++i) {
+    const Time t = RandomMomentIn(w, random);
+    ASSERT_GE(t, w.start);
+    ASSERT_LT(t, w.end);
+    days.insert((t - from).count() / 86400);
   }
-  EXPECT_TRUE(differs) << "no jitter";
+  EXPECT_EQ(days.size(), 10u) << "not spread over the window";
+  EXPECT_EQ(RandomMomentIn({from, from}, random), from);
+}
+
+TEST(RenewalPlan, StoredMomentIsKeptUntilTheWindowOrCertificateChanges) {
+  const std::string path = (std::filesystem::temp_directory_path() /
+                            ("openrms-plan-" + std::to_string(getpid()) + ".db"))
+                               .string();
+  std::filesystem::remove(path);
+  auto db = std::move(store::OpenSqlite(path)).value();
+  ASSERT_TRUE(ClusterStore::Migrate(*db).ok());
+  RenewalPlanStore plans(*db);
+  const Time from = *ParseTime("2026-01-01T00:00");
+  RenewalPlan wanted;
+  wanted.certificate_id = "{a}";
+  wanted.window = {from, from + Days(30)};
+  DeterministicRandom one(1), two(2);
+  auto first = plans.Choose("ROOT", wanted, one);
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  ASSERT_TRUE(first->renew_at);
+  // Another node (another random stream), or a restart: the same moment.
+  wanted.fetch_error = "cannot connect";
+  auto second = plans.Choose("ROOT", wanted, two);
+  ASSERT_TRUE(second.ok());
+  EXPECT_EQ(second->renew_at, first->renew_at);
+  EXPECT_EQ(second->fetch_error, "cannot connect");
+  EXPECT_EQ((*plans.Find("ROOT"))->renew_at, first->renew_at);
+  // The issuer moves the window: a new moment inside the new one.
+  wanted.window = {from - Days(2), from - Days(1)};
+  wanted.source = WindowSource::kIssuer;
+  wanted.explanation_url = "https://status.example.test/7";
+  auto moved = plans.Choose("ROOT", wanted, two);
+  ASSERT_TRUE(moved.ok());
+  EXPECT_GE(*moved->renew_at, from - Days(2));
+  EXPECT_LT(*moved->renew_at, from - Days(1));
+  EXPECT_EQ(moved->source, WindowSource::kIssuer);
+  EXPECT_EQ(moved->explanation_url, "https://status.example.test/7");
+  // A new certificate: a new plan.
+  wanted.certificate_id = "{b}";
+  wanted.window = {from + Days(100), from + Days(130)};
+  EXPECT_GE(*plans.Choose("ROOT", wanted, one)->renew_at, from + Days(100));
+  EXPECT_FALSE(*plans.Find("OTHER"));
+  std::filesystem::remove(path);
 }
 
 // Runs on SQLite and on PostgreSQL (one server for this program, a fresh

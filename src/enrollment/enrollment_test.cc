@@ -6,6 +6,7 @@
 #include "base/file_system.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
+#include "enrollment/renewal_info.h"
 #include "enrollment/service.h"
 #include "protocol/enrollment_messages.h"
 #include "xrml/chain.h"
@@ -254,6 +255,157 @@ TEST_F(EnrollmentTest, InitRefusesAnExistingDirectoryAndWrongPassword) {
             Code::kFailedPrecondition);
   EXPECT_EQ(LoadAuthority(RealFileSystem(), dir_, "wrong").status().code(),
             Code::kPermissionDenied);
+}
+
+TEST(RenewalWindow, DefaultIsFromTwoThirdsToFiveSixthsOfTheLifetime) {
+  const Time from = *ParseTime("2026-01-01T00:00");
+  EXPECT_EQ(DefaultRenewalWindow(from, from + Days(300)),
+            (RenewalWindow{from + Days(200), from + Days(250)}));
+  EXPECT_EQ(DefaultRenewalWindow(from, from + Days(20)),
+            (RenewalWindow{*ParseTime("2026-01-14T08:00"), *ParseTime("2026-01-17T16:00")}));
+  // Whole seconds, rounded down; an empty or negative lifetime gives an
+  // empty window at its start.
+  EXPECT_EQ(DefaultRenewalWindow(from, from + Duration(10)),
+            (RenewalWindow{from + Duration(6), from + Duration(8)}));
+  EXPECT_EQ(DefaultRenewalWindow(from, from - Days(1)), (RenewalWindow{from, from}));
+}
+
+TEST(RenewalWindow, DocumentRoundTripsAndBadAnswersAreNamed) {
+  const RenewalInfo info{{*ParseTime("2026-05-01T00:00"), *ParseTime("2026-06-01T12:30:05Z")},
+                         "https://status.example.test/incident-7"};
+  const std::string text = WriteRenewalInfo(info);
+  EXPECT_EQ(text,
+            R"({"explanation_url":"https://status.example.test/incident-7","suggested_window":)"
+            R"({"end":"2026-06-01T12:30:05Z","start":"2026-05-01T00:00:00Z"}})");
+  auto back = ParseRenewalInfo(text);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->window, info.window);
+  EXPECT_EQ(back->explanation_url, info.explanation_url);
+  EXPECT_EQ(WriteRenewalInfo({info.window, ""}).find("explanation_url"), std::string::npos);
+
+  auto refused = [](std::string_view answer) {
+    auto r = ParseRenewalInfo(answer);
+    EXPECT_EQ(r.status().code(), Code::kMalformed) << answer;
+    return r.status().message();
+  };
+  EXPECT_NE(refused("nope").find("the renewal information is not JSON"), std::string::npos);
+  EXPECT_EQ(refused("[]"), "the renewal information has no suggested_window object");
+  EXPECT_EQ(refused(R"({"suggested_window": "soon"})"),
+            "the renewal information has no suggested_window object");
+  EXPECT_EQ(refused(R"({"suggested_window": {"start": "2026-05-01T00:00:00Z"}})"),
+            "the renewal information's suggested_window.end \"\" is not an ISO 8601 UTC time");
+  EXPECT_EQ(refused(R"({"suggested_window": {"start": "May 1st", "end": "2026-05-02T00:00Z"}})"),
+            "the renewal information's suggested_window.start \"May 1st\" is not an ISO 8601 UTC "
+            "time");
+  EXPECT_EQ(
+      refused(
+          R"({"suggested_window": {"start": "2026-05-02T00:00Z", "end": "2026-05-02T00:00Z"}})"),
+      "the renewal information's suggested window ends (2026-05-02T00:00:00Z) before it "
+      "starts (2026-05-02T00:00:00Z)");
+  EXPECT_EQ(
+      refused(R"({"suggested_window": {"start": "2026-05-01T00:00Z", "end": "2026-05-02T00:00Z"},)"
+              R"j( "explanation_url": "javascript:alert(1)"})j"),
+      "the renewal information's explanation_url is not an http(s) URL");
+  EXPECT_NE(
+      refused(R"({"suggested_window": {"start": 1, "end": "2026-05-02T00:00Z"}})").find("start"),
+      std::string::npos);
+}
+
+TEST(RenewalWindow, RetryAfterInSecondsOnly) {
+  EXPECT_EQ(ParseRetryAfter("3600"), Duration(3600));
+  EXPECT_EQ(ParseRetryAfter(" 0 "), Duration(0));
+  EXPECT_EQ(ParseRetryAfter("999999999"), Duration(86400));  // at most a day
+  EXPECT_EQ(ParseRetryAfter("Wed, 21 Oct 2026 07:28:00 GMT"), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter("-5"), std::nullopt);
+  EXPECT_EQ(ParseRetryAfter(""), std::nullopt);
+}
+
+TEST_F(EnrollmentTest, EachIssuedCertificateHasTheDefaultWindowAndOperatorsMoveIt) {
+  protocol::EnrollParameters p = Params();
+  p.token = Token();
+  p.requested_validity_days = 30;
+  auto issued = service_->Enroll(Request(p), {"cli", "t"});
+  ASSERT_TRUE(issued.ok()) << issued.status().ToString();
+  const std::string id = issued->chain[0].descriptor.id;
+  const Time now = clock_.Now();
+  auto rec = service_->FindIssued(id);
+  ASSERT_TRUE(rec.ok()) << rec.status().ToString();
+  EXPECT_EQ(rec->renewal.window, (RenewalWindow{now + Days(20), now + Days(25)}));
+  EXPECT_EQ(rec->renewal.explanation_url, "");
+  EXPECT_FALSE(rec->window_moved_at);
+  EXPECT_EQ(service_->FindIssued("{00000000-0000-4000-8000-000000000000}").status().message(),
+            "this service issued no certificate {00000000-0000-4000-8000-000000000000}");
+
+  const Requester op{"cli", "alice"};
+  auto move = [&](std::optional<std::string> cert, Time start, Time end, std::string url = "") {
+    return service_->MoveRenewalWindow({std::move(cert), {start, end}, std::move(url)}, op);
+  };
+  auto bad = move(id, now + Days(2), now + Days(2));
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(bad.status().message(),
+            "the renewal window must start before it ends (start 2026-01-03T00:00:00Z, end "
+            "2026-01-03T00:00:00Z)");
+  auto late = move(id, now + Days(2), now + Days(31));
+  EXPECT_EQ(late.status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(late.status().message(),
+            "the renewal window must end by the certificate's expiry (2026-01-31T00:00:00Z), not "
+            "2026-02-01T00:00:00Z");
+  EXPECT_EQ(move(id, now, now + Days(1), "ftp://x").status().code(), Code::kInvalidArgument);
+  EXPECT_EQ(move("{00000000-0000-4000-8000-000000000000}", now, now + Days(1)).status().code(),
+            Code::kNotFound);
+  EXPECT_EQ(service_->FindIssued(id)->renewal.window,
+            (RenewalWindow{now + Days(20), now + Days(25)}))
+      << "a refused move changed the window";
+
+  // Into the past, with an explanation: renew now.
+  auto moved = move(id, now - Days(2), now - Days(1), "https://status.example.test/7");
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_EQ(*moved, 1);
+  rec = service_->FindIssued(id);
+  EXPECT_EQ(rec->renewal.window, (RenewalWindow{now - Days(2), now - Days(1)}));
+  EXPECT_EQ(rec->renewal.explanation_url, "https://status.example.test/7");
+  EXPECT_EQ(rec->window_moved_at, now);
+  EXPECT_EQ(rec->window_moved_by, "cli:alice");
+  EXPECT_EQ(service_->ListIssued()->front().renewal.window, rec->renewal.window);
+
+  // An expired certificate has nothing left to move.
+  clock_.Advance(Days(31));
+  auto expired = move(id, clock_.Now(), clock_.Now() + Days(1));
+  EXPECT_EQ(expired.status().code(), Code::kFailedPrecondition);
+  EXPECT_NE(expired.status().message().find("expired on 2026-01-31 00:00 UTC"), std::string::npos)
+      << expired.status().message();
+}
+
+TEST_F(EnrollmentTest, MovingAllWindowsOnlyMovesThemEarlier) {
+  // Two clusters: one with 30 days (window days 20-25), one with 365.
+  protocol::EnrollParameters a = Params();
+  a.token = Token();
+  a.requested_validity_days = 30;
+  auto first = service_->Enroll(Request(a), {"cli", "t"});
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  protocol::EnrollParameters b = Params();
+  b.guid = "{99999999-2222-4333-8444-555555555555}";
+  cluster_key_ = std::move(crypto::GenerateSealedRsaKey(2048, "x")->key);
+  b.public_key = cluster_key_->public_key();
+  b.token = Token();
+  auto second = service_->Enroll(Request(b), {"cli", "t"});
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  const Time now = clock_.Now();
+  // A window ending on day 100: only the 365-day certificate's moves.
+  auto moved =
+      service_->MoveRenewalWindow({std::nullopt, {now, now + Days(100)}, ""}, {"cli", "b"});
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_EQ(*moved, 1);
+  EXPECT_EQ(service_->FindIssued(first->chain[0].descriptor.id)->renewal.window,
+            (RenewalWindow{now + Days(20), now + Days(25)}));
+  EXPECT_EQ(service_->FindIssued(second->chain[0].descriptor.id)->renewal.window,
+            (RenewalWindow{now, now + Days(100)}));
+  // Renew now, everyone.
+  moved = service_->MoveRenewalWindow({std::nullopt, {now - Days(1), now}, ""}, {"cli", "b"});
+  EXPECT_EQ(*moved, 2);
+  EXPECT_EQ(
+      service_->MoveRenewalWindow({std::nullopt, {now, now}, ""}, {"cli", "b"}).status().code(),
+      Code::kInvalidArgument);
 }
 
 }  // namespace

@@ -27,12 +27,23 @@ IssuedRecord ToIssuedRecord(const Row& r) {
   rec.issued_at = Time(Duration(r.Int(8)));
   rec.valid_from = Time(Duration(r.Int(9)));
   rec.valid_until = Time(Duration(r.Int(10)));
+  // Rows issued before windows were stored got theirs in the migration;
+  // a NULL here would be damage, and reads as the default.
+  rec.renewal.window = r.IsNull(11) || r.IsNull(12)
+                           ? DefaultRenewalWindow(rec.valid_from, rec.valid_until)
+                           : RenewalWindow{Time(Duration(r.Int(11))), Time(Duration(r.Int(12)))};
+  rec.renewal.explanation_url = r.Text(13);
+  if (!r.IsNull(14)) rec.window_moved_at = Time(Duration(r.Int(14)));
+  rec.window_moved_by = r.Text(15);
   return rec;
 }
 
 constexpr char kIssuedColumns[] =
     "id, slc_guid, certificate_id, server_name, server_url, kind, channel, requester, issued_at, "
-    "valid_from, valid_until";
+    "valid_from, valid_until, window_start, window_end, window_explanation_url, window_moved_at, "
+    "window_moved_by";
+
+int64_t Secs(Time t) { return t.time_since_epoch().count(); }
 
 }  // namespace
 
@@ -67,7 +78,17 @@ Status EnrollmentService::Migrate(store::Database& db) {
        "NULL UNIQUE, server_name TEXT "
        "NOT NULL, slc_guid TEXT NOT NULL, key_fingerprint TEXT NOT NULL, state TEXT NOT NULL, "
        "requester TEXT NOT NULL, submitted_at INTEGER NOT NULL, request TEXT NOT NULL, "
-       "decided_by TEXT, decided_at INTEGER, issued_id INTEGER)"});
+       "decided_by TEXT, decided_at INTEGER, issued_id INTEGER)",
+       // Suggested renewal windows (renewal_info.h), stored per certificate;
+       // certificates issued before get the default window.
+       "ALTER TABLE enrollment_issued ADD COLUMN window_start INTEGER",
+       "ALTER TABLE enrollment_issued ADD COLUMN window_end INTEGER",
+       "ALTER TABLE enrollment_issued ADD COLUMN window_explanation_url TEXT",
+       "ALTER TABLE enrollment_issued ADD COLUMN window_moved_at INTEGER",
+       "ALTER TABLE enrollment_issued ADD COLUMN window_moved_by TEXT",
+       "UPDATE enrollment_issued SET window_start = valid_from + (valid_until - valid_from) * 2 / "
+       "3, window_end = valid_from + (valid_until - valid_from) * 5 / 6 WHERE window_start IS "
+       "NULL"});
 }
 
 Result<EnrollmentService::Checked> EnrollmentService::Check(std::string_view request_text,
@@ -215,17 +236,19 @@ Result<Issued> EnrollmentService::Issue(const Checked& c, const Requester& reque
                                               "); ask the operator for a new one");
       }
     }
+    const RenewalWindow window = DefaultRenewalWindow(now, until);
     ASSIGN_OR_RETURN(int64_t inserted,
                      tx.Execute("INSERT INTO enrollment_issued (slc_guid, certificate_id, "
                                 "server_name, server_url, key_fingerprint, kind, channel, "
                                 "requester, issued_at, valid_from, valid_until, certificate, "
-                                "authority) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, "
-                                "$12, $13)",
+                                "authority, window_start, window_end) VALUES ($1, $2, $3, $4, $5, "
+                                "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                                 {p.guid, spec.certificate_id, p.name, p.url, c.fingerprint,
                                  std::string(renewal ? "renewal" : "enrollment"), requester.channel,
                                  requester.address, clock_.Now().time_since_epoch().count(),
                                  now.time_since_epoch().count(), until.time_since_epoch().count(),
-                                 xrml::WriteDocument(slc), authority_.id}));
+                                 xrml::WriteDocument(slc), authority_.id, Secs(window.start),
+                                 Secs(window.end)}));
     (void)inserted;
     if (pending_id) {
       ASSIGN_OR_RETURN(
@@ -390,6 +413,68 @@ Result<std::vector<IssuedRecord>> EnrollmentService::ListIssued() {
   std::vector<IssuedRecord> out;
   for (const auto& r : rows) out.push_back(ToIssuedRecord(r));
   return out;
+}
+
+Result<IssuedRecord> EnrollmentService::FindIssued(std::string_view certificate_id) {
+  ASSIGN_OR_RETURN(auto rows, db_.Query(std::string("SELECT ") + kIssuedColumns +
+                                            " FROM enrollment_issued WHERE certificate_id = $1 "
+                                            "AND authority = $2",
+                                        {std::string(certificate_id), authority_.id}));
+  if (rows.empty()) {
+    return Status(Code::kNotFound,
+                  "this service issued no certificate " + std::string(certificate_id));
+  }
+  return ToIssuedRecord(rows[0]);
+}
+
+Result<int64_t> EnrollmentService::MoveRenewalWindow(const WindowChange& change,
+                                                     const Requester& who) {
+  const RenewalWindow& w = change.window;
+  if (w.start >= w.end) {
+    return Status(Code::kInvalidArgument, "the renewal window must start before it ends (start " +
+                                              FormatIso8601(w.start) + ", end " +
+                                              FormatIso8601(w.end) + ")");
+  }
+  if (!change.explanation_url.empty() && !IsExplanationUrl(change.explanation_url)) {
+    return Status(Code::kInvalidArgument,
+                  "the explanation URL must be an http:// or https:// URL without spaces or "
+                  "quotes, not \"" +
+                      change.explanation_url + "\"");
+  }
+  const Time now = clock_.Now();
+  const std::vector<Value> set = {
+      Secs(w.start),
+      Secs(w.end),
+      change.explanation_url.empty() ? Value(nullptr) : Value(change.explanation_url),
+      Secs(now),
+      who.channel + ":" + who.address,
+      authority_.id};
+  constexpr char kSet[] =
+      "UPDATE enrollment_issued SET window_start = $1, window_end = $2, window_explanation_url = "
+      "$3, window_moved_at = $4, window_moved_by = $5 WHERE authority = $6 AND ";
+  if (change.certificate_id) {
+    ASSIGN_OR_RETURN(IssuedRecord rec, FindIssued(*change.certificate_id));
+    if (rec.valid_until <= now) {
+      return Status(Code::kFailedPrecondition,
+                    "certificate " + rec.certificate_id + " of " + rec.server_name +
+                        " expired on " + FormatHuman(rec.valid_until) +
+                        ": there is no renewal left to schedule (it needs a new enrollment)");
+    }
+    if (w.end > rec.valid_until) {
+      return Status(Code::kInvalidArgument,
+                    "the renewal window must end by the certificate's expiry (" +
+                        FormatIso8601(rec.valid_until) + "), not " + FormatIso8601(w.end));
+    }
+    std::vector<Value> params = set;
+    params.push_back(rec.certificate_id);
+    return db_.Execute(std::string(kSet) + "certificate_id = $7", params);
+  }
+  std::vector<Value> params = set;
+  params.push_back(Secs(now));
+  return db_.Execute(std::string(kSet) +
+                         "valid_until > $7 AND window_end > $2 AND id IN (SELECT MAX(id) FROM "
+                         "enrollment_issued WHERE authority = $6 GROUP BY slc_guid)",
+                     params);
 }
 
 }  // namespace openrms::enrollment

@@ -16,6 +16,7 @@
 #include "base/random.h"
 #include "base/status.h"
 #include "enrollment/authority.h"
+#include "enrollment/renewal_info.h"
 #include "protocol/enrollment_messages.h"
 #include "store/database.h"
 #include "xrml/document.h"
@@ -45,6 +46,18 @@ struct IssuedRecord {
   Time issued_at;
   Time valid_from;
   Time valid_until;
+  // The suggested renewal window (renewal_info.h) and where it stands: the
+  // default, or moved by an operator (when and by whom).
+  RenewalInfo renewal;
+  std::optional<Time> window_moved_at;
+  std::string window_moved_by;
+};
+
+// An operator's new renewal window, for one certificate or for all.
+struct WindowChange {
+  std::optional<std::string> certificate_id;  // nullopt: every certificate (see MoveRenewalWindow)
+  RenewalWindow window;
+  std::string explanation_url;  // "" for none
 };
 
 struct PendingRequest {
@@ -106,6 +119,21 @@ class EnrollmentService final {
   Result<std::string> NewToken(const Requester& requester);
 
   Result<std::vector<IssuedRecord>> ListIssued();
+
+  // A certificate this service issued, with its renewal window. kNotFound
+  // names the ID when it issued no such certificate.
+  Result<IssuedRecord> FindIssued(std::string_view certificate_id);
+
+  // Moves suggested renewal windows (RFC 9773: the issuer may change them,
+  // e.g. after an incident). With a certificate ID: that certificate's
+  // window becomes `change.window`; it must end by the certificate's expiry
+  // (kInvalidArgument), and the certificate must not have expired
+  // (kFailedPrecondition). Without: every unexpired certificate that is the
+  // latest of its GUID and whose window ends after the new end gets the new
+  // window (windows only move earlier; those already ending sooner keep
+  // theirs). The window must start before it ends and the explanation URL
+  // be an http(s) URL (kInvalidArgument). Returns how many windows moved.
+  Result<int64_t> MoveRenewalWindow(const WindowChange& change, const Requester& who);
 
   const Authority& authority() const { return authority_; }
 

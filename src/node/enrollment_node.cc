@@ -1,6 +1,8 @@
 #include "node/enrollment_node.h"
 
 #include "base/file_system.h"
+#include "base/json.h"
+#include "base/text.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
 #include "node/api/enroll.h"
@@ -37,11 +39,36 @@ Result<std::unique_ptr<EnrollmentContext>> EnrollmentContext::Open(
   return ctx;
 }
 
+http::Response RenewalInfoResponse(enrollment::EnrollmentService& service,
+                                   const http::Request& request, int retry_after_seconds) {
+  auto error = [](int status, const char* code, const std::string& message) {
+    return http::Response::Json(status, WriteJson({{"error", code}, {"message", message}}));
+  };
+  std::string id = request.path.substr(std::min(request.path.size(), sizeof(kRenewalInfoPath) - 1));
+  if (id.size() == 36) id = "{" + id + "}";
+  if (!IsGuid(id)) {
+    return error(400, "malformed",
+                 "\"" + id.substr(0, 80) +
+                     "\" is not a certificate ID: give the SLC's ID, a GUID such as "
+                     "{01234567-89ab-4cde-8f01-23456789abcd}");
+  }
+  for (char& c : id) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto issued = service.FindIssued(id);
+  if (!issued.ok()) {
+    if (issued.status().code() == Code::kNotFound) {
+      return error(404, "not_found", issued.status().message());
+    }
+    return error(500, "internal", "the renewal information could not be read");
+  }
+  return http::Response::Json(200, enrollment::WriteRenewalInfo(issued->renewal))
+      .SetHeader("Retry-After", std::to_string(retry_after_seconds));
+}
+
 Result<std::unique_ptr<EnrollmentNode>> EnrollmentNode::Start(
     const std::string& dir, std::string_view password, const std::string& listen,
-    std::optional<crypto::Pkcs11Config> pkcs11) {
+    const EnrollmentNodeOptions& options) {
   auto host = std::unique_ptr<EnrollmentNode>(new EnrollmentNode());
-  ASSIGN_OR_RETURN(host->context_, EnrollmentContext::Open(dir, password, std::move(pkcs11)));
+  ASSIGN_OR_RETURN(host->context_, EnrollmentContext::Open(dir, password, options.pkcs11));
   const enrollment::AuthorityPaths paths(dir);
   FileSystem& fs = RealFileSystem();
   sites::EnrollmentSiteOptions site;
@@ -53,6 +80,11 @@ Result<std::unique_ptr<EnrollmentNode>> EnrollmentNode::Start(
   host->router_.Add("POST", protocol::kEnrollPath, [service](const http::Request& r) {
     return api::SoapEnroll(*service, r, protocol::RequestKind::kEnroll);
   });
+  const int retry_after = options.renewal_info_retry_after_seconds;
+  host->router_.Add("GET", std::string(kRenewalInfoPath) + "*",
+                    [service, retry_after](const http::Request& r) {
+                      return RenewalInfoResponse(*service, r, retry_after);
+                    });
 
   http::Router* router = &host->router_;
   HttpsThreads threads;

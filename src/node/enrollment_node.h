@@ -35,12 +35,32 @@ class EnrollmentContext final {
   std::unique_ptr<sites::LogonGate> gate_;
 };
 
+// Renewal information (enrollment/renewal_info.h, after RFC 9773):
+// GET /renewal-info/<certificate id> answers 200 with the JSON document and
+// a Retry-After header; an ID that is not a GUID (braces optional) gets 400,
+// a certificate this service did not issue 404, both as
+// {"error": "malformed" | "not_found", "message": "..."}.
+inline constexpr char kRenewalInfoPath[] = "/renewal-info/";
+
+struct EnrollmentNodeOptions {
+  // The Retry-After of renewal information: how long clusters wait before
+  // they ask again (so how soon a moved window reaches them).
+  int renewal_info_retry_after_seconds = 3600;
+  // The module and PIN, for a service key kept in a token.
+  std::optional<crypto::Pkcs11Config> pkcs11;
+};
+
+// The answer to GET /renewal-info/..., for the route and for tests.
+http::Response RenewalInfoResponse(enrollment::EnrollmentService& service,
+                                   const http::Request& request, int retry_after_seconds);
+
 class EnrollmentNode final {
  public:
   // `listen` is "ADDR:PORT" or "[v6]:PORT"; port 0 picks a free one.
-  static Result<std::unique_ptr<EnrollmentNode>> Start(
-      const std::string& dir, std::string_view password, const std::string& listen,
-      std::optional<crypto::Pkcs11Config> pkcs11 = std::nullopt);
+  static Result<std::unique_ptr<EnrollmentNode>> Start(const std::string& dir,
+                                                       std::string_view password,
+                                                       const std::string& listen,
+                                                       const EnrollmentNodeOptions& options = {});
   // "https://127.0.0.1:PORT"
   std::string url() const { return url_; }
   void Stop() { server_->Stop(); }

@@ -22,9 +22,11 @@
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
 #include "http/client.h"
+#include "http/forms.h"
 #include "protocol/enrollment_messages.h"
 #include "support/process.h"
 #include "support/stalled_server.h"
+#include "support/web_logon.h"
 #include "xrml/chain.h"
 
 namespace openrms::testing {
@@ -555,16 +557,17 @@ TEST_F(ClusterLifecycleTest, PendingRequestTooLongIsAnEvent) {
 TEST_F(ClusterLifecycleTest, AutomaticRenewalAtTwoThirdsOfTheLifetime) {
   ASSERT_EQ(Cmd({"cluster", "auto-renew", "on", "--dir", srv_}).exit_code, 0);
   const std::string before = Status()["certificate_id"];
-  // Day 10 of 20: not yet (two thirds is day 13.3, give or take 1%).
+  // Day 10 of 20: not yet (the issuer's window is days 13.3 to 16.7).
   ASSERT_EQ(
       Cmd({"cluster", "check", "--renew", "--dir", srv_, "--password-file", pw_}, {FakeNow(10)})
           .exit_code,
       0);
   EXPECT_EQ(Status()["certificate_id"], before);
-  // Day 14: renewed online. (The enrollment service runs at real time, for
-  // which the SLC is still valid.)
+  EXPECT_EQ(Status()["renewal_window"]["source"], "issuer");
+  // Day 17, after the window: renewed online. (The enrollment service runs
+  // at real time, for which the SLC is still valid.)
   CommandResult due =
-      Cmd({"cluster", "check", "--renew", "--dir", srv_, "--password-file", pw_}, {FakeNow(14)});
+      Cmd({"cluster", "check", "--renew", "--dir", srv_, "--password-file", pw_}, {FakeNow(17)});
   ASSERT_EQ(due.exit_code, 0) << due.err;
   EXPECT_NE(Status()["certificate_id"], before);
   EXPECT_EQ(Status()["last_renewal"]["ok"], true);
@@ -616,6 +619,201 @@ TEST_F(ClusterLifecycleTest, CrashAtAnyPointLeavesOldOrNewSlcAndTheKey) {
     CommandResult key = Cmd({"cluster", "verify", "--dir", srv_});
     EXPECT_EQ(key.exit_code, 0) << "kill " << i << ": " << key.err;
   }
+}
+
+// The issuer's renewal window (RFC 9773 style): the endpoint, the
+// operator's command, and a cluster that renews within one monitor period
+// once its window is moved into the past.
+TEST_F(ClusterLifecycleTest, OperatorMovesTheWindowIntoThePastAndTheClusterRenewsAtOnce) {
+  // The enrollment service again, telling clusters to ask every second.
+  std::string listen = enroll_url_.substr(std::string("https://").size());
+  while (!listen.empty() && listen.back() == '/') listen.pop_back();
+  enrollment_->Stop();
+  enrollment_ = std::make_unique<BackgroundProcess>(
+      WithPassword({kBin, "enrollment", "serve", "--dir", enr_, "--listen", listen,
+                    "--renewal-info-retry-after", "1"}));
+  ASSERT_FALSE(enrollment_->WaitForLine("enrollment-site: ").empty()) << enrollment_->output();
+
+  const nlohmann::json before = Status();
+  const std::string id = before["certificate_id"];
+  const Time from = *ParseTime(before["issued"].get<std::string>());
+  const std::string ca = ReadAll(enr_ + "/tls-ca.pem");
+  auto get = [&](const std::string& path, const std::string& method = "GET") {
+    http::ClientRequest r;
+    r.method = method;
+    r.url = "https://" + listen + path;
+    r.ca_pem = ca;
+    auto resp = http::Fetch(r);
+    EXPECT_TRUE(resp.ok()) << resp.status().ToString();
+    return resp.ok() ? *resp : http::ClientResponse{};
+  };
+  // The endpoint: the default window (2/3 to 5/6 of the 20 days), then its errors.
+  http::ClientResponse info = get("/renewal-info/" + http::PercentEncode(id));
+  EXPECT_EQ(info.status, 200);
+  EXPECT_EQ(info.Header("retry-after"), "1");
+  EXPECT_EQ(info.Header("content-type").value_or("").rfind("application/json", 0), 0u);
+  EXPECT_EQ(info.body, R"({"suggested_window":{"end":")" +
+                           FormatIso8601(from + std::chrono::hours(16 * 24 + 16)) +
+                           R"(","start":")" +
+                           FormatIso8601(from + std::chrono::hours(13 * 24 + 8)) + R"("}})");
+  // Without braces, in upper case: the same certificate.
+  std::string bare = id.substr(1, 36);
+  for (char& c : bare) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  EXPECT_EQ(get("/renewal-info/" + bare).body, info.body);
+  http::ClientResponse unknown = get("/renewal-info/%7B00000000-0000-4000-8000-000000000000%7D");
+  EXPECT_EQ(unknown.status, 404);
+  EXPECT_EQ(unknown.body, R"({"error":"not_found","message":"this service issued no certificate )"
+                          R"({00000000-0000-4000-8000-000000000000}"})");
+  http::ClientResponse malformed = get("/renewal-info/not-a-certificate");
+  EXPECT_EQ(malformed.status, 400);
+  EXPECT_EQ(malformed.body,
+            R"({"error":"malformed","message":"\"not-a-certificate\" is not a certificate ID: )"
+            R"(give the SLC's ID, a GUID such as {01234567-89ab-4cde-8f01-23456789abcd}"})");
+  EXPECT_EQ(get("/renewal-info/", "GET").status, 400);
+  EXPECT_EQ(get("/renewal-info/" + http::PercentEncode(id), "POST").status, 405);
+
+  // The operator's command refuses what makes no sense, and changes nothing.
+  auto window = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv = {"enrollment", "renewal-window", "--dir", enr_};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return RunCommand(WithPassword([&] {
+      argv.insert(argv.begin(), kBin);
+      return argv;
+    }()));
+  };
+  const Time now = SystemClock().Now();
+  const std::string past_start = FormatIso8601(now - std::chrono::hours(2));
+  const std::string past_end = FormatIso8601(now - std::chrono::hours(1));
+  CommandResult r = window({"--certificate", id, "--start", past_end, "--end", past_start});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "error: the renewal window must start before it ends (start " + past_end +
+                       ", end " + past_start + ")\n");
+  r = window({"--certificate", id, "--start", "yesterday", "--end", past_end});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "error: --start takes a UTC time like 2026-05-01T00:00 (or with :SS and Z), not "
+            "\"yesterday\"\n");
+  r = window({"--start", past_start, "--end", past_end});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "error: give --certificate ID or --all\n");
+  r = window({"--certificate", "{00000000-0000-4000-8000-000000000000}", "--start", past_start,
+              "--end", past_end});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err,
+            "error: this service issued no certificate {00000000-0000-4000-8000-000000000000}\n");
+  r = window({"--certificate", id, "--start", past_start, "--end", FormatIso8601(from + Days(21)),
+              "--explanation-url", "https://x.test/"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("the renewal window must end by the certificate's expiry"),
+            std::string::npos)
+      << r.err;
+  EXPECT_EQ(get("/renewal-info/" + http::PercentEncode(id)).body, info.body);
+
+  // A node with automatic renewal and a 2-second monitor: it takes the
+  // issuer's window and picks its moment inside it.
+  constexpr int kMonitorSeconds = 2;
+  ASSERT_EQ(Cmd({"cluster", "auto-renew", "on", "--dir", srv_}).exit_code, 0);
+  const std::string admin_pw = tmp_.path() + "/admin-password";
+  std::ofstream(admin_pw) << "admin web password\n";
+  ASSERT_EQ(RunCommand({kBin, "user", "add", "ada", "--dir", srv_, "--group", "Administrators",
+                        "--password-file", admin_pw})
+                .exit_code,
+            0);
+  node_ = std::make_unique<BackgroundProcess>(
+      WithPassword({kBin, "serve", "--dir", srv_, "--listen", "127.0.0.1:" + std::to_string(port_),
+                    "--monitor-interval", std::to_string(kMonitorSeconds)}));
+  ASSERT_FALSE(node_->WaitForLine("server: ").empty()) << node_->output();
+  nlohmann::json planned;
+  for (int i = 0; i < 100; ++i) {
+    planned = Status()["renewal_window"];
+    if (planned["source"] == "issuer" && planned["renew_at"].is_string()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  ASSERT_EQ(planned["source"], "issuer") << planned;
+  EXPECT_EQ(planned["start"], FormatIso8601(from + std::chrono::hours(13 * 24 + 8)));
+  EXPECT_EQ(planned["end"], FormatIso8601(from + std::chrono::hours(16 * 24 + 16)));
+  EXPECT_GE(planned["renew_at"].get<std::string>(), planned["start"].get<std::string>());
+  EXPECT_LT(planned["renew_at"].get<std::string>(), planned["end"].get<std::string>());
+  EXPECT_EQ(planned["fetch_error"], nullptr);
+  EXPECT_EQ(Status()["certificate_id"], id) << "renewed before its window";
+
+  // The administration site shows where the window came from.
+  const std::string admin = "https://127.0.0.1:" + std::to_string(port_) + "/admin";
+  const std::string node_ca = ReadAll(srv_ + "/tls-ca.pem");
+  auto logon = WebLogOn(admin, node_ca, "ada", "admin web password");
+  ASSERT_TRUE(logon.ok()) << logon.status().ToString();
+  http::ClientRequest page;
+  page.url = admin + "/clusters/ROOT";
+  page.ca_pem = node_ca;
+  page.headers = {{"Cookie", CookiePair(*logon)}};
+  auto html = http::Fetch(page);
+  ASSERT_TRUE(html.ok()) << html.status().ToString();
+  EXPECT_NE(html->body.find(R"(<td id="renewal-window-source">issuer</td>)"), std::string::npos)
+      << html->body;
+
+  // After an incident: renew now.
+  const auto moved_at = std::chrono::steady_clock::now();
+  r = window({"--certificate", id, "--start", past_start, "--end", past_end, "--explanation-url",
+              "https://status.example.test/incident-7"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.substr(0, r.out.find('\n')), "the renewal window of " + id + " is now " +
+                                                   FormatHuman(*ParseTime(past_start)) + " - " +
+                                                   FormatHuman(*ParseTime(past_end)));
+  std::string renewed_id = id;
+  double seconds = 0;
+  while (renewed_id == id && seconds < 30) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    renewed_id = Status()["certificate_id"];
+    seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - moved_at).count();
+  }
+  ASSERT_NE(renewed_id, id) << "not renewed after 30 s";
+  // One monitor period, plus the time the renewal itself and our polling take.
+  EXPECT_LE(seconds, kMonitorSeconds + 3.0) << "renewed only after " << seconds << " s";
+  std::cout << "renewed " << seconds << " s after the window moved (monitor: " << kMonitorSeconds
+            << " s)\n";
+  const nlohmann::json events = nlohmann::json::parse(
+      Cmd({"cluster", "events", "--dir", srv_, "--json"}).out, nullptr, false);
+  bool told = false;
+  for (const auto& e : events) {
+    if (e["kind"] == "renewal-window-moved") {
+      told = true;
+      EXPECT_EQ(e["level"], "warning");
+      EXPECT_NE(e["message"].get<std::string>().find("see https://status.example.test/incident-7"),
+                std::string::npos)
+          << e;
+    }
+  }
+  EXPECT_TRUE(told) << events;
+  // The new certificate has a fresh default window from the issuer.
+  nlohmann::json after;
+  for (int i = 0; i < 50; ++i) {
+    after = Status()["renewal_window"];
+    if (after["source"] == "issuer") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  EXPECT_EQ(after["source"], "issuer");
+  EXPECT_GT(after["start"].get<std::string>(), FormatIso8601(now + Days(200)));
+}
+
+// Without its issuer, a cluster keeps the local rule (two thirds, give or
+// take 1%) and says why.
+TEST_F(ClusterLifecycleTest, WithoutTheIssuerTheLocalRuleApplies) {
+  enrollment_->Stop();
+  const nlohmann::json before = Status();
+  CommandResult r = Cmd({"cluster", "check", "--dir", srv_, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const nlohmann::json check = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_EQ(check.size(), 1u) << r.out;
+  const nlohmann::json& w = check[0]["renewal_window"];
+  const Time from = *ParseTime(before["issued"].get<std::string>());
+  const long life = 20L * 86400;
+  EXPECT_EQ(w["source"], "local rule");
+  EXPECT_EQ(w["start"], FormatIso8601(from + Duration(life * 2 / 3 - life / 100)));
+  EXPECT_EQ(w["end"], FormatIso8601(from + Duration(life * 2 / 3 + life / 100)));
+  EXPECT_NE(w["fetch_error"].get<std::string>().find("cannot connect"), std::string::npos) << w;
+  EXPECT_EQ(Status()["renewal_window"], w);
+  CommandResult text = Cmd({"slc", "status", "--dir", srv_});
+  EXPECT_NE(text.out.find("(local rule), automatic renewal at "), std::string::npos) << text.out;
 }
 
 }  // namespace

@@ -115,6 +115,20 @@ Response AdminSite::ClusterPage(const Context& ctx, const std::string& name, con
     data.set("due", s->slc->state != cluster::SlcState::kExpired &&
                         s->slc->state != cluster::SlcState::kValid);
   }
+  if (s->renewal) {
+    // Where the automatic renewal's window came from (monitor.h).
+    TemplateData renewal;
+    renewal.set("start", FormatHuman(s->renewal->window.start));
+    renewal.set("end", FormatHuman(s->renewal->window.end));
+    renewal.set("source", std::string(cluster::WindowSourceName(s->renewal->source)));
+    renewal.set("from_issuer", s->renewal->source == cluster::WindowSource::kIssuer);
+    if (s->renewal->renew_at) renewal.set("renew_at", FormatHuman(*s->renewal->renew_at));
+    if (!s->renewal->explanation_url.empty()) {
+      renewal.set("explanation_url", s->renewal->explanation_url);
+    }
+    if (!s->renewal->fetch_error.empty()) renewal.set("fetch_error", s->renewal->fetch_error);
+    data.set("renewal", renewal);
+  }
   if (s->pending) {
     TemplateData pending;
     pending.set("file_name", s->pending->file_name);
