@@ -378,7 +378,12 @@ class PostgresDatabase final : public Database {
 
  private:
   Result<std::unique_ptr<Connection>> Open() {
-    auto conn = std::make_unique<Connection>(PQconnectdb(conninfo_.c_str()));
+    // A host that does not answer must not hold a request (or a node's
+    // start) for the system's TCP timeout: 10 s, unless the connection
+    // string sets its own (later settings override earlier ones).
+    const char* const keywords[] = {"connect_timeout", "dbname", nullptr};
+    const char* const values[] = {"10", conninfo_.c_str(), nullptr};
+    auto conn = std::make_unique<Connection>(PQconnectdbParams(keywords, values, 1));
     if (conn->get() == nullptr || conn->broken()) {
       // The message names host or socket; the connection string may hold a
       // password, so it is not quoted.

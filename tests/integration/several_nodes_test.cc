@@ -353,6 +353,70 @@ TEST_F(SeveralNodesTest, AKilledNodeLosesOnlyItsInFlightRequestsAndRejoins) {
             << " failed (in flight on the killed node)\n";
 }
 
+// A unix datagram socket standing in for systemd's notification socket.
+class NotifySocket final {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    std::snprintf(addr.sun_path, sizeof(addr.sun_path), "%s", path.c_str());
+    EXPECT_EQ(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)), 0);
+    timeval timeout{20, 0};
+    setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof(timeout));
+  }
+  ~NotifySocket() { close(fd_); }
+  // The next message, or "" after 20 s.
+  std::string Receive() {
+    char buf[512];
+    const ssize_t n = recv(fd_, buf, sizeof(buf), 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+// The node tells its service manager (deploy/openrms-node.service is
+// Type=notify) when it serves and when it stops; a configuration file that
+// would hold a secret stops it with the reason.
+TEST_F(SeveralNodesTest, ServeFromTheUnitsConfigurationTellsSystemdWhenItIsReady) {
+  const std::string unit = ReadAll(kDeploy + "/openrms-node.service");
+  EXPECT_NE(unit.find("Type=notify"), std::string::npos);
+  EXPECT_NE(unit.find("ExecStart=/usr/local/bin/openrms serve --config /etc/openrms/openrms.toml"),
+            std::string::npos);
+  NotifySocket notify(tmp_->path() + "/notify.sock");
+  const int port = FreeLoopbackPort();
+  BackgroundProcess node(
+      {kBin, "serve", "--config", kDeploy + "/openrms.toml", "--dir", srv_, "--store", store_,
+       "--listen", "127.0.0.1:" + std::to_string(port), "--password-file", pw_,
+       "--metrics-token-file", metrics_token_, "--monitor-interval", "0"},
+      {"NOTIFY_SOCKET=" + tmp_->path() + "/notify.sock"});
+  EXPECT_EQ(notify.Receive(), "READY=1");
+  // Ready means serving: the listener answers at once.
+  http::ClientRequest ready;
+  ready.url = "https://127.0.0.1:" + std::to_string(port) + "/readyz";
+  ready.ca_pem = ca_;
+  auto r = http::Fetch(ready);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(node.Stop(), 0);
+  EXPECT_EQ(notify.Receive(), "STOPPING=1");
+
+  const std::string bad = tmp_->path() + "/bad.toml";
+  std::ofstream(bad) << "[node]\ndir = \"" << srv_ << "\"\n[keys]\npassword = \"hunter2\"\n";
+  CommandResult refused = Run({"serve", "--config", bad});
+  EXPECT_EQ(refused.exit_code, 2);
+  EXPECT_EQ(refused.err, "error: " + bad +
+                             ": keys.password would put a secret in the configuration file: name "
+                             "a file that holds it with keys.password_file (or use the "
+                             "environment)\n");
+  CommandResult no_dir = Run({"serve", "--listen", "127.0.0.1:1"});
+  EXPECT_EQ(no_dir.err,
+            "error: no server directory: give --dir or node.dir in the --config file\n");
+}
+
 // The SLC each node certifies with: the RAC chain it hands out holds it.
 std::string ChainOf(const std::string& rac) { return ReadAll(rac); }
 
