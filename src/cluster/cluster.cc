@@ -380,7 +380,8 @@ Result<SlcSummary> ClusterService::Import(const std::string& name, std::string_v
 
 Result<SlcSummary> ClusterService::RenewOnline(const std::string& name, std::string_view password,
                                                const std::string& actor,
-                                               std::optional<std::string> token) {
+                                               std::optional<std::string> token,
+                                               std::optional<std::string> only_if_active) {
   ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
   ASSIGN_OR_RETURN(auto key, OpenKey(c, password));
   // One renewal at a time: a second one is refused before it asks the
@@ -395,6 +396,14 @@ Result<SlcSummary> ClusterService::RenewOnline(const std::string& name, std::str
     const std::string& holder;
     ~Release() { (void)store.ReleaseRenewalLease(name, holder); }
   } release{store_, name, holder};
+  if (only_if_active) {
+    ASSIGN_OR_RETURN(auto active, store_.ActiveSlc(name));
+    if (!active || active->certificate_id != *only_if_active) {
+      return Status(Code::kAlreadyUsed, "the SLC of cluster " + name +
+                                            " was renewed meanwhile (by another node or an "
+                                            "administrator): nothing to renew");
+    }
+  }
   ASSIGN_OR_RETURN(std::string request, MakeRequest(c, *key, std::move(token), std::nullopt));
   const std::string action =
       c.kind == ClusterKind::kRoot ? protocol::kEnrollSoapAction : protocol::kSubEnrollSoapAction;

@@ -128,9 +128,14 @@ class ClusterService final {
   // Sends a renewal request to the issuer and activates the answer.
   // `token` is needed only when the SLC has expired (the issuer then treats
   // the renewal as a new enrollment).
+  // With `only_if_active` (a certificate ID), the renewal goes ahead only
+  // while that SLC is still the active one once the renewal lease is held:
+  // kAlreadyUsed when another node renewed it meanwhile (the monitors of
+  // several nodes may all find renewal due at the same moment).
   Result<SlcSummary> RenewOnline(const std::string& name, std::string_view password,
                                  const std::string& actor,
-                                 std::optional<std::string> token = std::nullopt);
+                                 std::optional<std::string> token = std::nullopt,
+                                 std::optional<std::string> only_if_active = std::nullopt);
 
   // Opens the cluster key and checks that it is the key of the active SLC
   // and that the active chain still verifies to the trust anchor.

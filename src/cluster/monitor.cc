@@ -146,7 +146,10 @@ CheckOutcome ExpiryMonitor::CheckOne(const std::string& name) {
     if (report.config.next_renewal_attempt && now < *report.config.next_renewal_attempt) {
       return Status::Ok();
     }
-    auto renewed = service_.RenewOnline(name, *password_, "automatic renewal");
+    auto renewed = service_.RenewOnline(name, *password_, "automatic renewal", std::nullopt,
+                                        active->certificate_id);
+    // Another node's monitor renewed it first: the cluster is renewed once.
+    if (!renewed.ok() && renewed.status().code() == Code::kAlreadyUsed) return Status::Ok();
     if (!renewed.ok()) return renewed.status();
     out.renewed = *renewed;
     return Status::Ok();

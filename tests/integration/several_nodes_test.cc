@@ -22,6 +22,7 @@
 #include <sstream>
 #include <thread>
 
+#include "base/clock.h"
 #include "crypto/encoding.h"
 #include "http/client.h"
 #include "licensing/pfile.h"
@@ -507,6 +508,39 @@ TEST_F(SeveralNodesTest, AnImportKilledAtAnyPointLeavesExactlyOneValidActiveSlc)
   load.join();
   EXPECT_GT(ok.load(), 10);
   EXPECT_EQ(failed.load(), 0);
+}
+
+// Three monitors find renewal due at the same moment (the issuer moved the
+// window into the past): the cluster is renewed once, not once per node.
+TEST_F(SeveralNodesTest, AutomaticRenewalHappensOncePerClusterNotOncePerNode) {
+  auto db = store::OpenDatabase(store_);
+  ASSERT_TRUE(db.ok());
+  auto slcs = [&] {
+    auto rows = (*db)->Query("SELECT COUNT(*) FROM cluster_slcs WHERE cluster = 'ROOT'");
+    return rows.ok() ? (*rows)[0].Int(0) : -1;
+  };
+  const int64_t before = slcs();
+  ASSERT_EQ(Run({"cluster", "auto-renew", "on", "--dir", srv_}).exit_code, 0);
+  const Time now = SystemClock().Now();
+  CommandResult moved = Run({"enrollment", "renewal-window", "--dir", enr_, "--all", "--start",
+                             FormatIso8601(now - std::chrono::hours(2)), "--end",
+                             FormatIso8601(now - std::chrono::hours(1)), "--password-file", pw_});
+  ASSERT_EQ(moved.exit_code, 0) << moved.err;
+  std::vector<std::unique_ptr<BackgroundProcess>> monitors;
+  for (int i = 0; i < kNodes; ++i) {
+    monitors.push_back(std::make_unique<BackgroundProcess>(
+        std::vector<std::string>{kBin, "serve", "--dir", srv_, "--listen", "127.0.0.1:0",
+                                 "--password-file", pw_, "--monitor-interval", "1"}));
+  }
+  for (auto& m : monitors) ASSERT_FALSE(m->WaitForLine("server: ").empty()) << m->output();
+  for (int i = 0; i < 200 && slcs() == before; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  // Every monitor has run a few more times since.
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  EXPECT_EQ(slcs(), before + 1);
+  for (auto& m : monitors) m->Stop();
+  ASSERT_EQ(Run({"cluster", "auto-renew", "off", "--dir", srv_}).exit_code, 0);
 }
 
 }  // namespace
