@@ -7,6 +7,7 @@
 #include "base/text.h"
 #include "crypto/content_cipher.h"
 #include "crypto/encoding.h"
+#include "crypto/password_hash.h"
 #include "xrml/chain.h"
 
 namespace openrms::licensing {
@@ -211,9 +212,53 @@ Result<std::shared_ptr<crypto::PrivateKey>> LicensingService::Key(const std::str
   return shared;
 }
 
-Status LicensingService::CheckCanIssue(const std::string& cluster) {
-  // One indexed read on the hot path: the active SLC's end of validity.
+LicensingService::OpenedLicense::~OpenedLicense() { crypto::Wipe(content_key); }
+
+Result<std::shared_ptr<const LicensingService::ClusterSnapshot>> LicensingService::Snapshot(
+    const std::string& cluster) {
+  const Time now = clock_.Now();
+  std::shared_ptr<const ClusterSnapshot> old;
+  {
+    std::shared_lock lock(snapshots_mu_);
+    auto it = snapshots_.find(cluster);
+    if (it != snapshots_.end()) old = it->second;
+  }
+  if (old && now >= old->read_at && now - old->read_at < options_.cluster_refresh) {
+    counters_.clusters.hits.fetch_add(1, std::memory_order_relaxed);
+    return old;
+  }
+  counters_.clusters.misses.fetch_add(1, std::memory_order_relaxed);
+  // Two indexed reads once per bound; the chain is parsed again only when
+  // another SLC became active.
   ASSIGN_OR_RETURN(auto active, clusters_.store().ActiveSlc(cluster));
+  auto fresh = std::make_shared<ClusterSnapshot>();
+  fresh->read_at = now;
+  if (active) {
+    if (old && old->active && old->active->id == active->id) {
+      fresh->chain_status = old->chain_status;
+      fresh->slc_chain = old->slc_chain;
+    } else {
+      auto chain = xrml::ParseChain(active->chain);
+      fresh->chain_status = chain.status();
+      if (chain.ok()) {
+        fresh->slc_chain = std::make_shared<const std::vector<xrml::Document>>(std::move(*chain));
+      }
+    }
+    active->chain.clear();
+    fresh->active = std::move(active);
+  }
+  auto config = clusters_.store().Find(cluster);
+  fresh->config_status = config.status();
+  if (config.ok()) fresh->config = std::move(*config);
+  std::unique_lock lock(snapshots_mu_);
+  snapshots_[cluster] = fresh;
+  return std::shared_ptr<const ClusterSnapshot>(std::move(fresh));
+}
+
+Result<std::shared_ptr<const LicensingService::ClusterSnapshot>> LicensingService::CheckCanIssue(
+    const std::string& cluster) {
+  ASSIGN_OR_RETURN(auto snapshot, Snapshot(cluster));
+  const auto& active = snapshot->active;
   if (!active) {
     return Status(Code::kFailedPrecondition,
                   "cluster " + cluster + " has no server licensor certificate yet");
@@ -229,24 +274,20 @@ Status LicensingService::CheckCanIssue(const std::string& cluster) {
                                       " expired on " + FormatHuman(active->valid_until) +
                                       ": licensing is refused until it is renewed");
   }
-  return Status::Ok();
+  return snapshot;
 }
 
 Status LicensingService::Audit(const std::string& cluster, const std::string& user,
                                const std::string& kind, const std::string& content_id,
                                const std::string& result, const std::string& detail) {
-  auto r = db_.Execute(
-      "INSERT INTO license_audit (cluster, at, user_name, kind, content_id, result, detail) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-      {cluster, clock_.Now().time_since_epoch().count(), user, kind, content_id, result, detail});
-  return r.ok() ? Status::Ok() : r.status();
+  return audit_.Append({cluster, clock_.Now(), user, kind, content_id, result, detail});
 }
 
 Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
                                                    const accounts::Identity& who,
                                                    const PublishRequest& request,
                                                    const std::string& license_url) {
-  RETURN_IF_ERROR(CheckCanIssue(cluster));
+  ASSIGN_OR_RETURN(auto snapshot, CheckCanIssue(cluster));
   Policy policy;
   policy.owner = who.user;
   policy.content_id = NewGuid(random_);
@@ -283,7 +324,8 @@ Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
   if (policy.name.empty()) policy.name = "Protected by OpenRMS";
   if (policy.description.empty()) policy.description = "Rights set by " + who.user;
 
-  ASSIGN_OR_RETURN(cluster::ClusterConfig config, clusters_.store().Find(cluster));
+  RETURN_IF_ERROR(snapshot->config_status);
+  const cluster::ClusterConfig& config = *snapshot->config;
   ASSIGN_OR_RETURN(auto key, Key(cluster));
   const std::string content_key = crypto::RandomBytes(random_, 32);
   ASSIGN_OR_RETURN(std::string sealed_key, key->public_key().EncryptOaep(content_key));
@@ -325,14 +367,20 @@ Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
 
   RETURN_IF_ERROR(Audit(cluster, who.user, "publish", policy.content_id, "issued",
                         policy.template_id.empty() ? "custom rights" : "template " + policy.name));
+  counters_.issued_publish.fetch_add(1, std::memory_order_relaxed);
   return PublishedLicense{std::move(policy), pl_bytes, content_key};
 }
 
-Result<UseLicense> LicensingService::EndUserLicense(const std::string& cluster,
-                                                    const accounts::Identity& who,
-                                                    const EndUserLicenseRequest& request) {
-  RETURN_IF_ERROR(CheckCanIssue(cluster));
-  ASSIGN_OR_RETURN(std::string xml, DecodeLicense(request.publishing_license));
+Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService::Open(
+    const std::string& cluster, const std::string& xml) {
+  // The license's bytes decide everything it proves: once its signature
+  // held for this cluster's key, the same bytes prove the same again.
+  const std::string id = cluster + '\n' + crypto::Sha256(xml);
+  if (auto hit = opened_.Get(id)) {
+    counters_.publishing_licenses.hits.fetch_add(1, std::memory_order_relaxed);
+    return *hit;
+  }
+  counters_.publishing_licenses.misses.fetch_add(1, std::memory_order_relaxed);
   auto pl = xrml::ParseDocument(xml);
   if (!pl.ok())
     return Status(Code::kMalformed, "not a publishing license: " + pl.status().message());
@@ -363,19 +411,33 @@ Result<UseLicense> LicensingService::EndUserLicense(const std::string& cluster,
   auto sealed_policy = crypto::Base64Decode(data->text);
   if (!sealed_key || !sealed_policy)
     return Status(Code::kMalformed, "the license's key is not base64");
-  ASSIGN_OR_RETURN(std::string content_key, key->Decrypt(*sealed_key));
-  ASSIGN_OR_RETURN(std::string policy_text, crypto::GcmOpen(content_key, *sealed_policy));
+  auto opened = std::make_shared<OpenedLicense>();
+  ASSIGN_OR_RETURN(opened->content_key, key->Decrypt(*sealed_key));
+  ASSIGN_OR_RETURN(std::string policy_text, crypto::GcmOpen(opened->content_key, *sealed_policy));
   auto policy = ParseJson(policy_text);
+  crypto::Wipe(policy_text);
   if (!policy.ok()) return Status(Code::kMalformed, "the license's rights cannot be read");
   auto read = PolicyFromJson(*policy);
   if (!read.ok()) {
     return Status(Code::kMalformed,
                   "the license's rights cannot be read: " + read.status().message());
   }
+  opened->policy = std::move(*read);
+  std::shared_ptr<const OpenedLicense> shared = std::move(opened);
+  opened_.Put(id, shared);
+  return shared;
+}
+
+Result<UseLicense> LicensingService::EndUserLicense(const std::string& cluster,
+                                                    const accounts::Identity& who,
+                                                    const EndUserLicenseRequest& request) {
+  RETURN_IF_ERROR(CheckCanIssue(cluster).status());
+  ASSIGN_OR_RETURN(std::string xml, DecodeLicense(request.publishing_license));
+  ASSIGN_OR_RETURN(std::shared_ptr<const OpenedLicense> opened, Open(cluster, xml));
 
   const Time now = clock_.Now();
   UseLicense answer;
-  answer.policy = std::move(*read);
+  answer.policy = opened->policy;
   answer.issued_to = who.user;
   const Policy& p = answer.policy;
   if (p.valid_until && now >= *p.valid_until) {
@@ -394,10 +456,11 @@ Result<UseLicense> LicensingService::EndUserLicense(const std::string& cluster,
   if (p.valid_until && *p.valid_until < until) until = *p.valid_until;
   answer.access = AccessStatus::kGranted;
   answer.valid_until = until;
-  answer.content_key = std::move(content_key);
+  answer.content_key = opened->content_key;
   std::string joined;
   for (const auto& r : answer.rights) joined += (joined.empty() ? "" : ",") + r;
   RETURN_IF_ERROR(Audit(cluster, who.user, "use", p.content_id, "AccessGranted", joined));
+  counters_.issued_use.fetch_add(1, std::memory_order_relaxed);
   return answer;
 }
 
@@ -405,7 +468,9 @@ Result<std::vector<xrml::Document>> LicensingService::Certify(const std::string&
                                                               const accounts::Identity& who,
                                                               const crypto::PublicKey& user_key,
                                                               bool temporary) {
-  RETURN_IF_ERROR(CheckCanIssue(cluster));
+  ASSIGN_OR_RETURN(auto snapshot, CheckCanIssue(cluster));
+  // Read each time: an administrator's change of the RAC validity applies to
+  // the next RAC (one indexed read beside a signature).
   ASSIGN_OR_RETURN(cluster::ClusterConfig config, clusters_.store().Find(cluster));
   if (config.kind != cluster::ClusterKind::kRoot) {
     return Status(Code::kPermissionDenied,
@@ -416,8 +481,7 @@ Result<std::vector<xrml::Document>> LicensingService::Certify(const std::string&
   if (user_key.bits() < 2048) {
     return Status(Code::kUnsupported, "the user key must have 2048 bits or more");
   }
-  ASSIGN_OR_RETURN(auto active, clusters_.store().ActiveSlc(cluster));
-  ASSIGN_OR_RETURN(std::vector<xrml::Document> slc_chain, xrml::ParseChain(active->chain));
+  RETURN_IF_ERROR(snapshot->chain_status);
   ASSIGN_OR_RETURN(auto key, Key(cluster));
   const Time now = clock_.Now();
   const Time from = now - Duration(now.time_since_epoch().count() % 60);
@@ -448,8 +512,10 @@ Result<std::vector<xrml::Document>> LicensingService::Certify(const std::string&
   ASSIGN_OR_RETURN(xrml::Document rac, xrml::SignDocument(std::move(body), *key));
   RETURN_IF_ERROR(Audit(cluster, who.user, temporary ? "rac-temporary" : "rac", rac.descriptor.id,
                         "issued", "valid until " + FormatHuman(until)));
+  (temporary ? counters_.issued_rac_temporary : counters_.issued_rac)
+      .fetch_add(1, std::memory_order_relaxed);
   std::vector<xrml::Document> chain = {std::move(rac)};
-  for (auto& d : slc_chain) chain.push_back(std::move(d));
+  chain.insert(chain.end(), snapshot->slc_chain->begin(), snapshot->slc_chain->end());
   return chain;
 }
 

@@ -4,17 +4,34 @@
 // opens every content key; nothing is issued while the SLC has expired.
 // Requests and answers are typed values: the protocol's JSON is read and
 // written by node/api/my_v2_codec. Thread-safe.
+//
+// What it keeps in memory, each a copy with a bound (the store stays the
+// truth; several nodes share it):
+// - per cluster, the active SLC (its validity, its parsed chain) and the
+//   cluster's configuration, read again from the store once they are
+//   `cluster_refresh` old (2 s): an SLC renewed or imported through another
+//   node is used here within that bound;
+// - per publishing license (the SHA-256 of its bytes, per cluster), what the
+//   license itself proves once its signature held: its policy and its
+//   content key. At most `publishing_license_cache` entries, least recently
+//   used first out; a key is wiped when its entry is evicted or the cache
+//   destroyed (once no request still holds it). Whether a user holds a right,
+//   and whether the content has expired, is decided again on every request.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "accounts/accounts.h"
 #include "cluster/cluster.h"
+#include "licensing/audit.h"
+#include "licensing/lru_cache.h"
 
 namespace openrms::licensing {
 
@@ -96,6 +113,30 @@ struct UseLicense {
 
 struct LicensingOptions {
   std::string super_users_group = "SuperUsers";
+  // Where audit rows go; nullptr: one INSERT per row on the request's
+  // thread (DirectAuditTrail). Not owned; must outlive the service.
+  AuditTrail* audit = nullptr;
+  // Publishing licenses whose content key and policy are kept (0: none).
+  size_t publishing_license_cache = 4096;
+  // How old the in-memory copy of a cluster's active SLC may grow.
+  Duration cluster_refresh = std::chrono::seconds(2);
+};
+
+// Hits and misses of one cache. Relaxed atomics: read by /metrics.
+struct CacheCounters {
+  std::atomic<uint64_t> hits{0};
+  std::atomic<uint64_t> misses{0};
+};
+
+// What the service counts, for /metrics. Licenses issued: use licenses
+// that grant access, publishing licenses, RACs (standard, temporary).
+struct LicensingCounters {
+  CacheCounters publishing_licenses;  // content key and policy per license
+  CacheCounters clusters;             // the active SLC per cluster
+  std::atomic<uint64_t> issued_use{0};
+  std::atomic<uint64_t> issued_publish{0};
+  std::atomic<uint64_t> issued_rac{0};
+  std::atomic<uint64_t> issued_rac_temporary{0};
 };
 
 // An error of the REST protocol: {"Code","Message"} with an HTTP status.
@@ -114,7 +155,10 @@ class LicensingService final {
         clock_(clock),
         random_(random),
         password_(std::move(key_password)),
-        options_(std::move(options)) {}
+        options_(std::move(options)),
+        direct_audit_(db),
+        audit_(options_.audit != nullptr ? *options_.audit : direct_audit_),
+        opened_(options_.publishing_license_cache) {}
 
   static Status Migrate(store::Database& db);
 
@@ -141,9 +185,32 @@ class LicensingService final {
   // Maps a Status from the calls above to the protocol's error.
   static ProtocolError ToProtocolError(const Status& status);
 
+  const LicensingCounters& counters() const { return counters_; }
+  const AuditTrail& audit_trail() const { return audit_; }
+
+  // What a publishing license proves once its signature held.
+  struct OpenedLicense {
+    Policy policy;
+    std::string content_key;
+    ~OpenedLicense();
+  };
+  // The in-memory copy of a cluster's state (see the header comment).
+  struct ClusterSnapshot {
+    Time read_at;
+    std::optional<cluster::SlcRecord> active;  // without its chain text
+    Status chain_status;                       // of parsing the active SLC's chain
+    std::shared_ptr<const std::vector<xrml::Document>> slc_chain;
+    Status config_status;
+    std::optional<cluster::ClusterConfig> config;
+  };
+
  private:
   Result<std::shared_ptr<crypto::PrivateKey>> Key(const std::string& cluster);
-  Status CheckCanIssue(const std::string& cluster);
+  Result<std::shared_ptr<const ClusterSnapshot>> Snapshot(const std::string& cluster);
+  // The cluster's snapshot, once its active SLC allows issuing now.
+  Result<std::shared_ptr<const ClusterSnapshot>> CheckCanIssue(const std::string& cluster);
+  Result<std::shared_ptr<const OpenedLicense>> Open(const std::string& cluster,
+                                                    const std::string& xml);
   Status Audit(const std::string& cluster, const std::string& user, const std::string& kind,
                const std::string& content_id, const std::string& result, const std::string& detail);
 
@@ -153,8 +220,14 @@ class LicensingService final {
   Random& random_;
   std::string password_;
   LicensingOptions options_;
+  DirectAuditTrail direct_audit_;
+  AuditTrail& audit_;
+  LicensingCounters counters_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<crypto::PrivateKey>> keys_;
+  std::shared_mutex snapshots_mu_;
+  std::map<std::string, std::shared_ptr<const ClusterSnapshot>> snapshots_;
+  ShardedLruCache<std::shared_ptr<const OpenedLicense>> opened_;
 };
 
 // Publishing licenses travel as UTF-8 with a byte-order mark.
