@@ -375,7 +375,8 @@ Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService:
     const std::string& cluster, const std::string& xml) {
   // The license's bytes decide everything it proves: once its signature
   // held for this cluster's key, the same bytes prove the same again.
-  const std::string id = cluster + '\n' + crypto::Sha256(xml);
+  std::string digest = crypto::Sha256(xml);
+  const std::string id = cluster + '\n' + digest;
   if (auto hit = opened_.Get(id)) {
     counters_.publishing_licenses.hits.fetch_add(1, std::memory_order_relaxed);
     return *hit;
@@ -412,6 +413,7 @@ Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService:
   if (!sealed_key || !sealed_policy)
     return Status(Code::kMalformed, "the license's key is not base64");
   auto opened = std::make_shared<OpenedLicense>();
+  opened->digest = std::move(digest);
   ASSIGN_OR_RETURN(opened->content_key, key->Decrypt(*sealed_key));
   ASSIGN_OR_RETURN(std::string policy_text, crypto::GcmOpen(opened->content_key, *sealed_policy));
   auto policy = ParseJson(policy_text);
@@ -434,10 +436,26 @@ Result<UseLicense> LicensingService::EndUserLicense(const std::string& cluster,
   RETURN_IF_ERROR(CheckCanIssue(cluster).status());
   ASSIGN_OR_RETURN(std::string xml, DecodeLicense(request.publishing_license));
   ASSIGN_OR_RETURN(std::shared_ptr<const OpenedLicense> opened, Open(cluster, xml));
+  return Decide(cluster, who, *opened);
+}
 
+Result<std::optional<UseLicense>> LicensingService::EndUserLicenseOfOpened(
+    const std::string& cluster, const accounts::Identity& who, const std::string& license_digest) {
+  RETURN_IF_ERROR(CheckCanIssue(cluster).status());
+  auto hit = opened_.Get(cluster + '\n' + license_digest);
+  if (!hit) return std::optional<UseLicense>();
+  counters_.publishing_licenses.hits.fetch_add(1, std::memory_order_relaxed);
+  ASSIGN_OR_RETURN(UseLicense answer, Decide(cluster, who, **hit));
+  return std::optional<UseLicense>(std::move(answer));
+}
+
+Result<UseLicense> LicensingService::Decide(const std::string& cluster,
+                                            const accounts::Identity& who,
+                                            const OpenedLicense& opened) {
   const Time now = clock_.Now();
   UseLicense answer;
-  answer.policy = opened->policy;
+  answer.policy = opened.policy;
+  answer.license_digest = opened.digest;
   answer.issued_to = who.user;
   const Policy& p = answer.policy;
   if (p.valid_until && now >= *p.valid_until) {
@@ -456,7 +474,7 @@ Result<UseLicense> LicensingService::EndUserLicense(const std::string& cluster,
   if (p.valid_until && *p.valid_until < until) until = *p.valid_until;
   answer.access = AccessStatus::kGranted;
   answer.valid_until = until;
-  answer.content_key = opened->content_key;
+  answer.content_key = opened.content_key;
   std::string joined;
   for (const auto& r : answer.rights) joined += (joined.empty() ? "" : ",") + r;
   RETURN_IF_ERROR(Audit(cluster, who.user, "use", p.content_id, "AccessGranted", joined));

@@ -109,6 +109,9 @@ struct UseLicense {
   std::vector<std::string> rights;  // sorted; {"OWNER"} for owners and super users
   Time valid_until{};               // how long the client may cache the license
   std::string content_key;
+  // The SHA-256 of the publishing license's bytes: EndUserLicenseOfOpened
+  // takes it instead of the bytes.
+  std::string license_digest;
 };
 
 struct LicensingOptions {
@@ -170,6 +173,12 @@ class LicensingService final {
   // cluster issued. Refusals (denied, expired) are answers, not errors.
   Result<UseLicense> EndUserLicense(const std::string& cluster, const accounts::Identity& who,
                                     const EndUserLicenseRequest& request);
+  // The same, for a publishing license this service opened before, named by
+  // its UseLicense::license_digest; nullopt when it is no longer in memory
+  // (then send its bytes to EndUserLicense).
+  Result<std::optional<UseLicense>> EndUserLicenseOfOpened(const std::string& cluster,
+                                                           const accounts::Identity& who,
+                                                           const std::string& license_digest);
 
   // A rights account certificate (MS-RMPR 2.2.9.5) for `key`, issued by a
   // root cluster to a logged-on user: standard or temporary. The chain goes
@@ -190,6 +199,7 @@ class LicensingService final {
 
   // What a publishing license proves once its signature held.
   struct OpenedLicense {
+    std::string digest;  // SHA-256 of the license's bytes
     Policy policy;
     std::string content_key;
     ~OpenedLicense();
@@ -211,6 +221,9 @@ class LicensingService final {
   Result<std::shared_ptr<const ClusterSnapshot>> CheckCanIssue(const std::string& cluster);
   Result<std::shared_ptr<const OpenedLicense>> Open(const std::string& cluster,
                                                     const std::string& xml);
+  // The use license of `who` under an opened publishing license, audited.
+  Result<UseLicense> Decide(const std::string& cluster, const accounts::Identity& who,
+                            const OpenedLicense& opened);
   Status Audit(const std::string& cluster, const std::string& user, const std::string& kind,
                const std::string& content_id, const std::string& result, const std::string& detail);
 

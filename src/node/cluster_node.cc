@@ -21,8 +21,8 @@ ClusterNode::ClusterNode(ServerContext& context, MetricsAccess metrics_access)
       my_v2_(licensing_, bearer_),
       certification_(licensing_, bearer_),
       subenroll_(context.clusters(), context.database(), *context.password()),
-      metrics_(context.clusters(), std::move(metrics_access), {&requests_, &licensing_, &bearer_}) {
-}
+      metrics_(context.clusters(), std::move(metrics_access),
+               {&requests_, &licensing_, &bearer_, &my_v2_.body_cache_counters()}) {}
 
 bool ClusterNode::MayWait(const http::Request& req) {
   // The admin site renews online (an HTTPS call to the issuer, up to 30 s)

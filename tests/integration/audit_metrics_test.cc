@@ -232,6 +232,9 @@ TEST_F(AuditMetricsTest, MetricsCountRequestsLicensesCachesAndTheAuditQueue) {
   // One publishing license opened once, then from memory.
   EXPECT_EQ(at("openrms_cache_misses_total{cache=\"publishing_license\"}"), "1");
   EXPECT_EQ(at("openrms_cache_hits_total{cache=\"publishing_license\"}"), "2");
+  // The same request body twice more: its JSON and base64 are not read again.
+  EXPECT_EQ(at("openrms_cache_misses_total{cache=\"enduserlicense_body\"}"), "1");
+  EXPECT_EQ(at("openrms_cache_hits_total{cache=\"enduserlicense_body\"}"), "2");
   // Five requests carried the token (one publish, three use licenses, the
   // unknown operation): the store is asked at least once.
   auto number = [&](const std::string& key) {

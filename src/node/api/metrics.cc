@@ -195,8 +195,12 @@ std::string MetricsEndpoint::ServiceText() const {
     caches.emplace_back("publishing_license", &sources_.licensing->counters().publishing_licenses);
     caches.emplace_back("cluster_slc", &sources_.licensing->counters().clusters);
   }
-  if (sources_.bearer != nullptr)
+  if (sources_.bearer != nullptr) {
     caches.emplace_back("bearer_token", &sources_.bearer->cache_counters());
+  }
+  if (sources_.license_requests != nullptr) {
+    caches.emplace_back("enduserlicense_body", sources_.license_requests);
+  }
   if (!caches.empty()) {
     Family(out, "openrms_cache_hits_total", "counter", "Lookups answered from memory, by cache.");
     for (const auto& [name, c] : caches) {

@@ -89,6 +89,7 @@ struct MetricsSources {
   const RequestMetrics* requests = nullptr;
   const licensing::LicensingService* licensing = nullptr;
   const BearerAuth* bearer = nullptr;
+  const licensing::CacheCounters* license_requests = nullptr;  // MyV2Api's bodies
 };
 
 class MetricsEndpoint final {
