@@ -214,6 +214,35 @@ Result<std::shared_ptr<crypto::PrivateKey>> LicensingService::Key(const std::str
 
 LicensingService::OpenedLicense::~OpenedLicense() { crypto::Wipe(content_key); }
 
+void LicensingService::SplitChainFile(const std::vector<xrml::Document>& slc_chain,
+                                      std::string& head, std::string& tail) {
+  head.clear();
+  tail.clear();
+  if (slc_chain.empty()) return;
+  // The chain file of a RAC is the SLC chain's file with one more <string>
+  // in front: written once around a marker (letters only, which escaping
+  // leaves whole), each RAC's file is then its own text between the halves
+  // instead of the whole chain written again.
+  const std::string marker = "OpenRmsRightsAccountCertificateGoesHere";
+  xrml::Element root("CertificateChain");
+  root.Attr("xmlns", "urn:openrms:certificate-chain");
+  root.Add("string").Text(marker);
+  for (const auto& doc : slc_chain) root.Add("string").Text(xrml::WriteDocument(doc));
+  const std::string file =
+      "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n" + xrml::SerializePretty(root);
+  const size_t at = file.find(marker);
+  if (at == std::string::npos) return;
+  std::string h = file.substr(0, at);
+  std::string t = file.substr(at + marker.size());
+  // Only if this gives what xrml::WriteChainFile writes (checked with the
+  // SLC standing in for the RAC); otherwise every RAC's file is written whole.
+  std::vector<xrml::Document> check = {slc_chain[0]};
+  check.insert(check.end(), slc_chain.begin(), slc_chain.end());
+  if (h + XmlEscape(xrml::WriteDocument(slc_chain[0])) + t != xrml::WriteChainFile(check)) return;
+  head = std::move(h);
+  tail = std::move(t);
+}
+
 Result<std::shared_ptr<const LicensingService::ClusterSnapshot>> LicensingService::Snapshot(
     const std::string& cluster) {
   const Time now = clock_.Now();
@@ -237,11 +266,14 @@ Result<std::shared_ptr<const LicensingService::ClusterSnapshot>> LicensingServic
     if (old && old->active && old->active->id == active->id) {
       fresh->chain_status = old->chain_status;
       fresh->slc_chain = old->slc_chain;
+      fresh->chain_file_head = old->chain_file_head;
+      fresh->chain_file_tail = old->chain_file_tail;
     } else {
       auto chain = xrml::ParseChain(active->chain);
       fresh->chain_status = chain.status();
       if (chain.ok()) {
         fresh->slc_chain = std::make_shared<const std::vector<xrml::Document>>(std::move(*chain));
+        SplitChainFile(*fresh->slc_chain, fresh->chain_file_head, fresh->chain_file_tail);
       }
     }
     active->chain.clear();
@@ -486,7 +518,32 @@ Result<std::vector<xrml::Document>> LicensingService::Certify(const std::string&
                                                               const accounts::Identity& who,
                                                               const crypto::PublicKey& user_key,
                                                               bool temporary) {
-  ASSIGN_OR_RETURN(auto snapshot, CheckCanIssue(cluster));
+  std::shared_ptr<const ClusterSnapshot> snapshot;
+  ASSIGN_OR_RETURN(xrml::Document rac, IssueRac(cluster, who, user_key, temporary, snapshot));
+  std::vector<xrml::Document> chain = {std::move(rac)};
+  chain.insert(chain.end(), snapshot->slc_chain->begin(), snapshot->slc_chain->end());
+  return chain;
+}
+
+Result<std::string> LicensingService::CertifyChainFile(const std::string& cluster,
+                                                       const accounts::Identity& who,
+                                                       const crypto::PublicKey& user_key,
+                                                       bool temporary) {
+  std::shared_ptr<const ClusterSnapshot> snapshot;
+  ASSIGN_OR_RETURN(xrml::Document rac, IssueRac(cluster, who, user_key, temporary, snapshot));
+  if (snapshot->chain_file_head.empty()) {
+    std::vector<xrml::Document> chain = {std::move(rac)};
+    chain.insert(chain.end(), snapshot->slc_chain->begin(), snapshot->slc_chain->end());
+    return xrml::WriteChainFile(chain);
+  }
+  return snapshot->chain_file_head + XmlEscape(xrml::WriteDocument(rac)) +
+         snapshot->chain_file_tail;
+}
+
+Result<xrml::Document> LicensingService::IssueRac(
+    const std::string& cluster, const accounts::Identity& who, const crypto::PublicKey& user_key,
+    bool temporary, std::shared_ptr<const ClusterSnapshot>& snapshot) {
+  ASSIGN_OR_RETURN(snapshot, CheckCanIssue(cluster));
   // Read each time: an administrator's change of the RAC validity applies to
   // the next RAC (one indexed read beside a signature).
   ASSIGN_OR_RETURN(cluster::ClusterConfig config, clusters_.store().Find(cluster));
@@ -532,9 +589,7 @@ Result<std::vector<xrml::Document>> LicensingService::Certify(const std::string&
                         "issued", "valid until " + FormatHuman(until)));
   (temporary ? counters_.issued_rac_temporary : counters_.issued_rac)
       .fetch_add(1, std::memory_order_relaxed);
-  std::vector<xrml::Document> chain = {std::move(rac)};
-  chain.insert(chain.end(), snapshot->slc_chain->begin(), snapshot->slc_chain->end());
-  return chain;
+  return rac;
 }
 
 Result<std::vector<Template>> LicensingService::ListTemplates() {

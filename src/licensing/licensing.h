@@ -186,6 +186,10 @@ class LicensingService final {
   Result<std::vector<xrml::Document>> Certify(const std::string& cluster,
                                               const accounts::Identity& who,
                                               const crypto::PublicKey& key, bool temporary);
+  // The same RAC and chain as a chain file (xrml::WriteChainFile), written
+  // from the SLC chain's file kept in memory.
+  Result<std::string> CertifyChainFile(const std::string& cluster, const accounts::Identity& who,
+                                       const crypto::PublicKey& key, bool temporary);
 
   Result<std::vector<Template>> ListTemplates();
   Result<Template> AddTemplate(Template t);
@@ -210,6 +214,10 @@ class LicensingService final {
     std::optional<cluster::SlcRecord> active;  // without its chain text
     Status chain_status;                       // of parsing the active SLC's chain
     std::shared_ptr<const std::vector<xrml::Document>> slc_chain;
+    // The chain file of a RAC before and after the RAC's own text (empty
+    // when it could not be made: then the file is written whole).
+    std::string chain_file_head;
+    std::string chain_file_tail;
     Status config_status;
     std::optional<cluster::ClusterConfig> config;
   };
@@ -219,6 +227,11 @@ class LicensingService final {
   Result<std::shared_ptr<const ClusterSnapshot>> Snapshot(const std::string& cluster);
   // The cluster's snapshot, once its active SLC allows issuing now.
   Result<std::shared_ptr<const ClusterSnapshot>> CheckCanIssue(const std::string& cluster);
+  Result<xrml::Document> IssueRac(const std::string& cluster, const accounts::Identity& who,
+                                  const crypto::PublicKey& user_key, bool temporary,
+                                  std::shared_ptr<const ClusterSnapshot>& snapshot);
+  static void SplitChainFile(const std::vector<xrml::Document>& slc_chain, std::string& head,
+                             std::string& tail);
   Result<std::shared_ptr<const OpenedLicense>> Open(const std::string& cluster,
                                                     const std::string& xml);
   // The use license of `who` under an opened publishing license, audited.
