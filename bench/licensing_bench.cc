@@ -3,8 +3,11 @@
 // A publishing license costs one RSA-2048 signature (plus a public-key
 // encryption); a use license one RSA-2048 decryption. These benchmarks time
 // those raw operations and the whole in-process Publish / EndUserLicense on
-// a real provisioned cluster (SQLite store), so their ratio shows the
-// overhead. Run: build/bench/licensing_bench --benchmark_repetitions=5
+// a real provisioned cluster (SQLite store, audit rows in batches as a node
+// writes them), so their ratio shows the overhead. EndUserLicense sends one
+// publishing license again and again (cached after the first);
+// EndUserLicenseFirstTime opens it every time (no cache). Run: build/bench/licensing_bench
+// --benchmark_repetitions=5
 //   --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <unistd.h>
@@ -66,8 +69,15 @@ struct World {
     r.token = *enroll->NewToken({"bench", "local"});
     auto provisioned = clusters->Provision(r, kPassword);
     if (!provisioned.ok()) std::abort();
-    licensing = std::make_unique<licensing::LicensingService>(*clusters, *db, DefaultClock(),
-                                                              crypto::SystemRandom(), kPassword);
+    // As a node has it: audit rows in batches off the request's thread.
+    audit = std::make_unique<licensing::BatchedAuditTrail>(*db);
+    licensing = std::make_unique<licensing::LicensingService>(
+        *clusters, *db, DefaultClock(), crypto::SystemRandom(), kPassword,
+        licensing::LicensingOptions{.audit = audit.get()});
+    // Every publishing license as if seen for the first time.
+    uncached = std::make_unique<licensing::LicensingService>(
+        *clusters, *db, DefaultClock(), crypto::SystemRandom(), kPassword,
+        licensing::LicensingOptions{.audit = audit.get(), .publishing_license_cache = 0});
   }
   ~World() { std::filesystem::remove_all(dir); }
 
@@ -77,7 +87,9 @@ struct World {
   std::unique_ptr<InProcessIssuer> transport;
   std::unique_ptr<cluster::ClusterStore> store;
   std::unique_ptr<cluster::ClusterService> clusters;
+  std::unique_ptr<licensing::BatchedAuditTrail> audit;
   std::unique_ptr<licensing::LicensingService> licensing;
+  std::unique_ptr<licensing::LicensingService> uncached;
 };
 
 World& TheWorld() {
@@ -123,7 +135,7 @@ void BM_Publish(benchmark::State& state) {
 }
 BENCHMARK(BM_Publish)->UseRealTime();
 
-void BM_EndUserLicense(benchmark::State& state) {
+void EndUserLicense(benchmark::State& state, licensing::LicensingService& service) {
   World& w = TheWorld();
   auto pl =
       w.licensing->Publish("BENCH", {"alice", {}, "local"}, PublishRequest(), "https://x/my/v2");
@@ -134,11 +146,21 @@ void BM_EndUserLicense(benchmark::State& state) {
   const licensing::EndUserLicenseRequest request{pl->publishing_license};
   const accounts::Identity bob{"bob", {}, "local"};
   for (auto _ : state) {
-    auto ul = w.licensing->EndUserLicense("BENCH", bob, request);
+    auto ul = service.EndUserLicense("BENCH", bob, request);
     if (!ul.ok()) state.SkipWithError(ul.status().ToString().c_str());
   }
 }
+
+// The same publishing license again and again: opened once, then from the
+// cache (what a node does for content it has seen before).
+void BM_EndUserLicense(benchmark::State& state) { EndUserLicense(state, *TheWorld().licensing); }
 BENCHMARK(BM_EndUserLicense)->UseRealTime();
+
+// No cache: every request parses, verifies and decrypts (first time).
+void BM_EndUserLicenseFirstTime(benchmark::State& state) {
+  EndUserLicense(state, *TheWorld().uncached);
+}
+BENCHMARK(BM_EndUserLicenseFirstTime)->UseRealTime();
 
 }  // namespace
 }  // namespace openrms

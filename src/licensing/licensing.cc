@@ -7,6 +7,7 @@
 #include "base/text.h"
 #include "crypto/content_cipher.h"
 #include "crypto/encoding.h"
+#include "crypto/password_hash.h"
 #include "xrml/chain.h"
 
 namespace openrms::licensing {
@@ -211,9 +212,85 @@ Result<std::shared_ptr<crypto::PrivateKey>> LicensingService::Key(const std::str
   return shared;
 }
 
-Status LicensingService::CheckCanIssue(const std::string& cluster) {
-  // One indexed read on the hot path: the active SLC's end of validity.
+LicensingService::OpenedLicense::~OpenedLicense() { crypto::Wipe(content_key); }
+
+void LicensingService::SplitChainFile(const std::vector<xrml::Document>& slc_chain,
+                                      std::string& head, std::string& tail) {
+  head.clear();
+  tail.clear();
+  if (slc_chain.empty()) return;
+  // The chain file of a RAC is the SLC chain's file with one more <string>
+  // in front: written once around a marker (letters only, which escaping
+  // leaves whole), each RAC's file is then its own text between the halves
+  // instead of the whole chain written again.
+  const std::string marker = "OpenRmsRightsAccountCertificateGoesHere";
+  xrml::Element root("CertificateChain");
+  root.Attr("xmlns", "urn:openrms:certificate-chain");
+  root.Add("string").Text(marker);
+  for (const auto& doc : slc_chain) root.Add("string").Text(xrml::WriteDocument(doc));
+  const std::string file =
+      "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n" + xrml::SerializePretty(root);
+  const size_t at = file.find(marker);
+  if (at == std::string::npos) return;
+  std::string h = file.substr(0, at);
+  std::string t = file.substr(at + marker.size());
+  // Only if this gives what xrml::WriteChainFile writes (checked with the
+  // SLC standing in for the RAC); otherwise every RAC's file is written whole.
+  std::vector<xrml::Document> check = {slc_chain[0]};
+  check.insert(check.end(), slc_chain.begin(), slc_chain.end());
+  if (h + XmlEscape(xrml::WriteDocument(slc_chain[0])) + t != xrml::WriteChainFile(check)) return;
+  head = std::move(h);
+  tail = std::move(t);
+}
+
+Result<std::shared_ptr<const LicensingService::ClusterSnapshot>> LicensingService::Snapshot(
+    const std::string& cluster) {
+  const Time now = clock_.Now();
+  std::shared_ptr<const ClusterSnapshot> old;
+  {
+    std::shared_lock lock(snapshots_mu_);
+    auto it = snapshots_.find(cluster);
+    if (it != snapshots_.end()) old = it->second;
+  }
+  if (old && now >= old->read_at && now - old->read_at < options_.cluster_refresh) {
+    counters_.clusters.hits.fetch_add(1, std::memory_order_relaxed);
+    return old;
+  }
+  counters_.clusters.misses.fetch_add(1, std::memory_order_relaxed);
+  // Two indexed reads once per bound; the chain is parsed again only when
+  // another SLC became active.
   ASSIGN_OR_RETURN(auto active, clusters_.store().ActiveSlc(cluster));
+  auto fresh = std::make_shared<ClusterSnapshot>();
+  fresh->read_at = now;
+  if (active) {
+    if (old && old->active && old->active->id == active->id) {
+      fresh->chain_status = old->chain_status;
+      fresh->slc_chain = old->slc_chain;
+      fresh->chain_file_head = old->chain_file_head;
+      fresh->chain_file_tail = old->chain_file_tail;
+    } else {
+      auto chain = xrml::ParseChain(active->chain);
+      fresh->chain_status = chain.status();
+      if (chain.ok()) {
+        fresh->slc_chain = std::make_shared<const std::vector<xrml::Document>>(std::move(*chain));
+        SplitChainFile(*fresh->slc_chain, fresh->chain_file_head, fresh->chain_file_tail);
+      }
+    }
+    active->chain.clear();
+    fresh->active = std::move(active);
+  }
+  auto config = clusters_.store().Find(cluster);
+  fresh->config_status = config.status();
+  if (config.ok()) fresh->config = std::move(*config);
+  std::unique_lock lock(snapshots_mu_);
+  snapshots_[cluster] = fresh;
+  return std::shared_ptr<const ClusterSnapshot>(std::move(fresh));
+}
+
+Result<std::shared_ptr<const LicensingService::ClusterSnapshot>> LicensingService::CheckCanIssue(
+    const std::string& cluster) {
+  ASSIGN_OR_RETURN(auto snapshot, Snapshot(cluster));
+  const auto& active = snapshot->active;
   if (!active) {
     return Status(Code::kFailedPrecondition,
                   "cluster " + cluster + " has no server licensor certificate yet");
@@ -229,24 +306,20 @@ Status LicensingService::CheckCanIssue(const std::string& cluster) {
                                       " expired on " + FormatHuman(active->valid_until) +
                                       ": licensing is refused until it is renewed");
   }
-  return Status::Ok();
+  return snapshot;
 }
 
 Status LicensingService::Audit(const std::string& cluster, const std::string& user,
                                const std::string& kind, const std::string& content_id,
                                const std::string& result, const std::string& detail) {
-  auto r = db_.Execute(
-      "INSERT INTO license_audit (cluster, at, user_name, kind, content_id, result, detail) "
-      "VALUES ($1, $2, $3, $4, $5, $6, $7)",
-      {cluster, clock_.Now().time_since_epoch().count(), user, kind, content_id, result, detail});
-  return r.ok() ? Status::Ok() : r.status();
+  return audit_.Append({cluster, clock_.Now(), user, kind, content_id, result, detail});
 }
 
 Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
                                                    const accounts::Identity& who,
                                                    const PublishRequest& request,
                                                    const std::string& license_url) {
-  RETURN_IF_ERROR(CheckCanIssue(cluster));
+  ASSIGN_OR_RETURN(auto snapshot, CheckCanIssue(cluster));
   Policy policy;
   policy.owner = who.user;
   policy.content_id = NewGuid(random_);
@@ -283,7 +356,8 @@ Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
   if (policy.name.empty()) policy.name = "Protected by OpenRMS";
   if (policy.description.empty()) policy.description = "Rights set by " + who.user;
 
-  ASSIGN_OR_RETURN(cluster::ClusterConfig config, clusters_.store().Find(cluster));
+  RETURN_IF_ERROR(snapshot->config_status);
+  const cluster::ClusterConfig& config = *snapshot->config;
   ASSIGN_OR_RETURN(auto key, Key(cluster));
   const std::string content_key = crypto::RandomBytes(random_, 32);
   ASSIGN_OR_RETURN(std::string sealed_key, key->public_key().EncryptOaep(content_key));
@@ -325,14 +399,21 @@ Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
 
   RETURN_IF_ERROR(Audit(cluster, who.user, "publish", policy.content_id, "issued",
                         policy.template_id.empty() ? "custom rights" : "template " + policy.name));
+  counters_.issued_publish.fetch_add(1, std::memory_order_relaxed);
   return PublishedLicense{std::move(policy), pl_bytes, content_key};
 }
 
-Result<UseLicense> LicensingService::EndUserLicense(const std::string& cluster,
-                                                    const accounts::Identity& who,
-                                                    const EndUserLicenseRequest& request) {
-  RETURN_IF_ERROR(CheckCanIssue(cluster));
-  ASSIGN_OR_RETURN(std::string xml, DecodeLicense(request.publishing_license));
+Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService::Open(
+    const std::string& cluster, const std::string& xml) {
+  // The license's bytes decide everything it proves: once its signature
+  // held for this cluster's key, the same bytes prove the same again.
+  std::string digest = crypto::Sha256(xml);
+  const std::string id = cluster + '\n' + digest;
+  if (auto hit = opened_.Get(id)) {
+    counters_.publishing_licenses.hits.fetch_add(1, std::memory_order_relaxed);
+    return *hit;
+  }
+  counters_.publishing_licenses.misses.fetch_add(1, std::memory_order_relaxed);
   auto pl = xrml::ParseDocument(xml);
   if (!pl.ok())
     return Status(Code::kMalformed, "not a publishing license: " + pl.status().message());
@@ -363,19 +444,50 @@ Result<UseLicense> LicensingService::EndUserLicense(const std::string& cluster,
   auto sealed_policy = crypto::Base64Decode(data->text);
   if (!sealed_key || !sealed_policy)
     return Status(Code::kMalformed, "the license's key is not base64");
-  ASSIGN_OR_RETURN(std::string content_key, key->Decrypt(*sealed_key));
-  ASSIGN_OR_RETURN(std::string policy_text, crypto::GcmOpen(content_key, *sealed_policy));
+  auto opened = std::make_shared<OpenedLicense>();
+  opened->digest = std::move(digest);
+  ASSIGN_OR_RETURN(opened->content_key, key->Decrypt(*sealed_key));
+  ASSIGN_OR_RETURN(std::string policy_text, crypto::GcmOpen(opened->content_key, *sealed_policy));
   auto policy = ParseJson(policy_text);
+  crypto::Wipe(policy_text);
   if (!policy.ok()) return Status(Code::kMalformed, "the license's rights cannot be read");
   auto read = PolicyFromJson(*policy);
   if (!read.ok()) {
     return Status(Code::kMalformed,
                   "the license's rights cannot be read: " + read.status().message());
   }
+  opened->policy = std::move(*read);
+  std::shared_ptr<const OpenedLicense> shared = std::move(opened);
+  opened_.Put(id, shared);
+  return shared;
+}
 
+Result<UseLicense> LicensingService::EndUserLicense(const std::string& cluster,
+                                                    const accounts::Identity& who,
+                                                    const EndUserLicenseRequest& request) {
+  RETURN_IF_ERROR(CheckCanIssue(cluster).status());
+  ASSIGN_OR_RETURN(std::string xml, DecodeLicense(request.publishing_license));
+  ASSIGN_OR_RETURN(std::shared_ptr<const OpenedLicense> opened, Open(cluster, xml));
+  return Decide(cluster, who, *opened);
+}
+
+Result<std::optional<UseLicense>> LicensingService::EndUserLicenseOfOpened(
+    const std::string& cluster, const accounts::Identity& who, const std::string& license_digest) {
+  RETURN_IF_ERROR(CheckCanIssue(cluster).status());
+  auto hit = opened_.Get(cluster + '\n' + license_digest);
+  if (!hit) return std::optional<UseLicense>();
+  counters_.publishing_licenses.hits.fetch_add(1, std::memory_order_relaxed);
+  ASSIGN_OR_RETURN(UseLicense answer, Decide(cluster, who, **hit));
+  return std::optional<UseLicense>(std::move(answer));
+}
+
+Result<UseLicense> LicensingService::Decide(const std::string& cluster,
+                                            const accounts::Identity& who,
+                                            const OpenedLicense& opened) {
   const Time now = clock_.Now();
   UseLicense answer;
-  answer.policy = std::move(*read);
+  answer.policy = opened.policy;
+  answer.license_digest = opened.digest;
   answer.issued_to = who.user;
   const Policy& p = answer.policy;
   if (p.valid_until && now >= *p.valid_until) {
@@ -394,10 +506,11 @@ Result<UseLicense> LicensingService::EndUserLicense(const std::string& cluster,
   if (p.valid_until && *p.valid_until < until) until = *p.valid_until;
   answer.access = AccessStatus::kGranted;
   answer.valid_until = until;
-  answer.content_key = std::move(content_key);
+  answer.content_key = opened.content_key;
   std::string joined;
   for (const auto& r : answer.rights) joined += (joined.empty() ? "" : ",") + r;
   RETURN_IF_ERROR(Audit(cluster, who.user, "use", p.content_id, "AccessGranted", joined));
+  counters_.issued_use.fetch_add(1, std::memory_order_relaxed);
   return answer;
 }
 
@@ -405,7 +518,34 @@ Result<std::vector<xrml::Document>> LicensingService::Certify(const std::string&
                                                               const accounts::Identity& who,
                                                               const crypto::PublicKey& user_key,
                                                               bool temporary) {
-  RETURN_IF_ERROR(CheckCanIssue(cluster));
+  std::shared_ptr<const ClusterSnapshot> snapshot;
+  ASSIGN_OR_RETURN(xrml::Document rac, IssueRac(cluster, who, user_key, temporary, snapshot));
+  std::vector<xrml::Document> chain = {std::move(rac)};
+  chain.insert(chain.end(), snapshot->slc_chain->begin(), snapshot->slc_chain->end());
+  return chain;
+}
+
+Result<std::string> LicensingService::CertifyChainFile(const std::string& cluster,
+                                                       const accounts::Identity& who,
+                                                       const crypto::PublicKey& user_key,
+                                                       bool temporary) {
+  std::shared_ptr<const ClusterSnapshot> snapshot;
+  ASSIGN_OR_RETURN(xrml::Document rac, IssueRac(cluster, who, user_key, temporary, snapshot));
+  if (snapshot->chain_file_head.empty()) {
+    std::vector<xrml::Document> chain = {std::move(rac)};
+    chain.insert(chain.end(), snapshot->slc_chain->begin(), snapshot->slc_chain->end());
+    return xrml::WriteChainFile(chain);
+  }
+  return snapshot->chain_file_head + XmlEscape(xrml::WriteDocument(rac)) +
+         snapshot->chain_file_tail;
+}
+
+Result<xrml::Document> LicensingService::IssueRac(
+    const std::string& cluster, const accounts::Identity& who, const crypto::PublicKey& user_key,
+    bool temporary, std::shared_ptr<const ClusterSnapshot>& snapshot) {
+  ASSIGN_OR_RETURN(snapshot, CheckCanIssue(cluster));
+  // Read each time: an administrator's change of the RAC validity applies to
+  // the next RAC (one indexed read beside a signature).
   ASSIGN_OR_RETURN(cluster::ClusterConfig config, clusters_.store().Find(cluster));
   if (config.kind != cluster::ClusterKind::kRoot) {
     return Status(Code::kPermissionDenied,
@@ -416,8 +556,7 @@ Result<std::vector<xrml::Document>> LicensingService::Certify(const std::string&
   if (user_key.bits() < 2048) {
     return Status(Code::kUnsupported, "the user key must have 2048 bits or more");
   }
-  ASSIGN_OR_RETURN(auto active, clusters_.store().ActiveSlc(cluster));
-  ASSIGN_OR_RETURN(std::vector<xrml::Document> slc_chain, xrml::ParseChain(active->chain));
+  RETURN_IF_ERROR(snapshot->chain_status);
   ASSIGN_OR_RETURN(auto key, Key(cluster));
   const Time now = clock_.Now();
   const Time from = now - Duration(now.time_since_epoch().count() % 60);
@@ -448,9 +587,9 @@ Result<std::vector<xrml::Document>> LicensingService::Certify(const std::string&
   ASSIGN_OR_RETURN(xrml::Document rac, xrml::SignDocument(std::move(body), *key));
   RETURN_IF_ERROR(Audit(cluster, who.user, temporary ? "rac-temporary" : "rac", rac.descriptor.id,
                         "issued", "valid until " + FormatHuman(until)));
-  std::vector<xrml::Document> chain = {std::move(rac)};
-  for (auto& d : slc_chain) chain.push_back(std::move(d));
-  return chain;
+  (temporary ? counters_.issued_rac_temporary : counters_.issued_rac)
+      .fetch_add(1, std::memory_order_relaxed);
+  return rac;
 }
 
 Result<std::vector<Template>> LicensingService::ListTemplates() {

@@ -4,17 +4,34 @@
 // opens every content key; nothing is issued while the SLC has expired.
 // Requests and answers are typed values: the protocol's JSON is read and
 // written by node/api/my_v2_codec. Thread-safe.
+//
+// What it keeps in memory, each a copy with a bound (the store stays the
+// truth; several nodes share it):
+// - per cluster, the active SLC (its validity, its parsed chain) and the
+//   cluster's configuration, read again from the store once they are
+//   `cluster_refresh` old (2 s): an SLC renewed or imported through another
+//   node is used here within that bound;
+// - per publishing license (the SHA-256 of its bytes, per cluster), what the
+//   license itself proves once its signature held: its policy and its
+//   content key. At most `publishing_license_cache` entries, least recently
+//   used first out; a key is wiped when its entry is evicted or the cache
+//   destroyed (once no request still holds it). Whether a user holds a right,
+//   and whether the content has expired, is decided again on every request.
 #pragma once
 
+#include <atomic>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <shared_mutex>
 #include <string>
 #include <vector>
 
 #include "accounts/accounts.h"
 #include "cluster/cluster.h"
+#include "licensing/audit.h"
+#include "licensing/lru_cache.h"
 
 namespace openrms::licensing {
 
@@ -92,10 +109,37 @@ struct UseLicense {
   std::vector<std::string> rights;  // sorted; {"OWNER"} for owners and super users
   Time valid_until{};               // how long the client may cache the license
   std::string content_key;
+  // The SHA-256 of the publishing license's bytes: EndUserLicenseOfOpened
+  // takes it instead of the bytes.
+  std::string license_digest;
 };
 
 struct LicensingOptions {
   std::string super_users_group = "SuperUsers";
+  // Where audit rows go; nullptr: one INSERT per row on the request's
+  // thread (DirectAuditTrail). Not owned; must outlive the service.
+  AuditTrail* audit = nullptr;
+  // Publishing licenses whose content key and policy are kept (0: none).
+  size_t publishing_license_cache = 4096;
+  // How old the in-memory copy of a cluster's active SLC may grow.
+  Duration cluster_refresh = std::chrono::seconds(2);
+};
+
+// Hits and misses of one cache. Relaxed atomics: read by /metrics.
+struct CacheCounters {
+  std::atomic<uint64_t> hits{0};
+  std::atomic<uint64_t> misses{0};
+};
+
+// What the service counts, for /metrics. Licenses issued: use licenses
+// that grant access, publishing licenses, RACs (standard, temporary).
+struct LicensingCounters {
+  CacheCounters publishing_licenses;  // content key and policy per license
+  CacheCounters clusters;             // the active SLC per cluster
+  std::atomic<uint64_t> issued_use{0};
+  std::atomic<uint64_t> issued_publish{0};
+  std::atomic<uint64_t> issued_rac{0};
+  std::atomic<uint64_t> issued_rac_temporary{0};
 };
 
 // An error of the REST protocol: {"Code","Message"} with an HTTP status.
@@ -114,7 +158,10 @@ class LicensingService final {
         clock_(clock),
         random_(random),
         password_(std::move(key_password)),
-        options_(std::move(options)) {}
+        options_(std::move(options)),
+        direct_audit_(db),
+        audit_(options_.audit != nullptr ? *options_.audit : direct_audit_),
+        opened_(options_.publishing_license_cache) {}
 
   static Status Migrate(store::Database& db);
 
@@ -126,6 +173,12 @@ class LicensingService final {
   // cluster issued. Refusals (denied, expired) are answers, not errors.
   Result<UseLicense> EndUserLicense(const std::string& cluster, const accounts::Identity& who,
                                     const EndUserLicenseRequest& request);
+  // The same, for a publishing license this service opened before, named by
+  // its UseLicense::license_digest; nullopt when it is no longer in memory
+  // (then send its bytes to EndUserLicense).
+  Result<std::optional<UseLicense>> EndUserLicenseOfOpened(const std::string& cluster,
+                                                           const accounts::Identity& who,
+                                                           const std::string& license_digest);
 
   // A rights account certificate (MS-RMPR 2.2.9.5) for `key`, issued by a
   // root cluster to a logged-on user: standard or temporary. The chain goes
@@ -133,6 +186,10 @@ class LicensingService final {
   Result<std::vector<xrml::Document>> Certify(const std::string& cluster,
                                               const accounts::Identity& who,
                                               const crypto::PublicKey& key, bool temporary);
+  // The same RAC and chain as a chain file (xrml::WriteChainFile), written
+  // from the SLC chain's file kept in memory.
+  Result<std::string> CertifyChainFile(const std::string& cluster, const accounts::Identity& who,
+                                       const crypto::PublicKey& key, bool temporary);
 
   Result<std::vector<Template>> ListTemplates();
   Result<Template> AddTemplate(Template t);
@@ -141,9 +198,45 @@ class LicensingService final {
   // Maps a Status from the calls above to the protocol's error.
   static ProtocolError ToProtocolError(const Status& status);
 
+  const LicensingCounters& counters() const { return counters_; }
+  const AuditTrail& audit_trail() const { return audit_; }
+
+  // What a publishing license proves once its signature held.
+  struct OpenedLicense {
+    std::string digest;  // SHA-256 of the license's bytes
+    Policy policy;
+    std::string content_key;
+    ~OpenedLicense();
+  };
+  // The in-memory copy of a cluster's state (see the header comment).
+  struct ClusterSnapshot {
+    Time read_at;
+    std::optional<cluster::SlcRecord> active;  // without its chain text
+    Status chain_status;                       // of parsing the active SLC's chain
+    std::shared_ptr<const std::vector<xrml::Document>> slc_chain;
+    // The chain file of a RAC before and after the RAC's own text (empty
+    // when it could not be made: then the file is written whole).
+    std::string chain_file_head;
+    std::string chain_file_tail;
+    Status config_status;
+    std::optional<cluster::ClusterConfig> config;
+  };
+
  private:
   Result<std::shared_ptr<crypto::PrivateKey>> Key(const std::string& cluster);
-  Status CheckCanIssue(const std::string& cluster);
+  Result<std::shared_ptr<const ClusterSnapshot>> Snapshot(const std::string& cluster);
+  // The cluster's snapshot, once its active SLC allows issuing now.
+  Result<std::shared_ptr<const ClusterSnapshot>> CheckCanIssue(const std::string& cluster);
+  Result<xrml::Document> IssueRac(const std::string& cluster, const accounts::Identity& who,
+                                  const crypto::PublicKey& user_key, bool temporary,
+                                  std::shared_ptr<const ClusterSnapshot>& snapshot);
+  static void SplitChainFile(const std::vector<xrml::Document>& slc_chain, std::string& head,
+                             std::string& tail);
+  Result<std::shared_ptr<const OpenedLicense>> Open(const std::string& cluster,
+                                                    const std::string& xml);
+  // The use license of `who` under an opened publishing license, audited.
+  Result<UseLicense> Decide(const std::string& cluster, const accounts::Identity& who,
+                            const OpenedLicense& opened);
   Status Audit(const std::string& cluster, const std::string& user, const std::string& kind,
                const std::string& content_id, const std::string& result, const std::string& detail);
 
@@ -153,8 +246,14 @@ class LicensingService final {
   Random& random_;
   std::string password_;
   LicensingOptions options_;
+  DirectAuditTrail direct_audit_;
+  AuditTrail& audit_;
+  LicensingCounters counters_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<crypto::PrivateKey>> keys_;
+  std::shared_mutex snapshots_mu_;
+  std::map<std::string, std::shared_ptr<const ClusterSnapshot>> snapshots_;
+  ShardedLruCache<std::shared_ptr<const OpenedLicense>> opened_;
 };
 
 // Publishing licenses travel as UTF-8 with a byte-order mark.

@@ -1,5 +1,7 @@
 #include "node/cluster_node.h"
 
+#include <malloc.h>
+
 #include "base/clock.h"
 #include "cluster/monitor.h"
 #include "crypto/encoding.h"
@@ -12,14 +14,16 @@ namespace openrms::node {
 
 ClusterNode::ClusterNode(ServerContext& context, MetricsAccess metrics_access)
     : context_(context),
+      audit_(context.database()),
       licensing_(context.clusters(), context.database(), DefaultClock(), crypto::SystemRandom(),
-                 *context.password()),
+                 *context.password(), {.audit = &audit_}),
       bearer_(context.bearer_tokens(), url_),
       token_(context.logon(), context.bearer_tokens()),
       my_v2_(licensing_, bearer_),
       certification_(licensing_, bearer_),
       subenroll_(context.clusters(), context.database(), *context.password()),
-      metrics_(context.clusters(), std::move(metrics_access)) {}
+      metrics_(context.clusters(), std::move(metrics_access),
+               {&requests_, &licensing_, &bearer_, &my_v2_.body_cache_counters()}) {}
 
 bool ClusterNode::MayWait(const http::Request& req) {
   // The admin site renews online (an HTTPS call to the issuer, up to 30 s)
@@ -53,6 +57,13 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ServerContext& context,
   if (const int interval = options.monitor_interval_seconds; interval > 0) {
     node->monitor_ = std::thread([self, interval] { self->MonitorLoop(interval); });
   }
+  // Keys were unsealed with scrypt (32 MiB a time), and glibc keeps such
+  // freed blocks in its heap (its mmap threshold grows to their size): half
+  // the idle RSS. From here on big blocks are mapped on their own, and the
+  // heap is trimmed once.
+  mallopt(M_MMAP_THRESHOLD, 1 << 20);
+  mallopt(M_TRIM_THRESHOLD, 1 << 20);
+  malloc_trim(0);
   return node;
 }
 
@@ -63,6 +74,7 @@ void ClusterNode::Stop() {
   monitor_cv_.notify_all();
   if (monitor_.joinable()) monitor_.join();
   if (server_) server_->Stop();
+  audit_.Stop();  // every queued audit row reaches the store
 }
 
 void ClusterNode::MonitorLoop(int interval_seconds) {
@@ -96,6 +108,13 @@ std::vector<ClusterNode::Route> ClusterNode::Routes(bool fresh) {
 }
 
 http::Response ClusterNode::Handle(const http::Request& req) {
+  const auto start = std::chrono::steady_clock::now();
+  http::Response r = Dispatch(req);
+  requests_.Record(api::RouteOf(req.path), r.status, std::chrono::steady_clock::now() - start);
+  return r;
+}
+
+http::Response ClusterNode::Dispatch(const http::Request& req) {
   if (req.path == "/metrics" && req.method == "GET") return metrics_.Handle(req);
   if (req.path == "/healthz") {
     if (req.method != "GET" && req.method != "HEAD") {

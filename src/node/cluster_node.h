@@ -46,7 +46,7 @@ class ClusterNode final {
   std::string url() const { return url_; }
   void Stop();
 
-  // The route table.
+  // The route table, counted in /metrics.
   http::Response Handle(const http::Request& request);
   // Whether a request may wait on something outside the process (the
   // network, a directory) or on a memory-hard hash: such requests run on
@@ -55,6 +55,7 @@ class ClusterNode final {
 
  private:
   ClusterNode(ServerContext& context, MetricsAccess metrics_access);
+  http::Response Dispatch(const http::Request& request);
   void MonitorLoop(int interval_seconds);
   // Where each cluster is served: the path of its service URL.
   struct Route {
@@ -66,13 +67,15 @@ class ClusterNode final {
   std::vector<Route> Routes(bool fresh);
 
   ServerContext& context_;
-  std::string url_;  // set once the listener is up
+  std::string url_;                     // set once the listener is up
+  licensing::BatchedAuditTrail audit_;  // written out by Stop
   licensing::LicensingService licensing_;
   api::BearerAuth bearer_;
   api::TokenEndpoint token_;
   api::MyV2Api my_v2_;
   api::CertificationApi certification_;
   api::SubEnrollApi subenroll_;
+  api::RequestMetrics requests_;
   api::MetricsEndpoint metrics_;
   std::unique_ptr<sites::AdminSite> admin_;
   std::unique_ptr<http::Server> server_;

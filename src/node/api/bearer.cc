@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
+#include "crypto/keys.h"
 #include "licensing/licensing.h"
 
 namespace openrms::node::api {
@@ -21,8 +22,24 @@ http::Response ProtocolErrorResponse(const Status& status) {
 std::optional<accounts::Session> BearerAuth::SessionOf(const http::Request& req) const {
   const auto auth = req.Header("authorization");
   if (!auth || auth->rfind("Bearer ", 0) != 0) return std::nullopt;
-  auto found = tokens_.Find(auth->substr(7));
-  return found.ok() ? *found : std::nullopt;
+  const std::string token = auth->substr(7);
+  if (token.empty() || token.size() > 256) return std::nullopt;
+  const std::string id = crypto::Sha256(token);
+  const Time now = clock_.Now();
+  if (auto hit = cache_.Get(id)) {
+    const Checked& c = **hit;
+    if (now >= c.checked_at && now - c.checked_at < std::chrono::seconds(kBearerCacheSeconds) &&
+        now < c.session.expires_at) {
+      counters_.hits.fetch_add(1, std::memory_order_relaxed);
+      return c.session;
+    }
+    cache_.Erase(id);
+  }
+  counters_.misses.fetch_add(1, std::memory_order_relaxed);
+  auto found = tokens_.Find(token);
+  if (!found.ok() || !*found) return std::nullopt;
+  cache_.Put(id, std::make_shared<const Checked>(Checked{**found, now}));
+  return *found;
 }
 
 http::Response BearerAuth::Challenge(const std::string& cluster) const {

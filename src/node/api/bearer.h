@@ -1,12 +1,24 @@
 // Bearer tokens of the REST protocols (/my/v2, /certification): who sent a
 // request, and the challenge the RMS SDK expects when no one did.
+//
+// A token found live in the store is kept in memory, for at most 5 seconds
+// (kBearerCacheSeconds, counted in whole seconds of the clock, so under 5 s
+// of real time) and never past the session's own expiry; at most 4096
+// tokens, least recently used first out, keyed by the token's SHA-256. So a
+// token deleted or expired in the store (by any node) stops working on this
+// node within 5 s, and a session's idle timer is restarted in the store at
+// least once per 5 s of use. Unknown tokens are never kept: each is asked of
+// the store again.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
 #include "accounts/accounts.h"
 #include "http/server.h"
+#include "licensing/licensing.h"
+#include "licensing/lru_cache.h"
 
 namespace openrms::node::api {
 
@@ -16,22 +28,37 @@ http::Response JsonError(int status, const std::string& code, const std::string&
 // (LicensingService::ToProtocolError).
 http::Response ProtocolErrorResponse(const Status& status);
 
+inline constexpr int kBearerCacheSeconds = 5;
+inline constexpr size_t kBearerCacheEntries = 4096;
+
 class BearerAuth final {
  public:
   // `node_url` ("https://host:port") names the token endpoint in challenges;
   // it is read per request, so it may be set after construction.
-  BearerAuth(accounts::SessionStore& tokens, const std::string& node_url)
-      : tokens_(tokens), node_url_(node_url) {}
+  BearerAuth(accounts::SessionStore& tokens, const std::string& node_url,
+             const Clock& clock = DefaultClock())
+      : tokens_(tokens), node_url_(node_url), clock_(clock), cache_(kBearerCacheEntries) {}
 
   // The session of "Authorization: Bearer <token>", if the token is live.
+  // Thread-safe.
   std::optional<accounts::Session> SessionOf(const http::Request& request) const;
   // 401 with the challenge the RMS SDK reads. It splits the header on ','
   // and '=', so no value may contain either.
   http::Response Challenge(const std::string& cluster) const;
 
+  const licensing::CacheCounters& cache_counters() const { return counters_; }
+
  private:
+  struct Checked {
+    accounts::Session session;
+    Time checked_at;  // when the store last said the token is live
+  };
+
   accounts::SessionStore& tokens_;
   const std::string& node_url_;
+  const Clock& clock_;
+  mutable licensing::ShardedLruCache<std::shared_ptr<const Checked>> cache_;
+  mutable licensing::CacheCounters counters_;
 };
 
 }  // namespace openrms::node::api

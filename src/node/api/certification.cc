@@ -6,7 +6,6 @@
 #include "crypto/keys.h"
 #include "node/api/my_v2.h"
 #include "node/api/my_v2_codec.h"
-#include "xrml/chain.h"
 
 namespace openrms::node::api {
 
@@ -22,11 +21,11 @@ http::Response CertificationApi::Handle(const std::string& cluster,
   if (!request.ok()) return JsonError(400, "InvalidRequest", request.status().message());
   auto key = crypto::PublicKey::FromPkcs1Der(request->public_key_der);
   if (!key.ok()) return JsonError(400, "InvalidRequest", key.status().message());
-  auto chain =
-      licensing_.Certify(cluster, {session->user, session->groups, ""}, *key, request->temporary);
+  auto chain = licensing_.CertifyChainFile(cluster, {session->user, session->groups, ""}, *key,
+                                           request->temporary);
   if (!chain.ok()) return ProtocolErrorResponse(chain.status());
   // The user's name is in the chain: written without throwing.
-  return http::Response::Json(200, WriteJson(CertificationJson(xrml::WriteChainFile(*chain))));
+  return http::Response::Json(200, WriteJson(CertificationJson(*chain)));
 }
 
 }  // namespace openrms::node::api

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/json.h"
+#include "crypto/keys.h"
 #include "node/api/my_v2_codec.h"
 
 namespace openrms::node::api {
@@ -42,16 +43,8 @@ http::Response MyV2Api::Handle(const std::string& cluster, const std::string& ba
     if (!license.ok()) return refusal(license.status());
     return ok(PublishedLicenseJson(*license));
   }
-  if (operation == "enduserlicenses" && req.method == "POST") {
-    http::Response error;
-    const auto j = JsonBody(req, error);
-    if (!j) return error;
-    auto request = ReadEndUserLicenseRequest(*j);
-    if (!request.ok()) return refusal(request.status());
-    auto license = licensing_.EndUserLicense(cluster, who, *request);
-    if (!license.ok()) return refusal(license.status());
-    return ok(UseLicenseJson(*license));
-  }
+  if (operation == "enduserlicenses" && req.method == "POST")
+    return EndUserLicense(cluster, who, req);
   // With service discovery off the SDK posts to clientlogs/debug and
   // clientlogs/performance; discovery names the other two.
   if ((operation == "clientdebuglogs" || operation == "clientperformancelogs" ||
@@ -60,6 +53,34 @@ http::Response MyV2Api::Handle(const std::string& cluster, const std::string& ba
     return http::Response::Json(200, "{}");  // accepted and not kept
   }
   return JsonError(404, "NotFound", "no such operation: " + operation);
+}
+
+http::Response MyV2Api::EndUserLicense(const std::string& cluster, const accounts::Identity& who,
+                                       const http::Request& req) const {
+  auto ok = [](const licensing::UseLicense& l) {
+    return http::Response::Json(200, WriteJson(UseLicenseJson(l)));
+  };
+  // The same bytes parse to the same license: a body answered before goes
+  // to the service by its license's digest.
+  const std::string body_id = crypto::Sha256(req.body);
+  if (auto digest = bodies_.Get(body_id)) {
+    auto known = licensing_.EndUserLicenseOfOpened(cluster, who, *digest);
+    if (!known.ok()) return ProtocolErrorResponse(known.status());
+    if (*known) {
+      body_counters_.hits.fetch_add(1, std::memory_order_relaxed);
+      return ok(**known);
+    }
+  }
+  body_counters_.misses.fetch_add(1, std::memory_order_relaxed);
+  http::Response error;
+  const auto j = JsonBody(req, error);
+  if (!j) return error;
+  auto request = ReadEndUserLicenseRequest(*j);
+  if (!request.ok()) return ProtocolErrorResponse(request.status());
+  auto license = licensing_.EndUserLicense(cluster, who, *request);
+  if (!license.ok()) return ProtocolErrorResponse(license.status());
+  bodies_.Put(body_id, license->license_digest);
+  return ok(*license);
 }
 
 }  // namespace openrms::node::api
