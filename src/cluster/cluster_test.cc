@@ -177,7 +177,13 @@ TEST_P(StagedImportTest, DatabaseMigratedByTheOldAdminSiteKeepsItsTable) {
 }
 
 // The cluster key's source: sealed in the row, or a token key by URI.
+// The key columns on both engines too.
 class KeySourceTest : public StagedImportTest {};
+INSTANTIATE_TEST_SUITE_P(Engines, KeySourceTest,
+                         ::testing::Values(store::Dialect::kSqlite, store::Dialect::kPostgres),
+                         [](const auto& info) {
+                           return info.param == store::Dialect::kSqlite ? "Sqlite" : "Postgres";
+                         });
 
 ClusterConfig SealedCluster(const std::string& name, Time at) {
   ClusterConfig c;
@@ -190,7 +196,7 @@ ClusterConfig SealedCluster(const std::string& name, Time at) {
   return c;
 }
 
-TEST_F(KeySourceTest, KeyMovesToATokenOnceAndTheSealedKeyIsCleared) {
+TEST_P(KeySourceTest, KeyMovesToATokenOnceAndTheSealedKeyIsCleared) {
   ClusterStore store(*db_);
   ASSERT_TRUE(store.Create(SealedCluster("ROOT", now_)).ok());
   auto before = store.Find("ROOT");
@@ -224,7 +230,7 @@ class NoTransport final : public IssuerTransport {
   }
 };
 
-TEST_F(KeySourceTest, TokenKeyWithoutAModuleNamesTheOptions) {
+TEST_P(KeySourceTest, TokenKeyWithoutAModuleNamesTheOptions) {
   ClusterStore store(*db_);
   ClusterConfig c = SealedCluster("ROOT", now_);
   c.sealed_key = "";
