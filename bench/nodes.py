@@ -43,6 +43,7 @@ import tempfile
 import time
 import urllib.parse
 
+sys.dont_write_bytecode = True  # importing peers leaves no __pycache__ in bench/
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import peers  # noqa: E402
 
