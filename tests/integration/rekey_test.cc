@@ -3,6 +3,7 @@
 // administrator would; files protected and opened through /my/v2.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -316,6 +317,61 @@ TEST_F(RekeyTest, RekeyKilledAtEveryCrashPointLeavesOneWholeKeyAndSlc) {
   }
   EXPECT_TRUE(switched);
   EXPECT_GE(crashes, 6);
+}
+
+// A rekey is also how a cluster moves into an HSM with a fresh key; a
+// domain whose key is in the token is then not exported.
+TEST_F(RekeyTest, RekeyIntoATokenAndATokenKeyIsNotExported) {
+  constexpr char kModule[] = "/usr/lib/softhsm/libsofthsm2.so";
+  ASSERT_TRUE(std::filesystem::exists(kModule))
+      << kModule << " is missing: SoftHSM2 is installed by scripts/install-deps.sh";
+  const std::string d = tmp_.path();
+  std::filesystem::create_directory(d + "/tokens");
+  std::ofstream(d + "/softhsm2.conf") << "directories.tokendir = " << d << "/tokens\n"
+                                      << "objectstore.backend = file\nlog.level = ERROR\n";
+  const std::string conf = "SOFTHSM2_CONF=" + d + "/softhsm2.conf";
+  CommandResult init = RunCommand({"/usr/bin/softhsm2-util", "--init-token", "--free", "--label",
+                                   "OpenRMS", "--pin", "rekey-pin", "--so-pin", "rekey-so-pin"},
+                                  {conf});
+  ASSERT_EQ(init.exit_code, 0) << init.out << init.err;
+  const std::string pin = d + "/pin";
+  std::ofstream(pin) << "rekey-pin\n";
+  const std::vector<std::string> token = {"--pkcs11-module", kModule, "--pin-file", pin};
+  auto with_token = [&](std::vector<std::string> args) {
+    args.insert(args.end(), token.begin(), token.end());
+    return KeyCmd(args, {conf, std::string("OPENRMS_TPD_PASSWORD=") + kTpdPassword});
+  };
+  const std::string uri = "pkcs11:token=OpenRMS;object=root-2027";
+  CommandResult r =
+      with_token({"slc", "rekey", "--online", "--dir", one_.dir, "--token", Token(), "--key", uri});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("made a new non-extractable key in the token: " + uri), std::string::npos);
+  EXPECT_EQ(with_token({"cluster", "verify", "--dir", one_.dir}).exit_code, 0);
+  nlohmann::json domains = Domains(one_);
+  ASSERT_EQ(domains.size(), 2u);
+  EXPECT_EQ(domains[0]["key"], uri);
+  EXPECT_EQ(domains[1]["key"], "sealed");
+  // A second rekey must name a new object.
+  CommandResult again =
+      with_token({"slc", "rekey", "--online", "--dir", one_.dir, "--token", Token()});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("lives in a PKCS#11 token (" + uri +
+                           "): name a new object there for the new key with --key"),
+            std::string::npos)
+      << again.err;
+  CommandResult exported =
+      Cmd({"tpd", "export", "--dir", one_.dir, "--out", File("hsm.tpd"), "--key-password-file", pw_,
+           "--pkcs11-module", kModule, "--pin-file", pin},
+          {conf, std::string("OPENRMS_TPD_PASSWORD=") + kTpdPassword});
+  EXPECT_EQ(exported.exit_code, 1);
+  EXPECT_NE(exported.err.find("cannot be exported: its key (" +
+                              domains[0]["fingerprint"].get<std::string>().substr(0, 16) +
+                              ") lives in a PKCS#11 token, and a key there can be exported only "
+                              "if it was made exportable; the private key " +
+                              uri + " lives in a PKCS#11 token and was made non-extractable"),
+            std::string::npos)
+      << exported.err;
+  EXPECT_FALSE(std::filesystem::exists(File("hsm.tpd")));
 }
 
 class TpdTest : public RekeyTest {
