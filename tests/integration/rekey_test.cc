@@ -7,6 +7,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <thread>
 
 #include "http/client.h"
 #include "licensing/pfile.h"
@@ -198,6 +199,10 @@ TEST_F(RekeyTest, ContentProtectedBeforeARekeyOpensAfterIt) {
 
   // The running node licenses the old content, and publishes under the new key.
   EXPECT_EQ(OpenAsBob(one_, before), "");
+  // A node re-reads its cluster's state every 2 s (licensing.h,
+  // cluster_refresh): until then it may publish under the old key, which
+  // stays licensable; after that, under the new one.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   const std::string after = Protect(one_, "after");
   EXPECT_EQ(OpenAsBob(one_, after), "");
   EXPECT_EQ(Publisher(before), old_fingerprint);
