@@ -464,6 +464,58 @@ void RegisterSlcCommands(CLI::App& app, int& exit_code) {
     PrintSummary(*s, std::cout);
   });
 
+  static Target rk;
+  static bool rk_online = false;
+  static std::string rk_offline, rk_token, rk_key;
+  auto* rekey = cmd->add_subcommand(
+      "rekey",
+      "Make a new cluster key and enroll an SLC for it (the old key stays as a trusted "
+      "publishing domain)");
+  AddTarget(rekey, rk, true);
+  auto* rk_on = rekey->add_flag("--online", rk_online, "Enroll the new key with the issuer now");
+  auto* rk_off = rekey->add_option("--offline-request", rk_offline,
+                                   "Write the request to this file; `slc import` the answer");
+  rk_on->excludes(rk_off);
+  rekey->add_option("--token", rk_token,
+                    "A one-time token from the issuer (a new key is authorised as a first "
+                    "enrollment: a token, or the operator's approval)");
+  rekey->add_option("--key", rk_key,
+                    "Make the new key in a PKCS#11 token, as this new object: "
+                    "'pkcs11:token=T;object=O' (required when the key is in a token now)");
+  rekey->callback([&exit_code] {
+    if (!rk_online && rk_offline.empty()) {
+      return void(exit_code = ReportError(
+                      Status(Code::kInvalidArgument, "give --online or --offline-request FILE")));
+    }
+    auto o = OpenTarget(rk, true);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    cluster::RekeyRequest r;
+    r.name = o->cluster;
+    r.offline = !rk_offline.empty();
+    if (!rk_token.empty()) r.token = rk_token;
+    r.key_uri = rk_key;
+    r.actor = Actor();
+    auto done = o->context->clusters().Rekey(r, *o->context->password());
+    if (!done.ok()) return void(exit_code = ReportError(done.status()));
+    if (!rk_key.empty()) {
+      std::cout << (done->key_created ? "made a new non-extractable key in the token: "
+                                      : "uses the key the token already holds: ")
+                << rk_key << "\n";
+    }
+    if (r.offline) {
+      Status w = RealFileSystem().WriteFileAtomic(rk_offline, done->request->request);
+      if (!w.ok()) return void(exit_code = ReportError(w));
+      std::cout << "wrote " << rk_offline << " for the new key " << done->new_fingerprint
+                << "\ncarry it to the issuer, then `openrms slc import` the certificate it issues: "
+                   "that switches the cluster to the new key\n";
+      return;
+    }
+    std::cout << "rekeyed " << o->cluster << ": new key " << done->new_fingerprint
+              << "\nthe old key " << done->old_fingerprint
+              << " and its SLC stay as a retired trusted publishing domain\n";
+    PrintSummary(*done->active, std::cout);
+  });
+
   static Target ex;
   static std::string ex_out;
   auto* exp = cmd->add_subcommand("export-request", "Write the renewal request to a file");
@@ -497,6 +549,10 @@ void RegisterSlcCommands(CLI::App& app, int& exit_code) {
     if (!preview.ok()) return void(exit_code = ReportError(preview.status()));
     std::cout << "certificate to activate:\n";
     PrintSummary(preview->incoming, std::cout);
+    if (preview->new_key_fingerprint) {
+      std::cout << "new key:      " << *preview->new_key_fingerprint
+                << " (the rekey's; the old key stays as a trusted publishing domain)\n";
+    }
     if (preview->current) {
       std::cout << "replacing the SLC that expires " << FormatHuman(preview->current->expires)
                 << "\n";

@@ -21,5 +21,6 @@ void RegisterServeCommand(CLI::App& app, int& exit_code);
 void RegisterUserCommands(CLI::App& app, int& exit_code);
 void RegisterDirectoryCommands(CLI::App& app, int& exit_code);
 void RegisterLicensingCommands(CLI::App& app, int& exit_code);
+void RegisterTpdCommands(CLI::App& app, int& exit_code);
 
 }  // namespace openrms::cli

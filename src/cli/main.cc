@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   openrms::cli::RegisterUserCommands(app, exit_code);
   openrms::cli::RegisterDirectoryCommands(app, exit_code);
   openrms::cli::RegisterLicensingCommands(app, exit_code);
+  openrms::cli::RegisterTpdCommands(app, exit_code);
   openrms::cli::RegisterDemoCommand(app, exit_code);
   try {
     app.parse(argc, argv);

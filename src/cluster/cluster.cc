@@ -91,8 +91,18 @@ struct ClusterService::Validated {
   std::optional<SlcRecord> active;
 };
 
+struct ClusterService::PreparedImport {
+  ClusterConfig config;
+  Validated validated;
+  std::optional<PendingKey> new_key;  // set when the chain is for a pending rekey's key
+};
+
 std::string RenewalRequestFileName(std::string_view server_name) {
   return FileNameSafe(server_name) + "RenewalRequest.xml";
+}
+
+std::string RekeyRequestFileName(std::string_view server_name) {
+  return FileNameSafe(server_name) + "RekeyRequest.xml";
 }
 
 std::string ClusterService::IssuerEndpoint(const ClusterConfig& c) const {
@@ -220,7 +230,7 @@ Result<ClusterService::Validated> ClusterService::Validate(const ClusterConfig& 
 
 Result<SlcSummary> ClusterService::Activate(const ClusterConfig& c, const Validated& v,
                                             const std::string& source, const std::string& actor,
-                                            bool create) {
+                                            bool create, const KeySwitch* rekey) {
   const xrml::Document& slc = v.chain.front();
   SlcRecord rec;
   rec.certificate_id = v.summary.certificate_id;
@@ -231,12 +241,16 @@ Result<SlcSummary> ClusterService::Activate(const ClusterConfig& c, const Valida
   rec.issuer = v.summary.issuer;
   rec.source = source;
   rec.installed_at = env_.clock.Now();
-  const std::string message = "New server licensor certificate active for " + c.name +
-                              ": valid until " + FormatHuman(v.summary.expires) + " (" + source +
-                              ")";
+  std::string message = "New server licensor certificate active for " + c.name + ": valid until " +
+                        FormatHuman(v.summary.expires) + " (" + source + ")";
+  if (rekey != nullptr) {
+    ASSIGN_OR_RETURN(crypto::PublicKey certified, CertifiedKey(v.chain));
+    message += "; new cluster key " + certified.Fingerprint().substr(0, 16) + ", the old key " +
+               rekey->retired.fingerprint.substr(0, 16) + " stays as a trusted publishing domain";
+  }
   auto id =
       store_.Activate(c.name, rec, v.active ? std::optional<int64_t>(v.active->id) : std::nullopt,
-                      actor, message, create ? &c : nullptr);
+                      actor, message, create ? &c : nullptr, rekey);
   if (!id.ok()) return id.status();
   return v.summary;
 }
@@ -353,29 +367,172 @@ Result<RequestRecord> ClusterService::ExportRequest(const std::string& name,
   return rec;
 }
 
+Result<ClusterService::PreparedImport> ClusterService::PrepareImport(const std::string& name,
+                                                                     std::string_view file) {
+  PreparedImport p;
+  ASSIGN_OR_RETURN(p.config, store_.Find(name));
+  // A certificate for the new key of a pending rekey is checked as if that
+  // key were the cluster's already; anything else, against the key it has.
+  ASSIGN_OR_RETURN(auto pending, store_.PendingNewKey(name));
+  if (pending) {
+    auto chain = xrml::ParseChain(file);
+    auto certified = chain.ok() ? CertifiedKey(*chain) : Result<crypto::PublicKey>(chain.status());
+    if (certified.ok() && crypto::Base64Encode(certified->ToPkcs1Der()) == pending->public_key) {
+      ClusterConfig next = p.config;
+      next.public_key = pending->public_key;
+      ASSIGN_OR_RETURN(p.validated, Validate(next, file));
+      p.new_key = std::move(pending);
+      return p;
+    }
+  }
+  ASSIGN_OR_RETURN(p.validated, Validate(p.config, file));
+  return p;
+}
+
 Result<ImportPreview> ClusterService::PreviewImport(const std::string& name,
                                                     std::string_view file) {
-  ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
-  ASSIGN_OR_RETURN(Validated v, Validate(c, file));
+  ASSIGN_OR_RETURN(PreparedImport prepared, PrepareImport(name, file));
+  const Validated& v = prepared.validated;
   ImportPreview p;
   p.incoming = v.summary;
   if (v.active) {
     auto chain = xrml::ParseChain(v.active->chain);
-    if (chain.ok()) p.current = Summarize(chain->front(), env_.clock.Now(), PolicyOf(c));
+    if (chain.ok())
+      p.current = Summarize(chain->front(), env_.clock.Now(), PolicyOf(prepared.config));
+  }
+  if (prepared.new_key) {
+    ASSIGN_OR_RETURN(crypto::PublicKey key, CertifiedKey(v.chain));
+    p.new_key_fingerprint = key.Fingerprint();
   }
   return p;
 }
 
 Result<SlcSummary> ClusterService::Import(const std::string& name, std::string_view file,
                                           const std::string& actor) {
-  ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
-  auto v = Validate(c, file);
-  if (!v.ok()) {
-    (void)store_.Audit(name, env_.clock.Now(), actor, "import-refused", v.status().message());
-    return v.status();
+  auto prepared = PrepareImport(name, file);
+  if (!prepared.ok()) {
+    (void)store_.Audit(name, env_.clock.Now(), actor, "import-refused",
+                       prepared.status().message());
+    return prepared.status();
   }
   OPENRMS_CRASH_POINT("import: validated");
-  return Activate(c, *v, "import", actor);
+  if (prepared->new_key) {
+    return ActivateRekey(prepared->config, *prepared->new_key, prepared->validated, "rekey-import",
+                         actor);
+  }
+  return Activate(prepared->config, prepared->validated, "import", actor);
+}
+
+Result<SlcSummary> ClusterService::ActivateRekey(const ClusterConfig& c, const PendingKey& next,
+                                                 const Validated& v, const std::string& source,
+                                                 const std::string& actor) {
+  if (!v.active) {
+    return Status(Code::kFailedPrecondition,
+                  "cluster " + c.name + " has no active SLC: there is no old key to retire");
+  }
+  ASSIGN_OR_RETURN(crypto::PublicKey old_key, ClusterPublicKey(c));
+  KeySwitch ks;
+  ks.old_public_key = c.public_key;
+  ks.next = next;
+  PublishingDomain& d = ks.retired;
+  d.fingerprint = old_key.Fingerprint();
+  d.public_key = c.public_key;
+  d.sealed_key = c.sealed_key;
+  d.key_uri = c.key_uri;
+  d.chain = v.active->chain;
+  d.issued = v.active->issued;
+  d.expires = v.active->valid_until;
+  d.state = "retired";
+  d.source = "rekey";
+  d.added_at = env_.clock.Now();
+  d.added_by = actor;
+  return Activate(c, v, source, actor, /*create=*/false, &ks);
+}
+
+Result<RekeyResult> ClusterService::Rekey(const RekeyRequest& r, std::string_view password) {
+  ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(r.name));
+  ASSIGN_OR_RETURN(auto active, store_.ActiveSlc(r.name));
+  if (!active) {
+    return Status(Code::kFailedPrecondition,
+                  "cluster " + r.name +
+                      " has no SLC yet: finish provisioning (import its first certificate) "
+                      "before changing its key");
+  }
+  // The old key opens first: a wrong password stops here, before a new key
+  // is sealed under it.
+  ASSIGN_OR_RETURN(auto old_key, OpenKey(c, password));
+  RekeyResult out;
+  out.old_fingerprint = old_key->public_key().Fingerprint();
+  old_key.reset();
+  PendingKey next;
+  std::unique_ptr<crypto::PrivateKey> key;
+  if (!r.key_uri.empty()) {
+    if (env_.pkcs11 == nullptr) return NoPkcs11Module(r.name, r.key_uri);
+    auto placed = env_.pkcs11->OpenOrGenerate(r.key_uri, 2048);
+    if (!placed.ok()) return placed.status().WithContext("the new key of cluster " + r.name);
+    key = std::move(placed->key);
+    out.key_created = placed->created;
+    RETURN_IF_ERROR(CheckKeyUnused(*key, r.key_uri));
+    ASSIGN_OR_RETURN(
+        auto retired,
+        PublishingDomainStore(store_.database()).Find(r.name, key->public_key().Fingerprint()));
+    if (retired) {
+      return Status(Code::kAlreadyUsed, "the token key " + r.key_uri +
+                                            " is a retired key of cluster " + r.name +
+                                            ": name a new object for the new key");
+    }
+    next.key_uri = r.key_uri;
+  } else if (!c.key_uri.empty()) {
+    return Status(Code::kFailedPrecondition,
+                  "the key of cluster " + r.name + " lives in a PKCS#11 token (" + c.key_uri +
+                      "): name a new object there for the new key with --key "
+                      "'pkcs11:token=...;object=...'");
+  } else {
+    ASSIGN_OR_RETURN(crypto::SealedKeyPair pair, crypto::GenerateSealedRsaKey(2048, password));
+    key = std::move(pair.key);
+    next.sealed_key = std::move(pair.sealed_pem);
+  }
+  next.public_key = crypto::Base64Encode(key->public_key().ToPkcs1Der());
+  out.new_fingerprint = key->public_key().Fingerprint();
+  ClusterConfig renamed = c;
+  renamed.public_key = next.public_key;
+  ASSIGN_OR_RETURN(std::string request, MakeRequest(renamed, *key, r.token, std::nullopt));
+  if (r.offline) {
+    RequestRecord rec{0,       env_.clock.Now(), r.actor, RekeyRequestFileName(c.name),
+                      request, "pending"};
+    RETURN_IF_ERROR(store_.RecordRequest(r.name, rec, &next));
+    RETURN_IF_ERROR(
+        store_.Audit(r.name, rec.created_at, r.actor, "rekey-request",
+                     rec.file_name + " for new key " + out.new_fingerprint.substr(0, 16)));
+    out.request = std::move(rec);
+    return out;
+  }
+  const std::string holder = NewGuid(env_.random);
+  RETURN_IF_ERROR(store_.TakeRenewalLease(r.name, holder, env_.clock.Now(),
+                                          env_.clock.Now() + std::chrono::minutes(2)));
+  struct Release {
+    ClusterStore& store;
+    const std::string& name;
+    const std::string& holder;
+    ~Release() { (void)store.ReleaseRenewalLease(name, holder); }
+  } release{store_, r.name, holder};
+  const std::string action =
+      c.kind == ClusterKind::kRoot ? protocol::kEnrollSoapAction : protocol::kSubEnrollSoapAction;
+  auto done = [&]() -> Result<SlcSummary> {
+    ASSIGN_OR_RETURN(std::string response,
+                     env_.transport.PostSoap(IssuerEndpoint(c), action, request, c.issuer_tls_ca));
+    OPENRMS_CRASH_POINT("rekey: response received");
+    auto chain = protocol::ParseEnrollResponse(response);
+    if (!chain.ok()) return chain.status().WithContext("the issuer refused the rekey");
+    ASSIGN_OR_RETURN(Validated v, Validate(renamed, protocol::WriteEnrollResponse(*chain)));
+    return ActivateRekey(c, next, v, "rekey", r.actor);
+  }();
+  if (!done.ok()) {
+    (void)store_.Audit(r.name, env_.clock.Now(), r.actor, "rekey-failed", done.status().message());
+    return done.status();
+  }
+  out.active = *done;
+  return out;
 }
 
 Result<SlcSummary> ClusterService::RenewOnline(const std::string& name, std::string_view password,

@@ -15,7 +15,9 @@
 #include "cluster/cluster_store.h"
 #include "cluster/renewal_plan.h"
 #include "cluster/slc.h"
+#include "cluster/tpd.h"
 #include "crypto/keys.h"
+#include "crypto/password_box.h"
 #include "crypto/pkcs11.h"
 #include "enrollment/authority.h"
 #include "xrml/document.h"
@@ -99,7 +101,30 @@ struct StatusReport {
 struct ImportPreview {
   SlcSummary incoming;
   std::optional<SlcSummary> current;
+  // The certificate is for the new key of a pending rekey: importing it
+  // switches the cluster to that key (fingerprint) and retires the old one.
+  std::optional<std::string> new_key_fingerprint;
 };
+
+// `slc rekey`: a new cluster key and an SLC for it, same GUID.
+struct RekeyRequest {
+  std::string name;
+  bool offline = false;              // write a request instead of asking the issuer
+  std::optional<std::string> token;  // the issuer's one-time token (see README, "Rekey")
+  std::string key_uri;               // the new key as a new token object; "" for a sealed key
+  std::string actor;
+};
+
+struct RekeyResult {
+  bool key_created = false;  // a token key made now (false: found in the token)
+  std::string old_fingerprint;
+  std::string new_fingerprint;
+  std::optional<SlcSummary> active;      // online: the new SLC, active
+  std::optional<RequestRecord> request;  // offline: the request to carry to the issuer
+};
+
+// "<server name>RekeyRequest.xml", safe as a file name.
+std::string RekeyRequestFileName(std::string_view server_name);
 
 class ClusterService final {
  public:
@@ -137,6 +162,42 @@ class ClusterService final {
                                  std::optional<std::string> token = std::nullopt,
                                  std::optional<std::string> only_if_active = std::nullopt);
 
+  // Makes a new cluster key (sealed under `password` like the old one, or
+  // the token object `key_uri` names) and enrolls it with the same GUID.
+  // Online, the issuer's SLC is activated with the new key in one
+  // transaction that keeps the old key and SLC as a retired trusted
+  // publishing domain. Offline, the request is recorded with the new key,
+  // and Import of the issuer's answer does the same switch. Refusals:
+  // kFailedPrecondition (no active SLC yet; a token key without --key),
+  // kAlreadyUsed (the token object is a key in use), and the issuer's.
+  Result<RekeyResult> Rekey(const RekeyRequest& request, std::string_view password);
+
+  // Trusted publishing domains (tpd.h): the active one (the cluster's key
+  // and active SLC) first, then the retired ones, oldest first.
+  Result<std::vector<PublishingDomain>> ListDomains(const std::string& name);
+  // The private key of the cluster's domain whose public key is `key`: the
+  // cluster's own key or a retired domain's. kNotFound when the cluster
+  // holds no such domain.
+  Result<std::unique_ptr<crypto::PrivateKey>> DomainKey(const std::string& name,
+                                                        const crypto::PublicKey& key,
+                                                        std::string_view password);
+  // Every domain of the cluster in one file (tpd_file.h) sealed under
+  // `file_password`, with `templates_json` (a JSON array). Refused
+  // (kPermissionDenied) when a key lives in a PKCS#11 token that will not
+  // give it out; kInvalidArgument for a password under 8 characters.
+  Result<std::string> ExportDomains(const std::string& name, std::string_view key_password,
+                                    std::string_view file_password,
+                                    const std::string& templates_json, const std::string& actor,
+                                    const crypto::ScryptCost& cost = {});
+  // Adds a file's domains to the cluster as retired ones, their keys sealed
+  // under `key_password`, in one transaction. Refusals change nothing:
+  // kPermissionDenied (wrong password), kBadSignature (the file was
+  // changed), kMalformed/kTooLarge (not such a file), kAlreadyUsed (the
+  // cluster holds every domain of the file already).
+  Result<TpdImport> ImportDomains(const std::string& name, std::string_view file,
+                                  std::string_view file_password, std::string_view key_password,
+                                  const std::string& actor);
+
   // Opens the cluster key and checks that it is the key of the active SLC
   // and that the active chain still verifies to the trust anchor.
   Status VerifyKey(const std::string& name, std::string_view password);
@@ -172,10 +233,18 @@ class ClusterService final {
 
  private:
   struct Validated;
+  struct PreparedImport;
   Result<Validated> Validate(const ClusterConfig& config, std::string_view file);
+  // Validates an issued chain for the cluster's key, or for the new key of
+  // its pending rekey when the chain certifies that one.
+  Result<PreparedImport> PrepareImport(const std::string& name, std::string_view file);
+  // A rekey's activation: the new SLC and key, the old as a retired domain.
+  Result<SlcSummary> ActivateRekey(const ClusterConfig& old_config, const PendingKey& next,
+                                   const Validated& v, const std::string& source,
+                                   const std::string& actor);
   Result<SlcSummary> Activate(const ClusterConfig& config, const Validated& v,
                               const std::string& source, const std::string& actor,
-                              bool create = false);
+                              bool create = false, const KeySwitch* rekey = nullptr);
   Result<std::unique_ptr<crypto::PrivateKey>> OpenKey(const ClusterConfig& config,
                                                       std::string_view password);
   Result<std::string> MakeRequest(const ClusterConfig& config, const crypto::PrivateKey& key,

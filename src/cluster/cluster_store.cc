@@ -90,7 +90,17 @@ Status ClusterStore::Migrate(store::Database& db) {
        "CREATE TABLE cluster_renewal_leases (cluster TEXT PRIMARY KEY, holder TEXT NOT NULL, "
        "expires_at INTEGER NOT NULL)",
        // A key in a PKCS#11 token, by URI; sealed_key is then "".
-       "ALTER TABLE clusters ADD COLUMN key_uri TEXT NOT NULL DEFAULT ''"});
+       "ALTER TABLE clusters ADD COLUMN key_uri TEXT NOT NULL DEFAULT ''",
+       // Trusted publishing domains (tpd.h): retired keys and their last SLC.
+       "CREATE TABLE cluster_tpds (id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, "
+       "fingerprint TEXT NOT NULL, public_key TEXT NOT NULL, sealed_key TEXT NOT NULL, key_uri "
+       "TEXT NOT NULL, chain TEXT NOT NULL, issued_at INTEGER NOT NULL, valid_until INTEGER NOT "
+       "NULL, state TEXT NOT NULL, source TEXT NOT NULL, added_at INTEGER NOT NULL, added_by TEXT "
+       "NOT NULL, UNIQUE (cluster, fingerprint))",
+       // A rekey's request carries the new key until its SLC is imported.
+       "ALTER TABLE cluster_requests ADD COLUMN new_public_key TEXT NOT NULL DEFAULT ''",
+       "ALTER TABLE cluster_requests ADD COLUMN new_sealed_key TEXT NOT NULL DEFAULT ''",
+       "ALTER TABLE cluster_requests ADD COLUMN new_key_uri TEXT NOT NULL DEFAULT ''"});
   if (!s.ok()) return s;
   RETURN_IF_ERROR(RenewalPlanStore::Migrate(db));
   // Staged imports: the administration site created this table under the
@@ -245,7 +255,7 @@ Result<std::vector<SlcRecord>> ClusterStore::History(const std::string& name) {
 Result<int64_t> ClusterStore::Activate(const std::string& name, const SlcRecord& slc,
                                        std::optional<int64_t> expected_active,
                                        const std::string& actor, const std::string& event_message,
-                                       const ClusterConfig* create) {
+                                       const ClusterConfig* create, const KeySwitch* rekey) {
   int64_t new_id = 0;
   OPENRMS_CRASH_POINT("activate: before the transaction");
   Status s = db_.InTransaction([&](store::Database& tx) -> Status {
@@ -264,6 +274,22 @@ Result<int64_t> ClusterStore::Activate(const std::string& name, const SlcRecord&
       return inserted.status();
     }
     OPENRMS_CRASH_POINT("activate: history row written");
+    if (rekey != nullptr) {
+      RETURN_IF_ERROR(PublishingDomainStore::Insert(tx, name, rekey->retired));
+      OPENRMS_CRASH_POINT("rekey: old domain retired");
+      ASSIGN_OR_RETURN(int64_t switched,
+                       tx.Execute("UPDATE clusters SET public_key = $1, sealed_key = $2, key_uri = "
+                                  "$3 WHERE name = $4 AND public_key = $5",
+                                  {rekey->next.public_key, rekey->next.sealed_key,
+                                   rekey->next.key_uri, name, rekey->old_public_key}));
+      if (switched != 1) {
+        return Status(Code::kFailedPrecondition,
+                      "the key of cluster " + name +
+                          " changed while the new one was being activated (another rekey?): "
+                          "nothing was switched; look at the cluster again");
+      }
+      OPENRMS_CRASH_POINT("rekey: key switched");
+    }
     ASSIGN_OR_RETURN(auto id_rows, tx.Query("SELECT id FROM cluster_slcs WHERE cluster = $1 AND "
                                             "certificate_id = $2",
                                             {name, slc.certificate_id}));
@@ -316,7 +342,10 @@ Result<std::optional<RequestRecord>> ClusterStore::PendingRequest(const std::str
       RequestRecord{r.Int(0), At(r.Int(1)), r.Text(2), r.Text(3), r.Text(4), r.Text(5)});
 }
 
-Status ClusterStore::RecordRequest(const std::string& name, const RequestRecord& req) {
+Status ClusterStore::RecordRequest(const std::string& name, const RequestRecord& req,
+                                   const PendingKey* new_key) {
+  const PendingKey none;
+  const PendingKey& key = new_key != nullptr ? *new_key : none;
   return db_.InTransaction([&](store::Database& tx) -> Status {
     RETURN_IF_ERROR(tx.Execute("UPDATE cluster_requests SET state = 'superseded' WHERE cluster = "
                                "$1 AND state = 'pending'",
@@ -325,10 +354,22 @@ Status ClusterStore::RecordRequest(const std::string& name, const RequestRecord&
     return tx
         .Execute(
             "INSERT INTO cluster_requests (cluster, created_at, created_by, file_name, request, "
-            "state) VALUES ($1, $2, $3, $4, $5, 'pending')",
-            {name, Secs(req.created_at), req.created_by, req.file_name, req.request})
+            "state, new_public_key, new_sealed_key, new_key_uri) VALUES ($1, $2, $3, $4, $5, "
+            "'pending', $6, $7, $8)",
+            {name, Secs(req.created_at), req.created_by, req.file_name, req.request, key.public_key,
+             key.sealed_key, key.key_uri})
         .status();
   });
+}
+
+Result<std::optional<PendingKey>> ClusterStore::PendingNewKey(const std::string& name) {
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query("SELECT new_public_key, new_sealed_key, new_key_uri FROM "
+                             "cluster_requests WHERE cluster = $1 AND state = 'pending' ORDER BY "
+                             "id DESC LIMIT 1",
+                             {name}));
+  if (rows.empty() || rows[0].Text(0).empty()) return std::optional<PendingKey>();
+  return std::optional<PendingKey>(PendingKey{rows[0].Text(0), rows[0].Text(1), rows[0].Text(2)});
 }
 
 Result<bool> ClusterStore::PostEvent(const std::string& name, const Event& e,

@@ -10,6 +10,7 @@
 
 #include "base/clock.h"
 #include "base/status.h"
+#include "cluster/tpd.h"
 #include "store/database.h"
 
 namespace openrms::cluster {
@@ -81,6 +82,23 @@ struct AuditEntry {
   std::string detail;
 };
 
+// A new cluster key waiting for its SLC (an offline rekey): kept with the
+// request it signed until `slc import` activates an SLC for it.
+struct PendingKey {
+  std::string public_key;  // base64 DER (PKCS#1)
+  std::string sealed_key;  // sealed under the key password; "" in a token
+  std::string key_uri;     // a token object, or ""
+};
+
+// What activating a rekey's SLC switches, in the same transaction: the
+// cluster's key becomes `next` (only if it still is `old_public_key`), and
+// the old key is kept as the retired domain `retired`.
+struct KeySwitch {
+  std::string old_public_key;
+  PendingKey next;
+  PublishingDomain retired;
+};
+
 // How long an uploaded certificate waits for the administrator's "Yes".
 inline constexpr Duration kStagedImportLifetime = std::chrono::hours(1);
 
@@ -125,13 +143,20 @@ class ClusterStore final {
   // point leaves either the old or the new SLC active.
   // With `create`, the cluster's row is inserted in the same transaction
   // (provisioning: the cluster appears with its first SLC, or not at all).
+  // With `rekey`, the key switches too (KeySwitch); kFailedPrecondition
+  // when the key changed meanwhile.
   Result<int64_t> Activate(const std::string& name, const SlcRecord& slc,
                            std::optional<int64_t> expected_active, const std::string& actor,
-                           const std::string& event_message, const ClusterConfig* create = nullptr);
+                           const std::string& event_message, const ClusterConfig* create = nullptr,
+                           const KeySwitch* rekey = nullptr);
 
   Result<std::optional<RequestRecord>> PendingRequest(const std::string& name);
   // Records a new pending request; an older pending one becomes superseded.
-  Status RecordRequest(const std::string& name, const RequestRecord& request);
+  // `new_key`: the request asks for an SLC for this new key (a rekey).
+  Status RecordRequest(const std::string& name, const RequestRecord& request,
+                       const PendingKey* new_key = nullptr);
+  // The new key of the pending request, when it is a rekey's.
+  Result<std::optional<PendingKey>> PendingNewKey(const std::string& name);
 
   // Records an event. With a `dedupe` key, posts it only once per (cluster,
   // kind, dedupe); returns whether it was new.

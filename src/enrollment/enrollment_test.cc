@@ -219,7 +219,7 @@ TEST_F(EnrollmentTest, MalformedAndOversizedRequests) {
   EXPECT_EQ(huge.status().code(), Code::kTooLarge);
 }
 
-TEST_F(EnrollmentTest, AnotherKeyCannotRenewAnSlc) {
+TEST_F(EnrollmentTest, AnotherKeyCannotRenewAnSlcButARekeyWithATokenIsIssued) {
   protocol::EnrollParameters p = Params();
   p.token = Token();
   ASSERT_TRUE(service_->Enroll(Request(p), {"cli", "t"}).ok());
@@ -227,7 +227,25 @@ TEST_F(EnrollmentTest, AnotherKeyCannotRenewAnSlc) {
   p.public_key = cluster_key_->public_key();
   p.token.reset();
   auto r = service_->Enroll(Request(p), {"cli", "t"});
+  // A new key for a known GUID is a rekey: authorised as a first enrollment.
+  EXPECT_EQ(r.status().code(), Code::kPermissionDenied);
+  EXPECT_NE(r.status().message().find("was issued for another key: a new key for it (a rekey) "
+                                      "needs a one-time enrollment token"),
+            std::string::npos)
+      << r.status().message();
+  // Nor may it take another server's name.
+  p.token = Token();
+  const std::string name = p.name;
+  p.name = "SOMEONE-ELSE";
+  r = service_->Enroll(Request(p), {"cli", "t"});
   EXPECT_EQ(r.status().code(), Code::kMismatch);
+  EXPECT_NE(r.status().message().find("must keep the server's name"), std::string::npos);
+  // With a token and the same name, it is issued, for the new key.
+  p.name = name;
+  r = service_->Enroll(Request(p), {"cli", "t"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_FALSE(r->renewal);
+  EXPECT_TRUE(*r->chain.front().principal()->public_key == cluster_key_->public_key());
 }
 
 TEST_F(EnrollmentTest, OperatorApproval) {

@@ -53,6 +53,8 @@ struct EnrollmentService::Checked {
   int validity_days = 0;
   // Set for a renewal: the latest SLC this service issued to this key.
   std::optional<IssuedRecord> previous;
+  // Set for a rekey: the latest SLC issued for this GUID, to another key.
+  std::optional<IssuedRecord> rekey_of;
 };
 
 EnrollmentService::EnrollmentService(Authority authority, store::Database& db, const Clock& clock,
@@ -158,9 +160,15 @@ Result<EnrollmentService::Checked> EnrollmentService::Check(std::string_view req
     }
     c.previous = prev;
   } else if (!by_guid.empty()) {
-    return Status(Code::kMismatch, "SLC " + p.guid + " (" + by_guid[0].Text(3) +
-                                       ") was issued for another key: a renewal must be signed "
-                                       "with the key of the SLC it renews");
+    // A new key for a known GUID (a rekey): authorised as a first
+    // enrollment is (Issue), and it must keep the server's name.
+    IssuedRecord prev = ToIssuedRecord(by_guid[0]);
+    if (prev.server_name != p.name) {
+      return Status(Code::kMismatch, "SLC " + p.guid + " was issued to server " + prev.server_name +
+                                         ", not " + p.name +
+                                         ": a new key for it must keep the server's name");
+    }
+    c.rekey_of = prev;
   }
   return c;
 }
@@ -187,6 +195,12 @@ Result<Issued> EnrollmentService::Issue(const Checked& c, const Requester& reque
                           "; renewing it now needs a one-time enrollment token or an operator's "
                           "approval");
       }
+    } else if (!p.token && c.rekey_of) {
+      return Status(Code::kPermissionDenied,
+                    "SLC " + p.guid + " of " + c.rekey_of->server_name +
+                        " was issued for another key: a new key for it (a rekey) needs a "
+                        "one-time enrollment token (ask the operator of this service for one) or "
+                        "an operator's approval, as a first enrollment does");
     } else if (!p.token) {
       return Status(Code::kPermissionDenied,
                     "this service has issued no SLC for this key, so this is a first enrollment, "
@@ -237,18 +251,21 @@ Result<Issued> EnrollmentService::Issue(const Checked& c, const Requester& reque
       }
     }
     const RenewalWindow window = DefaultRenewalWindow(now, until);
-    ASSIGN_OR_RETURN(int64_t inserted,
-                     tx.Execute("INSERT INTO enrollment_issued (slc_guid, certificate_id, "
-                                "server_name, server_url, key_fingerprint, kind, channel, "
-                                "requester, issued_at, valid_from, valid_until, certificate, "
-                                "authority, window_start, window_end) VALUES ($1, $2, $3, $4, $5, "
-                                "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
-                                {p.guid, spec.certificate_id, p.name, p.url, c.fingerprint,
-                                 std::string(renewal ? "renewal" : "enrollment"), requester.channel,
-                                 requester.address, clock_.Now().time_since_epoch().count(),
-                                 now.time_since_epoch().count(), until.time_since_epoch().count(),
-                                 xrml::WriteDocument(slc), authority_.id, Secs(window.start),
-                                 Secs(window.end)}));
+    ASSIGN_OR_RETURN(
+        int64_t inserted,
+        tx.Execute(
+            "INSERT INTO enrollment_issued (slc_guid, certificate_id, "
+            "server_name, server_url, key_fingerprint, kind, channel, "
+            "requester, issued_at, valid_from, valid_until, certificate, "
+            "authority, window_start, window_end) VALUES ($1, $2, $3, $4, $5, "
+            "$6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
+            {p.guid, spec.certificate_id, p.name, p.url, c.fingerprint,
+             std::string(renewal      ? "renewal"
+                         : c.rekey_of ? "rekey"
+                                      : "enrollment"),
+             requester.channel, requester.address, clock_.Now().time_since_epoch().count(),
+             now.time_since_epoch().count(), until.time_since_epoch().count(),
+             xrml::WriteDocument(slc), authority_.id, Secs(window.start), Secs(window.end)}));
     (void)inserted;
     if (pending_id) {
       ASSIGN_OR_RETURN(

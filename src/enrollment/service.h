@@ -6,6 +6,10 @@
 // Renewals are authenticated by the request's signature with the key of an
 // SLC this service issued and that has not expired; renewal keeps the SLC's
 // GUID and key (MS-RMPR 3.6; the authentication is OpenRMS's addition).
+// A request for a GUID this service issued to another key (a rekey) is
+// authorised as a first enrollment is -- a one-time token or an operator's
+// approval, the request signed with the new key -- and must keep the
+// server's name.
 #pragma once
 
 #include <optional>
@@ -40,7 +44,7 @@ struct IssuedRecord {
   std::string certificate_id;
   std::string server_name;
   std::string server_url;
-  std::string kind;  // "enrollment" or "renewal"
+  std::string kind;  // "enrollment", "renewal" or "rekey" (a known GUID, a new key)
   std::string channel;
   std::string requester;
   Time issued_at;
@@ -86,7 +90,7 @@ class EnrollmentService final {
   // (a field's value, a validity over the maximum), kAlreadyUsed/kNotFound
   // (token), kPermissionDenied (first enrollment without token or
   // approval), kExpired (the SLC to renew has expired), kMismatch (GUID
-  // and key disagree with what was issued).
+  // and key disagree with what was issued; a rekey that renames the server).
   // `token` is a one-time token given beside the request (on the web site's
   // form or the command line) rather than inside it.
   Result<Issued> Enroll(std::string_view request_text, const Requester& requester,

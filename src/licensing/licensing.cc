@@ -358,7 +358,7 @@ Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
 
   RETURN_IF_ERROR(snapshot->config_status);
   const cluster::ClusterConfig& config = *snapshot->config;
-  ASSIGN_OR_RETURN(auto key, Key(cluster));
+  ASSIGN_OR_RETURN(auto key, CurrentKey(config));
   const std::string content_key = crypto::RandomBytes(random_, 32);
   ASSIGN_OR_RETURN(std::string sealed_key, key->public_key().EncryptOaep(content_key));
   ASSIGN_OR_RETURN(std::string sealed_policy,
@@ -420,12 +420,7 @@ Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService:
   if (pl->body_type != "Microsoft Rights Label") {
     return Status(Code::kMalformed, "not a publishing license (BODY type " + pl->body_type + ")");
   }
-  ASSIGN_OR_RETURN(auto key, Key(cluster));
-  if (!pl->issuer.public_key || !(*pl->issuer.public_key == key->public_key())) {
-    return Status(Code::kMismatch, "this content was published through another cluster (" +
-                                       pl->issuer.object.name +
-                                       "); ask that cluster for a license");
-  }
+  ASSIGN_OR_RETURN(auto key, KeyForLicense(cluster, *pl));
   Status signature = xrml::VerifySignature(*pl);
   if (!signature.ok()) {
     return Status(Code::kBadSignature,
@@ -557,7 +552,9 @@ Result<xrml::Document> LicensingService::IssueRac(
     return Status(Code::kUnsupported, "the user key must have 2048 bits or more");
   }
   RETURN_IF_ERROR(snapshot->chain_status);
-  ASSIGN_OR_RETURN(auto key, Key(cluster));
+  // The key of the snapshot's SLC, which the RAC's chain carries.
+  RETURN_IF_ERROR(snapshot->config_status);
+  ASSIGN_OR_RETURN(auto key, CurrentKey(*snapshot->config));
   const Time now = clock_.Now();
   const Time from = now - Duration(now.time_since_epoch().count() % 60);
   const Time until = temporary ? from + std::chrono::minutes(config.rac_temporary_minutes)

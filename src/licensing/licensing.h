@@ -237,6 +237,13 @@ class LicensingService final {
   // The use license of `who` under an opened publishing license, audited.
   Result<UseLicense> Decide(const std::string& cluster, const accounts::Identity& who,
                             const OpenedLicense& opened);
+  // publishing_domains.cc: the key new licenses are made with (the one
+  // `config` names), and the key of the publishing domain a publishing
+  // license was made under (the cluster's own or a trusted publishing
+  // domain's, by the license's issuer key). Cached by key fingerprint.
+  Result<std::shared_ptr<crypto::PrivateKey>> CurrentKey(const cluster::ClusterConfig& config);
+  Result<std::shared_ptr<crypto::PrivateKey>> KeyForLicense(const std::string& cluster,
+                                                            const xrml::Document& pl);
   Status Audit(const std::string& cluster, const std::string& user, const std::string& kind,
                const std::string& content_id, const std::string& result, const std::string& detail);
 

@@ -172,7 +172,7 @@ TEST_P(StorePortabilityTest, EveryComponentMigratesAndItsQueriesRun) {
   ASSERT_TRUE(steps.ok()) << steps.status().ToString();
   std::vector<std::string> counts;
   for (const auto& r : *steps) counts.push_back(r.Text(0) + "=" + r.Text(1));
-  EXPECT_EQ(counts, (std::vector<std::string>{"accounts=12", "admin=1", "cluster=9",
+  EXPECT_EQ(counts, (std::vector<std::string>{"accounts=12", "admin=1", "cluster=13",
                                               "cluster-renewal-plan=1", "enrollment=11",
                                               "licensing=2", "settings=1"}));
 

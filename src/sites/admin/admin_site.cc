@@ -163,6 +163,21 @@ Response AdminSite::ClusterPage(const Context& ctx, const std::string& name, con
     audit_rows.push_back(std::move(row));
   }
   data.set("audit", audit_rows);
+  data.set("rekeyed", req.query.count("rekeyed") > 0);
+  auto domains = clusters_.ListDomains(name);
+  TemplateList domain_rows;
+  for (const auto& d : domains.ok() ? *domains : std::vector<cluster::PublishingDomain>{}) {
+    TemplateData row;
+    row.set("issued", FormatHuman(d.issued));
+    row.set("expires", FormatHuman(d.expires));
+    row.set("fingerprint", d.fingerprint);
+    row.set("state", d.state);
+    row.set("source", d.source);
+    row.set("state_class", d.state == "active" ? "ok" : "");
+    domain_rows.push_back(std::move(row));
+  }
+  data.set("domains", domain_rows);
+  if (!domains.ok()) data.set("domains_error", domains.status().message());
   return Page(200, ctx, "Administration: " + name, RenderTemplate("admin/cluster", data));
 }
 
@@ -180,6 +195,44 @@ Response AdminSite::RenewDialog(const Context& ctx, const std::string& name, int
   data.set("request_file", cluster::RenewalRequestFileName(name));
   return Page(status, ctx, "Renew server licensor certificate: " + name,
               RenderTemplate("admin/renew", data));
+}
+
+Response AdminSite::RekeyDialog(const Context& ctx, const std::string& name, int status,
+                                const std::string& error) {
+  auto s = clusters_.GetStatus(name);
+  if (!s.ok()) return TextPage(404, ctx, "Not found", s.status().message());
+  TemplateData data;
+  if (!error.empty()) data.set("error", error);
+  data.set("name", name);
+  data.set("path", ClusterPath(name));
+  data.set("issuer_url", s->config.issuer_url);
+  data.set("csrf", ctx.session.csrf_token);
+  data.set("request_file", cluster::RekeyRequestFileName(name));
+  data.set("in_token", !s->config.key_uri.empty());
+  if (s->pending && s->pending->file_name == cluster::RekeyRequestFileName(name)) {
+    data.set("pending", FormatHuman(s->pending->created_at));
+  }
+  return Page(status, ctx, "Rekey: " + name, RenderTemplate("admin/rekey", data));
+}
+
+Response AdminSite::Rekey(const Context& ctx, const std::string& name,
+                          const std::map<std::string, std::string>& form, bool offline) {
+  auto field = [&](const char* key) {
+    return form.count(key) ? std::string(Trim(form.at(key))) : std::string();
+  };
+  cluster::RekeyRequest r;
+  r.name = name;
+  r.offline = offline;
+  if (!field("token").empty()) r.token = field("token");
+  r.key_uri = field("key_uri");
+  r.actor = "admin:" + ctx.session.user;
+  auto done = clusters_.Rekey(r, options_.key_password);
+  if (!done.ok()) return RekeyDialog(ctx, name, 400, done.status().message());
+  if (!offline) return Response::Redirect(ClusterPath(name) + "?rekeyed=1");
+  Response resp = Response::Xml(200, done->request->request);
+  resp.SetHeader("Content-Disposition",
+                 "attachment; filename=\"" + done->request->file_name + "\"");
+  return resp;
 }
 
 Response AdminSite::RenewOnline(const Context& ctx, const std::string& name) {
@@ -233,6 +286,7 @@ Response AdminSite::Import(const Context& ctx, const std::string& name, const Re
   data.set("path", ClusterPath(name));
   data.set("incoming", SlcData(preview->incoming));
   if (preview->current) data.set("current_expires", FormatHuman(preview->current->expires));
+  if (preview->new_key_fingerprint) data.set("new_key", *preview->new_key_fingerprint);
   data.set("csrf", ctx.session.csrf_token);
   data.set("staged", id);
   return Page(200, ctx, "Confirm import: " + name, RenderTemplate("admin/confirm_import", data));
@@ -360,6 +414,9 @@ Response AdminSite::Handle(const Request& req) {
     if (action == "/export" && req.method == "POST") return Export(ctx, name);
     if (action == "/import" && req.method == "POST") return Import(ctx, name, req);
     if (action == "/import/confirm" && req.method == "POST") return ConfirmImport(ctx, name, form);
+    if (action == "/rekey" && req.method == "GET") return RekeyDialog(ctx, name, 200, "");
+    if (action == "/rekey" && req.method == "POST") return Rekey(ctx, name, form, false);
+    if (action == "/rekey/export" && req.method == "POST") return Rekey(ctx, name, form, true);
   }
   return Page(404, ctx, "Not found", RenderTemplate("admin/not_found", {}));
 }

@@ -1,9 +1,9 @@
 // The administration web site (the seed procedure's steps 2-16): logon,
 // Global Administration (every cluster on this server), each cluster's
-// Administration page with its Cluster resources, the Renew dialog (Online:
-// Renew; Offline: Export, Browse and Import), the confirmation, and the
-// result. Only members of the administrators group get in. Every form
-// carries a CSRF token; sessions live in the store. Thread-safe.
+// Administration page with its Cluster resources and trusted publishing
+// domains, the Renew and Rekey dialogs (Online: Renew; Offline: Export,
+// Browse and Import), the confirmation, and the result. Only members of the administrators group
+// get in. Every form carries a CSRF token; sessions live in the store. Thread-safe.
 #pragma once
 
 #include <map>
@@ -51,6 +51,12 @@ class AdminSite final {
   http::Response RenewOnline(const Context& ctx, const std::string& name);
   http::Response Export(const Context& ctx, const std::string& name);
   http::Response Import(const Context& ctx, const std::string& name, const http::Request& req);
+  // The Rekey dialog (online, or offline: export a request; the answer is
+  // imported as a renewal's is) and its two actions.
+  http::Response RekeyDialog(const Context& ctx, const std::string& name, int status,
+                             const std::string& error);
+  http::Response Rekey(const Context& ctx, const std::string& name,
+                       const std::map<std::string, std::string>& form, bool offline);
   http::Response ConfirmImport(const Context& ctx, const std::string& name,
                                const std::map<std::string, std::string>& form);
 
