@@ -199,19 +199,6 @@ ProtocolError LicensingService::ToProtocolError(const Status& s) {
   }
 }
 
-Result<std::shared_ptr<crypto::PrivateKey>> LicensingService::Key(const std::string& cluster) {
-  {
-    std::lock_guard lock(mu_);
-    auto it = keys_.find(cluster);
-    if (it != keys_.end()) return it->second;
-  }
-  ASSIGN_OR_RETURN(auto key, clusters_.ClusterKey(cluster, password_));
-  std::shared_ptr<crypto::PrivateKey> shared = std::move(key);
-  std::lock_guard lock(mu_);
-  keys_[cluster] = shared;
-  return shared;
-}
-
 LicensingService::OpenedLicense::~OpenedLicense() { crypto::Wipe(content_key); }
 
 void LicensingService::SplitChainFile(const std::vector<xrml::Document>& slc_chain,

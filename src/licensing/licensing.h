@@ -223,7 +223,6 @@ class LicensingService final {
   };
 
  private:
-  Result<std::shared_ptr<crypto::PrivateKey>> Key(const std::string& cluster);
   Result<std::shared_ptr<const ClusterSnapshot>> Snapshot(const std::string& cluster);
   // The cluster's snapshot, once its active SLC allows issuing now.
   Result<std::shared_ptr<const ClusterSnapshot>> CheckCanIssue(const std::string& cluster);
@@ -257,6 +256,7 @@ class LicensingService final {
   AuditTrail& audit_;
   LicensingCounters counters_;
   std::mutex mu_;
+  // Keys by cluster and public key fingerprint (publishing_domains.cc).
   std::map<std::string, std::shared_ptr<crypto::PrivateKey>> keys_;
   std::shared_mutex snapshots_mu_;
   std::map<std::string, std::shared_ptr<const ClusterSnapshot>> snapshots_;
