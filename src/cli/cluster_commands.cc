@@ -40,11 +40,6 @@ void AddTarget(CLI::App* cmd, Target& t, bool password) {
   }
 }
 
-std::string Actor() {
-  const char* user = std::getenv("USER");
-  return std::string("cli:") + (user != nullptr ? user : "unknown");
-}
-
 // Opens the server and resolves the cluster; asks for the password when
 // `password` is set.
 struct Opened {

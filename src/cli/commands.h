@@ -12,6 +12,9 @@ namespace openrms::cli {
 // (2 for input that cannot be read, 1 otherwise).
 int ReportError(const Status& status);
 
+// Who a command acts as in the audit trail: "cli:" and the login name.
+std::string Actor();
+
 void RegisterXrmlCommands(CLI::App& app, int& exit_code);
 void RegisterEnrollmentCommands(CLI::App& app, int& exit_code);
 void RegisterDemoCommand(CLI::App& app, int& exit_code);

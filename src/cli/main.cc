@@ -1,4 +1,5 @@
 // openrms: one program, many subcommands.
+#include <cstdlib>
 #include <iostream>
 
 #include "base/test_hooks.h"
@@ -18,6 +19,11 @@ int ReportError(const Status& status) {
     default:
       return 1;
   }
+}
+
+std::string Actor() {
+  const char* user = std::getenv("USER");
+  return std::string("cli:") + (user != nullptr ? user : "unknown");
 }
 
 }  // namespace openrms::cli

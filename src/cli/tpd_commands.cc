@@ -45,11 +45,6 @@ void AddTpdTarget(CLI::App* cmd, TpdTarget& t, bool passwords) {
   AddPkcs11Options(cmd, t.pkcs11);
 }
 
-std::string Actor() {
-  const char* user = std::getenv("USER");
-  return std::string("cli:") + (user != nullptr ? user : "unknown");
-}
-
 struct OpenedServer {
   std::unique_ptr<node::ServerContext> context;
   std::string cluster;

@@ -507,15 +507,7 @@ Result<RekeyResult> ClusterService::Rekey(const RekeyRequest& r, std::string_vie
     out.request = std::move(rec);
     return out;
   }
-  const std::string holder = NewGuid(env_.random);
-  RETURN_IF_ERROR(store_.TakeRenewalLease(r.name, holder, env_.clock.Now(),
-                                          env_.clock.Now() + std::chrono::minutes(2)));
-  struct Release {
-    ClusterStore& store;
-    const std::string& name;
-    const std::string& holder;
-    ~Release() { (void)store.ReleaseRenewalLease(name, holder); }
-  } release{store_, r.name, holder};
+  ASSIGN_OR_RETURN(auto lease, HoldRenewalLease(r.name));
   const std::string action =
       c.kind == ClusterKind::kRoot ? protocol::kEnrollSoapAction : protocol::kSubEnrollSoapAction;
   auto done = [&]() -> Result<SlcSummary> {
@@ -535,6 +527,30 @@ Result<RekeyResult> ClusterService::Rekey(const RekeyRequest& r, std::string_vie
   return out;
 }
 
+class ClusterService::HeldLease final {
+ public:
+  HeldLease(ClusterStore& store, std::string name, std::string holder)
+      : store_(store), name_(std::move(name)), holder_(std::move(holder)) {}
+  ~HeldLease() { (void)store_.ReleaseRenewalLease(name_, holder_); }
+  HeldLease(const HeldLease&) = delete;
+  HeldLease& operator=(const HeldLease&) = delete;
+
+ private:
+  ClusterStore& store_;
+  const std::string name_;
+  const std::string holder_;
+};
+
+Result<std::unique_ptr<ClusterService::HeldLease>> ClusterService::HoldRenewalLease(
+    const std::string& name) {
+  // The lease outlives the issuer's timeout (30 s); a renewal that died
+  // holds it for at most two minutes.
+  std::string holder = NewGuid(env_.random);
+  RETURN_IF_ERROR(store_.TakeRenewalLease(name, holder, env_.clock.Now(),
+                                          env_.clock.Now() + std::chrono::minutes(2)));
+  return std::make_unique<HeldLease>(store_, name, std::move(holder));
+}
+
 Result<SlcSummary> ClusterService::RenewOnline(const std::string& name, std::string_view password,
                                                const std::string& actor,
                                                std::optional<std::string> token,
@@ -542,17 +558,8 @@ Result<SlcSummary> ClusterService::RenewOnline(const std::string& name, std::str
   ASSIGN_OR_RETURN(ClusterConfig c, store_.Find(name));
   ASSIGN_OR_RETURN(auto key, OpenKey(c, password));
   // One renewal at a time: a second one is refused before it asks the
-  // issuer for anything. The lease outlives the issuer's timeout (30 s);
-  // a renewal that died holds it for at most two minutes.
-  const std::string holder = NewGuid(env_.random);
-  RETURN_IF_ERROR(store_.TakeRenewalLease(name, holder, env_.clock.Now(),
-                                          env_.clock.Now() + std::chrono::minutes(2)));
-  struct Release {
-    ClusterStore& store;
-    const std::string& name;
-    const std::string& holder;
-    ~Release() { (void)store.ReleaseRenewalLease(name, holder); }
-  } release{store_, name, holder};
+  // issuer for anything.
+  ASSIGN_OR_RETURN(auto lease, HoldRenewalLease(name));
   if (only_if_active) {
     ASSIGN_OR_RETURN(auto active, store_.ActiveSlc(name));
     if (!active || active->certificate_id != *only_if_active) {

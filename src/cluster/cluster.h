@@ -234,6 +234,10 @@ class ClusterService final {
  private:
   struct Validated;
   struct PreparedImport;
+  // The cluster's renewal lease (one renewal or rekey at a time), released
+  // when the returned object goes. kFailedPrecondition while another holds it.
+  class HeldLease;
+  Result<std::unique_ptr<HeldLease>> HoldRenewalLease(const std::string& name);
   Result<Validated> Validate(const ClusterConfig& config, std::string_view file);
   // Validates an issued chain for the cluster's key, or for the new key of
   // its pending rekey when the chain certifies that one.
