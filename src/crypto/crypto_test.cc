@@ -2,6 +2,7 @@
 
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
+#include "crypto/password_box.h"
 #include "crypto/password_hash.h"
 
 namespace openrms::crypto {
@@ -89,6 +90,55 @@ TEST(Encoding, Base64RefusesNonCanonicalPadding) {
   EXPECT_EQ(Base64Decode("QUI="), "AB");
   EXPECT_FALSE(Base64Decode("QUJ="));
   EXPECT_EQ(Base64Decode("QUJD"), "ABC");
+}
+
+}  // namespace
+}  // namespace openrms::crypto
+
+namespace openrms::crypto {
+namespace {
+
+TEST(PasswordBoxTest, ScryptCostsAreBoundedAsAWhole) {
+  EXPECT_TRUE(CheckScryptCost({}).ok());             // 2^17, 8, 1: 128 MiB
+  EXPECT_TRUE(CheckScryptCost({18, 8, 1}).ok());     // 256 MiB: the edge
+  EXPECT_TRUE(CheckScryptCost({14, 1, 1}).ok());     // the smallest
+  const Status twice = CheckScryptCost({18, 8, 2});  // 512 MiB
+  EXPECT_EQ(twice.code(), Code::kUnsupported);
+  EXPECT_EQ(twice.message(),
+            "scrypt cost N=2^18 r=8 p=2 needs 512 MiB; OpenRMS reads files that need at most "
+            "256 MiB");
+  EXPECT_EQ(CheckScryptCost({20, 16, 4}).code(), Code::kUnsupported);  // 8 GiB
+  EXPECT_EQ(CheckScryptCost({13, 8, 1}).code(), Code::kUnsupported);
+  EXPECT_EQ(CheckScryptCost({17, 0, 1}).code(), Code::kUnsupported);
+}
+
+TEST(PasswordBoxTest, AeadRefusesAnyChange) {
+  const std::string key(32, 'k'), nonce(12, 'n');
+  auto sealed = AeadSeal(key, nonce, "header", "secret");
+  ASSERT_TRUE(sealed.ok());
+  EXPECT_EQ(sealed->size(), 6u + 16u);
+  auto opened = AeadOpen(key, nonce, "header", *sealed);
+  ASSERT_TRUE(opened.ok());
+  EXPECT_EQ(*opened, "secret");
+  EXPECT_EQ(AeadOpen(key, nonce, "headeR", *sealed).status().code(), Code::kBadSignature);
+  for (size_t i = 0; i < sealed->size(); ++i) {
+    std::string flipped = *sealed;
+    flipped[i] = static_cast<char>(flipped[i] ^ 1);
+    EXPECT_EQ(AeadOpen(key, nonce, "header", flipped).status().code(), Code::kBadSignature) << i;
+  }
+  auto empty = AeadSeal(key, nonce, "", "");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_EQ(*AeadOpen(key, nonce, "", *empty), "");
+}
+
+TEST(PasswordBoxTest, ScryptNeedsAPassword) {
+  EXPECT_EQ(ScryptDerive("", "salt", {14, 1, 1}, 32).status().code(), Code::kInvalidArgument);
+  auto a = ScryptDerive("pw", "salt", {14, 1, 1}, 32);
+  auto b = ScryptDerive("pw", "salt", {14, 1, 1}, 32);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(*a, *b);
+  EXPECT_EQ(a->size(), 32u);
+  EXPECT_NE(*a, *ScryptDerive("pw", "salu", {14, 1, 1}, 32));
 }
 
 }  // namespace

@@ -34,6 +34,17 @@ Status CheckScryptCost(const ScryptCost& c) {
                                           " is outside what OpenRMS reads (N 2^14 to 2^20, r 1 "
                                           "to 16, p 1 to 4)");
   }
+  // Each bound alone still allows 2^20 * 16 * 4 * 128 bytes (8 GiB): the
+  // memory is bounded as a whole too.
+  const uint64_t memory =
+      128 * static_cast<uint64_t>(c.r) * (uint64_t{1} << c.log2_n) * static_cast<uint64_t>(c.p);
+  if (memory > kMaxScryptMemory) {
+    return Status(Code::kUnsupported,
+                  "scrypt cost N=2^" + std::to_string(c.log2_n) + " r=" + std::to_string(c.r) +
+                      " p=" + std::to_string(c.p) + " needs " + std::to_string(memory >> 20) +
+                      " MiB; OpenRMS reads files that need at most " +
+                      std::to_string(kMaxScryptMemory >> 20) + " MiB");
+  }
   return Status::Ok();
 }
 

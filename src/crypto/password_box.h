@@ -26,9 +26,10 @@ struct ScryptCost {
   int p = 1;
 };
 
-// The costs a file may ask for: log2_n 14 to 20, r 1 to 16, p 1 to 4 (so a
-// hostile header cannot make a reader spend gigabytes). kUnsupported
-// otherwise.
+// The costs a file may ask for: log2_n 14 to 20, r 1 to 16, p 1 to 4, and
+// 128 * r * N * p at most kMaxScryptMemory (so a hostile header cannot make
+// a reader spend gigabytes). kUnsupported otherwise.
+inline constexpr uint64_t kMaxScryptMemory = uint64_t{256} << 20;
 Status CheckScryptCost(const ScryptCost& cost);
 
 // `size` bytes derived from `password` and `salt`.
