@@ -19,32 +19,35 @@ Status WrongType(const std::string& where, std::string_view expected) {
 
 Reader Text(std::string NodeConfig::*field) {
   return [field](const toml::node& n, const std::string& where, NodeConfig& c) -> Status {
-    const auto v = n.value<std::string>();
-    if (!n.is_string() || !v) return WrongType(where, "a string");
-    if (v->empty()) return WrongType(where, "a non-empty string (leave the key out instead)");
-    c.*field = *v;
+    // The type first: toml++'s value<T>() converts between number types
+    // (a huge float to int64 is undefined behaviour).
+    if (!n.is_string()) return WrongType(where, "a string");
+    const std::string& v = n.as_string()->get();
+    if (v.empty()) return WrongType(where, "a non-empty string (leave the key out instead)");
+    c.*field = v;
     return Status::Ok();
   };
 }
 
 Reader Integer(int NodeConfig::*field, int min, int max) {
   return [=](const toml::node& n, const std::string& where, NodeConfig& c) -> Status {
-    const auto v = n.value<int64_t>();
-    if (!n.is_integer() || !v) return WrongType(where, "an integer");
-    if (*v < min || *v > max) {
+    if (!n.is_integer()) return WrongType(where, "an integer");
+    const int64_t v = n.as_integer()->get();
+    if (v < min || v > max) {
       return WrongType(where, "between " + std::to_string(min) + " and " + std::to_string(max));
     }
-    c.*field = static_cast<int>(*v);
+    c.*field = static_cast<int>(v);
     return Status::Ok();
   };
 }
 
 Reader Directory(std::string accounts::DirectoryConfig::*field) {
   return [field](const toml::node& n, const std::string& where, NodeConfig& c) -> Status {
-    const auto v = n.value<std::string>();
-    if (!n.is_string() || !v || v->empty()) return WrongType(where, "a non-empty string");
+    if (!n.is_string() || n.as_string()->get().empty()) {
+      return WrongType(where, "a non-empty string");
+    }
     if (!c.directory) c.directory.emplace();
-    (*c.directory).*field = *v;
+    (*c.directory).*field = n.as_string()->get();
     return Status::Ok();
   };
 }
@@ -54,9 +57,10 @@ Status ReadAllow(const toml::node& n, const std::string& where, NodeConfig& c) {
   if (list == nullptr) return WrongType(where, "an array of addresses");
   c.metrics_allow.clear();
   for (const toml::node& item : *list) {
-    const auto v = item.value<std::string>();
-    if (!item.is_string() || !v || v->empty()) return WrongType(where, "an array of addresses");
-    c.metrics_allow.push_back(*v);
+    if (!item.is_string() || item.as_string()->get().empty()) {
+      return WrongType(where, "an array of addresses");
+    }
+    c.metrics_allow.push_back(item.as_string()->get());
   }
   return Status::Ok();
 }
@@ -111,12 +115,11 @@ const std::map<std::string, Table, std::less<>>& Schema() {
         {"ca_file", Directory(&accounts::DirectoryConfig::ca_file)},
         {"timeout_seconds",
          [](const toml::node& n, const std::string& where, NodeConfig& c) -> Status {
-           const auto v = n.value<int64_t>();
-           if (!n.is_integer() || !v || *v < 1 || *v > 300) {
+           if (!n.is_integer() || n.as_integer()->get() < 1 || n.as_integer()->get() > 300) {
              return WrongType(where, "an integer between 1 and 300");
            }
            if (!c.directory) c.directory.emplace();
-           c.directory->timeout_seconds = static_cast<int>(*v);
+           c.directory->timeout_seconds = static_cast<int>(n.as_integer()->get());
            return Status::Ok();
          }}}},
   };

@@ -104,6 +104,16 @@ TEST(NodeConfigTest, WrongTypesAndRanges) {
                 "n.toml: node.threads must be between 0 and 256");
   ExpectRefused("[node]\nthreads = -1\n", Code::kInvalidArgument,
                 "n.toml: node.threads must be between 0 and 256");
+  // A float is not converted, however large (found by node_config_fuzz).
+  ExpectRefused("[node]\nmonitor_interval_seconds = 4.4e113\n", Code::kInvalidArgument,
+                "n.toml: node.monitor_interval_seconds must be an integer");
+  ExpectRefused("[node]\nthreads = 2.0\n", Code::kInvalidArgument,
+                "n.toml: node.threads must be an integer");
+  ExpectRefused("[directory]\nuri = \"ldap://x\"\nuser_dn = \"u\"\ntimeout_seconds = 1e300\n",
+                Code::kInvalidArgument,
+                "n.toml: directory.timeout_seconds must be an integer between 1 and 300");
+  ExpectRefused("[node]\nlisten = 8443\n", Code::kInvalidArgument,
+                "n.toml: node.listen must be a string");
   ExpectRefused("[node]\nlisten = \"\"\n", Code::kInvalidArgument,
                 "n.toml: node.listen must be a non-empty string (leave the key out instead)");
   ExpectRefused("[metrics]\nallow = \"127.0.0.1\"\n", Code::kInvalidArgument,
