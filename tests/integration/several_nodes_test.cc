@@ -354,6 +354,33 @@ TEST_F(SeveralNodesTest, AKilledNodeLosesOnlyItsInFlightRequestsAndRejoins) {
             << " failed (in flight on the killed node)\n";
 }
 
+// A node whose clusters cannot issue (the SLC has expired, on a clock moved
+// 400 days on) is alive but not ready, so the balancer passes it by.
+TEST_F(SeveralNodesTest, ANodeWhoseSlcExpiredIsAliveButNotReady) {
+  const int port = FreeLoopbackPort();
+  BackgroundProcess node(
+      {kBin, "serve", "--dir", srv_, "--listen", "127.0.0.1:" + std::to_string(port),
+       "--password-file", pw_, "--monitor-interval", "0"},
+      {FakeNow(400)});
+  ASSERT_FALSE(node.WaitForLine("server: ").empty()) << node.output();
+  auto get = [&](const std::string& path) {
+    http::ClientRequest req;
+    req.url = "https://127.0.0.1:" + std::to_string(port) + path;
+    req.ca_pem = ca_;
+    return http::Fetch(req);
+  };
+  auto ready = get("/readyz");
+  ASSERT_TRUE(ready.ok()) << ready.status().message();
+  EXPECT_EQ(ready->status, 503);
+  const auto body = nlohmann::json::parse(ready->body, nullptr, false);
+  EXPECT_EQ(body["ready"], false);
+  EXPECT_EQ(body["reason"], "cluster ROOT: expired");
+  EXPECT_EQ(body["clusters"]["ROOT"], "expired");
+  auto alive = get("/healthz");
+  ASSERT_TRUE(alive.ok());
+  EXPECT_EQ(alive->status, 200);
+}
+
 // A unix datagram socket standing in for systemd's notification socket.
 class NotifySocket final {
  public:
