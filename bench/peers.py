@@ -15,8 +15,9 @@ Usage: python3 bench/peers.py OPENRMS_BINARY [--seconds S] [--connections C]
                               [--first-time N] [--only NAME,...] [--json FILE]
                               [--profile FILE]
 --profile runs the timed demo under gperftools' CPU profiler (preloaded,
-see ../shared/docs/profiling.md) and writes its samples to FILE; read them
-with `google-pprof --text OPENRMS_BINARY FILE`.
+see ../shared/docs/profiling.md), sampling only during each endpoint's peak
+run: the samples of the K-th endpoint measured go to FILE.K (K from 0); read
+them with `google-pprof --text OPENRMS_BINARY FILE.0`.
 bench/run.sh installs the tools, builds and runs this; bench/README.md holds
 results. Talks only to 127.0.0.1; starts and stops only its own processes.
 """
@@ -234,7 +235,8 @@ def main():
         env = None
         if args.profile:
             env = dict(os.environ, LD_PRELOAD="/usr/lib/x86_64-linux-gnu/libprofiler.so.0",
-                       CPUPROFILE=os.path.abspath(args.profile), CPUPROFILE_FREQUENCY="1000")
+                       CPUPROFILE=os.path.abspath(args.profile), CPUPROFILE_FREQUENCY="1000",
+                       CPUPROFILESIGNAL=str(int(signal.SIGUSR2)))
         demo = Demo(os.path.abspath(args.binary), work).start(env)
         time.sleep(1)
         idle_rss_mb = rss_kb(demo.proc.pid) / 1024
@@ -296,7 +298,11 @@ def main():
         rsa_before = rsa_bound(threads)
         results = []
         for name, method, url, bodies, headers, bound in endpoints:
+            if args.profile:  # the profiler samples the peak run only
+                demo.proc.send_signal(signal.SIGUSR2)
             peak = wrk(url, lua_script(method, bodies, headers, 0.0, threads), work, threads, conns, args.seconds)
+            if args.profile:
+                demo.proc.send_signal(signal.SIGUSR2)
             # Closed loop: each connection sends, waits for the answer, then
             # waits delay(). Latency falls with the load, so the delay for
             # 80% of the peak is found in two short calibration runs.

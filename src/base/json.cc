@@ -58,6 +58,41 @@ Result<nlohmann::json> ParseJson(std::string_view text, const JsonLimits& limits
   return j;
 }
 
+std::optional<std::string_view> SoleStringMember(std::string_view text, std::string_view name) {
+  size_t i = 0;
+  auto skip_space = [&] {
+    while (i < text.size() &&
+           (text[i] == ' ' || text[i] == '\t' || text[i] == '\n' || text[i] == '\r')) {
+      ++i;
+    }
+  };
+  auto take = [&](char c) {
+    skip_space();
+    if (i >= text.size() || text[i] != c) return false;
+    ++i;
+    return true;
+  };
+  if (!take('{') || !take('"')) return std::nullopt;
+  if (text.substr(i, name.size()) != name) return std::nullopt;
+  i += name.size();
+  if (i >= text.size() || text[i] != '"') return std::nullopt;
+  ++i;
+  if (!take(':') || !take('"')) return std::nullopt;
+  const size_t start = i;
+  while (i < text.size() && text[i] != '"') {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x20 || c > 0x7e || c == '\\') return std::nullopt;
+    ++i;
+  }
+  if (i >= text.size()) return std::nullopt;
+  const std::string_view value = text.substr(start, i - start);
+  ++i;
+  if (!take('}')) return std::nullopt;
+  skip_space();
+  if (i != text.size()) return std::nullopt;
+  return value;
+}
+
 Result<int64_t> IntField(const nlohmann::json& object, std::string_view name, int64_t fallback,
                          int64_t min, int64_t max) {
   const nlohmann::json* v = Member(object, name);

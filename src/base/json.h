@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -21,6 +22,15 @@ struct JsonLimits {
 
 // kMalformed for bytes that are not JSON; kTooLarge over a limit.
 Result<nlohmann::json> ParseJson(std::string_view text, const JsonLimits& limits = {});
+
+// The value of the member `name` when `text` is one JSON object with that
+// member alone, whose value is a string of printable ASCII without escapes
+// ({"name": "value"}, white space around the tokens): what ParseJson would
+// read, without building a document (a request of several kilobytes of
+// base64 reads some twenty times faster). nullopt for anything else, which
+// then goes to ParseJson. `name` must need no escapes itself. No limit of
+// its own: the caller applies ParseJson's size limit first.
+std::optional<std::string_view> SoleStringMember(std::string_view text, std::string_view name);
 
 // Readers of an optional member of `object`: absent or null gives
 // `fallback`; a value of another type, or a number out of [min, max] or

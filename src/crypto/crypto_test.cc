@@ -52,6 +52,22 @@ TEST(Encoding, Base64) {
   EXPECT_FALSE(Base64Decode("YWJjZA="));
   EXPECT_FALSE(Base64Decode("YW=jZA=="));
   EXPECT_FALSE(Base64Decode("YWJj*A=="));
+  // White space is what C's isspace calls so, anywhere; any other byte
+  // outside the alphabet, a NUL or a byte over 0x7f among them, is refused.
+  EXPECT_EQ(Base64Decode(" \tY\vW\fJj\rZ\nA==\n"), "abcd");
+  EXPECT_EQ(Base64Decode(""), "");
+  EXPECT_EQ(Base64Decode("\n"), "");
+  EXPECT_FALSE(Base64Decode("Y"));
+  EXPECT_FALSE(Base64Decode(std::string("YWJj\0A==", 8)));
+  EXPECT_FALSE(Base64Decode("YWJj\xC3\xA9=="));
+  EXPECT_FALSE(Base64Decode("YWJj-A=="));  // base64url is another alphabet
+  // Exact blocks, and one and two bytes past them.
+  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{3071}, size_t{3072},
+                   size_t{3073}}) {
+    std::string bytes(n, '\0');
+    for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<char>(i * 7 + 1);
+    EXPECT_EQ(Base64Decode(Base64Encode(bytes)), bytes) << n;
+  }
 }
 
 TEST(PasswordHash, SecretEquals) {

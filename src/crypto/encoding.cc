@@ -3,7 +3,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
-#include <cctype>
+#include <array>
+#include <cstdint>
 #include <cstdlib>
 
 namespace openrms::crypto {
@@ -17,30 +18,55 @@ std::string Base64Encode(std::string_view bytes) {
   return out;
 }
 
+namespace {
+
+// What each byte is to base64: not of it, a digit of its alphabet, white
+// space (as C's isspace: skipped), or the padding '='. A table, because
+// licenses of several kilobytes arrive as base64 on every request.
+enum : uint8_t { kNotBase64, kDigit, kSpace, kPad };
+constexpr std::array<uint8_t, 256> kBase64Class = [] {
+  std::array<uint8_t, 256> table{};
+  for (int c = 'A'; c <= 'Z'; ++c) table[c] = kDigit;
+  for (int c = 'a'; c <= 'z'; ++c) table[c] = kDigit;
+  for (int c = '0'; c <= '9'; ++c) table[c] = kDigit;
+  table['+'] = table['/'] = kDigit;
+  for (char c : {' ', '\t', '\n', '\v', '\f', '\r'}) table[static_cast<uint8_t>(c)] = kSpace;
+  table['='] = kPad;
+  return table;
+}();
+
+}  // namespace
+
 std::optional<std::string> Base64Decode(std::string_view text) {
-  std::string clean;
-  clean.reserve(text.size());
+  bool has_space = false;
   for (char c : text) {
-    if (std::isspace(static_cast<unsigned char>(c))) continue;
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '+' && c != '/' && c != '=') {
-      return std::nullopt;
-    }
-    clean += c;
+    const uint8_t kind = kBase64Class[static_cast<uint8_t>(c)];
+    if (kind == kNotBase64) return std::nullopt;
+    has_space |= kind == kSpace;
   }
-  if (clean.size() % 4 != 0) return std::nullopt;
+  std::string clean;
+  std::string_view digits = text;
+  if (has_space) {
+    clean.reserve(text.size());
+    for (char c : text) {
+      if (kBase64Class[static_cast<uint8_t>(c)] != kSpace) clean += c;
+    }
+    digits = clean;
+  }
+  if (digits.size() % 4 != 0) return std::nullopt;
   size_t pad = 0;
-  while (pad < clean.size() && pad < 3 && clean[clean.size() - 1 - pad] == '=') ++pad;
-  if (pad > 2 || clean.find('=') < clean.size() - pad) return std::nullopt;
-  std::string out(clean.size() / 4 * 3, '\0');
+  while (pad < digits.size() && pad < 3 && digits[digits.size() - 1 - pad] == '=') ++pad;
+  if (pad > 2 || digits.find('=') < digits.size() - pad) return std::nullopt;
+  std::string out(digits.size() / 4 * 3, '\0');
   const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                                reinterpret_cast<const unsigned char*>(clean.data()),
-                                static_cast<int>(clean.size()));
+                                reinterpret_cast<const unsigned char*>(digits.data()),
+                                static_cast<int>(digits.size()));
   if (n < 0) return std::nullopt;
   out.resize(static_cast<size_t>(n) - pad);
   // Canonical (RFC 4648 section 3.5): the bits after the last byte are zero,
   // or "QQ==" and "Qq==" would both decode to "A".
   if (pad > 0 && Base64Encode(std::string_view(out).substr(out.size() - (3 - pad))) !=
-                     std::string_view(clean).substr(clean.size() - 4)) {
+                     digits.substr(digits.size() - 4)) {
     return std::nullopt;
   }
   return out;

@@ -9,6 +9,10 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include <array>
+#include <mutex>
+#include <unordered_map>
+
 #include "base/text.h"
 #include "crypto/sealing.h"
 #include "crypto/ssl_util.h"
@@ -30,6 +34,43 @@ std::string BnToBytes(const BIGNUM* bn) {
 std::shared_ptr<EVP_PKEY> Share(EVP_PKEY* p) { return std::shared_ptr<EVP_PKEY>(p, EVP_PKEY_free); }
 
 Result<PublicKey> PublicKeyOf(EVP_PKEY* pkey);
+
+// The same public keys come again and again -- a cluster's key is in every
+// license it issued, an SLC chain's keys in every chain -- and making an
+// OpenSSL key from a modulus costs more than verifying a signature with it:
+// each is made once and shared (an EVP_PKEY is never changed once made).
+// Bounded: a shard that fills up starts again empty.
+class KeyMemo {
+ public:
+  static KeyMemo& Get() {
+    static KeyMemo* memo = new KeyMemo();  // never destroyed: used until exit
+    return *memo;
+  }
+  std::shared_ptr<EVP_PKEY> Find(const std::string& id) {
+    Shard& shard = ShardOf(id);
+    std::lock_guard lock(shard.mu);
+    auto it = shard.keys.find(id);
+    return it == shard.keys.end() ? nullptr : it->second;
+  }
+  void Put(const std::string& id, std::shared_ptr<EVP_PKEY> key) {
+    Shard& shard = ShardOf(id);
+    std::lock_guard lock(shard.mu);
+    if (shard.keys.size() >= kPerShard) shard.keys.clear();
+    shard.keys.emplace(id, std::move(key));
+  }
+
+ private:
+  static constexpr size_t kShards = 8;
+  static constexpr size_t kPerShard = 32;
+  struct Shard {
+    std::mutex mu;
+    std::unordered_map<std::string, std::shared_ptr<EVP_PKEY>> keys;
+  };
+  Shard& ShardOf(const std::string& id) {
+    return shards_[std::hash<std::string>{}(id) % kShards];
+  }
+  std::array<Shard, kShards> shards_;
+};
 
 }  // namespace
 
@@ -57,6 +98,12 @@ Result<PublicKey> PublicKey::FromModulus(std::string_view modulus_be, uint32_t e
     return Status(Code::kUnsupported,
                   "RSA public exponent " + std::to_string(exponent) + " is not supported");
   }
+  std::string memo_id(4 + modulus_be.size(), '\0');
+  for (int i = 0; i < 4; ++i) memo_id[i] = static_cast<char>(exponent >> (8 * i));
+  memo_id.replace(4, modulus_be.size(), modulus_be);
+  if (auto known = KeyMemo::Get().Find(memo_id)) {
+    return PublicKey(std::string(modulus_be), exponent, std::move(known));
+  }
   BnPtr n(BN_bin2bn(reinterpret_cast<const unsigned char*>(modulus_be.data()),
                     static_cast<int>(modulus_be.size()), nullptr));
   BnPtr e(BN_new());
@@ -73,7 +120,9 @@ Result<PublicKey> PublicKey::FromModulus(std::string_view modulus_be, uint32_t e
       EVP_PKEY_fromdata(ctx.get(), &pkey, EVP_PKEY_PUBLIC_KEY, params.get()) <= 0) {
     return SslError(Code::kMalformed, "not a usable RSA public key");
   }
-  return PublicKey(std::string(modulus_be), exponent, Share(pkey));
+  std::shared_ptr<EVP_PKEY> shared = Share(pkey);
+  KeyMemo::Get().Put(memo_id, shared);
+  return PublicKey(std::string(modulus_be), exponent, std::move(shared));
 }
 
 Result<PublicKey> PublicKey::FromPkcs1Der(std::string_view der) {

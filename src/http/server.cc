@@ -21,7 +21,6 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <boost/asio/thread_pool.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
@@ -229,7 +228,6 @@ std::string Plural(uint64_t n, const std::string& what) {
 }
 
 class Session;
-
 }  // namespace
 
 // ---------------------------------------------------------------------------
@@ -334,7 +332,13 @@ Response Router::Dispatch(const Request& request) const {
 class Server::Impl {
  public:
   Impl(ServerOptions options, Handler handler)
-      : options_(std::move(options)), handler_(std::move(handler)) {}
+      : options_(std::move(options)),
+        handler_(std::move(handler)),
+        loops_(MakeLoops(options_.threads)),
+        acceptor_(*loops_[0]),
+        accept_retry_(*loops_[0]),
+        limit_log_timer_(*loops_[0]),
+        trim_timer_(*loops_[0]) {}
   ~Impl() {
     Stop();
     if (spare_fd_ >= 0) ::close(spare_fd_);
@@ -383,7 +387,7 @@ class Server::Impl {
 
  private:
   enum class Admission { kAdmitted, kAdmittedByEviction, kStopping, kPerAddress, kTotal };
-  // Connections refused or evicted since the last log line (acceptor strand).
+  // Connections refused or evicted since the last log line (first loop).
   struct LimitEvents {
     uint64_t per_address = 0;
     uint64_t total = 0;
@@ -435,7 +439,7 @@ class Server::Impl {
   std::atomic<uint64_t> refused_no_descriptors_{0};
   std::atomic<uint64_t> evicted_{0};
 
-  // On the acceptor's strand only.
+  // On the first loop only (the acceptor and its timers).
   // Out of descriptors, the spare is closed so that accept() can take its
   // number, and the connection accepted is then closed by dup3() of
   // /dev/null onto it: that number is the spare again, with no moment when
@@ -446,22 +450,41 @@ class Server::Impl {
   std::optional<std::chrono::steady_clock::time_point> limit_logged_at_;
   bool limit_log_pending_ = false;
   std::optional<std::chrono::steady_clock::time_point> accept_error_logged_at_;
-  // On the trim timer's strand only.
+  // On the first event loop only.
   std::optional<std::chrono::steady_clock::time_point> trimmed_at_;
 
-  // Declared in this order so that the io_context is destroyed (and with it
-  // any handler still holding a session) while the members above and the
-  // TLS context are alive.
+  // One event loop (io_context) per I/O thread, each run by that thread
+  // alone: a connection lives on one loop, so its handlers never run at
+  // once and need no strand, and the threads never wake each other or share
+  // a queue (a shared io_context cost a futex call or two per request).
+  // Connections are dealt to the loops in turn.
+  static std::vector<std::unique_ptr<asio::io_context>> MakeLoops(int threads) {
+    unsigned n = threads > 0 ? static_cast<unsigned>(threads) : std::thread::hardware_concurrency();
+    std::vector<std::unique_ptr<asio::io_context>> loops(std::max(1u, n));
+    for (auto& loop : loops) {
+      loop = std::make_unique<asio::io_context>(1);
+      // A loop makes its epoll descriptors when its first socket is made: so
+      // now, not at an accept when the process may be out of descriptors.
+      tcp::socket socket(*loop);
+    }
+    return loops;
+  }
+
+  // Declared in this order so that the io_contexts are destroyed (and with
+  // them any handler still holding a session) while the members above and
+  // the TLS context are alive.
   asio::ssl::context ssl_ctx_{asio::ssl::context::tls_server};
-  asio::io_context ioc_;
-  // Keeps the pool running until Stop() is done with it: without it, the
-  // pool could run out of work (and its threads return) while Stop() still
+  std::vector<std::unique_ptr<asio::io_context>> loops_;
+  // Keep the loops running until Stop() is done with them: without them, a
+  // loop could run out of work (and its thread return) while Stop() still
   // posts to sessions.
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
-  tcp::acceptor acceptor_{asio::make_strand(ioc_)};
-  asio::steady_timer accept_retry_{acceptor_.get_executor()};
-  asio::steady_timer limit_log_timer_{acceptor_.get_executor()};
-  asio::steady_timer trim_timer_{asio::make_strand(ioc_)};
+  std::vector<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  size_t next_loop_ = 0;  // the loop for the next connection (acceptor only)
+  // The acceptor and the timers run on the first loop.
+  tcp::acceptor acceptor_;
+  asio::steady_timer accept_retry_;
+  asio::steady_timer limit_log_timer_;
+  asio::steady_timer trim_timer_;
   std::vector<std::thread> threads_;
   std::optional<asio::thread_pool> blocking_pool_;
 };
@@ -469,7 +492,7 @@ class Server::Impl {
 namespace {
 
 // One TLS connection: handshake, then requests one at a time (keep-alive).
-// All of its work runs on its own strand.
+// All of its work runs on its own event loop, one thread.
 class Session final : public std::enable_shared_from_this<Session> {
  public:
   Session(Server::Impl* server, tcp::socket socket, std::string remote, std::string address_key,
@@ -629,7 +652,7 @@ class Session final : public std::enable_shared_from_this<Session> {
     parser_.reset();
     continue_.reset();
     if (!error && server_->IsBlocking(request)) {
-      // Off the I/O threads; the answer comes back to this connection's strand.
+      // Off the I/O threads; the answer comes back to this connection's loop.
       server_->PostBlocking(
           [self = shared_from_this(), request = std::move(request), keep_alive]() mutable {
             Response response = self->CallHandler(request);
@@ -708,8 +731,6 @@ class Session final : public std::enable_shared_from_this<Session> {
             bool keep_alive, bool linger) {
     state_ = State::kWriting;
     if (stop_requested_) keep_alive = false;
-    res_ = {};
-    res_.version(11);
     int status = response.status;
     bool headers_ok = true;
     for (const auto& [name, value] : response.headers) {
@@ -722,32 +743,46 @@ class Session final : public std::enable_shared_from_this<Session> {
       response = Response::Text(500, "Internal server error.\n");
       status = 500;
     }
-    res_.result(static_cast<unsigned>(status));
+    // The whole answer in one buffer, written with one TLS write: the
+    // fields of a Beast message are a buffer each, and a TLS stream writes
+    // one buffer a record (and a system call), some fifteen per answer.
+    out_.clear();
+    const bool no_body = status < 200 || status == 204 || status == 304;
+    const bool head = method == "HEAD";
+    out_.reserve(512 + (head || no_body ? 0 : response.body.size()));
+    out_ += "HTTP/1.1 ";
+    out_ += std::to_string(status);
+    out_ += ' ';
+    const beast::string_view reason = bhttp::obsolete_reason(static_cast<bhttp::status>(status));
+    out_.append(reason.data(), reason.size());
+    out_ += "\r\n";
+    auto field = [this](std::string_view name, std::string_view value) {
+      out_ += name;
+      out_ += ": ";
+      out_ += value;
+      out_ += "\r\n";
+    };
     for (const auto& [name, value] : response.headers) {
       // Framing headers are the server's business.
       if (EqualsIgnoreCase(name, "content-length") || EqualsIgnoreCase(name, "transfer-encoding") ||
           EqualsIgnoreCase(name, "connection")) {
         continue;
       }
-      res_.insert(name, value);
+      field(name, value);
     }
     for (const auto& [name, value] : kSecurityHeaders) {
-      if (!FindHeader(response.headers, name)) res_.insert(name, value);
+      if (!FindHeader(response.headers, name)) field(name, value);
     }
-    res_.keep_alive(keep_alive);
-    const bool no_body = status < 200 || status == 204 || status == 304;
-    if (method == "HEAD") {
-      if (!no_body) res_.content_length(response.body.size());
-    } else if (!no_body) {
-      res_.body() = std::move(response.body);
-      res_.prepare_payload();
-    }
+    if (!keep_alive) field("Connection", "close");
+    if (!no_body) field("Content-Length", std::to_string(response.body.size()));
+    out_ += "\r\n";
+    if (!head && !no_body) out_ += response.body;
     lowest().expires_after(timeout());
-    bhttp::async_write(stream_, res_,
-                       [self = shared_from_this(), method, target, status, keep_alive, linger](
-                           beast::error_code ec, size_t) {
-                         self->OnWrite(ec, method, target, status, keep_alive, linger);
-                       });
+    asio::async_write(stream_, asio::buffer(out_),
+                      [self = shared_from_this(), method, target, status, keep_alive, linger](
+                          beast::error_code ec, size_t) {
+                        self->OnWrite(ec, method, target, status, keep_alive, linger);
+                      });
   }
 
   void OnWrite(beast::error_code ec, const std::string& method, const std::string& target,
@@ -757,7 +792,7 @@ class Session final : public std::enable_shared_from_this<Session> {
                         .count();
     LogLine(Printable(method, 32) + " " + Printable(RawPath(target)) + " " +
             std::to_string(status) + " " + std::to_string(ms) + "ms");
-    res_ = {};
+    std::string().swap(out_);  // an idle keep-alive connection keeps no answer's memory
     if (ec) return Abort();
     if (linger) return DoLinger();
     if (!keep_alive || stop_requested_) return DoClose();
@@ -804,7 +839,7 @@ class Session final : public std::enable_shared_from_this<Session> {
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
-  bhttp::response<bhttp::string_body> res_;
+  std::string out_;  // the answer being written: status line, headers, body
   std::vector<char> linger_buffer_;
   uint64_t lingered_ = 0;
   State state_ = State::kHandshake;
@@ -991,18 +1026,15 @@ void Server::Impl::Run() {
   if (options_.blocking) {
     blocking_pool_.emplace(static_cast<size_t>(std::max(1, options_.blocking_threads)));
   }
-  work_.emplace(ioc_.get_executor());
+  for (const auto& loop : loops_) work_.push_back(asio::make_work_guard(*loop));
   DoAccept();
-  unsigned n = options_.threads > 0 ? static_cast<unsigned>(options_.threads)
-                                    : std::thread::hardware_concurrency();
-  n = std::max(1u, n);
-  threads_.reserve(n);
-  for (unsigned i = 0; i < n; ++i) {
-    threads_.emplace_back([this] {
+  threads_.reserve(loops_.size());
+  for (const auto& loop : loops_) {
+    threads_.emplace_back([this, ioc = loop.get()] {
       current_pool = this;
       while (true) {
         try {
-          ioc_.run();
+          ioc->run();
           return;
         } catch (const std::exception& e) {
           LogLine(std::string("unexpected exception in the HTTPS server: ") + e.what());
@@ -1013,9 +1045,15 @@ void Server::Impl::Run() {
 }
 
 void Server::Impl::DoAccept() {
-  acceptor_.async_accept(asio::make_strand(ioc_), [this](beast::error_code ec, tcp::socket socket) {
-    OnAccept(ec, std::move(socket));
-  });
+  asio::io_context& loop = *loops_[next_loop_++ % loops_.size()];
+  try {
+    acceptor_.async_accept(loop, [this](beast::error_code ec, tcp::socket socket) {
+      OnAccept(ec, std::move(socket));
+    });
+  } catch (const std::exception& e) {  // out of memory: accepting must not stop for good
+    LogLine(std::string("cannot wait for connections: ") + e.what() + " (trying again)");
+    RetryAcceptLater();
+  }
 }
 
 void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
@@ -1217,8 +1255,8 @@ void Server::Impl::Stop() {
     blocking_pool_->stop();
     blocking_pool_->join();
   }
-  work_.reset();
-  ioc_.stop();
+  work_.clear();
+  for (const auto& loop : loops_) loop->stop();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }

@@ -1,8 +1,9 @@
 // An HTTPS server on Boost.Beast/Asio: a pool of threads (one per core by
-// default) runs one io_context; each connection is served asynchronously.
-// Handlers are plain functions from Request to Response and may block
-// briefly (signing, a database write); they run on the pool's threads and
-// must be thread-safe. Handlers that may wait long run on a second pool
+// default), each running an event loop of its own; connections are dealt to
+// the loops in turn and each is served asynchronously on its loop. Handlers
+// are plain functions from Request to Response and may block briefly
+// (signing, a database write); they run on the pool's threads (a
+// connection's handler on its loop's thread) and must be thread-safe. Handlers that may wait long run on a second pool
 // (ServerOptions::blocking).
 #pragma once
 

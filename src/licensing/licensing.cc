@@ -526,9 +526,10 @@ Result<xrml::Document> LicensingService::IssueRac(
     const std::string& cluster, const accounts::Identity& who, const crypto::PublicKey& user_key,
     bool temporary, std::shared_ptr<const ClusterSnapshot>& snapshot) {
   ASSIGN_OR_RETURN(snapshot, CheckCanIssue(cluster));
-  // Read each time: an administrator's change of the RAC validity applies to
-  // the next RAC (one indexed read beside a signature).
-  ASSIGN_OR_RETURN(cluster::ClusterConfig config, clusters_.store().Find(cluster));
+  // The configuration of the snapshot: an administrator's change of the RAC
+  // validity applies within its refresh bound (2 s), on every node.
+  RETURN_IF_ERROR(snapshot->config_status);
+  const cluster::ClusterConfig& config = *snapshot->config;
   if (config.kind != cluster::ClusterKind::kRoot) {
     return Status(Code::kPermissionDenied,
                   "cluster " + cluster +
@@ -540,8 +541,7 @@ Result<xrml::Document> LicensingService::IssueRac(
   }
   RETURN_IF_ERROR(snapshot->chain_status);
   // The key of the snapshot's SLC, which the RAC's chain carries.
-  RETURN_IF_ERROR(snapshot->config_status);
-  ASSIGN_OR_RETURN(auto key, CurrentKey(*snapshot->config));
+  ASSIGN_OR_RETURN(auto key, CurrentKey(config));
   const Time now = clock_.Now();
   const Time from = now - Duration(now.time_since_epoch().count() % 60);
   const Time until = temporary ? from + std::chrono::minutes(config.rac_temporary_minutes)

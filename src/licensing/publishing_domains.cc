@@ -19,20 +19,32 @@ std::string CacheId(const std::string& cluster, const crypto::PublicKey& key) {
 
 Result<std::shared_ptr<crypto::PrivateKey>> LicensingService::CurrentKey(
     const cluster::ClusterConfig& config) {
+  // By the stored key's text too: every license and RAC asks for it, and
+  // reading a public key costs a good part of a signature.
+  const std::string text_id = config.name + "\ntext\n" + config.public_key;
+  {
+    std::lock_guard lock(mu_);
+    auto it = keys_.find(text_id);
+    if (it != keys_.end()) return it->second;
+  }
   auto der = crypto::Base64Decode(config.public_key);
   if (!der)
     return Status(Code::kDataLoss, "the stored key of cluster " + config.name + " is damaged");
   ASSIGN_OR_RETURN(crypto::PublicKey current, crypto::PublicKey::FromPkcs1Der(*der));
   const std::string id = CacheId(config.name, current);
+  std::shared_ptr<crypto::PrivateKey> shared;
   {
     std::lock_guard lock(mu_);
     auto it = keys_.find(id);
-    if (it != keys_.end()) return it->second;
+    if (it != keys_.end()) shared = it->second;
   }
-  ASSIGN_OR_RETURN(auto key, clusters_.DomainKey(config.name, current, password_));
-  std::shared_ptr<crypto::PrivateKey> shared = std::move(key);
+  if (!shared) {
+    ASSIGN_OR_RETURN(auto key, clusters_.DomainKey(config.name, current, password_));
+    shared = std::move(key);
+  }
   std::lock_guard lock(mu_);
   keys_[id] = shared;
+  keys_[text_id] = shared;
   return shared;
 }
 

@@ -3,7 +3,9 @@
 // node/api (every request it reads, a publishing request's custom policy
 // above all). Invariants: a parsed document can be dumped (no deep
 // recursion gets past the limit), nothing throws, and an accepted policy
-// stays inside the bounds the readers promise.
+// stays inside the bounds the readers promise; and the short way of reading
+// an enduserlicenses body gives what the whole JSON reading gives, whenever
+// it takes a body at all.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -16,6 +18,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using openrms::ParseJson;
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
   auto j = ParseJson(bytes);
+  const auto sole = openrms::node::api::ReadSoleEndUserLicenseRequest(bytes);
+  if (sole) {
+    if (!j.ok()) std::abort();  // the short way took what is not JSON
+    const auto whole = openrms::node::api::ReadEndUserLicenseRequest(*j);
+    if (whole.ok() != sole->ok()) std::abort();
+    if (whole.ok() && whole->publishing_license != (*sole)->publishing_license) std::abort();
+    if (!whole.ok() && (whole.status().code() != sole->status().code() ||
+                        whole.status().message() != sole->status().message())) {
+      std::abort();
+    }
+  }
   if (!j.ok()) return 0;
   (void)j->dump();  // recursion is bounded by the depth limit
   (void)openrms::StringField(*j, "SerializedPublishingLicense");

@@ -14,6 +14,8 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
+#include <random>
 #include <sstream>
 
 #include "base/clock.h"
@@ -175,20 +177,54 @@ std::string FakeNow(long days) {
   return "OPENRMS_FAKE_NOW=" + FormatIso8601(SystemClock().Now() + Days(days));
 }
 
-int FreeLoopbackPort() {
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+namespace {
+
+// Whether a listening socket could take 127.0.0.1:port now (port 0: the
+// kernel's choice, written back).
+bool CanListenOn(int& port) {
+  const int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return false;
+  const int on = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof on);  // as the servers do
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
   socklen_t len = sizeof addr;
-  int port = -1;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0) {
-    port = ntohs(addr.sin_port);
-  }
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+                  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  if (ok) port = ntohs(addr.sin_port);
   close(fd);
-  return port;
+  return ok;
+}
+
+}  // namespace
+
+int FreeLoopbackPort() {
+  int low = 32768;
+  std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
+  range >> low;
+  if (low > 12000) {
+    static std::mutex mu;
+    static std::mt19937 pick(std::random_device{}());
+    std::uniform_int_distribution<int> in(10000, low - 2);
+    for (int attempt = 0; attempt < 200; ++attempt) {
+      int port = 0;
+      {
+        std::lock_guard lock(mu);
+        port = in(pick);
+      }
+      int next = port + 1;
+      if (CanListenOn(port) && CanListenOn(next)) return port;
+    }
+  }
+  for (int attempt = 0; attempt < 50; ++attempt) {
+    int port = 0;
+    if (!CanListenOn(port)) return -1;
+    int next = port + 1;
+    if (port < 65535 && CanListenOn(next)) return port;
+  }
+  return -1;
 }
 
 TempDir::TempDir() {

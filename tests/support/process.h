@@ -53,8 +53,12 @@ std::string LastWord(std::string text);
 // "OPENRMS_FAKE_NOW=<now + days>", to run the program at another time.
 std::string FakeNow(long days);
 
-// A TCP port on 127.0.0.1 that was free a moment ago (the kernel's choice),
-// for servers whose URL must be known before they start.
+// A TCP port on 127.0.0.1 that was free a moment ago, and the port after it
+// too (`openrms demo --port P` also takes P + 1), for servers whose URL must
+// be known before they start. Below the kernel's range for outgoing
+// connections (ip_local_port_range) when there is room: a port the kernel
+// hands out is soon the local end of some test's outgoing connection, and
+// then a server cannot listen on it.
 int FreeLoopbackPort();
 
 // A fresh temporary directory, removed by the destructor.

@@ -72,10 +72,14 @@ http::Response MyV2Api::EndUserLicense(const std::string& cluster, const account
     }
   }
   body_counters_.misses.fetch_add(1, std::memory_order_relaxed);
-  http::Response error;
-  const auto j = JsonBody(req, error);
-  if (!j) return error;
-  auto request = ReadEndUserLicenseRequest(*j);
+  auto sole = ReadSoleEndUserLicenseRequest(req.body);
+  if (!sole) {  // not the SDK's usual body: read it as JSON
+    http::Response error;
+    const auto j = JsonBody(req, error);
+    if (!j) return error;
+    sole = ReadEndUserLicenseRequest(*j);
+  }
+  auto& request = *sole;
   if (!request.ok()) return ProtocolErrorResponse(request.status());
   auto license = licensing_.EndUserLicense(cluster, who, *request);
   if (!license.ok()) return ProtocolErrorResponse(license.status());

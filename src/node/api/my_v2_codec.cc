@@ -135,6 +135,16 @@ Result<licensing::EndUserLicenseRequest> ReadEndUserLicenseRequest(const json& b
   return licensing::EndUserLicenseRequest{std::move(*raw)};
 }
 
+std::optional<Result<licensing::EndUserLicenseRequest>> ReadSoleEndUserLicenseRequest(
+    std::string_view body) {
+  if (body.size() > JsonLimits{}.max_bytes) return std::nullopt;
+  const auto pl = SoleStringMember(body, "SerializedPublishingLicense");
+  if (!pl) return std::nullopt;
+  auto raw = crypto::Base64Decode(*pl);
+  if (!raw) return Status(Code::kMalformed, "SerializedPublishingLicense is not base64");
+  return licensing::EndUserLicenseRequest{std::move(*raw)};
+}
+
 json PublishedLicenseJson(const licensing::PublishedLicense& license) {
   const Policy& p = license.policy;
   return {{"Id", SdkId(p)},

@@ -11,7 +11,9 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/status.h"
@@ -30,6 +32,12 @@ Result<licensing::Policy> CustomPolicyFromRequest(const nlohmann::json& policy);
 Result<licensing::PublishRequest> ReadPublishRequest(const nlohmann::json& body);
 // POST enduserlicenses: {"SerializedPublishingLicense": base64}.
 Result<licensing::EndUserLicenseRequest> ReadEndUserLicenseRequest(const nlohmann::json& body);
+// The same from the body's bytes when they are that member alone, as the
+// SDK sends it (base/json.h SoleStringMember): the same answer as ParseJson
+// then ReadEndUserLicenseRequest, without a JSON document. nullopt for any
+// other body, which goes that longer way.
+std::optional<Result<licensing::EndUserLicenseRequest>> ReadSoleEndUserLicenseRequest(
+    std::string_view body);
 
 nlohmann::json PublishedLicenseJson(const licensing::PublishedLicense& license);
 nlohmann::json UseLicenseJson(const licensing::UseLicense& license);

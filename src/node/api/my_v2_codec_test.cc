@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "base/json.h"
+#include "crypto/encoding.h"
 #include "node/api/bearer.h"
 
 namespace openrms::node::api {
@@ -223,6 +224,60 @@ TEST(MyV2Codec, WrongTypedEndUserLicenseFieldsAreA400NamingTheField) {
   auto ok = ReadEndUserLicenseRequest(Parse(R"({"SerializedPublishingLicense": "UEw="})"));
   ASSERT_TRUE(ok.ok());
   EXPECT_EQ(ok->publishing_license, "PL");
+}
+
+// The short way reads the SDK's body and nothing else; whatever it reads,
+// it reads as the JSON way does.
+TEST(MyV2Codec, TheSdksEndUserLicenseBodyReadsTheSameTheShortWay) {
+  const std::string license(4096 * 3, 'x');  // exact base64 blocks: no padding
+  const std::string base64 = crypto::Base64Encode(license);
+  for (const std::string& body :
+       {"{\"SerializedPublishingLicense\":\"" + base64 + "\"}",
+        " \r\n{ \"SerializedPublishingLicense\" :\t\"" + base64 + "\" }\n",
+        std::string(R"({"SerializedPublishingLicense":"UEw="})"),
+        std::string(R"({"SerializedPublishingLicense":""})"),
+        std::string(R"({"SerializedPublishingLicense":"**"})"),
+        std::string(R"({"SerializedPublishingLicense":"UEw"})")}) {
+    SCOPED_TRACE(body.substr(0, 80));
+    const auto sole = ReadSoleEndUserLicenseRequest(body);
+    ASSERT_TRUE(sole.has_value());
+    const auto whole = ReadEndUserLicenseRequest(Parse(body));
+    ASSERT_EQ(sole->ok(), whole.ok());
+    if (whole.ok()) {
+      EXPECT_EQ((*sole)->publishing_license, whole->publishing_license);
+    } else {
+      EXPECT_EQ(sole->status().code(), Code::kMalformed);
+      EXPECT_EQ(sole->status().message(), whole.status().message());
+    }
+  }
+  const auto ok = ReadSoleEndUserLicenseRequest(
+      "{\"SerializedPublishingLicense\":\"" + base64 + "\"}");
+  ASSERT_TRUE(ok && ok->ok());
+  EXPECT_EQ((*ok)->publishing_license, license);
+  // Anything else takes the JSON way: escapes, other members, another name,
+  // several objects, a byte-order mark, bytes outside printable ASCII, a
+  // cut body, the empty body, one byte.
+  for (const std::string& body :
+       {std::string(R"({"SerializedPublishingLicense":"UE\/w"})"),
+        std::string(R"({"SerializedPublishingLicense":"UEw=","x":1})"),
+        std::string(R"({"x":1,"SerializedPublishingLicense":"UEw="})"),
+        std::string(R"({"serializedPublishingLicense":"UEw="})"),
+        std::string(R"({"SerializedPublishingLicenseX":"UEw="})"),
+        std::string(R"({"SerializedPublishingLicense":"UEw="}{})"),
+        std::string(R"({"SerializedPublishingLicense":5})"),
+        std::string("\xEF\xBB\xBF{\"SerializedPublishingLicense\":\"UEw=\"}"),
+        std::string("{\"SerializedPublishingLicense\":\"UE\x01w\"}"),
+        std::string("{\"SerializedPublishingLicense\":\"\xC3\xA9\"}"),
+        std::string(R"({"SerializedPublishingLicense":"UEw=")"),
+        std::string(R"({"SerializedPublishingLicense":"UEw=)"), std::string(""),
+        std::string("{")}) {
+    SCOPED_TRACE(body);
+    EXPECT_FALSE(ReadSoleEndUserLicenseRequest(body).has_value());
+  }
+  // Over ParseJson's limit: the JSON way refuses it, with its message.
+  const std::string huge =
+      "{\"SerializedPublishingLicense\":\"" + std::string(4 << 20, 'A') + "\"}";
+  EXPECT_FALSE(ReadSoleEndUserLicenseRequest(huge).has_value());
 }
 
 TEST(MyV2Codec, WrongTypedCertificationFieldsAreA400NamingTheField) {
