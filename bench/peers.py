@@ -140,7 +140,12 @@ def lua_script(method, bodies, headers, delay_ms=0.0, threads=1):
         lines.append("function request() i = (i or id) ; local b = bodies[i % n + 1]\n"
                      "  i = i + threads_total; return wrk.format(nil, nil, nil, b) end")
     if delay_ms > 0:
-        lines.append(f"function delay() return {delay_ms:.3f} end")
+        # wrk takes whole milliseconds: a fractional delay is its floor or
+        # ceiling at random, so that the mean is the delay asked for (fast
+        # endpoints want well under 1 ms per request and connection).
+        lines.append(f"local delay_ms = {delay_ms:.4f}")
+        lines.append("function delay() local f = math.floor(delay_ms)\n"
+                     "  if math.random() < delay_ms - f then return f + 1 end return f end")
     lines.append('''done = function(summary, latency, requests)
   local errors = summary.errors.status + summary.errors.connect + summary.errors.read +
                  summary.errors.write + summary.errors.timeout
@@ -234,6 +239,9 @@ def main():
         Demo(os.path.abspath(args.binary), work).start().stop()
         env = None
         if args.profile:
+            if not os.path.exists("/usr/lib/x86_64-linux-gnu/libprofiler.so.0"):
+                raise SystemExit("--profile needs gperftools: run "
+                                 "`bash scripts/install-deps.sh --bench`")
             env = dict(os.environ, LD_PRELOAD="/usr/lib/x86_64-linux-gnu/libprofiler.so.0",
                        CPUPROFILE=os.path.abspath(args.profile), CPUPROFILE_FREQUENCY="1000",
                        CPUPROFILESIGNAL=str(int(signal.SIGUSR2)))

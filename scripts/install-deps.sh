@@ -28,8 +28,9 @@ packages=(
   chromium libnss3-tools fonts-dejavu-core
 )
 # `install-deps.sh --bench` adds what bench/run.sh drives: the load
-# generator and the peer it is compared with.
-if [ "${1:-}" = "--bench" ]; then packages+=(wrk nginx-light); fi
+# generator, the peer it is compared with, and the CPU profiler that
+# `bench/peers.py --profile` preloads (gperftools).
+if [ "${1:-}" = "--bench" ]; then packages+=(wrk nginx-light google-perftools); fi
 # Node.js and npm drive the browser tests; this kind of machine may have them
 # from another source already.
 command -v node >/dev/null 2>&1 || packages+=(nodejs)

@@ -58,6 +58,42 @@ Result<nlohmann::json> ParseJson(std::string_view text, const JsonLimits& limits
   return j;
 }
 
+std::string JsonQuoted(std::string_view text) {
+  // Beyond ASCII the UTF-8 must be checked (and invalid bytes replaced):
+  // nlohmann's writer does that.
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) >= 0x80) return WriteJson(nlohmann::json(std::string(text)));
+  }
+  std::string out;
+  out.reserve(text.size() + text.size() / 8 + 2);
+  out += '"';
+  size_t plain = 0;  // start of the run of bytes written as they are
+  for (size_t i = 0; i < text.size(); ++i) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    out.append(text.data() + plain, i - plain);
+    plain = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default: {
+        static constexpr char kHex[] = "0123456789abcdef";
+        out += "\\u00";
+        out += kHex[c >> 4];
+        out += kHex[c & 0xf];
+      }
+    }
+  }
+  out.append(text.data() + plain, text.size() - plain);
+  out += '"';
+  return out;
+}
+
 std::optional<std::string_view> SoleStringMember(std::string_view text, std::string_view name) {
   size_t i = 0;
   auto skip_space = [&] {

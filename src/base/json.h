@@ -23,6 +23,11 @@ struct JsonLimits {
 // kMalformed for bytes that are not JSON; kTooLarge over a limit.
 Result<nlohmann::json> ParseJson(std::string_view text, const JsonLimits& limits = {});
 
+// `text` as a JSON string, quotes included: byte for byte what WriteJson
+// writes for it, and several times faster for text of ASCII (a rights
+// account certificate's chain file of some 20 KB, on every certification).
+std::string JsonQuoted(std::string_view text);
+
 // The value of the member `name` when `text` is one JSON object with that
 // member alone, whose value is a string of printable ASCII without escapes
 // ({"name": "value"}, white space around the tokens): what ParseJson would

@@ -1,6 +1,7 @@
 // openrms demo: a whole deployment on loopback in one command: an
 // enrollment service, and a server hosting a root cluster and a
 // licensing-only cluster with the administration web site.
+#include <future>
 #include <iostream>
 
 #include "base/file_system.h"
@@ -71,10 +72,19 @@ Status RunDemo(const std::string& dir, int port) {
     RETURN_IF_ERROR(enrollment::InitializeAuthority(fs, enrollment_dir, pw, options, DefaultClock(),
                                                     crypto::SystemRandom()));
   }
-  node::BlockTerminationSignals();
-  ASSIGN_OR_RETURN(
-      auto enroll_host,
-      node::EnrollmentNode::Start(enrollment_dir, pw, "127.0.0.1:" + std::to_string(port + 1)));
+  node::BlockTerminationSignals();  // before any thread starts: they inherit the mask
+  // The enrollment node starts beside the cluster node: each unseals its
+  // keys with scrypt, most of a start's time, and the cluster node needs the
+  // enrollment node only to provision a cluster the first time.
+  auto enroll_start = std::async(std::launch::async, [&] {
+    return node::EnrollmentNode::Start(enrollment_dir, pw, "127.0.0.1:" + std::to_string(port + 1));
+  });
+  std::unique_ptr<node::EnrollmentNode> enroll_host;
+  auto enrollment_started = [&]() -> Status {
+    if (enroll_host) return Status::Ok();
+    ASSIGN_OR_RETURN(enroll_host, enroll_start.get());
+    return Status::Ok();
+  };
 
   const node::ServerPaths paths(dir + "/server");
   RETURN_IF_ERROR(ShareTlsRoot(fs, enrollment_dir, paths, pw));
@@ -86,6 +96,7 @@ Status RunDemo(const std::string& dir, int port) {
   ASSIGN_OR_RETURN(std::string tls_ca, fs.ReadFile(paths.tls_ca, 1 << 20));
 
   if (!ctx->store().Find(kRoot).ok()) {
+    RETURN_IF_ERROR(enrollment_started());
     // The first SLC lasts 20 days, so the demo opens with renewal due.
     ASSIGN_OR_RETURN(auto enrollment, node::EnrollmentContext::Open(enrollment_dir, pw));
     ASSIGN_OR_RETURN(std::string token, enrollment->service().NewToken({"cli", "demo"}));
@@ -105,6 +116,7 @@ Status RunDemo(const std::string& dir, int port) {
   node::ClusterNodeOptions options;
   options.listen = "127.0.0.1:" + std::to_string(port);
   ASSIGN_OR_RETURN(auto host, node::ClusterNode::Start(*ctx, std::move(options)));
+  RETURN_IF_ERROR(enrollment_started());
   if (!ctx->store().Find(kLicensing).ok()) {
     ASSIGN_OR_RETURN(enrollment::Authority root, ctx->clusters().SubordinateIssuer(kRoot, pw));
     enrollment::EnrollmentService issuer(std::move(root), ctx->database(), DefaultClock(),

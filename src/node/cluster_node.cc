@@ -88,19 +88,22 @@ void ClusterNode::MonitorLoop(int interval_seconds) {
   }
 }
 
-std::vector<ClusterNode::Route> ClusterNode::Routes(bool fresh) {
+std::shared_ptr<const ClusterNode::RouteList> ClusterNode::Routes(bool fresh) {
   // Clusters are few and change rarely; reading them from the store once a
   // few seconds keeps the database off every request and still lets a node
   // see a cluster provisioned by another.
   const auto now = std::chrono::steady_clock::now();
   std::lock_guard lock(routes_mu_);
-  if (!fresh && now - routes_read_ < std::chrono::seconds(3) && !routes_.empty()) return routes_;
+  if (!fresh && now - routes_read_ < std::chrono::seconds(3) && !routes_->empty()) return routes_;
   auto names = context_.store().ListClusters();
   if (!names.ok()) return routes_;
-  std::vector<Route> routes;
+  auto routes = std::make_shared<RouteList>();
   for (const auto& name : *names) {
     auto config = context_.store().Find(name);
-    if (config.ok()) routes.push_back({http::UrlPath(config->url), name, config->url});
+    if (!config.ok()) continue;
+    const std::string prefix = http::UrlPath(config->url);
+    routes->push_back({prefix, name, config->url, prefix + protocol::kSubEnrollPath,
+                       prefix + "/certification", prefix + "/my/v2/", config->url + "/my/v2"});
   }
   routes_ = std::move(routes);
   routes_read_ = now;
@@ -132,14 +135,15 @@ http::Response ClusterNode::Dispatch(const http::Request& req) {
   // Below each cluster's URL path. A miss reads the clusters again: one may
   // have been provisioned just now.
   for (const bool fresh : {false, true}) {
-    for (const auto& [prefix, name, cluster_url] : Routes(fresh)) {
-      if (req.path == prefix + protocol::kSubEnrollPath) return subenroll_.Handle(name, req);
-      if (req.path == prefix + "/certification") return certification_.Handle(name, req);
-      const std::string my_v2 = prefix + "/my/v2/";
-      if (req.path.rfind(my_v2, 0) == 0) {
+    const std::shared_ptr<const RouteList> routes = Routes(fresh);
+    for (const Route& route : *routes) {
+      if (req.path == route.subenroll) return subenroll_.Handle(route.name, req);
+      if (req.path == route.certification) return certification_.Handle(route.name, req);
+      if (req.path.starts_with(route.my_v2)) {
         // Licenses name the cluster's service URL, not this node's: behind a
         // load balancer the content must stay licensable when a node is gone.
-        return my_v2_.Handle(name, cluster_url + "/my/v2", req.path.substr(my_v2.size()), req);
+        return my_v2_.Handle(route.name, route.my_v2_url, req.path.substr(route.my_v2.size()),
+                             req);
       }
     }
   }

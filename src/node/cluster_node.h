@@ -62,9 +62,15 @@ class ClusterNode final {
     std::string prefix;  // the URL path, e.g. "/root/_wmcs"
     std::string name;
     std::string url;  // the service URL clients use (a load balancer's, with several nodes)
+    // The paths below the prefix, made once.
+    std::string subenroll;      // prefix + SubEnroll's path
+    std::string certification;  // prefix + "/certification"
+    std::string my_v2;          // prefix + "/my/v2/"
+    std::string my_v2_url;      // url + "/my/v2"
   };
-  // Every cluster's route, re-read every few seconds.
-  std::vector<Route> Routes(bool fresh);
+  using RouteList = std::vector<Route>;
+  // Every cluster's route, re-read every few seconds; shared, never changed.
+  std::shared_ptr<const RouteList> Routes(bool fresh);
 
   ServerContext& context_;
   std::string url_;                     // set once the listener is up
@@ -81,7 +87,7 @@ class ClusterNode final {
   std::unique_ptr<http::Server> server_;
 
   std::mutex routes_mu_;
-  std::vector<Route> routes_;
+  std::shared_ptr<const RouteList> routes_ = std::make_shared<const RouteList>();
   std::chrono::steady_clock::time_point routes_read_;
 
   std::atomic<bool> stopping_{false};

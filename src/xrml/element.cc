@@ -207,8 +207,10 @@ std::string SerializeSurface(const Element& element) {
 std::string SerializePretty(const Element& e, int indent) {
   const std::string pad(static_cast<size_t>(indent) * 2, ' ');
   if (e.children.empty()) return pad + SerializeSurface(e) + "\n";
-  Element shell = e;
-  shell.children.clear();
+  // The start tag alone: a shell with the name and attributes (not a copy
+  // of the subtree, which made writing a document quadratic in its depth).
+  Element shell(e.name);
+  shell.attributes = e.attributes;
   shell.text.assign(1, 'x');  // not = "x": GCC 12 -Wrestrict false positive at -O3
   std::string open = SerializeSurface(shell);
   open = open.substr(0, open.size() - e.name.size() - 4);  // drop "x</NAME>"

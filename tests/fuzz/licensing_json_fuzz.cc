@@ -5,7 +5,7 @@
 // recursion gets past the limit), nothing throws, and an accepted policy
 // stays inside the bounds the readers promise; and the short way of reading
 // an enduserlicenses body gives what the whole JSON reading gives, whenever
-// it takes a body at all.
+// it takes a body at all; and any bytes quote as WriteJson quotes them.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -17,6 +17,10 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using openrms::ParseJson;
   std::string_view bytes(reinterpret_cast<const char*>(data), size);
+  // Any bytes quote as WriteJson quotes them (certification's answer).
+  if (openrms::JsonQuoted(bytes) != openrms::WriteJson(nlohmann::json(std::string(bytes)))) {
+    std::abort();
+  }
   auto j = ParseJson(bytes);
   const auto sole = openrms::node::api::ReadSoleEndUserLicenseRequest(bytes);
   if (sole) {

@@ -25,7 +25,7 @@ http::Response CertificationApi::Handle(const std::string& cluster,
                                            request->temporary);
   if (!chain.ok()) return ProtocolErrorResponse(chain.status());
   // The user's name is in the chain: written without throwing.
-  return http::Response::Json(200, WriteJson(CertificationJson(*chain)));
+  return http::Response::Json(200, CertificationJson(*chain));
 }
 
 }  // namespace openrms::node::api

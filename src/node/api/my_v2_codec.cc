@@ -221,6 +221,8 @@ Result<CertificationRequest> ReadCertificationRequest(const json& body) {
   return request;
 }
 
-json CertificationJson(const std::string& chain_file) { return {{"Certificate", chain_file}}; }
+std::string CertificationJson(const std::string& chain_file) {
+  return "{\"Certificate\":" + JsonQuoted(chain_file) + "}";
+}
 
 }  // namespace openrms::node::api

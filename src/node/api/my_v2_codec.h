@@ -52,7 +52,7 @@ struct CertificationRequest {
   bool temporary = false;
 };
 Result<CertificationRequest> ReadCertificationRequest(const nlohmann::json& body);
-// {"Certificate": the RAC chain file}.
-nlohmann::json CertificationJson(const std::string& chain_file);
+// {"Certificate": the RAC chain file}, written (as WriteJson writes it).
+std::string CertificationJson(const std::string& chain_file);
 
 }  // namespace openrms::node::api

@@ -112,7 +112,13 @@ TEST(MyV2Codec, OtherAnswers) {
             R"({"Name":"templates","Uri":"https://h/c/my/v2/templates"},)"
             R"({"Name":"clientdebuglogs","Uri":"https://h/c/my/v2/clientdebuglogs"},)"
             R"({"Name":"clientperformancelogs","Uri":"https://h/c/my/v2/clientperformancelogs"}])");
-  EXPECT_EQ(WriteJson(CertificationJson("<chain/>")), R"({"Certificate":"<chain/>"})");
+  EXPECT_EQ(CertificationJson("<chain/>"), R"({"Certificate":"<chain/>"})");
+  // As the JSON writer writes it: escapes, a user's name beyond ASCII, and
+  // bytes that are not UTF-8 (replaced).
+  for (const std::string& chain : {std::string("<c a=\"1\">\r\n\\</c>"),
+                                  std::string("<c>J\xC3\xB6rg</c>"), std::string("<c>\xC3</c>")}) {
+    EXPECT_EQ(CertificationJson(chain), WriteJson({{"Certificate", chain}}));
+  }
 }
 
 TEST(MyV2Codec, ReadsTheSdksPublishRequest) {
