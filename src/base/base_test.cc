@@ -168,8 +168,8 @@ TEST(Json, QuotedTextIsWhatWriteJsonWrites) {
   for (int c = 0; c < 256; ++c) every_byte += static_cast<char>(c);
   std::string ascii = every_byte.substr(0, 128);
   for (const std::string& text :
-       {std::string(), std::string("a"), std::string("\""), std::string("\\"), ascii,
-        every_byte, std::string("<a b=\"c\">\r\n\t/\x7f</a>"), std::string("caf\xC3\xA9"),
+       {std::string(), std::string("a"), std::string("\""), std::string("\\"), ascii, every_byte,
+        std::string("<a b=\"c\">\r\n\t/\x7f</a>"), std::string("caf\xC3\xA9"),
         std::string("caf\xC3", 4), std::string(1, '\0'), std::string(20000, 'x') + "\n"}) {
     SCOPED_TRACE(text.substr(0, 40));
     EXPECT_EQ(JsonQuoted(text), WriteJson(nlohmann::json(text)));

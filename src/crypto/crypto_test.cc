@@ -62,8 +62,8 @@ TEST(Encoding, Base64) {
   EXPECT_FALSE(Base64Decode("YWJj\xC3\xA9=="));
   EXPECT_FALSE(Base64Decode("YWJj-A=="));  // base64url is another alphabet
   // Exact blocks, and one and two bytes past them.
-  for (size_t n : {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{3071}, size_t{3072},
-                   size_t{3073}}) {
+  for (size_t n :
+       {size_t{0}, size_t{1}, size_t{2}, size_t{3}, size_t{3071}, size_t{3072}, size_t{3073}}) {
     std::string bytes(n, '\0');
     for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<char>(i * 7 + 1);
     EXPECT_EQ(Base64Decode(Base64Encode(bytes)), bytes) << n;

@@ -66,9 +66,7 @@ class KeyMemo {
     std::mutex mu;
     std::unordered_map<std::string, std::shared_ptr<EVP_PKEY>> keys;
   };
-  Shard& ShardOf(const std::string& id) {
-    return shards_[std::hash<std::string>{}(id) % kShards];
-  }
+  Shard& ShardOf(const std::string& id) { return shards_[std::hash<std::string>{}(id) % kShards]; }
   std::array<Shard, kShards> shards_;
 };
 

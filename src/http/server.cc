@@ -228,6 +228,7 @@ std::string Plural(uint64_t n, const std::string& what) {
 }
 
 class Session;
+
 }  // namespace
 
 // ---------------------------------------------------------------------------

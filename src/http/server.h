@@ -3,8 +3,8 @@
 // the loops in turn and each is served asynchronously on its loop. Handlers
 // are plain functions from Request to Response and may block briefly
 // (signing, a database write); they run on the pool's threads (a
-// connection's handler on its loop's thread) and must be thread-safe. Handlers that may wait long run on a second pool
-// (ServerOptions::blocking).
+// connection's handler on its loop's thread) and must be thread-safe.
+// Handlers that may wait long run on a second pool (ServerOptions::blocking).
 #pragma once
 
 #include <cstdint>

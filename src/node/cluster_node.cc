@@ -142,8 +142,7 @@ http::Response ClusterNode::Dispatch(const http::Request& req) {
       if (req.path.starts_with(route.my_v2)) {
         // Licenses name the cluster's service URL, not this node's: behind a
         // load balancer the content must stay licensable when a node is gone.
-        return my_v2_.Handle(route.name, route.my_v2_url, req.path.substr(route.my_v2.size()),
-                             req);
+        return my_v2_.Handle(route.name, route.my_v2_url, req.path.substr(route.my_v2.size()), req);
       }
     }
   }

@@ -116,7 +116,7 @@ TEST(MyV2Codec, OtherAnswers) {
   // As the JSON writer writes it: escapes, a user's name beyond ASCII, and
   // bytes that are not UTF-8 (replaced).
   for (const std::string& chain : {std::string("<c a=\"1\">\r\n\\</c>"),
-                                  std::string("<c>J\xC3\xB6rg</c>"), std::string("<c>\xC3</c>")}) {
+                                   std::string("<c>J\xC3\xB6rg</c>"), std::string("<c>\xC3</c>")}) {
     EXPECT_EQ(CertificationJson(chain), WriteJson({{"Certificate", chain}}));
   }
 }
@@ -256,8 +256,8 @@ TEST(MyV2Codec, TheSdksEndUserLicenseBodyReadsTheSameTheShortWay) {
       EXPECT_EQ(sole->status().message(), whole.status().message());
     }
   }
-  const auto ok = ReadSoleEndUserLicenseRequest(
-      "{\"SerializedPublishingLicense\":\"" + base64 + "\"}");
+  const auto ok =
+      ReadSoleEndUserLicenseRequest("{\"SerializedPublishingLicense\":\"" + base64 + "\"}");
   ASSERT_TRUE(ok && ok->ok());
   EXPECT_EQ((*ok)->publishing_license, license);
   // Anything else takes the JSON way: escapes, other members, another name,
