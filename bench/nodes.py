@@ -50,36 +50,9 @@ import peers  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEPLOY = os.path.join(REPO, "deploy")
 PG_BIN = "/usr/lib/postgresql/15/bin"
-TICK = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid, children=False):
-    """utime + stime of a process (and of its reaped children)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    # fields[0] is the state (field 3): utime is field 14, stime 15,
-    # cutime 16, cstime 17.
-    total = int(fields[11]) + int(fields[12])
-    if children:
-        total += int(fields[13]) + int(fields[14])
-    return total / TICK
-
-
-def children_of(ppid):
-    out = []
-    for name in os.listdir("/proc"):
-        if not name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{name}/stat") as f:
-                if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
-                    out.append(int(name))
-        except (OSError, ValueError, IndexError):
-            pass
-    return out
+# CPU time from /proc, as peers.py reads it.
+cpu_seconds = peers.cpu_seconds
+children_of = peers.children_of
 
 
 class Postgres:

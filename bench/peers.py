@@ -62,28 +62,33 @@ def rss_kb(pid):
     return 0
 
 
-def cpu_seconds(pids):
-    """User and system CPU time of these processes so far."""
-    total = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-            total += int(fields[11]) + int(fields[12])  # utime, stime
-        except (OSError, IndexError, ValueError):
-            pass
+def cpu_seconds(pid, children=False):
+    """utime + stime of a process (and of its reaped children)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # fields[0] is the state (field 3): utime is field 14, stime 15,
+    # cutime 16, cstime 17.
+    total = int(fields[11]) + int(fields[12])
+    if children:
+        total += int(fields[13]) + int(fields[14])
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def process_tree(pid):
-    """pid and its children (nginx's workers)."""
-    pids = [pid]
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            pids += [int(p) for p in f.read().split()]
-    except OSError:
-        pass
-    return pids
+def children_of(ppid):
+    out = []
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == ppid:
+                    out.append(int(name))
+        except (OSError, ValueError, IndexError):
+            pass
+    return out
 
 
 class Demo:
@@ -344,9 +349,9 @@ def main():
         for name, method, url, bodies, headers, bound in endpoints:
             if args.profile:  # the profiler samples the peak run only
                 demo.proc.send_signal(signal.SIGUSR2)
-            cpu_before = cpu_seconds([demo.proc.pid])
+            cpu_before = cpu_seconds(demo.proc.pid)
             peak = wrk(url, lua_script(method, bodies, headers, 0.0, threads), work, threads, conns, args.seconds)
-            peak["cpu_us_per_request"] = (1e6 * (cpu_seconds([demo.proc.pid]) - cpu_before) /
+            peak["cpu_us_per_request"] = (1e6 * (cpu_seconds(demo.proc.pid) - cpu_before) /
                                           max(1, peak["requests"]))
             if args.profile:
                 demo.proc.send_signal(signal.SIGUSR2)
@@ -368,10 +373,11 @@ def main():
                        at80_seconds)
             at80["share_of_peak"] = at80["rps"] / peak["rps"]
             peer_url, size = peer_urls[name]
-            nginx_pids = process_tree(nginx.proc.pid)
-            cpu_before = cpu_seconds(nginx_pids)
+            nginx_pids = [nginx.proc.pid] + children_of(nginx.proc.pid)  # master, workers
+            cpu_before = sum(cpu_seconds(p) for p in nginx_pids)
             peer = wrk(peer_url, lua_script(method, bodies, {}, 0.0, threads), work, threads, conns, args.seconds)
-            peer["cpu_us_per_request"] = (1e6 * (cpu_seconds(nginx_pids) - cpu_before) /
+            peer["cpu_us_per_request"] = (1e6 * (sum(cpu_seconds(p) for p in nginx_pids) -
+                                                  cpu_before) /
                                           max(1, peer["requests"]))
             results.append({"endpoint": name, "answer_bytes": size, "peak": peak, "at_80": at80,
                             "nginx": peer, "bound": bound})

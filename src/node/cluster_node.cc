@@ -101,9 +101,9 @@ std::shared_ptr<const ClusterNode::RouteList> ClusterNode::Routes(bool fresh) {
   for (const auto& name : *names) {
     auto config = context_.store().Find(name);
     if (!config.ok()) continue;
-    const std::string prefix = http::UrlPath(config->url);
-    routes->push_back({prefix, name, config->url, prefix + protocol::kSubEnrollPath,
-                       prefix + "/certification", prefix + "/my/v2/", config->url + "/my/v2"});
+    const std::string path = http::UrlPath(config->url);
+    routes->push_back({name, path + protocol::kSubEnrollPath, path + "/certification",
+                       path + "/my/v2/", config->url + "/my/v2"});
   }
   routes_ = std::move(routes);
   routes_read_ = now;

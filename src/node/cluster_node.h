@@ -58,15 +58,15 @@ class ClusterNode final {
   http::Response Dispatch(const http::Request& request);
   void MonitorLoop(int interval_seconds);
   // Where each cluster is served: the path of its service URL.
+  // The paths are below the cluster's URL path ("/root/_wmcs"), made once.
   struct Route {
-    std::string prefix;  // the URL path, e.g. "/root/_wmcs"
     std::string name;
-    std::string url;  // the service URL clients use (a load balancer's, with several nodes)
-    // The paths below the prefix, made once.
-    std::string subenroll;      // prefix + SubEnroll's path
-    std::string certification;  // prefix + "/certification"
-    std::string my_v2;          // prefix + "/my/v2/"
-    std::string my_v2_url;      // url + "/my/v2"
+    std::string subenroll;      // path + SubEnroll's path
+    std::string certification;  // path + "/certification"
+    std::string my_v2;          // path + "/my/v2/"
+    // The service URL clients use (a load balancer's, with several nodes)
+    // + "/my/v2".
+    std::string my_v2_url;
   };
   using RouteList = std::vector<Route>;
   // Every cluster's route, re-read every few seconds; shared, never changed.

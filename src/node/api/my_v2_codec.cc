@@ -75,6 +75,14 @@ const std::string& SdkId(const Policy& p) {
   return p.template_id.empty() ? p.content_id : p.template_id;
 }
 
+// An enduserlicenses request from its SerializedPublishingLicense, however
+// the body was read.
+Result<licensing::EndUserLicenseRequest> EndUserLicenseRequestOf(std::string_view base64) {
+  auto raw = crypto::Base64Decode(base64);
+  if (!raw) return Status(Code::kMalformed, "SerializedPublishingLicense is not base64");
+  return licensing::EndUserLicenseRequest{std::move(*raw)};
+}
+
 }  // namespace
 
 Result<Policy> CustomPolicyFromRequest(const json& p) {
@@ -130,9 +138,7 @@ Result<licensing::EndUserLicenseRequest> ReadEndUserLicenseRequest(const json& b
   if (pl == nullptr || !pl->is_string()) {
     return Invalid("the request needs SerializedPublishingLicense (base64)");
   }
-  auto raw = crypto::Base64Decode(pl->get_ref<const std::string&>());
-  if (!raw) return Status(Code::kMalformed, "SerializedPublishingLicense is not base64");
-  return licensing::EndUserLicenseRequest{std::move(*raw)};
+  return EndUserLicenseRequestOf(pl->get_ref<const std::string&>());
 }
 
 std::optional<Result<licensing::EndUserLicenseRequest>> ReadSoleEndUserLicenseRequest(
@@ -140,9 +146,7 @@ std::optional<Result<licensing::EndUserLicenseRequest>> ReadSoleEndUserLicenseRe
   if (body.size() > JsonLimits{}.max_bytes) return std::nullopt;
   const auto pl = SoleStringMember(body, "SerializedPublishingLicense");
   if (!pl) return std::nullopt;
-  auto raw = crypto::Base64Decode(*pl);
-  if (!raw) return Status(Code::kMalformed, "SerializedPublishingLicense is not base64");
-  return licensing::EndUserLicenseRequest{std::move(*raw)};
+  return EndUserLicenseRequestOf(*pl);
 }
 
 json PublishedLicenseJson(const licensing::PublishedLicense& license) {
