@@ -689,6 +689,8 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
     context_options.store_url = config.store_url;
     context_options.directory = config.directory;
     context_options.pkcs11 = std::move(*pkcs11);
+    // The TLS key is unsealed beside the store's opening and the key check.
+    node::OpeningTlsKey tls_key = node::OpenServerTlsKey(node::ServerPaths(config.dir), *pw);
     auto ctx = node::ServerContext::Open(config.dir, *pw, false, context_options);
     if (!ctx.ok()) return fail(ctx.status());
     // Keys in a token: a missing module or a wrong PIN stops the node here,
@@ -702,6 +704,7 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
     options.admin.admin_group = config.admin_group;
     options.metrics = std::move(metrics);
     options.io_threads = config.threads;
+    options.tls_key = std::move(tls_key);
     auto host = node::ClusterNode::Start(**ctx, std::move(options));
     if (!host.ok()) return fail(host.status());
     std::cout << "server: " << (*host)->url() << "\n"

@@ -73,11 +73,20 @@ Status RunDemo(const std::string& dir, int port) {
                                                     crypto::SystemRandom()));
   }
   node::BlockTerminationSignals();  // before any thread starts: they inherit the mask
-  // The enrollment node starts beside the cluster node: each unseals its
-  // keys with scrypt, most of a start's time, and the cluster node needs the
+  const node::ServerPaths paths(dir + "/server");
+  RETURN_IF_ERROR(ShareTlsRoot(fs, enrollment_dir, paths, pw));
+  // Unsealing keys (scrypt) is most of a start. The two nodes serve one TLS
+  // certificate (one root, the same loopback names), so its key is opened
+  // once, on a thread of its own; beside it the enrollment node opens its
+  // service key and the cluster node its store. The cluster node needs the
   // enrollment node only to provision a cluster the first time.
+  const node::TlsFiles tls{paths.tls_server, paths.tls_ca, paths.tls_server_key,
+                           node::OpenServerTlsKey(paths, pw)};
   auto enroll_start = std::async(std::launch::async, [&] {
-    return node::EnrollmentNode::Start(enrollment_dir, pw, "127.0.0.1:" + std::to_string(port + 1));
+    node::EnrollmentNodeOptions options;
+    options.tls = tls;
+    return node::EnrollmentNode::Start(enrollment_dir, pw, "127.0.0.1:" + std::to_string(port + 1),
+                                       options);
   });
   std::unique_ptr<node::EnrollmentNode> enroll_host;
   auto enrollment_started = [&]() -> Status {
@@ -86,8 +95,8 @@ Status RunDemo(const std::string& dir, int port) {
     return Status::Ok();
   };
 
-  const node::ServerPaths paths(dir + "/server");
-  RETURN_IF_ERROR(ShareTlsRoot(fs, enrollment_dir, paths, pw));
+  node::ClusterNodeOptions options;
+  options.tls_key = tls.opening;
   ASSIGN_OR_RETURN(auto ctx, node::ServerContext::Open(paths.dir, pw, /*create=*/true));
   const std::string base = "https://127.0.0.1:" + std::to_string(port);
   const std::string root_url = base + "/contoso/_wmcs";
@@ -113,7 +122,6 @@ Status RunDemo(const std::string& dir, int port) {
     RETURN_IF_ERROR(ctx->clusters().Provision(r, pw).status().WithContext("provisioning " +
                                                                           std::string(kRoot)));
   }
-  node::ClusterNodeOptions options;
   options.listen = "127.0.0.1:" + std::to_string(port);
   ASSIGN_OR_RETURN(auto host, node::ClusterNode::Start(*ctx, std::move(options)));
   RETURN_IF_ERROR(enrollment_started());

@@ -987,12 +987,19 @@ Status Server::Impl::Init() {
         Code::kMalformed,
         "the HTTPS server's certificate chain is not PEM certificates (" + ec.message() + ")");
   }
-  Result<crypto::PkeyPtr> key =
-      crypto::UnsealPrivateKey(options_.sealed_key_pem, options_.key_password);
+  std::shared_ptr<EVP_PKEY> key = std::move(options_.private_key);
+  if (!key) {
+    Result<crypto::PkeyPtr> opened =
+        crypto::UnsealPrivateKey(options_.sealed_key_pem, options_.key_password);
+    if (!opened.ok()) {
+      crypto::Wipe(options_.key_password);
+      return opened.status().WithContext("cannot open the HTTPS server's private key");
+    }
+    key = std::move(opened).value();
+  }
   // The key now lives in OpenSSL; its password is not needed again.
   crypto::Wipe(options_.key_password);
-  if (!key.ok()) return key.status().WithContext("cannot open the HTTPS server's private key");
-  if (SSL_CTX_use_PrivateKey(ctx, key->get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
+  if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1 || SSL_CTX_check_private_key(ctx) != 1) {
     ERR_clear_error();
     return Status(Code::kMismatch,
                   "the HTTPS server's private key does not belong to its certificate (the first "

@@ -7,6 +7,8 @@
 // Handlers that may wait long run on a second pool (ServerOptions::blocking).
 #pragma once
 
+#include <openssl/types.h>
+
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -75,6 +77,8 @@ struct ServerOptions {
   std::string certificate_chain_pem;  // leaf first
   std::string sealed_key_pem;         // the leaf's key, sealed (crypto/keys.h format)
   std::string key_password;
+  // Or the leaf's key, opened already (then the two above are not read).
+  std::shared_ptr<EVP_PKEY> private_key;
   size_t max_body_bytes = 4 << 20;  // larger bodies get 413
   int request_timeout_seconds = 30;
   // From accepting a connection to the end of its TLS handshake.

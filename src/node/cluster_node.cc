@@ -51,9 +51,9 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ServerContext& context,
   ClusterNode* self = node.get();
   ASSIGN_OR_RETURN(
       node->server_,
-      StartHttps(options.listen, {p.tls_server, p.tls_ca, p.tls_server_key}, *context.password(),
-                 [self](const http::Request& r) { return self->Handle(r); }, node->url_,
-                 {options.io_threads, MayWait, options.waiting_threads}));
+      StartHttps(options.listen, {p.tls_server, p.tls_ca, p.tls_server_key, options.tls_key},
+                 *context.password(), [self](const http::Request& r) { return self->Handle(r); },
+                 node->url_, {options.io_threads, MayWait, options.waiting_threads}));
   if (const int interval = options.monitor_interval_seconds; interval > 0) {
     node->monitor_ = std::thread([self, interval] { self->MonitorLoop(interval); });
   }

@@ -22,6 +22,7 @@
 #include "node/api/oauth2.h"
 #include "node/api/subenroll.h"
 #include "node/server_context.h"
+#include "node/tls.h"
 #include "sites/admin/admin_site.h"
 
 namespace openrms::node {
@@ -36,6 +37,8 @@ struct ClusterNodeOptions {
   int io_threads = 0;  // threads that serve requests; 0: one per core
   // Threads for requests that may wait (MayWait): admin pages and logons.
   int waiting_threads = 4;
+  // The TLS key, if the caller started opening it (OpenServerTlsKey).
+  OpeningTlsKey tls_key;
 };
 
 class ClusterNode final {

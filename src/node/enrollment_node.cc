@@ -68,8 +68,12 @@ Result<std::unique_ptr<EnrollmentNode>> EnrollmentNode::Start(
     const std::string& dir, std::string_view password, const std::string& listen,
     const EnrollmentNodeOptions& options) {
   auto host = std::unique_ptr<EnrollmentNode>(new EnrollmentNode());
-  ASSIGN_OR_RETURN(host->context_, EnrollmentContext::Open(dir, password, options.pkcs11));
   const enrollment::AuthorityPaths paths(dir);
+  TlsFiles tls = options.tls.value_or(
+      TlsFiles{paths.tls_server, paths.tls_ca, paths.tls_server_key, OpeningTlsKey()});
+  // The TLS key is unsealed beside the service's own key.
+  if (!tls.opening.valid()) tls.opening = OpenTlsKey(tls.sealed_key, password);
+  ASSIGN_OR_RETURN(host->context_, EnrollmentContext::Open(dir, password, options.pkcs11));
   FileSystem& fs = RealFileSystem();
   sites::EnrollmentSiteOptions site;
   ASSIGN_OR_RETURN(site.trust_anchor_xml, fs.ReadFile(paths.trust_anchor, 1 << 20));
@@ -90,11 +94,11 @@ Result<std::unique_ptr<EnrollmentNode>> EnrollmentNode::Start(
   HttpsThreads threads;
   // Operators log on with scrypt; the rest only computes.
   threads.may_wait = [](const http::Request& r) { return r.path.rfind("/operator", 0) == 0; };
-  ASSIGN_OR_RETURN(host->server_,
-                   StartHttps(
-                       listen, {paths.tls_server, paths.tls_ca, paths.tls_server_key}, password,
-                       [router](const http::Request& r) { return router->Dispatch(r); }, host->url_,
-                       std::move(threads)));
+  ASSIGN_OR_RETURN(
+      host->server_,
+      StartHttps(
+          listen, tls, password, [router](const http::Request& r) { return router->Dispatch(r); },
+          host->url_, std::move(threads)));
   return host;
 }
 

@@ -10,6 +10,7 @@
 #include "crypto/pkcs11.h"
 #include "enrollment/service.h"
 #include "http/server.h"
+#include "node/tls.h"
 #include "sites/logon_gate.h"
 #include "store/database.h"
 
@@ -48,6 +49,9 @@ struct EnrollmentNodeOptions {
   int renewal_info_retry_after_seconds = 3600;
   // The module and PIN, for a service key kept in a token.
   std::optional<crypto::Pkcs11Config> pkcs11;
+  // Serve with this certificate and key instead of the directory's own (the
+  // demo's two nodes share one, issued by one root for the same names).
+  std::optional<TlsFiles> tls;
 };
 
 // The answer to GET /renewal-info/..., for the route and for tests.

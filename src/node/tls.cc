@@ -5,6 +5,8 @@
 
 #include "base/clock.h"
 #include "base/file_system.h"
+#include "crypto/password_hash.h"
+#include "crypto/sealing.h"
 #include "crypto/tls_certificates.h"
 #include "http/url.h"
 
@@ -63,6 +65,30 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) 
   return std::make_pair(addr, static_cast<uint16_t>(port));
 }
 
+OpeningTlsKey OpenTlsKey(const std::string& sealed_key, std::string_view password) {
+  return std::async(std::launch::async,
+                    [path = sealed_key,
+                     pw = std::string(password)]() mutable -> Result<std::shared_ptr<EVP_PKEY>> {
+                      Result<std::string> sealed = RealFileSystem().ReadFile(path, 1 << 20);
+                      Result<crypto::PkeyPtr> key = sealed.status();
+                      if (sealed.ok()) key = crypto::UnsealPrivateKey(*sealed, pw);
+                      crypto::Wipe(pw);
+                      if (!key.ok()) {
+                        return key.status().WithContext(
+                            "cannot open the HTTPS server's private "
+                            "key");
+                      }
+                      return std::shared_ptr<EVP_PKEY>(std::move(key).value());
+                    })
+      .share();
+}
+
+OpeningTlsKey OpenServerTlsKey(const ServerPaths& paths, std::string_view password) {
+  // EnsureTls makes no files once the certificate is there.
+  if (!RealFileSystem().Exists(paths.tls_server)) return {};
+  return OpenTlsKey(paths.tls_server_key, password);
+}
+
 Result<std::unique_ptr<http::Server>> StartHttps(const std::string& listen, const TlsFiles& tls,
                                                  std::string_view password, http::Handler handler,
                                                  std::string& url, HttpsThreads threads) {
@@ -74,8 +100,12 @@ Result<std::unique_ptr<http::Server>> StartHttps(const std::string& listen, cons
   ASSIGN_OR_RETURN(std::string chain, fs.ReadFile(tls.certificate, 1 << 20));
   ASSIGN_OR_RETURN(std::string root, fs.ReadFile(tls.root, 1 << 20));
   options.certificate_chain_pem = chain + root;
-  ASSIGN_OR_RETURN(options.sealed_key_pem, fs.ReadFile(tls.sealed_key, 1 << 20));
-  options.key_password = std::string(password);
+  if (tls.opening.valid()) {
+    ASSIGN_OR_RETURN(options.private_key, tls.opening.get());
+  } else {
+    ASSIGN_OR_RETURN(options.sealed_key_pem, fs.ReadFile(tls.sealed_key, 1 << 20));
+    options.key_password = std::string(password);
+  }
   options.max_body_bytes = 1 << 20;
   options.threads = threads.io_threads;
   options.blocking = std::move(threads.may_wait);

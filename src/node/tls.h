@@ -2,6 +2,7 @@
 #pragma once
 
 #include <functional>
+#include <future>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,11 +33,23 @@ struct HttpsThreads {
   std::function<bool(const http::Request&)> may_wait;
   int waiting_threads = 4;
 };
+// A TLS key being unsealed on a thread of its own (OpenTlsKey).
+using OpeningTlsKey = std::shared_future<Result<std::shared_ptr<EVP_PKEY>>>;
 struct TlsFiles {
   std::string certificate;
   std::string root;
   std::string sealed_key;
+  // When valid(): `sealed_key` is being opened already, and StartHttps
+  // waits for it instead of opening it.
+  OpeningTlsKey opening;
 };
+// Starts reading and unsealing the key at `sealed_key` on a thread of its
+// own. Unsealing (scrypt) is most of a node's start; what the caller does
+// next (open its store, unseal its other keys) runs beside it.
+OpeningTlsKey OpenTlsKey(const std::string& sealed_key, std::string_view password);
+// The same for a server directory's TLS key, if EnsureServerTls has made it
+// (else an OpeningTlsKey that is not valid()).
+OpeningTlsKey OpenServerTlsKey(const ServerPaths& paths, std::string_view password);
 Result<std::unique_ptr<http::Server>> StartHttps(const std::string& listen, const TlsFiles& tls,
                                                  std::string_view password, http::Handler handler,
                                                  std::string& url, HttpsThreads threads = {});

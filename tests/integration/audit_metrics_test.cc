@@ -1,6 +1,7 @@
 // The license audit trail across a clean stop and a kill -9, and the
 // figures of /metrics, with the real program (`openrms demo`: an enrollment
 // service and two clusters behind one node, SQLite store).
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <charconv>
@@ -16,6 +17,8 @@
 
 namespace openrms::testing {
 namespace {
+
+using ::testing::HasSubstr;
 
 using Clock = std::chrono::steady_clock;
 
@@ -106,6 +109,21 @@ std::string AuditMetricsTest::dir_, AuditMetricsTest::user_, AuditMetricsTest::p
 int AuditMetricsTest::port_ = 0;
 
 constexpr char kEul[] = "/contoso/_wmcs/my/v2/enduserlicenses";
+
+// A later start opens one TLS key for both of the demo's listeners; the
+// enrollment site (the next port) answers over the same root as the rest.
+TEST_F(AuditMetricsTest, TheEnrollmentSiteAnswersAfterALaterStart) {
+  auto demo = Start();
+  ASSERT_NE(demo, nullptr);
+  http::ClientRequest req;
+  req.url = "https://127.0.0.1:" + std::to_string(port_ + 1) + "/";
+  req.ca_pem = ca_;
+  auto r = http::Fetch(req);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_THAT(r->body, HasSubstr("<title>Enrollment - OpenRMS Demo Enrollment Service</title>"));
+  EXPECT_EQ(demo->Stop(), 0);
+}
 
 TEST_F(AuditMetricsTest, ACleanStopWritesEveryAuditRow) {
   auto demo = Start();
