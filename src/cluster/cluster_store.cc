@@ -164,7 +164,11 @@ Result<ClusterConfig> ClusterStore::Find(const std::string& name) {
   return ToConfig(rows[0]);
 }
 
-Status ClusterStore::Create(const ClusterConfig& c) { return Insert(db_, c); }
+Status ClusterStore::Create(const ClusterConfig& c) {
+  RETURN_IF_ERROR(Insert(db_, c));
+  created_.fetch_add(1, std::memory_order_release);
+  return Status::Ok();
+}
 
 Status ClusterStore::Insert(store::Database& db, const ClusterConfig& c) {
   auto r = db.Execute(
@@ -326,6 +330,7 @@ Result<int64_t> ClusterStore::Activate(const std::string& name, const SlcRecord&
     return Status::Ok();
   });
   RETURN_IF_ERROR(s);
+  if (create != nullptr) created_.fetch_add(1, std::memory_order_release);
   OPENRMS_CRASH_POINT("activate: committed");
   return new_id;
 }

@@ -4,6 +4,7 @@
 // in the process: each call reads or writes the database. Thread-safe.
 #pragma once
 
+#include <atomic>
 #include <optional>
 #include <string>
 #include <vector>
@@ -108,6 +109,11 @@ class ClusterStore final {
   static Status Migrate(store::Database& db);
 
   store::Database& database() { return db_; }
+  // Counts the clusters this object has created (Create, Activate with
+  // `create`): a cache of the cluster list made in this process reads it
+  // again at once when this moves. Clusters created by other nodes are
+  // seen only by reading the store.
+  uint64_t clusters_created() const { return created_.load(std::memory_order_acquire); }
 
   Result<std::vector<std::string>> ListClusters();
   // kNotFound naming the clusters that do exist.
@@ -183,6 +189,7 @@ class ClusterStore final {
  private:
   static Status Insert(store::Database& db, const ClusterConfig& config);
   store::Database& db_;
+  std::atomic<uint64_t> created_{0};
 };
 
 }  // namespace openrms::cluster

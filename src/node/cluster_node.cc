@@ -23,7 +23,9 @@ ClusterNode::ClusterNode(ServerContext& context, MetricsAccess metrics_access)
       certification_(licensing_, bearer_),
       subenroll_(context.clusters(), context.database(), *context.password()),
       metrics_(context.clusters(), std::move(metrics_access),
-               {&requests_, &licensing_, &bearer_, &my_v2_.body_cache_counters()}) {}
+               {&requests_, &licensing_, &bearer_, &my_v2_.body_cache_counters()}),
+      routes_([this] { return ReadRoutes(); },
+              [&store = context.store()] { return store.clusters_created(); }, {}) {}
 
 bool ClusterNode::MayWait(const http::Request& req) {
   // The admin site renews online (an HTTPS call to the issuer, up to 30 s)
@@ -88,26 +90,17 @@ void ClusterNode::MonitorLoop(int interval_seconds) {
   }
 }
 
-std::shared_ptr<const ClusterNode::RouteList> ClusterNode::Routes(bool fresh) {
-  // Clusters are few and change rarely; reading them from the store once a
-  // few seconds keeps the database off every request and still lets a node
-  // see a cluster provisioned by another.
-  const auto now = std::chrono::steady_clock::now();
-  std::lock_guard lock(routes_mu_);
-  if (!fresh && now - routes_read_ < std::chrono::seconds(3) && !routes_->empty()) return routes_;
-  auto names = context_.store().ListClusters();
-  if (!names.ok()) return routes_;
-  auto routes = std::make_shared<RouteList>();
-  for (const auto& name : *names) {
+Result<ClusterNode::RouteList> ClusterNode::ReadRoutes() {
+  ASSIGN_OR_RETURN(auto names, context_.store().ListClusters());
+  RouteList routes;
+  for (const auto& name : names) {
     auto config = context_.store().Find(name);
     if (!config.ok()) continue;
     const std::string path = http::UrlPath(config->url);
-    routes->push_back({name, path + protocol::kSubEnrollPath, path + "/certification",
-                       path + "/my/v2/", config->url + "/my/v2"});
+    routes.push_back({name, path + protocol::kSubEnrollPath, path + "/certification",
+                      path + "/my/v2/", config->url + "/my/v2"});
   }
-  routes_ = std::move(routes);
-  routes_read_ = now;
-  return routes_;
+  return routes;
 }
 
 http::Response ClusterNode::Handle(const http::Request& req) {
@@ -133,9 +126,9 @@ http::Response ClusterNode::Dispatch(const http::Request& req) {
     return admin_->Handle(req);
   }
   // Below each cluster's URL path. A miss reads the clusters again: one may
-  // have been provisioned just now.
+  // have been provisioned just now (routes_ limits how often).
   for (const bool fresh : {false, true}) {
-    const std::shared_ptr<const RouteList> routes = Routes(fresh);
+    const std::shared_ptr<const RouteList> routes = routes_.Get(fresh);
     for (const Route& route : *routes) {
       if (req.path == route.subenroll) return subenroll_.Handle(route.name, req);
       if (req.path == route.certification) return certification_.Handle(route.name, req);

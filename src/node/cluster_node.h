@@ -22,6 +22,7 @@
 #include "node/api/oauth2.h"
 #include "node/api/subenroll.h"
 #include "node/server_context.h"
+#include "node/store_cache.h"
 #include "node/tls.h"
 #include "sites/admin/admin_site.h"
 
@@ -72,8 +73,8 @@ class ClusterNode final {
     std::string my_v2_url;
   };
   using RouteList = std::vector<Route>;
-  // Every cluster's route, re-read every few seconds; shared, never changed.
-  std::shared_ptr<const RouteList> Routes(bool fresh);
+  // Every cluster's route, from the store.
+  Result<RouteList> ReadRoutes();
 
   ServerContext& context_;
   std::string url_;                     // set once the listener is up
@@ -89,9 +90,10 @@ class ClusterNode final {
   std::unique_ptr<sites::AdminSite> admin_;
   std::unique_ptr<http::Server> server_;
 
-  std::mutex routes_mu_;
-  std::shared_ptr<const RouteList> routes_ = std::make_shared<const RouteList>();
-  std::chrono::steady_clock::time_point routes_read_;
+  // Clusters are few and change rarely: read from the store every few
+  // seconds, and on a miss at most once a second (any client can send
+  // paths under no cluster), or at once after this process made a cluster.
+  StoreCache<RouteList> routes_;
 
   std::atomic<bool> stopping_{false};
   std::mutex monitor_mu_;
