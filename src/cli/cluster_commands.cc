@@ -689,6 +689,7 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
     context_options.store_url = config.store_url;
     context_options.directory = config.directory;
     context_options.pkcs11 = std::move(*pkcs11);
+    node::BlockTerminationSignals();  // before any thread starts: they inherit the mask
     // The TLS key is unsealed beside the store's opening and the key check.
     node::OpeningTlsKey tls_key = node::OpenServerTlsKey(node::ServerPaths(config.dir), *pw);
     auto ctx = node::ServerContext::Open(config.dir, *pw, false, context_options);
@@ -697,7 +698,6 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
     // not at its first license.
     Status keys = CheckTokenKeys(**ctx, *pw);
     if (!keys.ok()) return fail(keys);
-    node::BlockTerminationSignals();
     node::ClusterNodeOptions options;
     options.listen = config.listen;
     options.monitor_interval_seconds = config.monitor_interval_seconds;

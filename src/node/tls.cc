@@ -65,22 +65,21 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen) 
   return std::make_pair(addr, static_cast<uint16_t>(port));
 }
 
+namespace {
+
+Result<std::shared_ptr<EVP_PKEY>> ReadTlsKey(const std::string& path, std::string password) {
+  Result<std::string> sealed = RealFileSystem().ReadFile(path, 1 << 20);
+  Result<crypto::PkeyPtr> key = sealed.status();
+  if (sealed.ok()) key = crypto::UnsealPrivateKey(*sealed, password);
+  crypto::Wipe(password);
+  if (!key.ok()) return key.status().WithContext("cannot open the HTTPS server's private key");
+  return std::shared_ptr<EVP_PKEY>(std::move(key).value());
+}
+
+}  // namespace
+
 OpeningTlsKey OpenTlsKey(const std::string& sealed_key, std::string_view password) {
-  return std::async(std::launch::async,
-                    [path = sealed_key,
-                     pw = std::string(password)]() mutable -> Result<std::shared_ptr<EVP_PKEY>> {
-                      Result<std::string> sealed = RealFileSystem().ReadFile(path, 1 << 20);
-                      Result<crypto::PkeyPtr> key = sealed.status();
-                      if (sealed.ok()) key = crypto::UnsealPrivateKey(*sealed, pw);
-                      crypto::Wipe(pw);
-                      if (!key.ok()) {
-                        return key.status().WithContext(
-                            "cannot open the HTTPS server's private "
-                            "key");
-                      }
-                      return std::shared_ptr<EVP_PKEY>(std::move(key).value());
-                    })
-      .share();
+  return std::async(std::launch::async, ReadTlsKey, sealed_key, std::string(password)).share();
 }
 
 OpeningTlsKey OpenServerTlsKey(const ServerPaths& paths, std::string_view password) {
