@@ -26,6 +26,7 @@ import argparse
 import base64
 import json
 import os
+import resource
 import shutil
 import signal
 import socket
@@ -185,17 +186,32 @@ end''')
     return "\n".join(lines) + "\n"
 
 
+def cpu_jiffies():
+    """The machine's CPU time so far, by kind (user, nice, system, idle, iowait, ...)."""
+    with open("/proc/stat") as f:
+        return [int(v) for v in f.readline().split()[1:]]
+
+
 def wrk(url, script_text, work, threads, connections, seconds):
     path = os.path.join(work, "run.lua")
     with open(path, "w") as f:
         f.write(script_text)
+    children, machine = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_jiffies()
     out = subprocess.run(["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", path,
                           url], capture_output=True, text=True).stdout
+    after, machine_after = resource.getrusage(resource.RUSAGE_CHILDREN), cpu_jiffies()
+    # wrk is the only child waited for meanwhile: its own CPU time. The
+    # machine's idle share says whether the cores were busy throughout.
+    wrk_cpu = (after.ru_utime - children.ru_utime) + (after.ru_stime - children.ru_stime)
+    total = sum(machine_after) - sum(machine)
+    idle = (machine_after[3] + machine_after[4] - machine[3] - machine[4]) / max(1, total)
     for line in out.splitlines():
         if line.startswith("RESULT "):
             rps, p50, p99, errors, total = line.split()[1:]
             return {"rps": float(rps), "p50_ms": float(p50), "p99_ms": float(p99),
-                    "errors": int(errors), "requests": int(total)}
+                    "errors": int(errors), "requests": int(total),
+                    "wrk_cpu_us_per_request": 1e6 * wrk_cpu / max(1, int(total)),
+                    "machine_idle_share": idle}
     raise SystemExit(f"wrk printed no result for {url}:\n{out}")
 
 
@@ -383,6 +399,10 @@ def main():
                             "nginx": peer, "bound": bound})
         rsa_after = rsa_bound(threads)
         rsa = (rsa_before + rsa_after) / 2
+        for r in results:
+            machine_us = (1e6 * threads / rsa + r["nginx"]["cpu_us_per_request"] +
+                          r["peak"]["wrk_cpu_us_per_request"])
+            r["ceiling"] = 1e6 * threads / machine_us / rsa
 
         print(f"machine: {threads} cores; wrk -t{threads} -c{conns} -d{args.seconds}s, "
               f"HTTPS keep-alive, loopback")
@@ -394,18 +414,24 @@ def main():
         print()
         print(f"{'endpoint':32} {'bytes':>6} {'req/s':>8} {'/rsa':>6} {'nginx/s':>8} {'/nginx':>7}"
               f"  {'paced: req/s':>12} {'%peak':>5} {'p50 ms':>7} {'p99 ms':>7} {'errors':>6}"
-              f" {'cpu us/req':>10} {'nginx':>6}")
+              f" {'cpu us/req':>10} {'nginx':>6} {'wrk':>5} {'idle%':>5} {'ceiling':>7}")
         for r in results:
             p, a, n = r["peak"], r["at_80"], r["nginx"]
+            ceiling = f"{r['ceiling']:.3f}" if r["bound"] == "rsa" else "-"
             print(f"{r['endpoint']:32} {r['answer_bytes']:6d} {p['rps']:8.0f} {p['rps'] / rsa:6.3f} "
                   f"{n['rps']:8.0f} {p['rps'] / n['rps']:7.3f}  {a['rps']:12.0f} {100 * a['share_of_peak']:5.0f} "
                   f"{a['p50_ms']:7.2f} "
                   f"{a['p99_ms']:7.2f} {p['errors'] + a['errors']:6d}"
-                  f" {p['cpu_us_per_request']:10.0f} {n['cpu_us_per_request']:6.0f}")
+                  f" {p['cpu_us_per_request']:10.0f} {n['cpu_us_per_request']:6.0f}"
+                  f" {p['wrk_cpu_us_per_request']:5.0f} {100 * p['machine_idle_share']:5.1f}"
+                  f" {ceiling:>7}")
         # The RSA operation's share of a core-second, for the CPU columns.
-        print(f"\ncpu us/req: CPU time (user + system) of the openrms process, and of nginx, per "
-              f"request at the peak; one RSA-2048 private operation is {1e6 * threads / rsa:.0f} us "
-              f"of a core here")
+        print(f"\ncpu us/req: CPU time (user + system) of the openrms process, of nginx and of "
+              f"wrk, per request at the peak; idle%: the machine's idle share meanwhile; one "
+              f"RSA-2048 private operation is {1e6 * threads / rsa:.0f} us of a core here\n"
+              f"ceiling: the /rsa that a server doing one RSA operation and otherwise costing "
+              f"what nginx costs for the same request and answer would reach, with this wrk on "
+              f"these {threads} cores")
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"threads": threads, "connections": conns, "seconds": args.seconds,
