@@ -99,12 +99,9 @@ Result<std::unique_ptr<http::Server>> StartHttps(const std::string& listen, cons
   ASSIGN_OR_RETURN(std::string chain, fs.ReadFile(tls.certificate, 1 << 20));
   ASSIGN_OR_RETURN(std::string root, fs.ReadFile(tls.root, 1 << 20));
   options.certificate_chain_pem = chain + root;
-  if (tls.opening.valid()) {
-    ASSIGN_OR_RETURN(options.private_key, tls.opening.get());
-  } else {
-    ASSIGN_OR_RETURN(options.sealed_key_pem, fs.ReadFile(tls.sealed_key, 1 << 20));
-    options.key_password = std::string(password);
-  }
+  ASSIGN_OR_RETURN(options.private_key, tls.opening.valid()
+                                            ? tls.opening.get()
+                                            : ReadTlsKey(tls.sealed_key, std::string(password)));
   options.max_body_bytes = 1 << 20;
   options.threads = threads.io_threads;
   options.blocking = std::move(threads.may_wait);

@@ -3,6 +3,9 @@
 // service and two clusters behind one node, SQLite store).
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <openssl/bio.h>
+#include <openssl/pem.h>
+#include <openssl/ssl.h>
 
 #include <charconv>
 #include <chrono>
@@ -110,11 +113,40 @@ int AuditMetricsTest::port_ = 0;
 
 constexpr char kEul[] = "/contoso/_wmcs/my/v2/enduserlicenses";
 
-// A later start opens one TLS key for both of the demo's listeners; the
-// enrollment site (the next port) answers over the same root as the rest.
+// The certificate a TLS server on loopback presents, as PEM ("" when the
+// handshake fails). Not verified: the test compares it.
+std::string PeerCertificatePem(int port) {
+  std::string pem;
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  BIO* bio = BIO_new_ssl_connect(ctx);
+  BIO_set_conn_hostname(bio, ("127.0.0.1:" + std::to_string(port)).c_str());
+  SSL* ssl = nullptr;
+  BIO_get_ssl(bio, &ssl);
+  if (ssl != nullptr && BIO_do_handshake(bio) == 1) {
+    if (X509* cert = SSL_get1_peer_certificate(ssl)) {
+      BIO* out = BIO_new(BIO_s_mem());
+      PEM_write_bio_X509(out, cert);
+      char* data = nullptr;
+      const long size = BIO_get_mem_data(out, &data);
+      pem.assign(data, static_cast<size_t>(size));
+      BIO_free(out);
+      X509_free(cert);
+    }
+  }
+  BIO_free_all(bio);
+  SSL_CTX_free(ctx);
+  return pem;
+}
+
+// A later start opens one TLS key for both of the demo's listeners: the
+// enrollment site (the next port) presents the cluster node's certificate
+// and answers over the same root.
 TEST_F(AuditMetricsTest, TheEnrollmentSiteAnswersAfterALaterStart) {
   auto demo = Start();
   ASSERT_NE(demo, nullptr);
+  const std::string cluster_certificate = PeerCertificatePem(port_);
+  ASSERT_NE(cluster_certificate.find("BEGIN CERTIFICATE"), std::string::npos);
+  EXPECT_EQ(PeerCertificatePem(port_ + 1), cluster_certificate);
   http::ClientRequest req;
   req.url = "https://127.0.0.1:" + std::to_string(port_ + 1) + "/";
   req.ca_pem = ca_;
