@@ -125,6 +125,32 @@ void BM_RsaDecrypt(benchmark::State& state) {
 }
 BENCHMARK(BM_RsaDecrypt)->UseRealTime();
 
+// The content key sealed to the cluster (a publishing license's second RSA
+// operation, a public one).
+void BM_OaepEncrypt(benchmark::State& state) {
+  auto key = TheWorld().clusters->ClusterKey("BENCH", kPassword);
+  const std::string content_key(32, 'k');
+  for (auto _ : state) benchmark::DoNotOptimize((*key)->public_key().EncryptOaep(content_key));
+}
+BENCHMARK(BM_OaepEncrypt)->UseRealTime();
+
+// One draw of the size a content key or a GUID takes.
+void BM_Random32(benchmark::State& state) {
+  uint8_t bytes[32];
+  for (auto _ : state) {
+    crypto::SystemRandom().Fill(bytes);
+    benchmark::DoNotOptimize(bytes);
+  }
+}
+BENCHMARK(BM_Random32)->UseRealTime();
+
+// The digest of a publishing license's size.
+void BM_Sha256_4KiB(benchmark::State& state) {
+  const std::string data(4096, 'x');
+  for (auto _ : state) benchmark::DoNotOptimize(crypto::Sha256(data));
+}
+BENCHMARK(BM_Sha256_4KiB)->UseRealTime();
+
 void BM_Publish(benchmark::State& state) {
   World& w = TheWorld();
   const accounts::Identity alice{"alice", {}, "local"};

@@ -1,4 +1,9 @@
 #include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <set>
+#include <thread>
 
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
@@ -7,6 +12,61 @@
 
 namespace openrms::crypto {
 namespace {
+
+std::string Draw(size_t n) {
+  std::string out(n, '\0');
+  SystemRandom().Fill({reinterpret_cast<uint8_t*>(out.data()), n});
+  return out;
+}
+
+// The system's randomness is drawn in blocks per thread and handed out once:
+// no draw repeats another, across the block's edges, above the size drawn
+// directly, and between threads.
+TEST(SystemRandom, NoDrawRepeatsAnother) {
+  EXPECT_EQ(Draw(0), "");
+  std::set<std::string> seen;
+  for (size_t n : {1, 16, 31, 32, 33, 511, 512, 513, 4095, 4096, 4097}) {
+    for (int i = 0; i < 3; ++i) {
+      const std::string d = Draw(n);
+      ASSERT_EQ(d.size(), n);
+      if (n >= 16) {
+        EXPECT_TRUE(seen.insert(d).second) << n;
+      }
+    }
+  }
+  // 128 draws of 32 bytes make one block exactly; go on across three blocks.
+  for (int i = 0; i < 3 * 128 + 1; ++i) {
+    const std::string d = Draw(32);
+    EXPECT_NE(d, std::string(32, '\0'));  // handed out, not the wiped copy
+    EXPECT_TRUE(seen.insert(d).second) << i;
+  }
+  std::string other;
+  std::thread([&] { other = Draw(32); }).join();
+  EXPECT_TRUE(seen.insert(other).second);
+}
+
+// After fork() the child must not hand out what its parent drew already
+// (both would make the same content keys).
+TEST(SystemRandom, AForkedChildDrawsAfresh) {
+  (void)Draw(32);  // the parent holds a block, mostly unused
+  int pipe_fds[2];
+  ASSERT_EQ(pipe(pipe_fds), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    const std::string d = Draw(32);
+    _exit(write(pipe_fds[1], d.data(), d.size()) == 32 ? 0 : 1);
+  }
+  close(pipe_fds[1]);
+  const std::string mine = Draw(32);
+  std::string theirs(32, '\0');
+  ASSERT_EQ(read(pipe_fds[0], theirs.data(), theirs.size()), 32);
+  close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_NE(mine, theirs);
+}
 
 TEST(Keys, SealedKeySignsAndOpensOnlyWithItsPassword) {
   auto pair = GenerateSealedRsaKey(2048, "correct horse");

@@ -1,11 +1,15 @@
 #include "crypto/encoding.h"
 
 #include <openssl/evp.h>
+#include <openssl/crypto.h>
 #include <openssl/rand.h>
+#include <pthread.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 
 namespace openrms::crypto {
 
@@ -73,12 +77,52 @@ std::optional<std::string> Base64Decode(std::string_view text) {
 }
 
 namespace {
+
+// Bumped in a child after fork(): the child must not hand out the bytes its
+// parent drew, or both would make the same keys.
+std::atomic<uint64_t> fork_generation{0};
+
+// RAND_bytes costs about 2 us a call here, however few bytes it gives (its
+// DRBG re-keys AES and checks the process id on every call), and a license
+// takes five to eight small draws: a content key, a nonce, GUIDs. Each
+// thread draws kPoolBytes at a time and hands each byte out once, wiping it
+// as it goes.
 class OpenSslRandom final : public Random {
  public:
+  OpenSslRandom() {
+    pthread_atfork(nullptr, nullptr,
+                   [] { fork_generation.fetch_add(1, std::memory_order_relaxed); });
+  }
+
   void Fill(std::span<uint8_t> out) override {
+    if (out.size() > kPoolBytes / 8) return Draw(out);
+    thread_local Pool pool;
+    const uint64_t generation = fork_generation.load(std::memory_order_relaxed);
+    if (pool.generation != generation || pool.next + out.size() > kPoolBytes) {
+      Draw(pool.bytes);
+      pool.next = 0;
+      pool.generation = generation;
+    }
+    uint8_t* from = pool.bytes.data() + pool.next;
+    std::memcpy(out.data(), from, out.size());
+    OPENSSL_cleanse(from, out.size());
+    pool.next += out.size();
+  }
+
+ private:
+  static constexpr size_t kPoolBytes = 4096;
+  struct Pool {
+    std::array<uint8_t, kPoolBytes> bytes{};
+    size_t next = kPoolBytes;  // empty until the first draw
+    uint64_t generation = 0;
+    ~Pool() { OPENSSL_cleanse(bytes.data(), bytes.size()); }
+  };
+
+  static void Draw(std::span<uint8_t> out) {
     if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1) std::abort();
   }
 };
+
 }  // namespace
 
 Random& SystemRandom() {

@@ -1,6 +1,7 @@
 #include <sqlite3.h>
 
 #include <charconv>
+#include <map>
 #include <mutex>
 #include <vector>
 
@@ -23,13 +24,17 @@ Status SqliteError(sqlite3* db, std::string_view what) {
 class Connection final {
  public:
   explicit Connection(sqlite3* db) : db_(db) {}
-  ~Connection() { sqlite3_close_v2(db_); }
+  ~Connection() {
+    for (auto& [sql, stmt] : prepared_) sqlite3_finalize(stmt.stmt);
+    sqlite3_close_v2(db_);
+  }
   sqlite3* get() const { return db_; }
 
   // Runs `sql`: one statement, or several when `several_allowed`; the rows
   // and the change count are those of the last one.
   Result<std::vector<Row>> Run(std::string_view sql, const std::vector<Value>& params,
                                int64_t* changes, bool several_allowed = false) {
+    if (!several_allowed) return RunPrepared(sql, params, changes);
     RETURN_IF_ERROR(internal::CheckSql(sql, params.size(), several_allowed).status());
     std::vector<Row> rows;
     const char* next = sql.data();
@@ -106,7 +111,58 @@ class Connection final {
     return rows;
   }
 
+  // One statement, prepared once per connection and kept (a statement is
+  // re-prepared by SQLite itself when the schema changes). Compiling the
+  // SQL cost more than running it: an audit row's INSERT spent most of its
+  // time in SQLite's parser.
+  Result<std::vector<Row>> RunPrepared(std::string_view sql, const std::vector<Value>& params,
+                                       int64_t* changes) {
+    auto it = prepared_.find(sql);
+    if (it == prepared_.end() || it->second.values != params.size()) {
+      RETURN_IF_ERROR(internal::CheckSql(sql, params.size(), false).status());
+      if (it != prepared_.end()) {
+        it->second.values = params.size();  // checked for this many values now
+      } else {
+        sqlite3_stmt* raw = nullptr;
+        const char* tail = nullptr;
+        if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                               SQLITE_PREPARE_PERSISTENT, &raw, &tail) != SQLITE_OK) {
+          return SqliteError(db_, "SQL error");
+        }
+        if (raw == nullptr) {  // only blanks and comments
+          if (changes != nullptr) *changes = sqlite3_changes64(db_);
+          return std::vector<Row>{};
+        }
+        if (prepared_.size() >= kMaxPrepared) {
+          // SQL built at run time could grow the map without end: start over.
+          for (auto& [text, stmt] : prepared_) sqlite3_finalize(stmt.stmt);
+          prepared_.clear();
+        }
+        it = prepared_.emplace(std::string(sql), Prepared{raw, params.size()}).first;
+      }
+    }
+    sqlite3_stmt* stmt = it->second.stmt;
+    struct Reset {
+      sqlite3_stmt* stmt;
+      ~Reset() {
+        sqlite3_reset(stmt);
+        sqlite3_clear_bindings(stmt);
+      }
+    } reset{stmt};
+    RETURN_IF_ERROR(Bind(stmt, params));
+    ASSIGN_OR_RETURN(auto rows, Step(stmt));
+    if (changes != nullptr) *changes = sqlite3_changes64(db_);
+    return rows;
+  }
+
+  struct Prepared {
+    sqlite3_stmt* stmt;
+    size_t values;  // the number of values CheckSql passed it with
+  };
+  static constexpr size_t kMaxPrepared = 128;
+
   sqlite3* db_;
+  std::map<std::string, Prepared, std::less<>> prepared_;
 };
 
 // A Database bound to one connection inside a transaction.

@@ -283,6 +283,47 @@ TEST_P(StoreTest, NodesMigratingTogetherApplyEachStepOnce) {
 
 // Rows never throw: NULL, text and a decimal in an integer's place, and a
 // column past the end, each read as a defined value.
+// A statement runs again and again with new values (SQLite keeps it
+// prepared per connection): after a failure of the same statement, after the
+// table it reads changes shape, past the number of statements kept, and with
+// too few values, which is refused each time, not only the first.
+TEST_P(StoreTest, AStatementRunsAgainWithNewValues) {
+  ASSERT_TRUE(Migrate(*db_, "test", {"CREATE TABLE t (k TEXT PRIMARY KEY, n INTEGER)"}).ok());
+  const std::string insert = "INSERT INTO t (k, n) VALUES ($1, $2)";
+  const std::string select = "SELECT n FROM t WHERE k = $1";
+  for (int i = 0; i < 5; ++i) {
+    ASSERT_TRUE(db_->Execute(insert, {"k" + std::to_string(i), int64_t{i}}).ok());
+  }
+  EXPECT_EQ(db_->Execute(insert, {std::string("k1"), int64_t{9}}).status().code(),
+            Code::kAlreadyUsed);
+  ASSERT_TRUE(db_->Execute(insert, {std::string("k5"), int64_t{5}}).ok());
+  for (int i = 0; i <= 5; ++i) {
+    auto rows = db_->Query(select, {"k" + std::to_string(i)});
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    ASSERT_EQ(rows->size(), 1u);
+    EXPECT_EQ(rows->at(0).Int(0), i);
+  }
+  EXPECT_TRUE(db_->Query(select, {std::string("none")})->empty());
+
+  ASSERT_TRUE(db_->Execute("ALTER TABLE t ADD COLUMN note TEXT", {}).ok());
+  const std::string all = "SELECT * FROM t WHERE k = $1";
+  ASSERT_EQ(db_->Query(all, {std::string("k2")})->at(0).values.size(), 3u);
+  ASSERT_TRUE(db_->Execute("ALTER TABLE t ADD COLUMN more INTEGER", {}).ok());
+  ASSERT_EQ(db_->Query(all, {std::string("k2")})->at(0).values.size(), 4u);
+
+  for (int i = 0; i < 300; ++i) {  // more distinct statements than are kept
+    auto rows = db_->Query("SELECT n + " + std::to_string(i) + " FROM t WHERE k = $1",
+                           {std::string("k3")});
+    ASSERT_TRUE(rows.ok()) << rows.status().ToString();
+    EXPECT_EQ(rows->at(0).Int(0), 3 + i);
+  }
+  EXPECT_EQ(db_->Query(select, {std::string("k4")})->at(0).Int(0), 4);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_EQ(db_->Query(select, {}).status().code(), Code::kInternal);
+  }
+  EXPECT_EQ(db_->Query(select, {std::string("k4")})->at(0).Int(0), 4);
+}
+
 TEST_P(StoreTest, RowAccessorsAreTotal) {
   auto rows = db_->Query(
       "SELECT NULL, 'seven', '42', 2.5, 9223372036854775807, '99999999999999999999', "
