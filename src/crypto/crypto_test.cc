@@ -2,6 +2,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <optional>
 #include <set>
 #include <thread>
 
@@ -92,6 +93,40 @@ TEST(Keys, OaepRoundTrip) {
   auto ct = pair->key->public_key().EncryptOaep("content key 1234");
   ASSERT_TRUE(ct.ok());
   EXPECT_EQ(*pair->key->Decrypt(*ct), "content key 1234");
+}
+
+// Each thread keeps the encryption context of the key it used last: keys
+// taken in turn each seal to themselves, the same plaintext seals
+// differently each time, a plaintext one byte too long for OAEP-SHA256 with
+// a 2048-bit key is refused and the key seals again after it, and a key
+// made again from the same modulus, after the first is gone, works too.
+TEST(Keys, OaepSealsToTheKeyAskedAcrossKeysAndFailures) {
+  auto a = GenerateSealedRsaKey(2048, "pw");
+  auto b = GenerateSealedRsaKey(2048, "pw");
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (int round = 0; round < 2; ++round) {
+    for (auto* pair : {&*a, &*b}) {
+      auto ct = pair->key->public_key().EncryptOaep("key of round " + std::to_string(round));
+      ASSERT_TRUE(ct.ok()) << ct.status().ToString();
+      EXPECT_EQ(*pair->key->Decrypt(*ct), "key of round " + std::to_string(round));
+      EXPECT_FALSE((pair == &*a ? b : a)->key->Decrypt(*ct).ok());
+    }
+  }
+  const PublicKey& pub = a->key->public_key();
+  EXPECT_NE(*pub.EncryptOaep("same"), *pub.EncryptOaep("same"));
+  EXPECT_EQ(pub.EncryptOaep(std::string(256 - 2 * 32 - 2, 'x'))->size(), 256u);  // the largest
+  EXPECT_EQ(pub.EncryptOaep(std::string(256 - 2 * 32 - 1, 'x')).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(*a->key->Decrypt(*pub.EncryptOaep("")), "");
+  EXPECT_EQ(*a->key->Decrypt(*pub.EncryptOaep("after")), "after");
+  std::optional<PublicKey> again;
+  {
+    auto copy = PublicKey::FromPkcs1Der(pub.ToPkcs1Der());
+    ASSERT_TRUE(copy.ok());
+    EXPECT_EQ(*a->key->Decrypt(*copy->EncryptOaep("copy")), "copy");
+  }
+  again.emplace(*PublicKey::FromPkcs1Der(pub.ToPkcs1Der()));
+  EXPECT_EQ(*a->key->Decrypt(*again->EncryptOaep("again")), "again");
 }
 
 TEST(Keys, Pkcs1DerRoundTripAndUnsupportedSizes) {

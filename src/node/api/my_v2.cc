@@ -41,7 +41,7 @@ http::Response MyV2Api::Handle(const std::string& cluster, const std::string& ba
     if (!request.ok()) return refusal(request.status());
     auto license = licensing_.Publish(cluster, who, *request, base);
     if (!license.ok()) return refusal(license.status());
-    return ok(PublishedLicenseJson(*license));
+    return http::Response::Json(200, PublishedLicenseAnswer(*license));
   }
   if (operation == "enduserlicenses" && req.method == "POST")
     return EndUserLicense(cluster, who, req);

@@ -149,7 +149,9 @@ std::optional<Result<licensing::EndUserLicenseRequest>> ReadSoleEndUserLicenseRe
   return EndUserLicenseRequestOf(*pl);
 }
 
-json PublishedLicenseJson(const licensing::PublishedLicense& license) {
+namespace {
+// Every member of a publishing license's answer but the license itself.
+json PublishedLicenseFields(const licensing::PublishedLicense& license) {
   const Policy& p = license.policy;
   return {{"Id", SdkId(p)},
           {"Name", p.name},
@@ -157,8 +159,28 @@ json PublishedLicenseJson(const licensing::PublishedLicense& license) {
           {"Referrer", ""},
           {"Owner", p.owner},
           {"ContentId", p.content_id},
-          {"SerializedPublishingLicense", crypto::Base64Encode(license.publishing_license)},
           {"Key", KeyJson(license.content_key)}};
+}
+constexpr char kSerializedPublishingLicense[] = "SerializedPublishingLicense";
+}  // namespace
+
+json PublishedLicenseJson(const licensing::PublishedLicense& license) {
+  json answer = PublishedLicenseFields(license);
+  answer[kSerializedPublishingLicense] = crypto::Base64Encode(license.publishing_license);
+  return answer;
+}
+
+std::string PublishedLicenseAnswer(const licensing::PublishedLicense& license) {
+  // The license's base64 (6 KB and more) is most of the answer and needs no
+  // escaping; its member sorts last, so it is written after the others.
+  std::string out = WriteJson(PublishedLicenseFields(license));
+  out.pop_back();  // the object's closing brace
+  out += ",\"";
+  out += kSerializedPublishingLicense;
+  out += "\":\"";
+  out += crypto::Base64Encode(license.publishing_license);
+  out += "\"}";
+  return out;
 }
 
 json UseLicenseJson(const licensing::UseLicense& license) {

@@ -40,6 +40,9 @@ std::optional<Result<licensing::EndUserLicenseRequest>> ReadSoleEndUserLicenseRe
     std::string_view body);
 
 nlohmann::json PublishedLicenseJson(const licensing::PublishedLicense& license);
+// WriteJson(PublishedLicenseJson(license)), byte for byte, written without
+// passing the license through the JSON writer.
+std::string PublishedLicenseAnswer(const licensing::PublishedLicense& license);
 nlohmann::json UseLicenseJson(const licensing::UseLicense& license);
 // GET templates: [{Id, Name, Description}].
 nlohmann::json TemplatesJson(const std::vector<licensing::Template>& templates);

@@ -57,6 +57,24 @@ TEST(MyV2Codec, PublishedLicenseIsTheSdksJsonByteForByte) {
             R"("SerializedPublishingLicense":"UEw="})");
 }
 
+// The answer as the node writes it: the same bytes as through the JSON
+// writer, for an empty license, one byte, one whose base64 needs padding,
+// names beyond ASCII and quotes, and a license of the size the node issues.
+TEST(MyV2Codec, PublishedLicenseAnswerIsTheJsonWritersBytes) {
+  std::vector<licensing::PublishedLicense> licenses = {
+      {CustomPolicy(), "", "0123456789abcdef"},
+      {TemplatePolicy(), "P", "K"},
+      {TemplatePolicy(), "PL", ""},
+      {CustomPolicy(), std::string(7000, '\xff'), std::string(32, '\0')}};
+  licenses[1].policy.name = "Vertraulich \xc3\xa4\"quoted\"\n";
+  licenses[2].policy.owner = "\\back\\slash";
+  for (const auto& license : licenses) {
+    EXPECT_EQ(PublishedLicenseAnswer(license), WriteJson(PublishedLicenseJson(license)));
+  }
+  EXPECT_TRUE(PublishedLicenseAnswer(licenses[0]).starts_with(R"({"ContentId":"{c0ffee}",)"));
+  EXPECT_TRUE(PublishedLicenseAnswer(licenses[0]).ends_with(R"(,"SerializedPublishingLicense":""})"));
+}
+
 TEST(MyV2Codec, UseLicenseIsTheSdksJsonByteForByte) {
   licensing::UseLicense granted;
   granted.policy = CustomPolicy();
