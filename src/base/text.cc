@@ -70,27 +70,37 @@ Result<std::string> Utf16LeToUtf8(std::string_view utf16) {
   return Convert(descriptor, "UTF-8", "UTF-16LE", utf16);
 }
 
+void AppendXmlEscaped(std::string_view text, std::string& out) {
+  size_t plain = 0;  // start of the run of bytes written as they are
+  for (size_t i = 0; i < text.size(); ++i) {
+    std::string_view entity;
+    switch (text[i]) {
+      case '&':
+        entity = "&amp;";
+        break;
+      case '<':
+        entity = "&lt;";
+        break;
+      case '>':
+        entity = "&gt;";
+        break;
+      case '"':
+        entity = "&quot;";
+        break;
+      default:
+        continue;
+    }
+    out.append(text.data() + plain, i - plain);
+    out += entity;
+    plain = i + 1;
+  }
+  out.append(text.data() + plain, text.size() - plain);
+}
+
 std::string XmlEscape(std::string_view text) {
   std::string out;
   out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
+  AppendXmlEscaped(text, out);
   return out;
 }
 

@@ -17,6 +17,8 @@ Result<std::string> Utf16LeToUtf8(std::string_view utf16);
 
 // Escapes & < > " for XML text and attribute values.
 std::string XmlEscape(std::string_view text);
+// XmlEscape(text), appended to `out`.
+void AppendXmlEscaped(std::string_view text, std::string& out);
 // Escapes & < > " ' for HTML.
 std::string HtmlEscape(std::string_view text);
 

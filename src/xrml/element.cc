@@ -131,29 +131,51 @@ class Converter {
 
 void SilentError(void*, const char*, ...) {}
 
-void SerializeTo(const Element& e, std::string& out) {
+// "<NAME a="v" ...", without the tag's end.
+void AppendStartTag(const Element& e, std::string& out) {
   out += '<';
   out += e.name;
   for (const auto& [k, v] : e.attributes) {
     out += ' ';
     out += k;
     out += "=\"";
-    out += XmlEscape(v);
+    AppendXmlEscaped(v, out);
     out += '"';
   }
+}
+
+void SerializeTo(const Element& e, std::string& out) {
+  AppendStartTag(e, out);
   if (e.children.empty() && e.text.empty()) {
     out += " />";
     return;
   }
   out += '>';
   if (e.children.empty()) {
-    out += XmlEscape(e.text);
+    AppendXmlEscaped(e.text, out);
   } else {
     for (const auto& c : e.children) SerializeTo(c, out);
   }
   out += "</";
   out += e.name;
   out += '>';
+}
+
+void AppendPretty(const Element& e, int indent, std::string& out) {
+  const size_t pad = static_cast<size_t>(indent) * 2;
+  out.append(pad, ' ');
+  if (e.children.empty()) {
+    SerializeTo(e, out);
+    out += '\n';
+    return;
+  }
+  AppendStartTag(e, out);
+  out += ">\n";
+  for (const auto& c : e.children) AppendPretty(c, indent + 1, out);
+  out.append(pad, ' ');
+  out += "</";
+  out += e.name;
+  out += ">\n";
 }
 
 }  // namespace
@@ -205,18 +227,11 @@ std::string SerializeSurface(const Element& element) {
 }
 
 std::string SerializePretty(const Element& e, int indent) {
-  const std::string pad(static_cast<size_t>(indent) * 2, ' ');
-  if (e.children.empty()) return pad + SerializeSurface(e) + "\n";
-  // The start tag alone: a shell with the name and attributes (not a copy
-  // of the subtree, which made writing a document quadratic in its depth).
-  Element shell(e.name);
-  shell.attributes = e.attributes;
-  shell.text.assign(1, 'x');  // not = "x": GCC 12 -Wrestrict false positive at -O3
-  std::string open = SerializeSurface(shell);
-  open = open.substr(0, open.size() - e.name.size() - 4);  // drop "x</NAME>"
-  std::string out = pad + open + "\n";
-  for (const auto& c : e.children) out += SerializePretty(c, indent + 1);
-  out += pad + "</" + e.name + ">\n";
+  // Into one string, each element appended where it goes (writing each
+  // subtree into a string of its own copied the document once per level).
+  std::string out;
+  out.reserve(4096);
+  AppendPretty(e, indent, out);
   return out;
 }
 

@@ -38,6 +38,33 @@ INSTANTIATE_TEST_SUITE_P(Rmpr45, MicrosoftExamples,
                          ::testing::Values("spc.xml", "rac.xml", "clc.xml", "pl-offline.xml",
                                            "ul.xml"));
 
+// The pretty form, byte for byte: two spaces a level, an element without
+// children on one line (empty ones closed with " />"), escapes in text and
+// attributes, and the indent a caller starts from.
+TEST(Serialize, PrettyFormByteForByte) {
+  Element root("ROOT");
+  root.Attr("a", "x&y\"z").Attr("b", "");
+  root.Add(Element("EMPTY"));
+  Element& mid = root.Add(Element("MID").Attr("k", "<v>"));
+  mid.Add(Element("LEAF")).text = "1 < 2 & 3 > \"0\"";
+  mid.Add(Element("DEEP")).Add(Element("DEEPER")).text = "d";
+  EXPECT_EQ(SerializePretty(root, 0),
+            "<ROOT a=\"x&amp;y&quot;z\" b=\"\">\n"
+            "  <EMPTY />\n"
+            "  <MID k=\"&lt;v&gt;\">\n"
+            "    <LEAF>1 &lt; 2 &amp; 3 &gt; &quot;0&quot;</LEAF>\n"
+            "    <DEEP>\n"
+            "      <DEEPER>d</DEEPER>\n"
+            "    </DEEP>\n"
+            "  </MID>\n"
+            "</ROOT>\n");
+  EXPECT_EQ(SerializePretty(Element("ONE"), 2), "    <ONE />\n");
+  EXPECT_EQ(SerializeSurface(root),
+            "<ROOT a=\"x&amp;y&quot;z\" b=\"\"><EMPTY /><MID k=\"&lt;v&gt;\">"
+            "<LEAF>1 &lt; 2 &amp; 3 &gt; &quot;0&quot;</LEAF><DEEP><DEEPER>d</DEEPER></DEEP>"
+            "</MID></ROOT>");
+}
+
 TEST(Xrml, RightsPolicyTemplateExampleIsReportedInvalid) {
   Document doc = Parse(ReadTestFile("rpt.xml"));
   Status s = VerifySignature(doc);
