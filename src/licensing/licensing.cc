@@ -381,8 +381,8 @@ Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
   owner.Add(Text("NAME", policy.owner));
   body.Add(Text("AUTHENTICATEDDATA", crypto::Base64Encode(sealed_policy)))
       .Attr("id", "Encrypted-Rights-Data");
-  ASSIGN_OR_RETURN(xrml::Document pl, xrml::SignDocument(std::move(body), *key));
-  const std::string pl_bytes = EncodeLicense(xrml::WriteDocument(pl));
+  ASSIGN_OR_RETURN(xrml::Element pl, xrml::SignElement(std::move(body), *key));
+  const std::string pl_bytes = EncodeLicense(xrml::SerializePretty(pl));
 
   RETURN_IF_ERROR(Audit(cluster, who.user, "publish", policy.content_id, "issued",
                         policy.template_id.empty() ? "custom rights" : "template " + policy.name));

@@ -266,6 +266,12 @@ Status VerifySignature(const Document& document,
 
 Result<Document> SignDocument(Element body, const crypto::PrivateKey& key,
                               crypto::DigestAlgorithm algorithm) {
+  ASSIGN_OR_RETURN(Element root, SignElement(std::move(body), key, algorithm));
+  return DocumentFromElement(std::move(root));
+}
+
+Result<Element> SignElement(Element body, const crypto::PrivateKey& key,
+                            crypto::DigestAlgorithm algorithm) {
   if (body.name != "BODY") return Status(Code::kInternal, "SignDocument needs a <BODY> element");
   ASSIGN_OR_RETURN(std::string signed_bytes, Utf8ToUtf16Le(SerializeSurface(body)));
   ASSIGN_OR_RETURN(std::string sig, key.Sign(algorithm, signed_bytes));
@@ -284,7 +290,7 @@ Result<Document> SignDocument(Element body, const crypto::PrivateKey& key,
   s.Add("ALGORITHM").Text(kSignatureAlgorithm);
   s.Add(ValueElement("base64", crypto::Base64Encode(sig)))
       .Attr("size", std::to_string(sig.size() * 8));
-  return DocumentFromElement(std::move(root));
+  return root;
 }
 
 std::string WriteDocument(const Document& document) { return SerializePretty(document.root); }

@@ -114,6 +114,10 @@ Status VerifySignature(const Document& document,
 // is SHA-256 with a 2048-bit key; mode 1 (SHA-1) is verify-only.
 Result<Document> SignDocument(Element body, const crypto::PrivateKey& key,
                               crypto::DigestAlgorithm algorithm = crypto::DigestAlgorithm::kSha256);
+// SignDocument's document as its root element alone, for a caller that only
+// writes it out (reading it back into a Document costs as much as writing).
+Result<Element> SignElement(Element body, const crypto::PrivateKey& key,
+                            crypto::DigestAlgorithm algorithm = crypto::DigestAlgorithm::kSha256);
 
 // The document as a file: UTF-8 text, one element per line.
 std::string WriteDocument(const Document& document);
