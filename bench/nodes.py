@@ -391,7 +391,7 @@ def main():
         def idle_rate(n):
             return [i0 + (i3 - i0) * n / 3 for i0, i3 in zip(idle[0], idle[3])]
 
-        rsa_before = peers.rsa_bound(cores)
+        rsa_before = peers.rsa_bound(cores)[0]
         results = []
         for node_threads in thread_values:
             setup.stop_haproxy()
@@ -447,7 +447,7 @@ def main():
                     results.append(r)
                     print(f"  {node_threads} {n} {name}: {r['rps']:.0f} req/s", file=sys.stderr)
                 setup.stop_haproxy()
-        rsa_after = peers.rsa_bound(cores)
+        rsa_after = peers.rsa_bound(cores)[0]
         rsa = (rsa_before + rsa_after) / 2
         load_end = os.getloadavg()
 
