@@ -1,3 +1,4 @@
+#include <date/date.h>
 #include <gtest/gtest.h>
 
 #include "base/clock.h"
@@ -48,6 +49,38 @@ TEST(Clock, FormatsRoundTrip) {
   EXPECT_EQ(ParseTime(FormatXrmlTime(t)), RoundToMinute(t));
   EXPECT_EQ(FormatIso8601(RoundToMinute(t)), "2026-11-24T23:10:00Z");
   EXPECT_EQ(FormatIso8601(Time{}), "1970-01-01T00:00:00Z");
+}
+
+// The formatters write digits by hand; date::format is the reference they
+// must equal, over leap days, the ends of days and years, both ends of the
+// four-digit years, and a spread of seconds between.
+TEST(Clock, FormatsAsDateFormatDoes) {
+  std::vector<Time> times;
+  for (const char* text : {"0000-01-01T00:00:00", "0000-02-29T23:59:59", "1969-12-31T23:59:59",
+                           "1970-01-01T00:00:00", "2000-02-29T12:00:00", "2024-12-31T23:59:59",
+                           "2100-03-01T00:00:00", "9999-12-31T23:59:59"}) {
+    times.push_back(*ParseTime(text));
+  }
+  DeterministicRandom random(7);
+  const Time from = times.front();
+  const int64_t span = (times.back() - from).count();
+  for (int i = 0; i < 20000; ++i) {
+    uint8_t bytes[8];
+    random.Fill(bytes);
+    uint64_t v = 0;
+    for (uint8_t c : bytes) v = v << 8 | c;
+    times.push_back(from + Duration(static_cast<int64_t>(v % static_cast<uint64_t>(span))));
+  }
+  for (Time t : times) {
+    ASSERT_EQ(FormatIso8601(t), date::format("%Y-%m-%dT%H:%M:%SZ", t));
+    ASSERT_EQ(FormatXrmlTime(t), date::format("%Y-%m-%dT%H:%M", t));
+    ASSERT_EQ(FormatHuman(t), date::format("%Y-%m-%d %H:%M UTC", t));
+  }
+  // Outside 0000-9999 the text is date::format's own.
+  for (Time t : {from - Duration(1), times[7] + Duration(1), from - Days(400 * 366)}) {
+    EXPECT_EQ(FormatIso8601(t), date::format("%Y-%m-%dT%H:%M:%SZ", t));
+    EXPECT_EQ(FormatHuman(t), date::format("%Y-%m-%d %H:%M UTC", t));
+  }
 }
 
 TEST(Clock, FakeClockMovesOnlyWhenTold) {

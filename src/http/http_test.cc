@@ -755,6 +755,25 @@ size_t CountOf(const std::string& text, const std::string& what) {
   return n;
 }
 
+// Access-log lines wait a moment to be written together; a server that
+// stops writes every one it has (QueryIsParsedAndNotLogged shows that they
+// come out while it runs).
+TEST_F(HttpTest, AStoppingServerWritesEveryAccessLine) {
+  auto server = Server::Start(Options(), [](const Request& r) { return router_->Dispatch(r); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  ClientRequest request = Get("/hello");
+  request.url = Url("/hello", (*server)->port());
+  testing::internal::CaptureStderr();
+  for (int i = 0; i < 40; ++i) {
+    auto response = Fetch(request);
+    ASSERT_TRUE(response.ok()) << response.status().ToString();
+  }
+  server->reset();
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(CountOf(log, "http: GET /hello 200 "), 40u) << log;
+  EXPECT_EQ(CountOf(log, "\n"), CountOf(log, "http: ")) << log;  // whole lines
+}
+
 TEST_F(HttpTest, FloodFromOneAddressLeavesRoomForOthers) {
   ServerOptions options = Options();
   options.max_connections = 64;
