@@ -55,15 +55,9 @@ std::string FormatFixed(Time t, char between, bool seconds, std::string_view suf
 
 }  // namespace
 
-std::string FormatXrmlTime(Time t) {
-  return FormatFixed(t, 'T', false, "", "%Y-%m-%dT%H:%M");
-}
-std::string FormatIso8601(Time t) {
-  return FormatFixed(t, 'T', true, "Z", "%Y-%m-%dT%H:%M:%SZ");
-}
-std::string FormatHuman(Time t) {
-  return FormatFixed(t, ' ', false, " UTC", "%Y-%m-%d %H:%M UTC");
-}
+std::string FormatXrmlTime(Time t) { return FormatFixed(t, 'T', false, "", "%Y-%m-%dT%H:%M"); }
+std::string FormatIso8601(Time t) { return FormatFixed(t, 'T', true, "Z", "%Y-%m-%dT%H:%M:%SZ"); }
+std::string FormatHuman(Time t) { return FormatFixed(t, ' ', false, " UTC", "%Y-%m-%d %H:%M UTC"); }
 
 std::optional<Time> ParseTime(std::string_view text) {
   if (!text.empty() && text.back() == 'Z') text.remove_suffix(1);
