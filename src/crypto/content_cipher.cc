@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "crypto/password_hash.h"
 #include "crypto/ssl_util.h"
 
 namespace openrms::crypto {
@@ -146,6 +147,42 @@ Result<std::string> Cbc4kDecrypt(std::string_view key, std::string_view cipherte
     off += n;
   }
   return out;
+}
+
+namespace {
+
+Result<std::string> EcbAll(bool encrypt, std::string_view key, std::string_view in, bool pad) {
+  RETURN_IF_ERROR(CheckKey(key));
+  if ((!encrypt || !pad) && in.size() % 16 != 0) {
+    return Status(Code::kMalformed, "AES-ECB data is not a whole number of 16-byte blocks");
+  }
+  CipherCtx ctx(EVP_CIPHER_CTX_new());
+  std::string out(in.size() + 16, '\0');
+  int len = 0, final_len = 0;
+  auto* o = reinterpret_cast<unsigned char*>(out.data());
+  if (!ctx ||
+      EVP_CipherInit_ex(ctx.get(), Ecb(key.size()), nullptr,
+                        reinterpret_cast<const unsigned char*>(key.data()), nullptr,
+                        encrypt ? 1 : 0) != 1 ||
+      EVP_CIPHER_CTX_set_padding(ctx.get(), pad ? 1 : 0) != 1 ||
+      EVP_CipherUpdate(ctx.get(), o, &len, reinterpret_cast<const unsigned char*>(in.data()),
+                       static_cast<int>(in.size())) != 1 ||
+      EVP_CipherFinal_ex(ctx.get(), o + len, &final_len) != 1) {
+    Wipe(out);
+    return SslError(Code::kMalformed, "the data cannot be decrypted (wrong key, or damaged)");
+  }
+  out.resize(static_cast<size_t>(len + final_len));
+  return out;
+}
+
+}  // namespace
+
+Result<std::string> EcbEncrypt(std::string_view key, std::string_view plaintext, bool pad) {
+  return EcbAll(true, key, plaintext, pad);
+}
+
+Result<std::string> EcbDecrypt(std::string_view key, std::string_view ciphertext, bool pad) {
+  return EcbAll(false, key, ciphertext, pad);
 }
 
 std::string RandomBytes(Random& random, size_t n) {

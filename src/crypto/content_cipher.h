@@ -10,6 +10,8 @@
 // wrote before, with that padding chained onto the last full block.
 // Keys are 16, 24 or 32 bytes.
 //
+// MICROSOFT.ECB (below) serves XrML's enabling bits and rights data.
+//
 // AES-256-GCM seals small secrets (a license's policy) under a content key.
 #pragma once
 
@@ -26,6 +28,12 @@ inline constexpr size_t kCbc4kBlockSize = 4096;
 Result<std::string> Cbc4kEncrypt(std::string_view key, std::string_view plaintext);
 // kBadSignature-free: wrong keys show as kMalformed (bad padding).
 Result<std::string> Cbc4kDecrypt(std::string_view key, std::string_view ciphertext);
+
+// AES-ECB over the whole input; with `pad`, PKCS#7 padding (the input of
+// EcbDecrypt must then end in valid padding); without it, the input must be
+// a whole number of 16-byte blocks (MS-RMPR 2.2.9.1.13, 2.2.9.8).
+Result<std::string> EcbEncrypt(std::string_view key, std::string_view plaintext, bool pad);
+Result<std::string> EcbDecrypt(std::string_view key, std::string_view ciphertext, bool pad);
 
 // nonce (12) || ciphertext || tag (16).
 Result<std::string> GcmSeal(std::string_view key, std::string_view plaintext, Random& random);

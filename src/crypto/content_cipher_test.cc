@@ -23,6 +23,14 @@ const size_t kSizes[] = {
 // padded to the next multiple of 16 (a whole padding block when it is empty).
 size_t ExpectedCipherSize(size_t n) { return n / 4096 * 4096 + (n % 4096 / 16 + 1) * 16; }
 
+std::string FromHex(std::string_view hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
+    out.push_back(static_cast<char>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
+  }
+  return out;
+}
+
 std::string Pattern(size_t n) {
   std::string s(n, '\0');
   for (size_t i = 0; i < n; ++i) s[i] = static_cast<char>((i * 131 + i / 4096) & 0xff);
@@ -168,6 +176,37 @@ TEST(Cbc4k, ContentWrittenInTheOldAlignedLayoutStillOpens) {
     ASSERT_TRUE(dec.ok()) << dec.status().ToString();
     EXPECT_TRUE(*dec == plain);
   }
+}
+
+TEST(Ecb, MatchesFips197AndPadsAtTheEdges) {
+  // FIPS-197 appendix C.1 (AES-128).
+  const auto key = std::optional<std::string>(FromHex("000102030405060708090a0b0c0d0e0f"));
+  const auto plain = std::optional<std::string>(FromHex("00112233445566778899aabbccddeeff"));
+  auto enc = EcbEncrypt(*key, *plain, false);
+  ASSERT_TRUE(enc.ok());
+  EXPECT_EQ(HexEncode(*enc), "69c4e0d86a7b0430d8cdb78070b4c55a");
+  EXPECT_EQ(*EcbDecrypt(*key, *enc, false), *plain);
+  // Padded: a whole block of padding after a whole block of data.
+  auto padded = EcbEncrypt(*key, *plain, true);
+  ASSERT_EQ(padded->size(), 32u);
+  EXPECT_EQ(padded->substr(0, 16), *enc);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{4096}}) {
+    const std::string p = Pattern(n);
+    for (size_t k : {size_t{16}, size_t{24}, size_t{32}}) {
+      const std::string kk(k, '\x11');
+      auto c = EcbEncrypt(kk, p, true);
+      ASSERT_TRUE(c.ok());
+      EXPECT_EQ(c->size(), n / 16 * 16 + 16);
+      EXPECT_EQ(*EcbDecrypt(kk, *c, true), p);
+    }
+  }
+  EXPECT_EQ(EcbEncrypt(*key, "x", false).status().message(),
+            "AES-ECB data is not a whole number of 16-byte blocks");
+  EXPECT_EQ(EcbDecrypt(*key, std::string(17, 'x'), true).status().code(), Code::kMalformed);
+  EXPECT_EQ(EcbDecrypt(*key, *enc, true).status().code(), Code::kMalformed)
+      << "a block without valid padding";
+  EXPECT_EQ(EcbEncrypt(std::string(20, 'k'), "x", true).status().message(),
+            "AES keys are 16, 24 or 32 bytes");
 }
 
 }  // namespace

@@ -129,6 +129,36 @@ TEST(Keys, OaepSealsToTheKeyAskedAcrossKeysAndFailures) {
   EXPECT_EQ(*a->key->Decrypt(*again->EncryptOaep("again")), "again");
 }
 
+TEST(Keys, EachPaddingOpensOnlyItself) {
+  auto pair = GenerateSealedRsaKey(2048, "pw");
+  ASSERT_TRUE(pair.ok());
+  const PublicKey& pub = pair->key->public_key();
+  const RsaPadding all[] = {RsaPadding::kOaepSha256, RsaPadding::kOaepSha1, RsaPadding::kPkcs1v15};
+  for (RsaPadding made : all) {
+    for (const std::string& plain : {std::string(), std::string(1, '\0'), std::string(190, 'k')}) {
+      auto ct = pub.Encrypt(made, plain);
+      ASSERT_TRUE(ct.ok());
+      ASSERT_EQ(ct->size(), 256u);
+      for (RsaPadding tried : all) {
+        auto back = pair->key->Decrypt(tried, *ct);
+        if (tried == made) {
+          ASSERT_TRUE(back.ok()) << back.status().message();
+          EXPECT_EQ(*back, plain);
+        } else {
+          ASSERT_FALSE(back.ok());
+          EXPECT_EQ(back.status().code(), Code::kInvalidArgument);
+          EXPECT_EQ(back.status().message(), "the data was not encrypted to this key");
+        }
+      }
+    }
+  }
+  // The largest plaintexts of each padding, and one byte more.
+  EXPECT_TRUE(pub.Encrypt(RsaPadding::kOaepSha1, std::string(214, 'x')).ok());
+  EXPECT_FALSE(pub.Encrypt(RsaPadding::kOaepSha1, std::string(215, 'x')).ok());
+  EXPECT_TRUE(pub.Encrypt(RsaPadding::kPkcs1v15, std::string(245, 'x')).ok());
+  EXPECT_FALSE(pub.Encrypt(RsaPadding::kPkcs1v15, std::string(246, 'x')).ok());
+}
+
 TEST(Keys, Pkcs1DerRoundTripAndUnsupportedSizes) {
   auto pair = GenerateSealedRsaKey(2048, "pw");
   ASSERT_TRUE(pair.ok());

@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "base/text.h"
+#include "crypto/password_hash.h"
 #include "crypto/sealing.h"
 #include "crypto/ssl_util.h"
 
@@ -136,6 +137,16 @@ Result<PublicKey> PublicKey::FromPkcs1Der(std::string_view der) {
 }
 
 namespace {
+// The padding parameters of an encryption or decryption context.
+bool SetPadding(EVP_PKEY_CTX* ctx, RsaPadding padding) {
+  if (padding == RsaPadding::kPkcs1v15) {
+    return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) > 0;
+  }
+  const EVP_MD* md = padding == RsaPadding::kOaepSha1 ? EVP_sha1() : EVP_sha256();
+  return EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) > 0 &&
+         EVP_PKEY_CTX_set_rsa_oaep_md(ctx, md) > 0 && EVP_PKEY_CTX_set_rsa_mgf1_md(ctx, md) > 0;
+}
+
 Result<PublicKey> PublicKeyOf(EVP_PKEY* pkey) {
   BIGNUM* n = nullptr;
   BIGNUM* e = nullptr;
@@ -180,24 +191,28 @@ Status PublicKey::Verify(DigestAlgorithm algorithm, std::string_view data,
 }
 
 Result<std::string> PublicKey::EncryptOaep(std::string_view plaintext) const {
+  return Encrypt(RsaPadding::kOaepSha256, plaintext);
+}
+
+Result<std::string> PublicKey::Encrypt(RsaPadding padding, std::string_view plaintext) const {
   // Setting a context up cost a third as much as the encryption itself, and
   // a node seals every content key to the same cluster key: each thread
-  // keeps the context of the key it used last. The context holds a
-  // reference to its key, so a key's address is never reused while it is
-  // kept. (Public keys only: no private key outlives its owner this way.)
+  // keeps the context of the key and padding it used last. The context
+  // holds a reference to its key, so a key's address is never reused while
+  // it is kept. (Public keys only: no private key outlives its owner this
+  // way.)
   thread_local PkeyCtxPtr kept;
   thread_local const EVP_PKEY* kept_for = nullptr;
-  if (kept_for != pkey_.get() || !kept) {
+  thread_local RsaPadding kept_padding = RsaPadding::kOaepSha256;
+  if (kept_for != pkey_.get() || kept_padding != padding || !kept) {
     kept_for = nullptr;
     kept.reset(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey_.get(), nullptr));
-    if (!kept || EVP_PKEY_encrypt_init(kept.get()) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_padding(kept.get(), RSA_PKCS1_OAEP_PADDING) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_oaep_md(kept.get(), EVP_sha256()) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(kept.get(), EVP_sha256()) <= 0) {
+    if (!kept || EVP_PKEY_encrypt_init(kept.get()) <= 0 || !SetPadding(kept.get(), padding)) {
       kept.reset();
       return SslError(Code::kInternal, "cannot start RSA encryption");
     }
     kept_for = pkey_.get();
+    kept_padding = padding;
   }
   EVP_PKEY_CTX* ctx = kept.get();
   size_t len = 0;
@@ -241,21 +256,21 @@ class SoftwarePrivateKey final : public PrivateKey {
     return sig;
   }
 
-  Result<std::string> Decrypt(std::string_view ciphertext) const override {
+  using PrivateKey::Decrypt;
+  Result<std::string> Decrypt(RsaPadding padding, std::string_view ciphertext) const override {
     PkeyCtxPtr ctx(EVP_PKEY_CTX_new_from_pkey(nullptr, pkey_.get(), nullptr));
     size_t len = 0;
     const auto* in = reinterpret_cast<const unsigned char*>(ciphertext.data());
-    if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_padding(ctx.get(), RSA_PKCS1_OAEP_PADDING) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_oaep_md(ctx.get(), EVP_sha256()) <= 0 ||
-        EVP_PKEY_CTX_set_rsa_mgf1_md(ctx.get(), EVP_sha256()) <= 0 ||
+    if (!ctx || EVP_PKEY_decrypt_init(ctx.get()) <= 0 || !SetPadding(ctx.get(), padding) ||
         EVP_PKEY_decrypt(ctx.get(), nullptr, &len, in, ciphertext.size()) <= 0) {
       return SslError(Code::kInternal, "cannot start RSA decryption");
     }
     std::string out(len, '\0');
     if (EVP_PKEY_decrypt(ctx.get(), reinterpret_cast<unsigned char*>(out.data()), &len, in,
                          ciphertext.size()) <= 0) {
-      return SslError(Code::kInvalidArgument, "the data was not encrypted to this key");
+      ERR_clear_error();
+      Wipe(out);
+      return Status(Code::kInvalidArgument, "the data was not encrypted to this key");
     }
     out.resize(len);
     return out;

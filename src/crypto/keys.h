@@ -18,6 +18,16 @@ namespace openrms::crypto {
 
 enum class DigestAlgorithm { kSha1, kSha256 };
 
+// How a small secret is encrypted to an RSA key.
+// - kOaepSha256: RSA-OAEP with SHA-256 and MGF1-SHA-256 (OpenRMS's
+//   publishing licenses before the spec format, and its own sealing);
+// - kOaepSha1: RSA-OAEP with SHA-1 and MGF1-SHA-1, CryptoAPI's OAEP (XrML
+//   "sealed-key-v2" enabling bits, MS-RMPR 2.2.9.1.13);
+// - kPkcs1v15: RSAES-PKCS1-v1_5 (XrML "sealed-key" enabling bits). Its
+//   decryption is only ever offered on data a trusted signature covers, and
+//   every failure reads the same (see SECURITY.md).
+enum class RsaPadding { kOaepSha256, kOaepSha1, kPkcs1v15 };
+
 std::string Sha1(std::string_view data);
 std::string Sha256(std::string_view data);
 std::string Digest(DigestAlgorithm algorithm, std::string_view data);
@@ -45,8 +55,10 @@ class PublicKey final {
   // `data` under this key.
   Status Verify(DigestAlgorithm algorithm, std::string_view data,
                 std::string_view signature_be) const;
-  // RSA-OAEP (SHA-256, MGF1 SHA-256) encryption to this key: XrML "sealed-key-v2".
+  // RSA-OAEP (SHA-256, MGF1 SHA-256) encryption to this key.
   Result<std::string> EncryptOaep(std::string_view plaintext) const;
+  // Encryption to this key with the padding named.
+  Result<std::string> Encrypt(RsaPadding padding, std::string_view plaintext) const;
 
   friend bool operator==(const PublicKey& a, const PublicKey& b) {
     return a.exponent_ == b.exponent_ && a.modulus_ == b.modulus_;
@@ -70,7 +82,12 @@ class PrivateKey {
   // PKCS#1 v1.5 signature, big-endian bytes.
   virtual Result<std::string> Sign(DigestAlgorithm algorithm, std::string_view data) const = 0;
   // RSA-OAEP (SHA-256, MGF1 SHA-256) decryption.
-  virtual Result<std::string> Decrypt(std::string_view ciphertext) const = 0;
+  Result<std::string> Decrypt(std::string_view ciphertext) const {
+    return Decrypt(RsaPadding::kOaepSha256, ciphertext);
+  }
+  // Decryption with the padding named. kInvalidArgument "the data was not
+  // encrypted to this key" for every ciphertext that does not decrypt.
+  virtual Result<std::string> Decrypt(RsaPadding padding, std::string_view ciphertext) const = 0;
 };
 
 // A freshly made key and its sealed (encrypted) form, to be stored.

@@ -715,7 +715,8 @@ class Pkcs11PrivateKey final : public PrivateKey {
     return sig;
   }
 
-  Result<std::string> Decrypt(std::string_view ciphertext) const override {
+  using PrivateKey::Decrypt;
+  Result<std::string> Decrypt(RsaPadding padding, std::string_view ciphertext) const override {
     const size_t k = public_.modulus_be().size();
     if (ciphertext.size() != k) {
       return Status(Code::kInvalidArgument,
@@ -725,6 +726,22 @@ class Pkcs11PrivateKey final : public PrivateKey {
     }
     Pkcs11Token::Impl& t = token_->impl();
     ASSIGN_OR_RETURN(Session s, Acquire(t));
+    if (padding != RsaPadding::kOaepSha256) {
+      // OAEP with SHA-1 and PKCS#1 v1.5 are the mechanisms every token has.
+      CK_RSA_PKCS_OAEP_PARAMS params{CKM_SHA_1, CKG_MGF1_SHA1, CKZ_DATA_SPECIFIED, nullptr, 0};
+      CK_MECHANISM mech{CKM_RSA_PKCS_OAEP, &params, sizeof params};
+      if (padding == RsaPadding::kPkcs1v15) mech = CK_MECHANISM{CKM_RSA_PKCS, nullptr, 0};
+      const CK_RV rv = s.Check(s.f()->C_DecryptInit(s.h(), &mech, handle_));
+      if (rv != CKR_OK) return CkError(rv, "cannot start decrypting with " + uri_);
+      auto plain = FinishDecrypt(s, ciphertext);
+      // Tokens answer a padding that does not check with different codes
+      // (SoftHSM2: CKR_GENERAL_ERROR); all of them read the same here, as
+      // they do for a software key, so that none tells more than another.
+      if (!plain.ok() && plain.status().code() != Code::kUnavailable) {
+        return Status(Code::kInvalidArgument, "the data was not encrypted to this key");
+      }
+      return plain;
+    }
     const int mode = t.oaep.load(std::memory_order_relaxed);
     if (mode != Pkcs11Token::Impl::kOaepRaw) {
       CK_RSA_PKCS_OAEP_PARAMS params{CKM_SHA256, CKG_MGF1_SHA256, CKZ_DATA_SPECIFIED, nullptr, 0};

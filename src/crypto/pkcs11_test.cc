@@ -106,6 +106,38 @@ TEST_F(Pkcs11, TokenDecryptsOaepSha256FromEmptyToTheLargestPlaintextAndRefusesTa
   EXPECT_EQ(*plain, "content key");
 }
 
+// The paddings of XrML's enabling bits (MS-RMPR 2.2.9.1.13): OAEP with
+// SHA-1 ("sealed-key-v2") and PKCS#1 v1.5 ("sealed-key"), in the token.
+TEST_F(Pkcs11, TokenDecryptsOaepSha1AndPkcs1AndRefusesTheOtherPadding) {
+  auto token = Token();
+  ASSERT_TRUE(token);
+  auto made = GenerateRsaKey(token, "paddings", 2048);
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  const PublicKey& pub = made->key->public_key();
+  // The largest plaintexts: 256 - 2 * 20 - 2 (OAEP-SHA-1), 256 - 11 (PKCS#1).
+  for (auto [padding, largest] : {std::pair{RsaPadding::kOaepSha1, size_t{214}},
+                                  std::pair{RsaPadding::kPkcs1v15, size_t{245}}}) {
+    for (size_t n : {size_t{0}, size_t{1}, largest}) {
+      const std::string plain(n, '\x5c');
+      auto ct = pub.Encrypt(padding, plain);
+      ASSERT_TRUE(ct.ok()) << n << ": " << ct.status().ToString();
+      auto back = made->key->Decrypt(padding, *ct);
+      ASSERT_TRUE(back.ok()) << n << ": " << back.status().ToString();
+      EXPECT_EQ(*back, plain);
+    }
+    EXPECT_FALSE(pub.Encrypt(padding, std::string(largest + 1, 'x')).ok());
+  }
+  auto oaep = pub.Encrypt(RsaPadding::kOaepSha1, "session key");
+  auto pkcs1 = pub.Encrypt(RsaPadding::kPkcs1v15, "session key");
+  EXPECT_EQ(made->key->Decrypt(RsaPadding::kPkcs1v15, *oaep).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(made->key->Decrypt(RsaPadding::kOaepSha1, *pkcs1).status().code(),
+            Code::kInvalidArgument);
+  EXPECT_EQ(made->key->Decrypt(*oaep).status().code(), Code::kInvalidArgument)
+      << "OAEP with SHA-256 does not open OAEP with SHA-1";
+  EXPECT_EQ(*made->key->Decrypt(RsaPadding::kOaepSha1, *oaep), "session key");
+}
+
 TEST_F(Pkcs11, ImportedSoftwareKeyKeepsItsPublicKeyAndSignsInTheToken) {
   auto software = GenerateSealedRsaKey(2048, "sealing password");
   ASSERT_TRUE(software.ok());

@@ -8,6 +8,8 @@
 #include "crypto/content_cipher.h"
 #include "crypto/encoding.h"
 #include "crypto/password_hash.h"
+#include "licensing/enabling_bits.h"
+#include "licensing/rights_data.h"
 #include "xrml/chain.h"
 
 namespace openrms::licensing {
@@ -34,8 +36,9 @@ std::string Upper(std::string s) {
 
 Status Invalid(std::string message) { return Status(Code::kInvalidArgument, std::move(message)); }
 
-// Storage, not the wire: the policy sealed into each publishing license
-// and the user rights of each template are JSON with our field names. Read
+// Storage, not the wire: the user rights of each template, and the policy
+// sealed into the publishing licenses OpenRMS wrote before the spec's
+// format (read only: OpenOldFormat), are JSON with our field names. Read
 // with the checked readers of base/json.h: a damaged value is an error,
 // never an exception.
 
@@ -59,19 +62,6 @@ Result<std::vector<UserRights>> UserRightsFromJson(const json& object) {
   return out;
 }
 
-json PolicyJson(const Policy& p) {
-  json j = {{"ContentId", p.content_id},
-            {"Owner", p.owner},
-            {"Name", p.name},
-            {"Description", p.description},
-            {"TemplateId", p.template_id},
-            {"UserRights", UserRightsJson(p.user_rights)},
-            {"AllowOfflineAccess", p.allow_offline},
-            {"IntervalTimeInDays", p.interval_days}};
-  if (p.valid_until) j["LicenseValidUntil"] = FormatIso8601(*p.valid_until);
-  return j;
-}
-
 Result<Policy> PolicyFromJson(const json& j) {
   Policy p;
   ASSIGN_OR_RETURN(p.content_id, StringField(j, "ContentId"));
@@ -90,6 +80,31 @@ Result<Policy> PolicyFromJson(const json& j) {
     if (!p.valid_until) return Invalid("LicenseValidUntil must be a time");
   }
   return p;
+}
+
+// A publishing license OpenRMS wrote before it wrote the spec's format:
+// ENABLINGBITS hold the content key alone, RSA-OAEP (SHA-256) sealed to the
+// cluster key, and Encrypted-Rights-Data AES-256-GCM-sealed JSON
+// (PolicyJson) under that key.
+Result<Policy> OpenOldFormat(const crypto::PrivateKey& key, std::string_view sealed_key,
+                             std::string_view sealed_policy_base64, std::string& content_key) {
+  auto sealed_policy = crypto::Base64Decode(sealed_policy_base64);
+  if (!sealed_policy) return Status(Code::kMalformed, "the license's rights are not base64");
+  auto decrypted = key.Decrypt(sealed_key);
+  if (!decrypted.ok()) {
+    return Status(Code::kPermissionDenied, "the content key is not sealed to this cluster's key");
+  }
+  content_key = std::move(*decrypted);
+  ASSIGN_OR_RETURN(std::string policy_text, crypto::GcmOpen(content_key, *sealed_policy));
+  auto policy = ParseJson(policy_text);
+  crypto::Wipe(policy_text);
+  if (!policy.ok()) return Status(Code::kMalformed, "the license's rights cannot be read");
+  auto read = PolicyFromJson(*policy);
+  if (!read.ok()) {
+    return Status(Code::kMalformed,
+                  "the license's rights cannot be read: " + read.status().message());
+  }
+  return read;
 }
 
 xrml::Element Text(std::string name, std::string text) {
@@ -340,36 +355,45 @@ Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
   } else {
     return Invalid("the request needs a TemplateId or a Policy");
   }
+  // XrML times have minute precision (MS-RMPR 2.2.9.1.1): the expiry the
+  // license carries is the minute it falls in, never later than asked.
+  if (policy.valid_until) policy.valid_until = RoundToMinute(*policy.valid_until);
   if (policy.name.empty()) policy.name = "Protected by OpenRMS";
   if (policy.description.empty()) policy.description = "Rights set by " + who.user;
 
   RETURN_IF_ERROR(snapshot->config_status);
   const cluster::ClusterConfig& config = *snapshot->config;
   ASSIGN_OR_RETURN(auto key, CurrentKey(config));
-  const std::string content_key = crypto::RandomBytes(random_, 32);
-  ASSIGN_OR_RETURN(std::string sealed_key, key->public_key().EncryptOaep(content_key));
-  ASSIGN_OR_RETURN(std::string sealed_policy,
-                   crypto::GcmSeal(content_key, WriteJson(PolicyJson(policy)), random_));
+  SymmetricKey content_key;
+  content_key.bytes = crypto::RandomBytes(random_, 32);
+  content_key.mode = KeyCipherMode::kCbc4k;
 
   // A publishing license (MS-RMPR 2.2.9.7), signed with the SLC's key.
+  const std::string label =
+      "LCID 1033:NAME " + policy.name + ":DESCRIPTION " + policy.description + ";";
   xrml::Element body("BODY");
   body.Attr("type", "Microsoft Rights Label").Attr("version", "3.0");
   body.Add(Text("ISSUEDTIME", FormatXrmlTime(now)));
   xrml::Element& descriptor = body.Add("DESCRIPTOR").Add("OBJECT");
   descriptor.Add(Text("ID", NewGuid(random_))).Attr("type", "MS-GUID");
-  descriptor.Add(Text("NAME", policy.name));
+  descriptor.Add(Text("NAME", label));
   xrml::Element& issuer = body.Add("ISSUER");
   issuer.Add(ServerObject(config));
   issuer.Add(xrml::PublicKeyElement(key->public_key()));
   xrml::Element& dp = body.Add("DISTRIBUTIONPOINT").Add("OBJECT");
   dp.Attr("type", "License-Acquisition-URL");
   dp.Add(Text("ID", NewGuid(random_))).Attr("type", "MS-GUID");
-  dp.Add(Text("NAME", config.name));
+  dp.Add(Text("NAME", "DRM Server Cluster"));
   dp.Add(Text("ADDRESS", license_url)).Attr("type", "URL");
-  xrml::Element& principal = body.Add("ISSUEDPRINCIPALS").Add("PRINCIPAL");
+  xrml::Element& principals = body.Add("ISSUEDPRINCIPALS");
+  xrml::Element& principal = principals.Add("PRINCIPAL");
   principal.Attr("internal-id", "1");
   principal.Add(ServerObject(config));
   principal.Add(xrml::PublicKeyElement(key->public_key()));
+  ASSIGN_OR_RETURN(std::string bound, EnablingBitsBinding(principals));
+  ASSIGN_OR_RETURN(
+      std::string sealed_key,
+      SealEnablingBits(key->public_key(), SealedKeyVersion::kV2, content_key, bound, random_));
   principal.Add(xrml::Element("ENABLINGBITS").Attr("type", "sealed-key-v2"))
       .Add(Text("VALUE", crypto::Base64Encode(sealed_key)))
       .Attr("encoding", "base64")
@@ -377,17 +401,18 @@ Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
   xrml::Element& work = body.Add("WORK");
   work.Add("OBJECT").Add(Text("ID", policy.content_id)).Attr("type", "MS-GUID");
   xrml::Element& owner = work.Add("METADATA").Add("OWNER").Add("OBJECT");
-  owner.Add(xrml::Element("ID").Attr("type", "OpenRMS-User"));
+  owner.Add(xrml::Element("ID").Attr("type", "Windows"));
   owner.Add(Text("NAME", policy.owner));
-  body.Add(Text("AUTHENTICATEDDATA", crypto::Base64Encode(sealed_policy)))
-      .Attr("id", "Encrypted-Rights-Data");
+  ASSIGN_OR_RETURN(std::string rights_data,
+                   SealRightsData(RightsDataElement(policy, now, NewGuid(random_)), content_key));
+  body.Add(Text("AUTHENTICATEDDATA", std::move(rights_data))).Attr("id", "Encrypted-Rights-Data");
   ASSIGN_OR_RETURN(xrml::Element pl, xrml::SignElement(std::move(body), *key));
   const std::string pl_bytes = EncodeLicense(xrml::SerializePretty(pl));
 
   RETURN_IF_ERROR(Audit(cluster, who.user, "publish", policy.content_id, "issued",
                         policy.template_id.empty() ? "custom rights" : "template " + policy.name));
   counters_.issued_publish.fetch_add(1, std::memory_order_relaxed);
-  return PublishedLicense{std::move(policy), pl_bytes, content_key};
+  return PublishedLicense{std::move(policy), pl_bytes, content_key.bytes};
 }
 
 Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService::Open(
@@ -415,30 +440,43 @@ Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService:
   }
   const xrml::Element* bits = nullptr;
   if (const xrml::Element* principals = pl->body().Child("ISSUEDPRINCIPALS")) {
-    if (const xrml::Element* p = principals->Child("PRINCIPAL"))
-      bits = p->Find({"ENABLINGBITS", "VALUE"});
+    if (const xrml::Element* p = principals->Child("PRINCIPAL")) bits = p->Child("ENABLINGBITS");
   }
+  const xrml::Element* value = bits != nullptr ? bits->Child("VALUE") : nullptr;
   const xrml::Element* data = pl->body().Child("AUTHENTICATEDDATA");
-  if (bits == nullptr || data == nullptr) {
+  if (value == nullptr || data == nullptr) {
     return Status(Code::kMalformed, "the publishing license carries no content key or rights");
   }
-  auto sealed_key = crypto::Base64Decode(bits->text);
-  auto sealed_policy = crypto::Base64Decode(data->text);
-  if (!sealed_key || !sealed_policy)
-    return Status(Code::kMalformed, "the license's key is not base64");
+  const auto version = SealedKeyVersionOf(bits->Attribute("type").value_or(""));
+  if (!version) {
+    return Status(Code::kMalformed,
+                  "the publishing license's ENABLINGBITS type is not sealed-key or sealed-key-v2");
+  }
+  if (value->text.size() > kMaxEnablingBits * 4 / 3 + 4) {
+    return Status(Code::kTooLarge, "the publishing license's enabling bits are too large");
+  }
+  auto sealed_key = crypto::Base64Decode(value->text);
+  if (!sealed_key) return Status(Code::kMalformed, "the license's key is not base64");
   auto opened = std::make_shared<OpenedLicense>();
   opened->digest = std::move(digest);
-  ASSIGN_OR_RETURN(opened->content_key, key->Decrypt(*sealed_key));
-  ASSIGN_OR_RETURN(std::string policy_text, crypto::GcmOpen(opened->content_key, *sealed_policy));
-  auto policy = ParseJson(policy_text);
-  crypto::Wipe(policy_text);
-  if (!policy.ok()) return Status(Code::kMalformed, "the license's rights cannot be read");
-  auto read = PolicyFromJson(*policy);
-  if (!read.ok()) {
-    return Status(Code::kMalformed,
-                  "the license's rights cannot be read: " + read.status().message());
+  if (*version == SealedKeyVersion::kV2 &&
+      sealed_key->size() == key->public_key().modulus_be().size()) {
+    ASSIGN_OR_RETURN(opened->policy,
+                     OpenOldFormat(*key, *sealed_key, data->text, opened->content_key));
+  } else {
+    ASSIGN_OR_RETURN(OpenedEnablingBits bits_opened, OpenEnablingBits(*key, *version, *sealed_key));
+    const xrml::Element* owner = pl->body().Find({"WORK", "METADATA", "OWNER", "OBJECT", "NAME"});
+    const xrml::Element* content = pl->body().Find({"WORK", "OBJECT", "ID"});
+    if (owner == nullptr || owner->text.empty() || content == nullptr || content->text.empty()) {
+      return Status(Code::kMalformed,
+                    "the publishing license names no owner or content (WORK/METADATA/OWNER, "
+                    "WORK/OBJECT/ID)");
+    }
+    ASSIGN_OR_RETURN(xrml::Element rights, OpenRightsData(data->text, bits_opened.key));
+    ASSIGN_OR_RETURN(opened->policy, PolicyFromRightsData(rights, owner->text));
+    opened->policy.content_id = content->text;
+    opened->content_key = bits_opened.key.bytes;
   }
-  opened->policy = std::move(*read);
   std::shared_ptr<const OpenedLicense> shared = std::move(opened);
   opened_.Put(id, shared);
   return shared;

@@ -12,6 +12,7 @@
 
 #include "base/clock.h"
 #include "base/file_system.h"
+#include "base/text.h"
 #include "crypto/content_cipher.h"
 #include "crypto/encoding.h"
 #include "http/client.h"
@@ -20,6 +21,7 @@
 #include "support/process.h"
 #include "support/stalled_server.h"
 #include "support/web_logon.h"
+#include "xrml/document.h"
 
 namespace openrms::testing {
 namespace {
@@ -194,6 +196,54 @@ TEST_F(LicensingTest, ProtectedByOneUserOpenedByAnotherWhoHoldsTheRight) {
   EXPECT_EQ(dave.exit_code, 0) << dave.err;
 }
 
+// The publishing license is in the spec's format (MS-RMPR 2.2.9.7): its
+// enabling bits are an RSA block and AES blocks, and its rights data opens
+// with the content key the answer hands the publisher (MICROSOFT.CBC4K) to
+// UTF-16LE XrML naming the rights (2.2.9.8).
+TEST_F(LicensingTest, PublishingLicensesAreInTheSpecsFormat) {
+  auto r = Call("publishinglicenses", Token("alice"),
+                {{"AllowAuditedExtraction", false},
+                 {"PreferDeprecatedAlgorithms", false},
+                 {"Policy",
+                  {{"UserRights", {{{"Users", {"bob"}}, {"Rights", {"VIEW", "PRINT"}}}}},
+                   {"IntervalTimeInDays", 3}}}});
+  ASSERT_TRUE(r.ok());
+  ASSERT_EQ(r->status, 200) << r->body;
+  const auto answer = nlohmann::json::parse(r->body);
+  auto bytes = crypto::Base64Decode(answer["SerializedPublishingLicense"].get<std::string>());
+  auto key = crypto::Base64Decode(answer["Key"]["Value"].get<std::string>());
+  ASSERT_TRUE(bytes && key);
+  auto pl = xrml::ParseDocument(*bytes);
+  ASSERT_TRUE(pl.ok()) << pl.status().message();
+  const xrml::Element* bits = pl->body().Find({"ISSUEDPRINCIPALS", "PRINCIPAL", "ENABLINGBITS"});
+  ASSERT_NE(bits, nullptr);
+  EXPECT_EQ(bits->Attribute("type"), "sealed-key-v2");
+  auto raw = crypto::Base64Decode(bits->Child("VALUE")->text);
+  ASSERT_TRUE(raw);
+  // A 2048-bit RSA block, then 16 + 12 + 32 + 32 bytes padded to 96.
+  EXPECT_EQ(raw->size(), 256u + 96u);
+  EXPECT_EQ(bits->Child("VALUE")->Attribute("size"), std::to_string(raw->size() * 8));
+  const xrml::Element* data = pl->body().Child("AUTHENTICATEDDATA");
+  ASSERT_NE(data, nullptr);
+  EXPECT_EQ(data->Attribute("id"), "Encrypted-Rights-Data");
+  auto sealed = crypto::Base64Decode(data->text);
+  ASSERT_TRUE(sealed);
+  auto plain = crypto::Cbc4kDecrypt(*key, *sealed);
+  ASSERT_TRUE(plain.ok()) << plain.status().message();
+  ASSERT_GE(plain->size(), 2u);
+  EXPECT_EQ(plain->substr(0, 2), "\xFF\xFE");
+  auto rights = Utf16LeToUtf8(plain->substr(2));
+  ASSERT_TRUE(rights.ok());
+  EXPECT_NE(rights->find("<BODY type=\"Microsoft Rights Template\">"), std::string::npos)
+      << *rights;
+  EXPECT_NE(rights->find("<RIGHT name=\"PRINT\"><CONDITIONLIST><TIME><INTERVALTIME days=\"3\" />"
+                         "</TIME><ACCESS><PRINCIPAL><OBJECT><ID type=\"Unspecified\" />"
+                         "<NAME>bob</NAME>"),
+            std::string::npos)
+      << *rights;
+  EXPECT_NE(rights->find("<NAME>alice</NAME>"), std::string::npos) << "the owner";
+}
+
 // A file name is any bytes; the policy that names it is still sent.
 TEST_F(LicensingTest, AFileNameThatIsNotUtf8IsProtected) {
   const std::string odd = Out("caf\xE9.txt");  // Latin-1, not UTF-8
@@ -321,7 +371,10 @@ TEST_F(LicensingTest, ContentPastItsExpiryIsRefused) {
   CommandResult late = As("bob", {"open", Out("c.pfile"), Out("c2.txt"), "--server",
                                   "https://127.0.0.1:" + std::to_string(port) + "/root/_wmcs"});
   EXPECT_EQ(late.exit_code, 1);
-  EXPECT_EQ(late.err, "error: access denied: the content expired on " + expires + "\n");
+  // The license carries the expiry to the minute (XrML times, MS-RMPR
+  // 2.2.9.1.1), the minute it was asked in.
+  EXPECT_EQ(late.err,
+            "error: access denied: the content expired on " + expires.substr(0, 16) + ":00Z\n");
 }
 
 TEST_F(LicensingTest, RequestWithoutTokenGetsTheBearerChallenge) {

@@ -497,5 +497,26 @@ TEST_F(TpdTest, TheSameDomainTwiceIsRefusedAndChangesNothing) {
   EXPECT_EQ(StoreSnapshot(two_), before_own);
 }
 
+// Content OpenRMS protected before its publishing licenses took the spec's
+// format (tests/data/old-format-pl: made by the 4c0c1ce build) opens once its
+// domain is imported, for the user it was protected for.
+TEST_F(TpdTest, ContentInTheOldFormatOpensAfterTheSpecFormat) {
+  const std::string data = std::string(OPENRMS_TEST_DATA) + "/old-format-pl/";
+  for (const char* name : {"old-format.pfile", "old-format.txt"}) {
+    std::filesystem::copy_file(data + name, File(name));
+  }
+  const std::string pfile = File("old-format.pfile");
+  EXPECT_NE(OpenAsBob(two_, pfile).find("this content was published through another cluster"),
+            std::string::npos);
+  CommandResult i = Import(data + "old-format.tpd", "old-format-fixture-tpd");
+  ASSERT_EQ(i.exit_code, 0) << i.err;
+  EXPECT_EQ(OpenAsBob(two_, pfile), "");
+  // alice, who protected it, holds every right.
+  CommandResult owner = As("alice", two_, {"open", pfile, File("owner.txt")});
+  ASSERT_EQ(owner.exit_code, 0) << owner.err;
+  EXPECT_EQ(ReadAll(File("owner.txt")), ReadAll(data + "old-format.txt"));
+  EXPECT_NE(owner.out.find("rights: OWNER"), std::string::npos) << owner.out;
+}
+
 }  // namespace
 }  // namespace openrms::testing
