@@ -650,6 +650,22 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
            ->check(CLI::Range(0, 256))
            ->capture_default_str(),
        [](node::NodeConfig& c) { c.threads = flags.threads; });
+  flag(serve
+           ->add_option("--trusted-proxy", flags.trusted_proxies,
+                        "A load balancer that sends a PROXY protocol header naming each client "
+                        "(send-proxy-v2): an address or ADDR/BITS network, repeatable or "
+                        "comma-separated (node.trusted_proxies)")
+           ->delimiter(','),
+       [](node::NodeConfig& c) { c.trusted_proxies = flags.trusted_proxies; });
+  flag(serve
+           ->add_option("--max-connections-per-address", flags.max_connections_per_address,
+                        "Connections one client address may hold at once, 0: no limit "
+                        "(node.max_connections_per_address)")
+           ->check(CLI::Range(0, 1000000))
+           ->capture_default_str(),
+       [](node::NodeConfig& c) {
+         c.max_connections_per_address = flags.max_connections_per_address;
+       });
   serve->callback([&exit_code, overrides] {
     auto fail = [&](const Status& s) { exit_code = ReportError(s); };
     node::NodeConfig config = flags;
@@ -704,6 +720,8 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
     options.admin.admin_group = config.admin_group;
     options.metrics = std::move(metrics);
     options.io_threads = config.threads;
+    options.trusted_proxies = config.trusted_proxies;
+    options.max_connections_per_address = config.max_connections_per_address;
     options.tls_key = std::move(tls_key);
     auto host = node::ClusterNode::Start(**ctx, std::move(options));
     if (!host.ok()) return fail(host.status());

@@ -370,6 +370,47 @@ TEST_F(HttpTest, BodyOverTheLimitGets413) {
   }
 }
 
+// The break of issue 21: a 100 kB path got a bare TLS EOF in one run of
+// two, when the server closed on request bytes it had not read.
+TEST_F(HttpTest, LongUrlsGet414AndBigHeaders431EveryTime) {
+  const std::string at_limit = "/" + std::string(8191, 'a');  // 8192 bytes of target
+  ClientRequest request = Get(at_limit);
+  request.url = Url(at_limit);
+  auto fits = Fetch(request);
+  ASSERT_TRUE(fits.ok()) << fits.status().ToString();
+  EXPECT_EQ(fits->status, 404);  // read, and no such route
+  for (const size_t length : {size_t{8193}, size_t{15} << 10, size_t{100} << 10, size_t{1} << 20}) {
+    for (int i = 0; i < 5; ++i) {
+      const std::string path = "/renewal-info/" + std::string(length - 14, 'a');
+      request.url = Url(path);
+      auto response = Fetch(request);
+      ASSERT_TRUE(response.ok()) << length << " #" << i << ": " << response.status().ToString();
+      EXPECT_EQ(response->status, 414) << length;
+      EXPECT_EQ(response->body,
+                "The request's URL is longer than the limit of 8192 bytes: shorten its path or "
+                "query.\n");
+    }
+  }
+  request.url = Url("/hello");
+  for (const size_t count : {size_t{2}, size_t{10}}) {  // 20 kB and 100 kB of headers
+    for (int i = 0; i < 5; ++i) {
+      request.headers.clear();
+      for (size_t h = 0; h < count; ++h) {
+        request.headers.emplace_back("X-Big-" + std::to_string(h), std::string(10 << 10, 'h'));
+      }
+      auto response = Fetch(request);
+      ASSERT_TRUE(response.ok()) << count << " #" << i << ": " << response.status().ToString();
+      EXPECT_EQ(response->status, 431) << count;
+      EXPECT_EQ(response->body, "The request headers are larger than the limit of 16384 bytes.\n");
+    }
+  }
+  // And the server is still up.
+  request.headers = {};
+  auto after = Fetch(request);
+  ASSERT_TRUE(after.ok()) << after.status().ToString();
+  EXPECT_EQ(after->status, 200);
+}
+
 TEST_F(HttpTest, ConnectionRefusedIsUnavailable) {
   uint16_t port;
   {
@@ -471,12 +512,18 @@ TEST_F(HttpTest, StartReportsBadCredentialsAndAddresses) {
 // A raw TLS connection, to test keep-alive and server-side timeouts.
 class RawConnection {
  public:
-  RawConnection(uint16_t port, const std::string& ca_pem) {
+  RawConnection(uint16_t port, const std::string& ca_pem, const std::string& source = "127.0.0.1") {
     ctx_.add_certificate_authority(asio::buffer(ca_pem));
     ctx_.set_verify_mode(asio::ssl::verify_peer);
-    stream_.next_layer().connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
+    tcp::socket& socket = stream_.next_layer();
+    socket.open(tcp::v4());
+    socket.bind(tcp::endpoint(asio::ip::make_address(source), 0));
+    socket.connect(tcp::endpoint(asio::ip::make_address("127.0.0.1"), port));
     stream_.handshake(asio::ssl::stream_base::client);
   }
+
+  // Sends `bytes` over TLS as they are (part of a request, say).
+  void Send(const std::string& bytes) { asio::write(stream_, asio::buffer(bytes)); }
 
   bhttp::response<bhttp::string_body> RoundTrip(const std::string& target) {
     bhttp::request<bhttp::empty_body> req(bhttp::verb::get, target, 11);
@@ -679,6 +726,11 @@ class IdleConnection {
     to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     return ::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof(to)) == 0;
   }
+  // Sends `bytes` in the clear (a PROXY header, say).
+  bool Send(const std::string& bytes) {
+    return ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL) ==
+           static_cast<ssize_t>(bytes.size());
+  }
 
   // Waits up to `limit` for the server to close the connection (end of
   // stream or reset).
@@ -700,10 +752,12 @@ struct Answer {
   std::string error;  // empty if it came
 };
 
-// GET `target` over TLS from the client address `source`; the whole
-// exchange (connect, handshake, request, response) within `limit`.
+// GET `target` over TLS from the client address `source`, after
+// `before_tls` in the clear (a PROXY header); the whole exchange (connect,
+// handshake, request, response) within `limit`.
 Answer GetFrom(uint16_t port, const std::string& source, const std::string& target,
-               const std::string& ca_pem, std::chrono::milliseconds limit) {
+               const std::string& ca_pem, std::chrono::milliseconds limit,
+               const std::string& before_tls = "") {
   asio::io_context ioc;
   asio::ssl::context ctx(asio::ssl::context::tls_client);
   ctx.add_certificate_authority(asio::buffer(ca_pem));
@@ -727,6 +781,9 @@ Answer GetFrom(uint16_t port, const std::string& source, const std::string& targ
   const tcp::endpoint server(asio::ip::make_address("127.0.0.1"), port);
   socket.async_connect(server, [&](beast::error_code ec) {
     if (ec) return fail("connect", ec);
+    if (!before_tls.empty() && asio::write(socket, asio::buffer(before_tls), ec) == 0) {
+      return fail("write before TLS", ec);
+    }
     stream.async_handshake(asio::ssl::stream_base::client, [&](beast::error_code ec) {
       if (ec) return fail("handshake", ec);
       bhttp::async_write(stream, req, [&](beast::error_code ec, size_t) {
@@ -811,7 +868,7 @@ TEST_F(HttpTest, FloodFromOneAddressLeavesRoomForOthers) {
   EXPECT_EQ(stats.max_connections, 64);
   EXPECT_EQ(stats.refused_per_address, 3u);
   EXPECT_EQ(stats.refused_total, 0u);
-  EXPECT_EQ(stats.evicted_handshakes, 0u);
+  EXPECT_EQ(stats.evicted_idle, 0u);
   EXPECT_EQ(stats.accepted, 33u);
   const std::string log = testing::internal::GetCapturedStderr();
   // The first refusal is logged at once; the next two wait for a summary.
@@ -820,7 +877,7 @@ TEST_F(HttpTest, FloodFromOneAddressLeavesRoomForOthers) {
                              "(latest 127.0.0.1)"));
 }
 
-TEST_F(HttpTest, FullServerEvictsTheOldestUnfinishedHandshake) {
+TEST_F(HttpTest, FullServerClosesTheLongestIdleConnection) {
   ServerOptions options = Options();
   options.max_connections = 8;
   options.max_connections_per_address = 0;  // no limit
@@ -829,6 +886,7 @@ TEST_F(HttpTest, FullServerEvictsTheOldestUnfinishedHandshake) {
   ASSERT_TRUE(server.ok()) << server.status().ToString();
   const uint16_t port = (*server)->port();
 
+  // Idle in their TLS handshakes.
   std::vector<std::unique_ptr<IdleConnection>> flood;
   for (int i = 0; i < 8; ++i) {
     flood.push_back(std::make_unique<IdleConnection>("127.0.0.1"));
@@ -836,7 +894,7 @@ TEST_F(HttpTest, FullServerEvictsTheOldestUnfinishedHandshake) {
     // One at a time, so that the server sees them in this order.
     ASSERT_TRUE(WaitUntil([&] { return (*server)->stats().connections == i + 1; }));
   }
-  const Answer answer =
+  Answer answer =
       GetFrom(port, "127.0.0.2", "/hello", ca_->certificate_pem, std::chrono::seconds(1));
   EXPECT_EQ(answer.error, "");
   EXPECT_EQ(answer.status, 200);
@@ -844,24 +902,176 @@ TEST_F(HttpTest, FullServerEvictsTheOldestUnfinishedHandshake) {
   for (int i = 1; i < 8; ++i) {
     EXPECT_FALSE(flood[i]->ClosedByServerWithin(std::chrono::milliseconds(0))) << i;
   }
-  EXPECT_EQ((*server)->stats().evicted_handshakes, 1u);
+  EXPECT_EQ((*server)->stats().evicted_idle, 1u);
   EXPECT_EQ((*server)->stats().refused_total, 0u);
   flood.clear();
   ASSERT_TRUE(WaitUntil([&] { return (*server)->stats().connections == 0; }));
 
-  // With every connection past its handshake there is nothing to evict: a
-  // new connection is closed at once.
+  // Idle between requests, after a request each: the one idle longest goes.
+  std::vector<std::unique_ptr<RawConnection>> kept;
+  for (int i = 0; i < 8; ++i) {
+    kept.push_back(std::make_unique<RawConnection>(port, ca_->certificate_pem));
+    EXPECT_EQ(kept.back()->RoundTrip("/hello").result_int(), 200u);
+  }
+  answer = GetFrom(port, "127.0.0.2", "/hello", ca_->certificate_pem, std::chrono::seconds(1));
+  EXPECT_EQ(answer.error, "");
+  EXPECT_EQ(answer.status, 200);
+  EXPECT_TRUE(kept[0]->ClosedByServerWithin(std::chrono::seconds(2)));
+  for (int i = 1; i < 8; ++i) {
+    EXPECT_FALSE(kept[i]->ClosedByServerWithin(std::chrono::milliseconds(0))) << i;
+  }
+  EXPECT_EQ((*server)->stats().evicted_idle, 2u);
+  kept.clear();
+  ASSERT_TRUE(WaitUntil([&] { return (*server)->stats().connections == 0; }));
+
+  // Connections in the middle of a request are not idle: with nothing to
+  // evict, a new connection is closed at once.
   std::vector<std::unique_ptr<RawConnection>> busy;
   for (int i = 0; i < 8; ++i) {
     busy.push_back(std::make_unique<RawConnection>(port, ca_->certificate_pem));
     EXPECT_EQ(busy.back()->RoundTrip("/hello").result_int(), 200u);
+    busy.back()->Send("GET /hello HTTP/1.1\r\n");
   }
   IdleConnection extra;
   ASSERT_TRUE(extra.Connect(port));
   EXPECT_TRUE(extra.ClosedByServerWithin(std::chrono::seconds(2)));
   EXPECT_EQ((*server)->stats().refused_total, 1u);
-  EXPECT_EQ((*server)->stats().evicted_handshakes, 1u);
-  EXPECT_EQ(busy[0]->RoundTrip("/hello").result_int(), 200u);
+  EXPECT_EQ((*server)->stats().evicted_idle, 2u);
+  busy[0]->Send("Host: x\r\n\r\n");
+  EXPECT_FALSE(busy[0]->ClosedByServerWithin(std::chrono::milliseconds(300)));
+}
+
+// The break of issue 21: idle keep-alive connections from a few addresses
+// used to fill a server for good, and every other client got a TLS EOF.
+TEST_F(HttpTest, IdleFloodFromTwoAddressesNeverKeepsANewClientOut) {
+  ServerOptions options = Options();
+  options.max_connections = 32;
+  options.max_connections_per_address = 16;
+  auto server = Server::Start(options, [](const Request& r) { return router_->Dispatch(r); });
+  ASSERT_TRUE(server.ok()) << server.status().ToString();
+  const uint16_t port = (*server)->port();
+  std::vector<std::unique_ptr<RawConnection>> flood;
+  for (const char* source : {"127.0.0.2", "127.0.0.3"}) {
+    for (int i = 0; i < 16; ++i) {
+      flood.push_back(std::make_unique<RawConnection>(port, ca_->certificate_pem, source));
+      ASSERT_EQ(flood.back()->RoundTrip("/hello").result_int(), 200u);
+    }
+  }
+  ASSERT_EQ((*server)->stats().connections, 32);
+  // One address holds no more than its share.
+  IdleConnection more("127.0.0.2");
+  ASSERT_TRUE(more.Connect(port));
+  EXPECT_TRUE(more.ClosedByServerWithin(std::chrono::seconds(2)));
+  for (int i = 0; i < 5; ++i) {
+    const Answer answer =
+        GetFrom(port, "127.0.0.4", "/healthz-like", ca_->certificate_pem, std::chrono::seconds(2));
+    EXPECT_EQ(answer.error, "") << i;
+    EXPECT_EQ(answer.status, 404) << i;  // answered: the route does not matter
+  }
+  // The first made room; the others took the room that each before left.
+  EXPECT_EQ((*server)->stats().refused_total, 0u);
+  EXPECT_EQ((*server)->stats().evicted_idle, 1u);
+  EXPECT_EQ((*server)->stats().refused_per_address, 1u);
+}
+
+// PROXY protocol headers (version 2 as HAProxy's send-proxy-v2 writes them).
+std::string ProxyV2(const std::string& client_ipv4) {
+  std::string h("\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c", 16);
+  in_addr src{};
+  ::inet_pton(AF_INET, client_ipv4.c_str(), &src);
+  h.append(reinterpret_cast<const char*>(&src), 4);
+  h += std::string("\x7f\x00\x00\x01\xc3\x50\x20\xfb", 8);
+  return h;
+}
+
+class ProxyTest : public HttpTest {
+ protected:
+  void StartBehind(std::vector<std::string> proxies, int per_address = 2) {
+    ServerOptions options = Options();
+    options.trusted_proxies = std::move(proxies);
+    options.max_connections_per_address = per_address;
+    options.handshake_timeout_seconds = 60;
+    auto server = Server::Start(
+        options, [](const Request& r) { return Response::Text(200, r.remote_address); });
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    proxied_ = std::move(*server);
+  }
+  Answer From(const std::string& source, const std::string& before_tls) {
+    return GetFrom(proxied_->port(), source, "/", ca_->certificate_pem, std::chrono::seconds(2),
+                   before_tls);
+  }
+  std::unique_ptr<Server> proxied_;
+};
+
+TEST_F(ProxyTest, ATrustedProxyNamesTheClient) {
+  StartBehind({"127.0.0.5", "10.0.0.0/8"});
+  Answer v2 = From("127.0.0.5", ProxyV2("192.0.2.1"));
+  EXPECT_EQ(v2.error, "");
+  EXPECT_EQ(v2.body, "192.0.2.1");
+  Answer v1 = From("127.0.0.5", "PROXY TCP4 192.0.2.2 127.0.0.1 50000 8443\r\n");
+  EXPECT_EQ(v1.error, "");
+  EXPECT_EQ(v1.body, "192.0.2.2");
+  // A health check (LOCAL) is the proxy's own connection.
+  Answer local = From("127.0.0.5", std::string("\r\n\r\n\0\r\nQUIT\n\x20\x00\x00\x00", 16));
+  EXPECT_EQ(local.error, "");
+  EXPECT_EQ(local.body, "127.0.0.5");
+  // Anyone else is taken at its own address, header or not.
+  Answer direct = From("127.0.0.6", "");
+  EXPECT_EQ(direct.body, "127.0.0.6");
+  Answer spoof = From("127.0.0.6", ProxyV2("192.0.2.1"));
+  EXPECT_NE(spoof.error, "");  // the TLS handshake fails on the header
+  EXPECT_EQ(spoof.body, "");
+  EXPECT_EQ(proxied_->stats().refused_proxy_header, 0u);
+}
+
+TEST_F(ProxyTest, PerAddressLimitCountsTheClientsNotTheProxy) {
+  StartBehind({"127.0.0.5"}, /*per_address=*/2);
+  // Two connections of client 192.0.2.1 through the proxy, idle in TLS.
+  std::vector<std::unique_ptr<IdleConnection>> held;
+  for (int i = 0; i < 2; ++i) {
+    held.push_back(std::make_unique<IdleConnection>("127.0.0.5"));
+    ASSERT_TRUE(held.back()->Connect(proxied_->port()));
+    ASSERT_TRUE(held.back()->Send(ProxyV2("192.0.2.1")));
+  }
+  ASSERT_TRUE(WaitUntil([&] { return proxied_->stats().connections == 2; }));
+  IdleConnection third("127.0.0.5");
+  ASSERT_TRUE(third.Connect(proxied_->port()));
+  ASSERT_TRUE(third.Send(ProxyV2("192.0.2.1")));
+  EXPECT_TRUE(third.ClosedByServerWithin(std::chrono::seconds(2)));
+  EXPECT_EQ(proxied_->stats().refused_per_address, 1u);
+  // The proxy itself is not at any limit: other clients come through it.
+  for (int i = 0; i < 3; ++i) {
+    Answer other = From("127.0.0.5", ProxyV2("192.0.2.3"));
+    EXPECT_EQ(other.error, "") << i;
+    EXPECT_EQ(other.body, "192.0.2.3") << i;
+  }
+  for (auto& c : held) EXPECT_FALSE(c->ClosedByServerWithin(std::chrono::milliseconds(0)));
+}
+
+TEST_F(ProxyTest, ATrustedProxyWithoutAHeaderIsRefused) {
+  StartBehind({"127.0.0.5"});
+  testing::internal::CaptureStderr();
+  Answer bare = From("127.0.0.5", "");  // straight into TLS
+  EXPECT_NE(bare.error, "");
+  Answer garbled = From("127.0.0.5", "PROXY TCP4 192.0.2.1\r\n");
+  EXPECT_NE(garbled.error, "");
+  ASSERT_TRUE(WaitUntil([&] { return proxied_->stats().refused_proxy_header == 2; }));
+  proxied_.reset();  // writes the summary
+  const std::string log = testing::internal::GetCapturedStderr();
+  EXPECT_THAT(log, HasSubstr("from a trusted proxy without a well-formed PROXY header"));
+  EXPECT_THAT(log, HasSubstr("the connection does not start with a PROXY protocol header"));
+}
+
+TEST_F(HttpTest, TrustedProxiesMustBeAddressesOrNetworks) {
+  for (const char* bad : {"proxy.example.org", "10.0.0.0/33", "::1/129", "10.0.0.0/", ""}) {
+    ServerOptions options = Options();
+    options.trusted_proxies = {bad};
+    auto server = Server::Start(options, [](const Request&) { return Response::Text(200, ""); });
+    ASSERT_FALSE(server.ok()) << bad;
+    EXPECT_EQ(server.status().message(),
+              std::string("a trusted proxy: \"") + bad +
+                  "\" is not an IP address or network (ADDRESS/BITS, e.g. 10.0.0.0/24)");
+  }
 }
 
 TEST_F(HttpTest, UnfinishedHandshakeHasItsOwnDeadline) {

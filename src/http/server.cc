@@ -19,6 +19,7 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/read.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -41,6 +42,7 @@
 #include "crypto/sealing.h"
 #include "crypto/ssl_util.h"
 #include "http/forms.h"
+#include "http/proxy_protocol.h"
 #include "http/token_chars.h"
 
 namespace openrms::http {
@@ -52,8 +54,11 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-// Request headers larger than this get 431.
+// Request headers larger than this get 431, and a request target (the URL's
+// path and query) longer than kMaxTargetBytes, or a request line that does
+// not end within kMaxHeaderBytes, gets 414.
 constexpr uint32_t kMaxHeaderBytes = 16 << 10;
+constexpr size_t kMaxTargetBytes = 8 << 10;
 // After a 413, request bytes still arriving are read and dropped (up to
 // this much, for up to kLingerTime) so that the client sees the response
 // rather than a connection reset.
@@ -71,6 +76,9 @@ constexpr int64_t kDefaultMaxConnections = 10000;
 // are in flight, a server at its limit refuses instead of evicting more, so
 // it never holds more than max_connections + this many connections.
 constexpr size_t kMaxEvictionsInFlight = 64;
+// How many idle connections a full server closes at once: a 64th of its
+// limit, between 1 and this.
+constexpr size_t kEvictBatch = 16;
 // Refusals, evictions and accept errors are logged at most this often.
 constexpr auto kLimitLogInterval = std::chrono::seconds(10);
 // How long to wait before accepting again after an error that the spare
@@ -259,6 +267,50 @@ std::string AddressKey(const asio::ip::address& address) {
   return asio::ip::address_v6(bytes).to_string() + "/64";
 }
 
+// An address or network of ServerOptions::trusted_proxies.
+struct Network {
+  asio::ip::address address;
+  int prefix = 0;  // bits
+};
+
+Result<Network> ParseNetwork(std::string_view text) {
+  const size_t slash = text.find('/');
+  beast::error_code ec;
+  Network net;
+  net.address = Unmapped(asio::ip::make_address(std::string(text.substr(0, slash)), ec));
+  const int bits = net.address.is_v6() ? 128 : 32;
+  net.prefix = bits;
+  bool ok = !ec;
+  if (ok && slash != std::string_view::npos) {
+    const std::string_view digits = text.substr(slash + 1);
+    ok = !digits.empty() && digits.size() <= 3 &&
+         digits.find_first_not_of("0123456789") == std::string_view::npos &&
+         std::stoi(std::string(digits)) <= bits;
+    if (ok) net.prefix = std::stoi(std::string(digits));
+  }
+  if (!ok) {
+    return Status(Code::kInvalidArgument,
+                  "\"" + std::string(text) +
+                      "\" is not an IP address or network (ADDRESS/BITS, e.g. 10.0.0.0/24)");
+  }
+  return net;
+}
+
+bool InNetwork(const asio::ip::address& address, const Network& net) {
+  if (address.is_v6() != net.address.is_v6()) return false;
+  auto same_prefix = [&](const auto& a, const auto& b) {
+    int bits = net.prefix;
+    for (size_t i = 0; i < a.size() && bits > 0; ++i, bits -= 8) {
+      const unsigned mask = bits >= 8 ? 0xffu : (0xffu << (8 - bits)) & 0xffu;
+      if ((a[i] & mask) != (b[i] & mask)) return false;
+    }
+    return true;
+  };
+  if (address.is_v6())
+    return same_prefix(address.to_v6().to_bytes(), net.address.to_v6().to_bytes());
+  return same_prefix(address.to_v4().to_bytes(), net.address.to_v4().to_bytes());
+}
+
 std::string Plural(uint64_t n, const std::string& what) {
   return std::to_string(n) + " " + what + (n == 1 ? "" : "s");
 }
@@ -398,13 +450,17 @@ class Server::Impl {
   // Register() lists it, Release() frees the slot (from ~Session).
   bool Register(const std::shared_ptr<Session>& session, uint64_t id);
   void Release(Session* session, const std::string& address_key, uint64_t id);
-  // The session's TLS handshake ended (well or not): it can no longer be
-  // evicted.
-  void HandshakeEnded(uint64_t id) {
-    std::lock_guard lock(mu_);
-    handshaking_.erase(id);
-  }
-  // An eviction came too late: the handshake had ended.
+  // A connection from a trusted proxy named its client: the slot counted
+  // for the proxy's address counts for the client's from now on. False
+  // (and nothing changed) when the client's address is at its limit.
+  bool Readmit(const std::string& proxy_key, const std::string& client_key);
+  // For the log summary (from any loop): a connection refused for its
+  // client's per-address limit once its PROXY header named the client, or
+  // for a missing or malformed PROXY header.
+  void NoteRefusedClient(std::string client_key);
+  void NoteBadProxyHeader(std::string error);
+  void CountEviction() { ++evicted_; }
+  // An eviction came too late: the connection was busy again.
   void EvictionMissed(uint64_t id) {
     std::lock_guard lock(mu_);
     evicting_.erase(id);
@@ -412,6 +468,10 @@ class Server::Impl {
   const ServerOptions& options() const { return options_; }
   const Handler& handler() const { return handler_; }
   // The pool for handlers that may wait (ServerOptions::blocking), if any.
+  bool IsTrustedProxy(const asio::ip::address& address) const {
+    return std::any_of(trusted_.begin(), trusted_.end(),
+                       [&](const Network& net) { return InNetwork(address, net); });
+  }
   bool IsBlocking(const Request& request) const {
     return blocking_pool_ && options_.blocking(request);
   }
@@ -432,8 +492,12 @@ class Server::Impl {
     uint64_t total = 0;
     uint64_t no_descriptors = 0;
     uint64_t evicted = 0;
+    uint64_t bad_proxy_header = 0;
     std::string latest_per_address;
-    bool any() const { return per_address + total + no_descriptors + evicted > 0; }
+    std::string latest_proxy_error;
+    bool any() const {
+      return per_address + total + no_descriptors + evicted + bad_proxy_header > 0;
+    }
   };
 
   void DoAccept();
@@ -446,7 +510,11 @@ class Server::Impl {
   // may not be).
   void EnsureSpare();
   void RetryAcceptLater();
-  Admission Admit(const std::string& address_key, uint64_t& id, std::shared_ptr<Session>& evict);
+  // Reserves a slot for a connection from `address_key` (its per-address
+  // limit not applied when `exempt`: a trusted proxy's). At the total limit,
+  // fills `evict` with the connections idle longest, to be closed.
+  Admission Admit(const std::string& address_key, bool exempt, uint64_t& id,
+                  std::vector<std::shared_ptr<Session>>& evict);
   void NoteLimitEvent();
   void LogLimitEvents();
   void ScheduleTrim();
@@ -464,8 +532,7 @@ class Server::Impl {
   int64_t connections_ = 0;  // slots reserved, sessions_ or about to be
   std::unordered_map<std::string, int64_t> per_address_;
   uint64_t next_id_ = 0;
-  std::map<uint64_t, std::weak_ptr<Session>> handshaking_;  // by id: oldest first
-  std::unordered_set<uint64_t> evicting_;                   // evicted, not released yet
+  std::unordered_set<uint64_t> evicting_;  // evicted, not released yet
   int64_t peak_since_trim_ = 0;
   bool trim_scheduled_ = false;
   std::mutex join_mu_;
@@ -477,6 +544,8 @@ class Server::Impl {
   std::atomic<uint64_t> refused_total_{0};
   std::atomic<uint64_t> refused_no_descriptors_{0};
   std::atomic<uint64_t> evicted_{0};
+  std::atomic<uint64_t> refused_proxy_header_{0};
+  std::vector<Network> trusted_;  // options_.trusted_proxies, parsed
 
   // On the first loop only (the acceptor and its timers).
   // Out of descriptors, the spare is closed so that accept() can take its
@@ -536,12 +605,15 @@ namespace {
 class Session final : public std::enable_shared_from_this<Session> {
  public:
   Session(Server::Impl* server, tcp::socket socket, std::string remote, std::string address_key,
-          uint64_t id)
+          uint64_t id, bool via_proxy)
       : server_(server),
         stream_(std::move(socket), server->ssl_context()),
         remote_(std::move(remote)),
         address_key_(std::move(address_key)),
-        id_(id) {}
+        id_(id),
+        via_proxy_(via_proxy) {
+    MarkIdle();
+  }
   ~Session() {
     beast::error_code ignored;
     lowest().socket().close(ignored);  // the descriptor is free before the slot is
@@ -549,9 +621,18 @@ class Session final : public std::enable_shared_from_this<Session> {
   }
 
   void Start() {
-    asio::dispatch(stream_.get_executor(),
-                   beast::bind_front_handler(&Session::DoHandshake, shared_from_this()));
+    asio::dispatch(
+        stream_.get_executor(),
+        beast::bind_front_handler(via_proxy_ ? &Session::DoReadProxyHeader : &Session::DoHandshake,
+                                  shared_from_this()));
   }
+
+  uint64_t id() const { return id_; }
+  // Since when the connection has waited for its client (steady clock
+  // ticks): in its PROXY header or TLS handshake, or between requests. 0
+  // while it is busy with a request. Read by the acceptor under the server's
+  // lock, written on the connection's loop.
+  int64_t idle_since() const { return idle_since_.load(std::memory_order_relaxed); }
 
   // From Server::Stop: close idle connections now, busy ones after their
   // response.
@@ -560,16 +641,38 @@ class Session final : public std::enable_shared_from_this<Session> {
   }
 
   // From the acceptor, at the connection limit: close this connection if it
-  // is still in its TLS handshake.
+  // still waits for its client.
   void Evict() {
     asio::post(stream_.get_executor(), [self = shared_from_this()] {
-      if (self->state_ != State::kHandshake) return self->server_->EvictionMissed(self->id_);
+      if (!self->Idle()) return self->server_->EvictionMissed(self->id_);
+      self->server_->CountEviction();
       self->Abort();
     });
   }
 
  private:
-  enum class State { kHandshake, kReading, kHandling, kWriting, kLingering, kClosing };
+  enum class State {
+    kProxyHeader,
+    kHandshake,
+    kReading,
+    kHandling,
+    kWriting,
+    kLingering,
+    kClosing
+  };
+
+  void MarkIdle() {
+    idle_since_.store(
+        std::max<int64_t>(1, std::chrono::steady_clock::now().time_since_epoch().count()),
+        std::memory_order_relaxed);
+  }
+  void MarkBusy() { idle_since_.store(0, std::memory_order_relaxed); }
+  // Waiting for the client, with no part of a request read.
+  bool Idle() const {
+    return state_ == State::kProxyHeader || state_ == State::kHandshake ||
+           state_ == State::kLingering ||
+           (state_ == State::kReading && buffer_.size() == 0 && (!parser_ || !parser_->got_some()));
+  }
 
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
   std::chrono::seconds timeout() const {
@@ -581,10 +684,52 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   void OnStopRequested() {
     stop_requested_ = true;
-    const bool idle =
-        state_ == State::kHandshake || state_ == State::kLingering ||
-        (state_ == State::kReading && buffer_.size() == 0 && (!parser_ || !parser_->got_some()));
-    if (idle) lowest().cancel();
+    if (Idle()) lowest().cancel();
+  }
+
+  // From a trusted proxy: its PROXY header, read exactly (never a byte of
+  // the TLS handshake after it), within the handshake's deadline.
+  void DoReadProxyHeader() {
+    if (stop_requested_) return;
+    if (!lowest().socket().is_open()) return;  // evicted already
+    if (state_ != State::kProxyHeader) {
+      state_ = State::kProxyHeader;
+      lowest().expires_after(handshake_timeout());
+    }
+    Result<size_t> missing = ProxyHeaderMissing(proxy_header_);
+    if (!missing.ok()) return RefuseProxyHeader(missing.status().message());
+    if (*missing == 0) return OnProxyHeader();
+    const size_t have = proxy_header_.size();
+    proxy_header_.resize(have + *missing);
+    asio::async_read(lowest(), asio::buffer(proxy_header_.data() + have, *missing),
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       if (ec) return;  // closed, timed out or evicted: nothing to answer
+                       self->DoReadProxyHeader();
+                     });
+  }
+
+  void OnProxyHeader() {
+    Result<ProxyHeader> header = ParseProxyHeader(proxy_header_);
+    std::string().swap(proxy_header_);
+    if (!header.ok()) return RefuseProxyHeader(header.status().message());
+    if (header->client) {
+      beast::error_code ec;
+      const asio::ip::address client = Unmapped(asio::ip::make_address(*header->client, ec));
+      if (ec) return RefuseProxyHeader("the PROXY protocol header's address cannot be read");
+      std::string key = AddressKey(client);
+      if (!server_->Readmit(address_key_, key)) {
+        server_->NoteRefusedClient(key);
+        return Abort();
+      }
+      address_key_ = std::move(key);
+      remote_ = client.to_string();
+    }
+    DoHandshake();
+  }
+
+  void RefuseProxyHeader(const std::string& error) {
+    server_->NoteBadProxyHeader(remote_ + ": " + error);
+    Abort();
   }
 
   void DoHandshake() {
@@ -597,7 +742,6 @@ class Session final : public std::enable_shared_from_this<Session> {
   }
 
   void OnHandshake(beast::error_code ec) {
-    server_->HandshakeEnded(id_);
     if (!ec) return DoReadHeader();
     if (IsSslError(ec, SSL_R_HTTP_REQUEST)) return RefusePlainHttp();
     if (ec != asio::error::operation_aborted && ec != beast::error::timeout &&
@@ -635,13 +779,34 @@ class Session final : public std::enable_shared_from_this<Session> {
     parser_->header_limit(kMaxHeaderBytes);
     // One deadline for the whole request, idle keep-alive time included.
     lowest().expires_after(timeout());
+    if (buffer_.size() > 0) return DoReadRestOfHeader();  // pipelined
+    // The first bytes are read apart, so that the connection counts as idle
+    // (and may be evicted) exactly until a request begins.
+    MarkIdle();
+    stream_.async_read_some(buffer_.prepare(beast::read_size(buffer_, 65536)),
+                            [self = shared_from_this()](beast::error_code ec, size_t n) {
+                              if (ec == asio::error::eof) return self->DoClose();
+                              if (ec) return self->OnReadError(ec);
+                              self->buffer_.commit(n);
+                              self->DoReadRestOfHeader();
+                            });
+  }
+
+  void DoReadRestOfHeader() {
+    MarkBusy();
     bhttp::async_read_header(stream_, buffer_, *parser_,
                              beast::bind_front_handler(&Session::OnHeader, shared_from_this()));
+  }
+
+  static std::string TargetTooLong() {
+    return "The request's URL is longer than the limit of " + std::to_string(kMaxTargetBytes) +
+           " bytes: shorten its path or query.\n";
   }
 
   void OnHeader(beast::error_code ec, size_t) {
     if (ec) return OnReadError(ec);
     const auto& req = parser_->get();
+    if (req.target().size() > kMaxTargetBytes) return SendError(414, TargetTooLong());
     if (!parser_->is_done() && req.version() >= 11 &&
         EqualsIgnoreCase(Sv(req[bhttp::field::expect]), "100-continue")) {
       continue_.emplace(bhttp::status::continue_, 11);
@@ -667,8 +832,12 @@ class Session final : public std::enable_shared_from_this<Session> {
                                 std::to_string(server_->options().max_body_bytes) + " bytes.\n");
     }
     if (ec == bhttp::error::header_limit) {
-      return SendError(431, "The request headers are larger than the limit of " +
-                                std::to_string(kMaxHeaderBytes) + " bytes.\n");
+      // With no target yet, the request line itself did not fit.
+      if (!parser_->get().target().empty()) {
+        return SendError(431, "The request headers are larger than the limit of " +
+                                  std::to_string(kMaxHeaderBytes) + " bytes.\n");
+      }
+      return SendError(414, TargetTooLong());
     }
     if (IsHttpParseError(ec)) {
       return SendError(400, "This is not a well-formed HTTP/1.1 request (" + ec.message() + ").\n");
@@ -757,14 +926,17 @@ class Session final : public std::enable_shared_from_this<Session> {
     started_ = std::chrono::steady_clock::now();
     std::string method = "-";
     std::string target = "-";
-    // The start line is known even when the headers were refused.
+    // The start line is known even when the headers were refused (and is
+    // logged cut short; RawPath keeps no query).
     if (parser_ && !parser_->get().target().empty()) {
       method = std::string(Sv(parser_->get().method_string()));
-      target = std::string(Sv(parser_->get().target()));
+      target = std::string(Sv(parser_->get().target()).substr(0, 512));
     }
-    // After a 413 the rest of the body may still be on its way.
+    // After a 413, 414 or 431 the rest of the request may still be on its
+    // way: closing on it would reset the connection, and the client would
+    // see that instead of the answer.
     Send(Response::Text(status, std::move(text)), method, target, /*keep_alive=*/false,
-         /*linger=*/status == 413);
+         /*linger=*/status == 413 || status == 414 || status == 431);
   }
 
   void Send(Response response, const std::string& method, const std::string& target,
@@ -878,9 +1050,12 @@ class Session final : public std::enable_shared_from_this<Session> {
 
   Server::Impl* const server_;
   asio::ssl::stream<beast::tcp_stream> stream_;
-  const std::string remote_;
-  const std::string address_key_;
+  std::string remote_;       // the peer, or the client a trusted proxy named
+  std::string address_key_;  // what the per-address limit counts it under
   const uint64_t id_;
+  const bool via_proxy_;      // from a trusted proxy: a PROXY header comes first
+  std::string proxy_header_;  // the PROXY header so far
+  std::atomic<int64_t> idle_since_{0};
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
   std::optional<bhttp::response<bhttp::empty_body>> continue_;
@@ -898,7 +1073,6 @@ bool Server::Impl::Register(const std::shared_ptr<Session>& session, uint64_t id
   std::lock_guard lock(mu_);
   if (stopping_) return false;
   sessions_.emplace(session.get(), session);
-  handshaking_.emplace(id, session);
   return true;
 }
 
@@ -907,7 +1081,6 @@ void Server::Impl::Release(Session* session, const std::string& address_key, uin
   {
     std::lock_guard lock(mu_);
     if (session) sessions_.erase(session);
-    handshaking_.erase(id);
     evicting_.erase(id);
     --connections_;
     process_connections.fetch_sub(1, std::memory_order_relaxed);
@@ -956,34 +1129,52 @@ ServerStats Server::Impl::stats() const {
   out.refused_per_address = refused_per_address_.load();
   out.refused_total = refused_total_.load();
   out.refused_no_descriptors = refused_no_descriptors_.load();
-  out.evicted_handshakes = evicted_.load();
+  out.evicted_idle = evicted_.load();
+  out.refused_proxy_header = refused_proxy_header_.load();
   return out;
 }
 
-Server::Impl::Admission Server::Impl::Admit(const std::string& address_key, uint64_t& id,
-                                            std::shared_ptr<Session>& evict) {
+Server::Impl::Admission Server::Impl::Admit(const std::string& address_key, bool exempt,
+                                            uint64_t& id,
+                                            std::vector<std::shared_ptr<Session>>& evict) {
   std::lock_guard lock(mu_);
   if (stopping_) return Admission::kStopping;
   const int per_address_limit = options_.max_connections_per_address;
-  if (per_address_limit > 0) {
+  if (per_address_limit > 0 && !exempt) {
     const auto it = per_address_.find(address_key);
     if (it != per_address_.end() && it->second >= per_address_limit) return Admission::kPerAddress;
   }
-  const bool full =
-      connections_ >= max_connections_ ||
-      process_connections.load(std::memory_order_relaxed) >= RaiseOpenFileLimit().connection_budget;
+  // Connections being evicted still hold their slots until they close, but
+  // their room is spoken for already.
+  const auto evicting = static_cast<int64_t>(evicting_.size());
+  const bool full = connections_ - evicting >= max_connections_ ||
+                    process_connections.load(std::memory_order_relaxed) - evicting >=
+                        RaiseOpenFileLimit().connection_budget;
   if (full) {
-    // Full: the oldest connection still in its handshake makes room (an
-    // idle flood holds its connections there), unless too many evictions
-    // are still closing.
-    if (handshaking_.empty() || evicting_.size() >= kMaxEvictionsInFlight) {
-      return Admission::kTotal;
+    // The connections idle longest make room: an idle flood holds its
+    // connections in the handshake or between requests, and is the oldest
+    // there. A few at a time, so that a full server does not look through
+    // every connection at every accept; not more than kMaxEvictionsInFlight
+    // still closing.
+    if (evicting_.size() >= kMaxEvictionsInFlight) return Admission::kTotal;
+    const size_t batch =
+        std::clamp<size_t>(static_cast<size_t>(max_connections_ / 64), 1, kEvictBatch);
+    const size_t room = std::min(batch, kMaxEvictionsInFlight - evicting_.size());
+    std::vector<std::pair<int64_t, Session*>> idle;
+    for (const auto& [ptr, weak] : sessions_) {
+      // Under mu_, a listed session is alive: its destructor unlists it
+      // under mu_ first.
+      const int64_t since = ptr->idle_since();
+      if (since != 0 && !evicting_.contains(ptr->id())) idle.emplace_back(since, ptr);
     }
-    const auto oldest = handshaking_.begin();
-    evict = oldest->second.lock();  // null if it is closing already
-    evicting_.insert(oldest->first);
-    handshaking_.erase(oldest);
-    ++evicted_;
+    if (idle.empty()) return Admission::kTotal;
+    const size_t n = std::min(room, idle.size());
+    std::partial_sort(idle.begin(), idle.begin() + static_cast<ptrdiff_t>(n), idle.end());
+    for (size_t i = 0; i < n; ++i) {
+      Session* victim = idle[i].second;
+      evicting_.insert(victim->id());
+      if (auto alive = sessions_[victim].lock()) evict.push_back(std::move(alive));
+    }
   }
   ++connections_;
   process_connections.fetch_add(1, std::memory_order_relaxed);
@@ -991,6 +1182,39 @@ Server::Impl::Admission Server::Impl::Admit(const std::string& address_key, uint
   peak_since_trim_ = std::max(peak_since_trim_, connections_);
   id = next_id_++;
   return full ? Admission::kAdmittedByEviction : Admission::kAdmitted;
+}
+
+bool Server::Impl::Readmit(const std::string& proxy_key, const std::string& client_key) {
+  std::lock_guard lock(mu_);
+  const int limit = options_.max_connections_per_address;
+  if (limit > 0) {
+    const auto it = per_address_.find(client_key);
+    if (it != per_address_.end() && it->second >= limit) return false;
+  }
+  if (auto it = per_address_.find(proxy_key); it != per_address_.end() && --it->second <= 0) {
+    per_address_.erase(it);
+  }
+  ++per_address_[client_key];
+  return true;
+}
+
+void Server::Impl::NoteRefusedClient(std::string client_key) {
+  // Counted before the connection closes, as at accept.
+  ++refused_per_address_;
+  asio::post(acceptor_.get_executor(), [this, key = std::move(client_key)]() mutable {
+    ++limit_events_.per_address;
+    limit_events_.latest_per_address = std::move(key);
+    NoteLimitEvent();
+  });
+}
+
+void Server::Impl::NoteBadProxyHeader(std::string error) {
+  ++refused_proxy_header_;
+  asio::post(acceptor_.get_executor(), [this, error = std::move(error)]() mutable {
+    ++limit_events_.bad_proxy_header;
+    limit_events_.latest_proxy_error = std::move(error);
+    NoteLimitEvent();
+  });
 }
 
 Status Server::Impl::Init() {
@@ -1006,6 +1230,11 @@ Status Server::Impl::Init() {
     return crypto::SslError(Code::kInternal, "cannot configure TLS");
   }
 
+  for (const std::string& entry : options_.trusted_proxies) {
+    Result<Network> net = ParseNetwork(entry);
+    if (!net.ok()) return net.status().WithContext("a trusted proxy");
+    trusted_.push_back(*net);
+  }
   if (options_.max_connections < 0 || options_.max_connections_per_address < 0 ||
       options_.handshake_timeout_seconds < 0) {
     return Status(Code::kInvalidArgument,
@@ -1123,17 +1352,21 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   // (about 40 ms a request on keep-alive connections).
   socket.set_option(tcp::no_delay(true), ec);
   const asio::ip::address address = Unmapped(peer.address());
-  std::string key = AddressKey(address);
+  // A trusted proxy's connections count for the client its PROXY header
+  // names (Readmit); until then, under the proxy's own address, unlimited.
+  const bool via_proxy = IsTrustedProxy(address);
+  std::string key = (via_proxy ? "proxy " : "") + AddressKey(address);
   uint64_t id = 0;
-  std::shared_ptr<Session> evict;
-  const Admission admission = Admit(key, id, evict);
-  if (evict) evict->Evict();
-  evict.reset();
+  std::vector<std::shared_ptr<Session>> evict;
+  const Admission admission = Admit(key, via_proxy, id, evict);
+  const size_t evicted = evict.size();
+  for (const auto& victim : evict) victim->Evict();
+  evict.clear();
   switch (admission) {
     case Admission::kAdmitted:
       break;
     case Admission::kAdmittedByEviction:
-      ++limit_events_.evicted;
+      limit_events_.evicted += evicted;
       NoteLimitEvent();
       break;
     case Admission::kStopping:
@@ -1158,7 +1391,8 @@ void Server::Impl::OnAccept(beast::error_code ec, tcp::socket socket) {
   ++accepted_;
   std::shared_ptr<Session> session;
   try {
-    session = std::make_shared<Session>(this, std::move(socket), address.to_string(), key, id);
+    session =
+        std::make_shared<Session>(this, std::move(socket), address.to_string(), key, id, via_proxy);
   } catch (const std::exception& e) {
     LogLine(std::string("cannot set up a connection: ") + e.what());
     Release(nullptr, key, id);
@@ -1250,8 +1484,14 @@ void Server::Impl::LogLimitEvents() {
     sep = "; ";
   }
   if (e.evicted > 0) {
-    line += sep + "closed " + Plural(e.evicted, "unfinished TLS handshake") +
-            " to make room for new connections";
+    line += sep + "closed " + Plural(e.evicted, "idle connection") +
+            " (the longest idle) to make room for new connections";
+    sep = "; ";
+  }
+  if (e.bad_proxy_header > 0) {
+    line += sep + "refused " + Plural(e.bad_proxy_header, "connection") +
+            " from a trusted proxy without a well-formed PROXY header (latest " +
+            e.latest_proxy_error + ")";
     sep = "; ";
   }
   if (e.total > 0) {

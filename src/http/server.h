@@ -29,7 +29,9 @@ struct Request {
   std::map<std::string, std::string> query;  // decoded query parameters
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;
-  std::string remote_address;  // "127.0.0.1" or "::1"
+  // The client's address, "127.0.0.1" or "::1"; behind a trusted proxy,
+  // the one its PROXY header names.
+  std::string remote_address;
 
   // Case-insensitive; the first header of that name.
   std::optional<std::string> Header(std::string_view name) const;
@@ -91,9 +93,19 @@ struct ServerOptions {
   // is, all the servers of a process together stay within that budget.
   int max_connections = 0;
   // Connections open at once from one client address (an IPv6 client counts
-  // by its /64 prefix); more are closed at once, before TLS. 0: no limit
-  // (e.g. behind a reverse proxy, where every client has its address).
-  int max_connections_per_address = 256;
+  // by its /64 prefix); more are closed at once, before TLS. 0: no limit.
+  // The default leaves room for a large office behind one NAT address
+  // (browsers hold about 6 connections each, RMS clients one or two), and
+  // still keeps one address to a tenth of the default total.
+  int max_connections_per_address = 1024;
+  // Load balancers whose connections start with a PROXY protocol header
+  // (version 2 or 1, http/proxy_protocol.h) naming the client: addresses
+  // ("10.0.0.5", "::1") or networks ("10.0.0.0/24"). From these the header
+  // is required, and the client it names is the connection's address for
+  // the per-address limit and for Request::remote_address. From anyone else
+  // a header is not read, so it cannot claim an address (the TLS handshake
+  // fails on it). An entry that is neither is an error at Start().
+  std::vector<std::string> trusted_proxies;
   // Requests for which this answers true are handled on a pool of their own
   // (`blocking_threads` threads), not on the I/O threads: handlers that may
   // wait -- an outgoing HTTPS call, an LDAP bind, a memory-hard password
@@ -113,7 +125,11 @@ struct ServerStats {
   uint64_t refused_per_address = 0;     // their address was at its limit
   uint64_t refused_total = 0;           // at max_connections, nothing to evict
   uint64_t refused_no_descriptors = 0;  // the process was out of file descriptors
-  uint64_t evicted_handshakes = 0;      // unfinished handshakes closed to make room
+  // Closed to make room for new connections: idle ones, the longest idle
+  // first (in their TLS handshake, or between requests).
+  uint64_t evicted_idle = 0;
+  // From a trusted proxy without a well-formed PROXY header.
+  uint64_t refused_proxy_header = 0;
 };
 
 // Every response gets Strict-Transport-Security, X-Content-Type-Options:
@@ -124,7 +140,10 @@ struct ServerStats {
 // Against floods of connections: the first Start() in a process raises the
 // soft limit on open files (RLIMIT_NOFILE) to the hard limit; connections
 // are limited in total and per client address (refusals and evictions are
-// logged at most once per 10 seconds, not one line each); a TLS handshake
+// logged at most once per 10 seconds, not one line each); at the total
+// limit, the connections idle longest (in their handshake or between
+// requests) are closed to make room, so a flood of idle connections never
+// keeps a new client out; a TLS handshake (and a PROXY header before it)
 // has a short deadline; when the process runs out of file descriptors, a
 // descriptor held in reserve is released to accept and close the waiting
 // connection, so the listening queue drains and the server recovers as soon

@@ -55,7 +55,9 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ServerContext& context,
       node->server_,
       StartHttps(options.listen, {p.tls_server, p.tls_ca, p.tls_server_key, options.tls_key},
                  *context.password(), [self](const http::Request& r) { return self->Handle(r); },
-                 node->url_, {options.io_threads, MayWait, options.waiting_threads}));
+                 node->url_,
+                 {options.io_threads, MayWait, options.waiting_threads,
+                  std::move(options.trusted_proxies), options.max_connections_per_address}));
   if (const int interval = options.monitor_interval_seconds; interval > 0) {
     node->monitor_ = std::thread([self, interval] { self->MonitorLoop(interval); });
   }

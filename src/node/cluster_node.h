@@ -38,6 +38,10 @@ struct ClusterNodeOptions {
   int io_threads = 0;  // threads that serve requests; 0: one per core
   // Threads for requests that may wait (MayWait): admin pages and logons.
   int waiting_threads = 4;
+  // Load balancers that send a PROXY header naming each client, and the
+  // connections one client address may hold (http::ServerOptions).
+  std::vector<std::string> trusted_proxies;
+  int max_connections_per_address = http::ServerOptions{}.max_connections_per_address;
   // The TLS key, if the caller started opening it (OpenServerTlsKey).
   OpeningTlsKey tls_key;
 };

@@ -52,17 +52,17 @@ Reader Directory(std::string accounts::DirectoryConfig::*field) {
   };
 }
 
-Status ReadAllow(const toml::node& n, const std::string& where, NodeConfig& c) {
-  const toml::array* list = n.as_array();
-  if (list == nullptr) return WrongType(where, "an array of addresses");
-  c.metrics_allow.clear();
-  for (const toml::node& item : *list) {
-    if (!item.is_string() || item.as_string()->get().empty()) {
-      return WrongType(where, "an array of addresses");
+Reader Addresses(std::vector<std::string> NodeConfig::*field, std::string_view expected) {
+  return [=](const toml::node& n, const std::string& where, NodeConfig& c) -> Status {
+    const toml::array* list = n.as_array();
+    if (list == nullptr) return WrongType(where, expected);
+    (c.*field).clear();
+    for (const toml::node& item : *list) {
+      if (!item.is_string() || item.as_string()->get().empty()) return WrongType(where, expected);
+      (c.*field).push_back(item.as_string()->get());
     }
-    c.metrics_allow.push_back(item.as_string()->get());
-  }
-  return Status::Ok();
+    return Status::Ok();
+  };
 }
 
 Status ReadStoreUrl(const toml::node& n, const std::string& where, NodeConfig& c) {
@@ -93,7 +93,11 @@ const std::map<std::string, Table, std::less<>>& Schema() {
         {"listen", Text(&NodeConfig::listen)},
         {"threads", Integer(&NodeConfig::threads, 0, 256)},
         {"monitor_interval_seconds",
-         Integer(&NodeConfig::monitor_interval_seconds, 0, 7 * 24 * 3600)}}},
+         Integer(&NodeConfig::monitor_interval_seconds, 0, 7 * 24 * 3600)},
+        {"trusted_proxies", Addresses(&NodeConfig::trusted_proxies,
+                                      "an array of addresses or networks (\"10.0.0.0/24\")")},
+        {"max_connections_per_address",
+         Integer(&NodeConfig::max_connections_per_address, 0, 1000000)}}},
       {"store", {{"url", ReadStoreUrl}, {"password", Secret("PGPASSFILE")}}},
       {"keys",
        {{"password_file", Text(&NodeConfig::key_password_file)},
@@ -104,7 +108,7 @@ const std::map<std::string, Table, std::less<>>& Schema() {
       {"admin", {{"group", Text(&NodeConfig::admin_group)}}},
       {"metrics",
        {{"token_file", Text(&NodeConfig::metrics_token_file)},
-        {"allow", ReadAllow},
+        {"allow", Addresses(&NodeConfig::metrics_allow, "an array of addresses")},
         {"token", Secret("metrics.token_file")}}},
       {"directory",
        {{"uri", Directory(&accounts::DirectoryConfig::uri)},

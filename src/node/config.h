@@ -9,6 +9,8 @@
 //   listen = "0.0.0.0:8443"
 //   threads = 0                       # 0: one per core
 //   monitor_interval_seconds = 60
+//   trusted_proxies = ["10.0.0.5"]    # balancers that send a PROXY header
+//   max_connections_per_address = 1024
 //   [store]
 //   url = "postgresql://openrms@db.example.org/openrms"
 //   [keys]
@@ -46,6 +48,8 @@ struct NodeConfig {
   std::string listen = "127.0.0.1:8443";
   int threads = 0;
   int monitor_interval_seconds = 60;
+  std::vector<std::string> trusted_proxies;
+  int max_connections_per_address = 1024;
   std::string store_url;  // "": SQLite in dir
   std::string key_password_file;
   std::string pkcs11_module;

@@ -15,6 +15,8 @@ dir = "/srv/openrms"
 listen = "0.0.0.0:9443"
 threads = 3
 monitor_interval_seconds = 0
+trusted_proxies = ["10.0.0.5", "10.1.0.0/16"]
+max_connections_per_address = 0
 [store]
 url = "postgresql://openrms@db/openrms"
 [keys]
@@ -37,6 +39,8 @@ timeout_seconds = 5
   EXPECT_EQ(c->listen, "0.0.0.0:9443");
   EXPECT_EQ(c->threads, 3);
   EXPECT_EQ(c->monitor_interval_seconds, 0);
+  EXPECT_EQ(c->trusted_proxies, (std::vector<std::string>{"10.0.0.5", "10.1.0.0/16"}));
+  EXPECT_EQ(c->max_connections_per_address, 0);
   EXPECT_EQ(c->store_url, "postgresql://openrms@db/openrms");
   EXPECT_EQ(c->key_password_file, "/run/pw");
   EXPECT_EQ(c->pkcs11_module, "/usr/lib/softhsm/libsofthsm2.so");
@@ -57,6 +61,8 @@ TEST(NodeConfigTest, EmptyFileGivesTheDefaults) {
   EXPECT_EQ(c->listen, "127.0.0.1:8443");
   EXPECT_EQ(c->threads, 0);
   EXPECT_EQ(c->monitor_interval_seconds, 60);
+  EXPECT_TRUE(c->trusted_proxies.empty());
+  EXPECT_EQ(c->max_connections_per_address, 1024);
   EXPECT_EQ(c->store_url, "");
   EXPECT_EQ(c->admin_group, "Administrators");
   EXPECT_FALSE(c->directory.has_value());
@@ -93,7 +99,8 @@ TEST(NodeConfigTest, UnknownTablesAndKeysAreRefused) {
                 "[metrics], [node], [store]");
   ExpectRefused("[node]\nlisen = \"x\"\n", Code::kInvalidArgument,
                 "n.toml: node.lisen is not a known key; [node] takes dir, listen, "
-                "monitor_interval_seconds, threads");
+                "max_connections_per_address, monitor_interval_seconds, threads, "
+                "trusted_proxies");
   ExpectRefused("node = 3\n", Code::kInvalidArgument, "n.toml: node must be a table ([node])");
 }
 
@@ -116,6 +123,11 @@ TEST(NodeConfigTest, WrongTypesAndRanges) {
                 "n.toml: node.listen must be a string");
   ExpectRefused("[node]\nlisten = \"\"\n", Code::kInvalidArgument,
                 "n.toml: node.listen must be a non-empty string (leave the key out instead)");
+  ExpectRefused("[node]\ntrusted_proxies = \"10.0.0.5\"\n", Code::kInvalidArgument,
+                "n.toml: node.trusted_proxies must be an array of addresses or networks "
+                "(\"10.0.0.0/24\")");
+  ExpectRefused("[node]\nmax_connections_per_address = -1\n", Code::kInvalidArgument,
+                "n.toml: node.max_connections_per_address must be between 0 and 1000000");
   ExpectRefused("[metrics]\nallow = \"127.0.0.1\"\n", Code::kInvalidArgument,
                 "n.toml: metrics.allow must be an array of addresses");
   ExpectRefused("[store]\nurl = \"mysql://x\"\n", Code::kInvalidArgument,

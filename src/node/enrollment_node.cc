@@ -91,7 +91,7 @@ Result<std::unique_ptr<EnrollmentNode>> EnrollmentNode::Start(
                     });
 
   http::Router* router = &host->router_;
-  HttpsThreads threads;
+  HttpsSettings threads;
   // Operators log on with scrypt; the rest only computes.
   threads.may_wait = [](const http::Request& r) { return r.path.rfind("/operator", 0) == 0; };
   ASSIGN_OR_RETURN(

@@ -90,7 +90,7 @@ OpeningTlsKey OpenServerTlsKey(const ServerPaths& paths, std::string_view passwo
 
 Result<std::unique_ptr<http::Server>> StartHttps(const std::string& listen, const TlsFiles& tls,
                                                  std::string_view password, http::Handler handler,
-                                                 std::string& url, HttpsThreads threads) {
+                                                 std::string& url, HttpsSettings settings) {
   FileSystem& fs = RealFileSystem();
   ASSIGN_OR_RETURN(auto addr, ParseListen(listen));
   http::ServerOptions options;
@@ -103,9 +103,11 @@ Result<std::unique_ptr<http::Server>> StartHttps(const std::string& listen, cons
                                             ? tls.opening.get()
                                             : ReadTlsKey(tls.sealed_key, std::string(password)));
   options.max_body_bytes = 1 << 20;
-  options.threads = threads.io_threads;
-  options.blocking = std::move(threads.may_wait);
-  options.blocking_threads = threads.waiting_threads;
+  options.threads = settings.io_threads;
+  options.blocking = std::move(settings.may_wait);
+  options.blocking_threads = settings.waiting_threads;
+  options.trusted_proxies = std::move(settings.trusted_proxies);
+  options.max_connections_per_address = settings.max_connections_per_address;
   ASSIGN_OR_RETURN(auto server, http::Server::Start(options, std::move(handler)));
   const bool v6 = addr.first.find(':') != std::string::npos;
   url = "https://" + (v6 ? "[" + addr.first + "]" : addr.first) + ":" +

@@ -25,13 +25,17 @@ Result<std::pair<std::string, uint16_t>> ParseListen(const std::string& listen);
 // Starts an HTTPS server on `listen` with the TLS files of a service
 // directory (its certificate, the root it chains to, the sealed key), and
 // sets `url` to "https://ADDR:PORT".
-// How the server spends its threads (http::ServerOptions).
-struct HttpsThreads {
+// How the server spends its threads and whom it lets in
+// (http::ServerOptions).
+struct HttpsSettings {
   int io_threads = 0;  // 0: one per core
   // Requests for which this answers true run on a pool of
   // `waiting_threads` threads of their own (http::ServerOptions::blocking).
   std::function<bool(const http::Request&)> may_wait;
   int waiting_threads = 4;
+  // Load balancers that send a PROXY header (http::ServerOptions).
+  std::vector<std::string> trusted_proxies;
+  int max_connections_per_address = http::ServerOptions{}.max_connections_per_address;
 };
 // A TLS key being unsealed on a thread of its own (OpenTlsKey).
 using OpeningTlsKey = std::shared_future<Result<std::shared_ptr<EVP_PKEY>>>;
@@ -52,6 +56,6 @@ OpeningTlsKey OpenTlsKey(const std::string& sealed_key, std::string_view passwor
 OpeningTlsKey OpenServerTlsKey(const ServerPaths& paths, std::string_view password);
 Result<std::unique_ptr<http::Server>> StartHttps(const std::string& listen, const TlsFiles& tls,
                                                  std::string_view password, http::Handler handler,
-                                                 std::string& url, HttpsThreads threads = {});
+                                                 std::string& url, HttpsSettings settings = {});
 
 }  // namespace openrms::node

@@ -7,7 +7,10 @@
 // failed; then kills SLC imports at every crash point and at random
 // instants, and checks that the cluster always has exactly one valid
 // active SLC that every node serves.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
@@ -36,6 +39,9 @@ namespace {
 const std::string kBin = OPENRMS_BINARY;
 const std::string kDeploy = OPENRMS_DEPLOY_DIR;
 constexpr int kNodes = 3;
+// Each node's limit on connections from one client address: low, so that a
+// flood through the balancer reaches it (AnIdleFloodThroughTheBalancer...).
+constexpr int kPerAddress = 50;
 
 std::string Replace(std::string text, const std::string& from, const std::string& to) {
   const size_t at = text.find(from);
@@ -121,11 +127,29 @@ class SeveralNodesTest : public ::testing::Test {
   // directory, store, port and secrets.
   static void StartNode(int i, std::vector<std::string> env = {}) {
     delete nodes_[i];
-    nodes_[i] = new BackgroundProcess(
-        {kBin, "serve", "--config", kDeploy + "/openrms.toml", "--dir", srv_, "--store", store_,
-         "--listen", "127.0.0.1:" + std::to_string(ports_[i]), "--password-file", pw_,
-         "--metrics-token-file", metrics_token_, "--monitor-interval", "0", "--threads", "2"},
-        env);
+    nodes_[i] = new BackgroundProcess({kBin,
+                                       "serve",
+                                       "--config",
+                                       kDeploy + "/openrms.toml",
+                                       "--dir",
+                                       srv_,
+                                       "--store",
+                                       store_,
+                                       "--listen",
+                                       "127.0.0.1:" + std::to_string(ports_[i]),
+                                       "--password-file",
+                                       pw_,
+                                       "--metrics-token-file",
+                                       metrics_token_,
+                                       "--monitor-interval",
+                                       "0",
+                                       "--threads",
+                                       "2",
+                                       "--max-connections-per-address",
+                                       std::to_string(kPerAddress),
+                                       "--metrics-allow",
+                                       "127.0.0.3"},
+                                      env);
     ASSERT_FALSE(nodes_[i]->WaitForLine("server: ").empty()) << nodes_[i]->output();
   }
 
@@ -291,6 +315,98 @@ TEST_F(SeveralNodesTest, EveryNodeIsReadyAndServesTheSharedCluster) {
     ASSERT_TRUE(eul.ok());
     EXPECT_EQ(eul->status, 200) << "node " << i + 1 << ": " << eul->body;
   }
+}
+
+// A TLS connection from `source` to the balancer that completes its
+// handshake and then sends nothing: what a client (or an attacker) holding
+// connections open looks like.
+class IdleTlsConnection {
+ public:
+  IdleTlsConnection(SSL_CTX* ctx, const std::string& source, int port) {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in from{};
+    from.sin_family = AF_INET;
+    ::inet_pton(AF_INET, source.c_str(), &from.sin_addr);
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(static_cast<uint16_t>(port));
+    to.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    timeval limit{10, 0};
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVTIMEO, &limit, sizeof(limit));
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&from), sizeof(from)) != 0 ||
+        ::connect(fd_, reinterpret_cast<sockaddr*>(&to), sizeof(to)) != 0) {
+      return;
+    }
+    ssl_ = SSL_new(ctx);
+    SSL_set_fd(ssl_, fd_);
+    established_ = SSL_connect(ssl_) == 1;
+  }
+  ~IdleTlsConnection() {
+    if (ssl_ != nullptr) SSL_free(ssl_);
+    if (fd_ >= 0) ::close(fd_);
+  }
+  IdleTlsConnection(const IdleTlsConnection&) = delete;
+  IdleTlsConnection& operator=(const IdleTlsConnection&) = delete;
+  bool established() const { return established_; }
+
+ private:
+  int fd_ = -1;
+  SSL* ssl_ = nullptr;
+  bool established_ = false;
+};
+
+// The break of issue 21: without the PROXY protocol every client was the
+// balancer's address to a node, so one client's idle connections used up
+// the per-address limit for everyone. Now each node counts the client that
+// HAProxy's header names.
+TEST_F(SeveralNodesTest, AnIdleFloodThroughTheBalancerLeavesOtherClientsServed) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
+  ASSERT_NE(ctx, nullptr);
+  std::vector<std::unique_ptr<IdleTlsConnection>> flood;
+  int held = 0;
+  for (int i = 0; i < 300; ++i) {
+    flood.push_back(std::make_unique<IdleTlsConnection>(ctx, "127.0.0.2", balancer_port_));
+    held += flood.back()->established() ? 1 : 0;
+  }
+  // Each node holds no more than its limit of them.
+  EXPECT_LE(held, kNodes * kPerAddress);
+  EXPECT_GE(held, kPerAddress);
+  // Another client, behind the same balancer, logs on and licenses.
+  const std::string origin = "https://127.0.0.1:" + std::to_string(balancer_port_);
+  const std::string pl = PublishingLicense();
+  ASSERT_FALSE(pl.empty());
+  for (int i = 0; i < 2 * kNodes; ++i) {  // through every node
+    http::ClientRequest logon =
+        Post(origin + "/oauth2/token", "grant_type=password&username=alice&password=alice-pw",
+             "application/x-www-form-urlencoded");
+    logon.local_address = "127.0.0.3";
+    auto token = http::Fetch(logon);
+    ASSERT_TRUE(token.ok()) << i << ": " << token.status().ToString();
+    ASSERT_EQ(token->status, 200) << token->body;
+    http::ClientRequest eul =
+        Post(root_ + "/my/v2/enduserlicenses",
+             nlohmann::json{{"SerializedPublishingLicense", pl}}.dump(), "application/json");
+    eul.local_address = "127.0.0.3";
+    eul.headers.push_back(
+        {"Authorization",
+         "Bearer " + nlohmann::json::parse(token->body, nullptr, false).value("access_token", "")});
+    auto license = http::Fetch(eul);
+    ASSERT_TRUE(license.ok()) << i << ": " << license.status().ToString();
+    EXPECT_EQ(license->status, 200) << license->body;
+  }
+  // Every node sees each client by its own address, not HAProxy's: /metrics
+  // is open to 127.0.0.3 alone (--metrics-allow), and others need the token.
+  for (int i = 0; i < 2 * kNodes; ++i) {
+    http::ClientRequest metrics;
+    metrics.url = origin + "/metrics";
+    metrics.ca_pem = ca_;
+    metrics.local_address = i % 2 == 0 ? "127.0.0.3" : "127.0.0.4";
+    auto r = http::Fetch(metrics);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    EXPECT_EQ(r->status, i % 2 == 0 ? 200 : 401) << metrics.local_address << ": " << r->body;
+  }
+  flood.clear();
+  SSL_CTX_free(ctx);
 }
 
 TEST_F(SeveralNodesTest, AKilledNodeLosesOnlyItsInFlightRequestsAndRejoins) {
