@@ -932,6 +932,8 @@ TEST_F(HttpTest, FullServerClosesTheLongestIdleConnection) {
     EXPECT_EQ(busy.back()->RoundTrip("/hello").result_int(), 200u);
     busy.back()->Send("GET /hello HTTP/1.1\r\n");
   }
+  // However loaded the machine, the server has read each one's first bytes.
+  ASSERT_TRUE(WaitUntil([&] { return (*server)->stats().idle == 0; })) << (*server)->stats().idle;
   IdleConnection extra;
   ASSERT_TRUE(extra.Connect(port));
   EXPECT_TRUE(extra.ClosedByServerWithin(std::chrono::seconds(2)));
@@ -962,11 +964,16 @@ TEST_F(HttpTest, IdleFloodFromTwoAddressesNeverKeepsANewClientOut) {
   IdleConnection more("127.0.0.2");
   ASSERT_TRUE(more.Connect(port));
   EXPECT_TRUE(more.ClosedByServerWithin(std::chrono::seconds(2)));
+  ASSERT_TRUE(WaitUntil([&] { return (*server)->stats().connections == 32; }));
   for (int i = 0; i < 5; ++i) {
     const Answer answer =
         GetFrom(port, "127.0.0.4", "/healthz-like", ca_->certificate_pem, std::chrono::seconds(2));
     EXPECT_EQ(answer.error, "") << i;
     EXPECT_EQ(answer.status, 404) << i;  // answered: the route does not matter
+    // The server sees this client's close before the next one comes, however loaded the
+    // machine; otherwise the next would (rightly) evict a second idle connection.
+    ASSERT_TRUE(WaitUntil([&] { return (*server)->stats().connections == 31; }))
+        << (*server)->stats().connections;
   }
   // The first made room; the others took the room that each before left.
   EXPECT_EQ((*server)->stats().refused_total, 0u);

@@ -1124,6 +1124,10 @@ ServerStats Server::Impl::stats() const {
     std::lock_guard lock(mu_);
     out.connections = connections_;
     out.max_connections = max_connections_;
+    // Under mu_, a listed session is alive (see Admit).
+    for (const auto& [ptr, weak] : sessions_) {
+      if (ptr->idle_since() != 0) ++out.idle;
+    }
   }
   out.accepted = accepted_.load();
   out.refused_per_address = refused_per_address_.load();

@@ -119,6 +119,7 @@ struct ServerOptions {
 // Counts since the server started, and the current state.
 struct ServerStats {
   int64_t connections = 0;      // open now (in a handshake or after it)
+  int64_t idle = 0;             // of those, idle: in the handshake or between requests
   int64_t max_connections = 0;  // the effective limit (ServerOptions::max_connections)
   uint64_t accepted = 0;        // connections admitted
   // Closed at once, before TLS:
