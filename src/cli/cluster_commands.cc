@@ -4,6 +4,7 @@
 #include "base/file_system.h"
 #include "base/text.h"
 #include "cli/commands.h"
+#include "cli/file_modes.h"
 #include "cli/json_output.h"
 #include "cli/password.h"
 #include "cli/pkcs11_options.h"
@@ -296,6 +297,7 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
   auto* verify = cmd->add_subcommand("verify", "Check the cluster key against the active SLC");
   AddTarget(verify, vf, true);
   verify->callback([&exit_code] {
+    WarnAboutOpenServerFiles(vf.dir);
     auto o = OpenTarget(vf, true);
     if (!o.ok()) return void(exit_code = ReportError(o.status()));
     Status s = o->context->clusters().VerifyKey(o->cluster, *o->context->password());
@@ -681,6 +683,7 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
       return fail(Status(Code::kInvalidArgument,
                          "no server directory: give --dir or node.dir in the --config file"));
     }
+    WarnAboutOpenServerFiles(config.dir);
     if (!config.store_url.empty()) {
       Status url = node::CheckStoreUrl(config.store_url, "--store");
       if (!url.ok()) return fail(url);

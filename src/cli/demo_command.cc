@@ -27,7 +27,7 @@ constexpr char kLicensing[] = "CONTOSO-LICENSING";
 Result<std::string> DemoSecret(FileSystem& fs, const std::string& path) {
   if (fs.Exists(path)) return fs.ReadFile(path, 4096);
   const std::string secret = NewToken(crypto::SystemRandom(), 12);
-  RETURN_IF_ERROR(fs.WriteFileAtomic(path, secret, 0600));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(path, secret));
   return secret;
 }
 
@@ -43,8 +43,8 @@ Status ShareTlsRoot(FileSystem& fs, const std::string& enrollment_dir,
   ASSIGN_OR_RETURN(crypto::TlsCredential leaf, crypto::IssueTlsServerCertificate(
                                                    ca, password, {"localhost", "127.0.0.1", "::1"},
                                                    DefaultClock().Now(), Days(825), password));
-  RETURN_IF_ERROR(fs.CreateDirectories(server.dir + "/keys", 0700));
-  RETURN_IF_ERROR(fs.WriteFileAtomic(server.tls_server_key, leaf.sealed_key_pem, 0600));
+  RETURN_IF_ERROR(fs.CreateDirectories(server.dir + "/keys"));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(server.tls_server_key, leaf.sealed_key_pem));
   RETURN_IF_ERROR(fs.WriteFileAtomic(server.tls_ca, ca.certificate_pem));
   return fs.WriteFileAtomic(server.tls_server, leaf.certificate_pem);
 }
@@ -63,7 +63,7 @@ Status EnsureUser(node::ServerContext& ctx, FileSystem& fs, const std::string& d
 
 Status RunDemo(const std::string& dir, int port) {
   FileSystem& fs = RealFileSystem();
-  RETURN_IF_ERROR(fs.CreateDirectories(dir, 0700));
+  RETURN_IF_ERROR(fs.CreateDirectories(dir));
   ASSIGN_OR_RETURN(std::string pw, DemoSecret(fs, dir + "/demo-key-password"));
   const std::string enrollment_dir = dir + "/enrollment";
   if (!fs.Exists(enrollment::AuthorityPaths(enrollment_dir).config)) {

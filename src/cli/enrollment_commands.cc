@@ -6,6 +6,7 @@
 
 #include "base/file_system.h"
 #include "cli/commands.h"
+#include "cli/file_modes.h"
 #include "cli/json_output.h"
 #include "cli/password.h"
 #include "cli/pkcs11_options.h"
@@ -124,6 +125,7 @@ void RegisterEnrollmentCommands(CLI::App& app, int& exit_code) {
       ->check(CLI::Range(1, 86400))
       ->capture_default_str();
   serve->callback([&exit_code] {
+    WarnAboutOpenAuthorityFiles(serve_c.dir);
     auto pw = ReadKeyPassword(serve_c.password_file, kPasswordEnv, false);
     if (!pw.ok()) return void(exit_code = ReportError(pw.status()));
     auto pkcs11 = ReadPkcs11Config(serve_c.pkcs11);

@@ -269,7 +269,7 @@ Status Open(const Client& c, const std::string& in, const std::string& out) {
   if (file.original_size != licensing::kUnknownOriginalSize && file.original_size < plain.size()) {
     plain.resize(file.original_size);
   }
-  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, plain, 0600));
+  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, plain));
   std::string rights;
   for (const auto& r : Get(answer, "Rights")) {
     if (r.is_string()) rights += (rights.empty() ? "" : ", ") + r.get<std::string>();
@@ -293,7 +293,7 @@ Status Certify(const Client& c, const std::string& out, const std::string& key_o
   if (certificate.empty()) {
     return Status(Code::kMalformed, "the server's answer holds no certificate");
   }
-  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(key_out, pair.sealed_pem, 0600));
+  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(key_out, pair.sealed_pem));
   RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, certificate));
   std::cout << "wrote the rights account certificate to " << out << " and its key (sealed with "
             << "your password) to " << key_out << "\n";

@@ -168,7 +168,7 @@ void RegisterTpdCommands(CLI::App& app, int& exit_code) {
     auto file = o->context->clusters().ExportDomains(o->cluster, *key_pw, *file_pw,
                                                      TemplatesJson(*templates), Actor());
     if (!file.ok()) return fail(file.status());
-    Status w = RealFileSystem().WriteFileAtomic(ex_out, *file, 0600);
+    Status w = RealFileSystem().WriteFileAtomic(ex_out, *file);
     if (!w.ok()) return fail(w);
     std::cout << "wrote " << ex_out << ": the trusted publishing domains of " << o->cluster
               << " and " << templates->size()

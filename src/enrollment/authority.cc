@@ -105,7 +105,7 @@ Status InitializeAuthority(FileSystem& fs, const std::string& dir, std::string_v
     return Status(Code::kInvalidArgument, "the maximum SLC validity must be 1 to 7150 days");
   }
   RETURN_IF_ERROR(fs.CreateDirectories(dir + "/certificates"));
-  RETURN_IF_ERROR(fs.CreateDirectories(dir + "/keys", 0700));
+  RETURN_IF_ERROR(fs.CreateDirectories(dir + "/keys"));
 
   const Time now = RoundToMinute(clock.Now());
   const Level levels[] = {
@@ -136,7 +136,7 @@ Status InitializeAuthority(FileSystem& fs, const std::string& dir, std::string_v
     const crypto::PrivateKey& signer = i == 0 ? *pair.key : *issuer_key;
     ASSIGN_OR_RETURN(xrml::Document cert,
                      xrml::SignDocument(xrml::BuildIssuingCertificateBody(spec), signer));
-    RETURN_IF_ERROR(fs.WriteFileAtomic(*key_paths[i], pair.file_text, 0600));
+    RETURN_IF_ERROR(fs.WriteFileAtomic(*key_paths[i], pair.file_text));
     RETURN_IF_ERROR(fs.WriteFileAtomic(*cert_paths[i], xrml::WriteDocument(cert)));
     if (i == 0) RETURN_IF_ERROR(fs.WriteFileAtomic(paths.trust_anchor, xrml::WriteDocument(cert)));
     issuer = spec.principal;
@@ -149,8 +149,8 @@ Status InitializeAuthority(FileSystem& fs, const std::string& dir, std::string_v
   ASSIGN_OR_RETURN(crypto::TlsCredential tls_server,
                    crypto::IssueTlsServerCertificate(tls_ca, password, options.tls_names,
                                                      clock.Now(), Days(825), password));
-  RETURN_IF_ERROR(fs.WriteFileAtomic(paths.tls_ca_key, tls_ca.sealed_key_pem, 0600));
-  RETURN_IF_ERROR(fs.WriteFileAtomic(paths.tls_server_key, tls_server.sealed_key_pem, 0600));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(paths.tls_ca_key, tls_ca.sealed_key_pem));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(paths.tls_server_key, tls_server.sealed_key_pem));
   RETURN_IF_ERROR(fs.WriteFileAtomic(paths.tls_server, tls_server.certificate_pem));
   RETURN_IF_ERROR(fs.WriteFileAtomic(paths.tls_ca, tls_ca.certificate_pem));
 

@@ -48,7 +48,7 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
                                        "`openrms cluster provision --dir " +
                                        dir + " ...`");
   }
-  RETURN_IF_ERROR(fs.CreateDirectories(dir, 0700));
+  RETURN_IF_ERROR(fs.CreateDirectories(dir));
   ASSIGN_OR_RETURN(ctx->db_, OpenStore(store_url, p.database));
   if (create && !options.store_url.empty() && !fs.Exists(p.store_url)) {
     RETURN_IF_ERROR(fs.WriteFileAtomic(p.store_url, options.store_url + "\n"));

@@ -20,15 +20,15 @@ Status EnsureTls(const ServerPaths& p, std::string_view password,
                  const std::vector<std::string>& names) {
   FileSystem& fs = RealFileSystem();
   if (fs.Exists(p.tls_server)) return Status::Ok();
-  RETURN_IF_ERROR(fs.CreateDirectories(p.dir + "/keys", 0700));
+  RETURN_IF_ERROR(fs.CreateDirectories(p.dir + "/keys"));
   ASSIGN_OR_RETURN(
       crypto::TlsCredential ca,
       crypto::CreateTlsCa("OpenRMS Server TLS Root", DefaultClock().Now(), Days(3650), password));
   ASSIGN_OR_RETURN(crypto::TlsCredential server,
                    crypto::IssueTlsServerCertificate(ca, password, names, DefaultClock().Now(),
                                                      Days(825), password));
-  RETURN_IF_ERROR(fs.WriteFileAtomic(p.tls_ca_key, ca.sealed_key_pem, 0600));
-  RETURN_IF_ERROR(fs.WriteFileAtomic(p.tls_server_key, server.sealed_key_pem, 0600));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(p.tls_ca_key, ca.sealed_key_pem));
+  RETURN_IF_ERROR(fs.WriteFileAtomic(p.tls_server_key, server.sealed_key_pem));
   RETURN_IF_ERROR(fs.WriteFileAtomic(p.tls_ca, ca.certificate_pem));
   return fs.WriteFileAtomic(p.tls_server, server.certificate_pem);
 }

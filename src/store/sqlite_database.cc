@@ -5,6 +5,7 @@
 #include <mutex>
 #include <vector>
 
+#include "base/file_system.h"
 #include "store/database.h"
 #include "store/sql_text.h"
 
@@ -271,6 +272,12 @@ class SqliteDatabase final : public Database {
 }  // namespace
 
 Result<std::unique_ptr<Database>> OpenSqlite(const std::string& path) {
+  // SQLite would make the file 0644 less the umask, and makes its -wal,
+  // -shm and -journal files with the mode of the database file: a file
+  // made 0600 first keeps all of them private.
+  if (!path.empty() && path != ":memory:" && path.rfind("file:", 0) != 0) {
+    RETURN_IF_ERROR(RealFileSystem().CreateFileIfMissing(path));
+  }
   auto db = std::make_unique<SqliteDatabase>(path);
   ASSIGN_OR_RETURN(auto first, db->Open());  // fail early on a bad path
   (void)first;
