@@ -221,8 +221,17 @@ TEST(ForRemoteCaller, HidesInternalDetailBehindAReference) {
     const Status s = ForRemoteCaller(Status(c, "disk I/O error at /var/lib/openrms/openrms.db"));
     EXPECT_EQ(s.code(), c);
     EXPECT_EQ(s.message().find("/var/lib"), std::string::npos);
-    EXPECT_EQ(s.message().rfind("an internal error occurred (reference ", 0), 0u);
+    const std::string start = c == Code::kUnavailable
+                                  ? "the service is unavailable for a moment (reference "
+                                  : "an internal error occurred (reference ";
+    EXPECT_EQ(s.message().rfind(start, 0), 0u) << s.message();
   }
+  // An outage's many failures are each told to their caller, with a
+  // reference of their own.
+  const Status a = ForRemoteCaller(Status(Code::kUnavailable, "PostgreSQL is not available"));
+  const Status b = ForRemoteCaller(Status(Code::kUnavailable, "PostgreSQL is not available"));
+  EXPECT_NE(a.message(), b.message());
+  EXPECT_NE(a.message().find("): try again in a few seconds"), std::string::npos) << a.message();
   // Two references differ.
   EXPECT_NE(ForRemoteCaller(Status(Code::kIo, "x")).message(),
             ForRemoteCaller(Status(Code::kIo, "x")).message());

@@ -3,6 +3,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 #include <random>
 
 namespace openrms {
@@ -77,6 +78,32 @@ Status ForRemoteCaller(const Status& status) {
       static_cast<uint64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
   char ref[17];
   std::snprintf(ref, sizeof ref, "%016llx", static_cast<unsigned long long>(n));
+  if (c == Code::kUnavailable) {
+    // An outage fails every request for as long as it lasts: one line a
+    // second says so, not one per request.
+    static std::mutex mu;
+    static std::chrono::steady_clock::time_point last;
+    static uint64_t unlogged = 0;
+    std::string line;
+    {
+      std::lock_guard lock(mu);
+      const auto now = std::chrono::steady_clock::now();
+      if (last.time_since_epoch().count() != 0 && now - last < std::chrono::seconds(1)) {
+        ++unlogged;
+      } else {
+        line = "error " + std::string(ref) + ": " + status.ToString();
+        if (unlogged != 0) {
+          line += " (and " + std::to_string(unlogged) + " more such errors in the second before)";
+        }
+        line += "\n";
+        unlogged = 0;
+        last = now;
+      }
+    }
+    if (!line.empty()) std::fwrite(line.data(), 1, line.size(), stderr);
+    return Status(c, "the service is unavailable for a moment (reference " + std::string(ref) +
+                         "): try again in a few seconds");
+  }
   const std::string line = "error " + std::string(ref) + ": " + status.ToString() + "\n";
   std::fwrite(line.data(), 1, line.size(), stderr);  // one write, one line
   return Status(c, "an internal error occurred (reference " + std::string(ref) +

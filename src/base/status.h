@@ -63,7 +63,10 @@ class [[nodiscard]] Status final {
 // told. Internal errors (kInternal, kIo, kDataLoss, kUnavailable) carry
 // file paths, SQL and library text: they are written to stderr under a new
 // reference id, and the caller gets the same code with "an internal error
-// occurred (reference ID); the server's log has the details". Any other
+// occurred (reference ID); the server's log has the details". An outage
+// (kUnavailable) gets "the service is unavailable for a moment (reference
+// ID): try again in a few seconds", and while it lasts the log gets at most
+// one such line a second, which counts the ones it stands for. Any other
 // status is the caller's own doing and is returned as it is.
 Status ForRemoteCaller(const Status& status);
 

@@ -39,6 +39,11 @@ struct Request {
   std::optional<std::string> Cookie(std::string_view name) const;
 };
 
+// The Retry-After (seconds) of a 503 given because the store or the key
+// store did not answer: an outage, not a refusal. Clients keep their
+// credentials and ask again; a failed-over store answers within it.
+inline constexpr int kRetryAfterSeconds = 5;
+
 struct Response {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;

@@ -36,7 +36,9 @@ Status BatchedAuditTrail::Append(AuditRecord record) {
   auto refusal = [&]() -> Status {
     if (stopping_) return Status(Code::kFailedPrecondition, "the license audit trail is stopped");
     if (!last_error_.ok()) {
-      return Status(Code::kUnavailable, "the license audit trail cannot be written (" +
+      // The write's own code: an outage (kUnavailable) is told as one, a
+      // broken store (kIo) as an internal error.
+      return Status(last_error_.code(), "the license audit trail cannot be written (" +
                                             last_error_.message() +
                                             "): licensing is refused until it can");
     }

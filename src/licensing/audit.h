@@ -67,8 +67,15 @@ struct AuditBatching {
 // gathered (and the one being written) are lost; Stop writes every row.
 //
 // A failed write keeps its rows and is retried (every 100 ms up to 1 s).
-// While the store refuses, Append refuses new rows at once (kUnavailable):
-// licensing stops rather than issue what the trail cannot hold.
+// While the store refuses, Append refuses new rows at once, with the
+// write's code (kUnavailable in an outage): licensing stops rather than
+// issue what the trail cannot hold.
+//
+// The bound during an outage: the rows in memory are those accepted before
+// the first write that failed, never more than `max_queued` (in practice
+// the last `interval` of licenses, or a write's worth when the store hangs
+// rather than refuses). They are written when the store is back; a crash
+// of the node while it is down loses them, and nothing accepted after.
 //
 // Thread-safe. The write's body only inserts its fixed rows, so a store
 // that re-runs a transaction (PostgreSQL on a serialization failure) writes

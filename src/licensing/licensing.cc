@@ -209,6 +209,10 @@ ProtocolError LicensingService::ToProtocolError(const Status& s) {
       return {400, "InvalidRequest", s.message()};
     case Code::kPermissionDenied:
       return {403, "AccessDenied", s.message()};
+    case Code::kUnavailable:
+      // The store or the key store did not answer: the caller's token and
+      // request are good, and a retry soon will do.
+      return {503, "ServiceUnavailable", ForRemoteCaller(s).message()};
     default:
       return {500, "InternalError", ForRemoteCaller(s).message()};
   }

@@ -56,6 +56,19 @@ http::Response LogonGate::AccessDenied(const std::string& user) const {
       403, Render({options_.site, "Access denied", RenderTemplate("access_denied", data), ""}));
 }
 
+http::Response LogonGate::Outage(const Status& status, const std::string& header_html) const {
+  http::Response r = http::Response::Html(
+      503, Render({options_.site, "Unavailable",
+                   RenderTemplate("notice",
+                                  Notice(NoticeKind::kError, "The service is unavailable",
+                                         "Its database or directory did not answer, and nothing "
+                                         "was changed. Try again in a few seconds. (" +
+                                             ForRemoteCaller(status).message() + ")")),
+                   header_html}));
+  r.SetHeader("Retry-After", std::to_string(http::kRetryAfterSeconds));
+  return r;
+}
+
 http::Response LogonGate::LogOn(const http::Request& req) {
   auto form = http::ParseUrlEncoded(req.body);
   if (!form.ok()) return LogonPage(req, 400, form.status().message());
@@ -68,15 +81,18 @@ http::Response LogonGate::LogOn(const http::Request& req) {
                          form->count("password") ? form->at("password") : "", req.remote_address);
   if (!id.ok()) {
     const Code code = id.status().code();
+    if (code == Code::kUnavailable) return Outage(id.status(), "");
     const int status = code == Code::kUnauthenticated    ? 401
                        : code == Code::kPermissionDenied ? 429  // throttled: try again later
-                       : code == Code::kUnavailable      ? 503
                                                          : 403;
     return LogonPage(req, status, id.status().message());
   }
   if (!id->InGroup(options_.group)) return AccessDenied(id->user);
   auto token = sessions_.Create(*id);
-  if (!token.ok()) return LogonPage(req, 500, token.status().message());
+  if (!token.ok()) {
+    if (token.status().code() == Code::kUnavailable) return Outage(token.status(), "");
+    return LogonPage(req, 500, ForRemoteCaller(token.status()).message());
+  }
   http::Response r =
       http::Response::Redirect(SafeNext(form->count("next") ? form->at("next") : Home()));
   r.SetHeader("Set-Cookie", Cookie(options_.session_cookie, *token, options_.prefix, 8 * 3600));
@@ -106,6 +122,10 @@ std::variant<LogonGate::Visitor, http::Response> LogonGate::Require(const http::
   std::optional<accounts::Session> session;
   if (cookie) {
     auto found = sessions_.Find(*cookie);
+    // Not "log on again": the session may be good, and the store is away.
+    if (!found.ok() && found.status().code() == Code::kUnavailable) {
+      return Outage(found.status(), "");
+    }
     if (found.ok()) session = *found;
   }
   if (!session) {

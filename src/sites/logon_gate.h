@@ -37,7 +37,8 @@ class LogonGate final {
   std::optional<http::Response> HandleLogon(const http::Request& request);
 
   // The visitor's session, or the response to send instead: a redirect to
-  // the logon page, or "access denied" for someone outside the group.
+  // the logon page, "access denied" for someone outside the group, or
+  // Outage when the store cannot say whose the session cookie is.
   std::variant<Visitor, http::Response> Require(const http::Request& request);
 
   // For urlencoded POSTs: the parsed form, or a 400/403 response when it is
@@ -46,6 +47,11 @@ class LogonGate final {
       const Visitor& visitor, const http::Request& request);
 
   http::Response AccessDenied(const std::string& user) const;
+  // 503 with Retry-After (http::kRetryAfterSeconds): the store or the
+  // directory did not answer (`status` is kUnavailable). Says that nothing
+  // was changed and to try again; the details go to the log
+  // (ForRemoteCaller). `header_html` as HeaderHtml gives it, or empty.
+  http::Response Outage(const Status& status, const std::string& header_html) const;
   // "Signed in as NAME [Log off]", for the page header.
   std::string HeaderHtml(const Visitor& visitor) const;
 

@@ -107,6 +107,25 @@ Status PostgresServer::StartServer() {
   return Status::Ok();
 }
 
+Status PostgresServer::StopNow() {
+  RETURN_IF_ERROR(
+      Run("pg_ctl", {"stop", "-D", dir_ + "/data", "-m", "immediate", "-w", "-s"}, true));
+  started_ = false;
+  return Status::Ok();
+}
+
+Status PostgresServer::StartAgain() { return StartServer(); }
+
+Status PostgresServer::CommitSynchronously() {
+  {
+    // The last setting in the file wins.
+    std::ofstream conf(dir_ + "/data/postgresql.conf", std::ios::app);
+    conf << "synchronous_commit = on\n";
+    if (!conf) return Status(Code::kIo, "cannot write postgresql.conf in " + dir_);
+  }
+  return Run("pg_ctl", {"reload", "-D", dir_ + "/data", "-s"}, true);
+}
+
 Status PostgresServer::Restart() {
   // fast, not immediate: the server runs with synchronous_commit off, and
   // an immediate stop could lose the last commits.

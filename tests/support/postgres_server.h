@@ -40,6 +40,16 @@ class PostgresServer final {
   // connection is cut; committed data stays.
   Status Restart();
 
+  // What a crash of the server does (pg_ctl stop -m immediate): every
+  // connection is cut at once, and new ones are refused until StartAgain.
+  // It would lose asynchronous commits: call CommitSynchronously first.
+  Status StopNow();
+  Status StartAgain();
+  // Makes every session, open ones too, wait for its commits' WAL to be
+  // written (synchronous_commit = on, by a configuration reload), so that
+  // StopNow loses nothing committed.
+  Status CommitSynchronously();
+
   const std::string& directory() const { return dir_; }
 
  private:

@@ -16,14 +16,18 @@ http::Response JsonError(int status, const std::string& code, const std::string&
 
 http::Response ProtocolErrorResponse(const Status& status) {
   const licensing::ProtocolError e = licensing::LicensingService::ToProtocolError(status);
-  return JsonError(e.http_status, e.code, e.message);
+  http::Response r = JsonError(e.http_status, e.code, e.message);
+  if (status.code() == Code::kUnavailable) {
+    r.SetHeader("Retry-After", std::to_string(http::kRetryAfterSeconds));
+  }
+  return r;
 }
 
-std::optional<accounts::Session> BearerAuth::SessionOf(const http::Request& req) const {
+Result<std::optional<accounts::Session>> BearerAuth::SessionOf(const http::Request& req) const {
   const auto auth = req.Header("authorization");
-  if (!auth || auth->rfind("Bearer ", 0) != 0) return std::nullopt;
+  if (!auth || auth->rfind("Bearer ", 0) != 0) return std::optional<accounts::Session>();
   const std::string token = auth->substr(7);
-  if (token.empty() || token.size() > 256) return std::nullopt;
+  if (token.empty() || token.size() > 256) return std::optional<accounts::Session>();
   const std::string id = crypto::Sha256(token);
   const Time now = clock_.Now();
   if (auto hit = cache_.Get(id)) {
@@ -31,15 +35,14 @@ std::optional<accounts::Session> BearerAuth::SessionOf(const http::Request& req)
     if (now >= c.checked_at && now - c.checked_at < std::chrono::seconds(kBearerCacheSeconds) &&
         now < c.session.expires_at) {
       counters_.hits.fetch_add(1, std::memory_order_relaxed);
-      return c.session;
+      return std::optional<accounts::Session>(c.session);
     }
     cache_.Erase(id);
   }
   counters_.misses.fetch_add(1, std::memory_order_relaxed);
-  auto found = tokens_.Find(token);
-  if (!found.ok() || !*found) return std::nullopt;
-  cache_.Put(id, std::make_shared<const Checked>(Checked{**found, now}));
-  return *found;
+  ASSIGN_OR_RETURN(std::optional<accounts::Session> found, tokens_.Find(token));
+  if (found) cache_.Put(id, std::make_shared<const Checked>(Checked{*found, now}));
+  return found;
 }
 
 http::Response BearerAuth::Challenge(const std::string& cluster) const {

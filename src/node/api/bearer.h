@@ -25,7 +25,8 @@ namespace openrms::node::api {
 // The protocol's error body, {"Code","Message"}, with an HTTP status.
 http::Response JsonError(int status, const std::string& code, const std::string& message);
 // A refusal of the licensing service as the protocol's error
-// (LicensingService::ToProtocolError).
+// (LicensingService::ToProtocolError); an outage (kUnavailable) is 503
+// with Retry-After: http::kRetryAfterSeconds.
 http::Response ProtocolErrorResponse(const Status& status);
 
 inline constexpr int kBearerCacheSeconds = 5;
@@ -39,9 +40,11 @@ class BearerAuth final {
              const Clock& clock = DefaultClock())
       : tokens_(tokens), node_url_(node_url), clock_(clock), cache_(kBearerCacheEntries) {}
 
-  // The session of "Authorization: Bearer <token>", if the token is live.
-  // Thread-safe.
-  std::optional<accounts::Session> SessionOf(const http::Request& request) const;
+  // The session of "Authorization: Bearer <token>", if the token is live;
+  // nullopt when there is none or it is not live; the store's error
+  // (kUnavailable in an outage) when the store cannot say, so that a valid
+  // token is never answered as an unknown one. Thread-safe.
+  Result<std::optional<accounts::Session>> SessionOf(const http::Request& request) const;
   // 401 with the challenge the RMS SDK reads. It splits the header on ','
   // and '=', so no value may contain either.
   http::Response Challenge(const std::string& cluster) const;

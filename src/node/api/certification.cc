@@ -12,7 +12,9 @@ namespace openrms::node::api {
 http::Response CertificationApi::Handle(const std::string& cluster,
                                         const http::Request& req) const {
   if (req.method != "POST") return http::Response::Text(405, "use POST\n");
-  const auto session = bearer_.SessionOf(req);
+  const auto found = bearer_.SessionOf(req);
+  if (!found.ok()) return ProtocolErrorResponse(found.status());
+  const std::optional<accounts::Session>& session = *found;
   if (!session) return bearer_.Challenge(cluster);
   http::Response error;
   const auto body = JsonBody(req, error);

@@ -19,11 +19,24 @@ http::Response TokenEndpoint::Handle(const http::Request& req) const {
   if (form->count("grant_type") == 0 || form->at("grant_type") != "password") {
     return error("unsupported_grant_type", "use grant_type=password");
   }
+  // The store or the directory did not answer: the password may well be
+  // right, so the client is told to come back, not that it is wrong.
+  auto outage = [](const Status& s) {
+    http::Response r =
+        http::Response::Json(503, WriteJson({{"error", "temporarily_unavailable"},
+                                             {"error_description", ForRemoteCaller(s).message()}}));
+    r.SetHeader("Retry-After", std::to_string(http::kRetryAfterSeconds));
+    return r;
+  };
   auto id = logon_.LogOn(form->count("username") ? form->at("username") : "",
                          form->count("password") ? form->at("password") : "", req.remote_address);
-  if (!id.ok()) return error("invalid_grant", id.status().message());
+  if (!id.ok()) {
+    if (id.status().code() == Code::kUnavailable) return outage(id.status());
+    return error("invalid_grant", id.status().message());
+  }
   auto token = tokens_.Create(*id);
   if (!token.ok()) {
+    if (token.status().code() == Code::kUnavailable) return outage(token.status());
     return JsonError(500, "InternalError", ForRemoteCaller(token.status()).message());
   }
   http::Response r = http::Response::Json(

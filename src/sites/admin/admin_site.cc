@@ -61,6 +61,10 @@ std::string Joined(const std::vector<std::string>& items) {
   return out;
 }
 
+// The store (or directory, or key store) did not answer: an outage page,
+// not a refusal.
+bool Away(const Status& s) { return s.code() == Code::kUnavailable; }
+
 }  // namespace
 
 Response AdminSite::Page(int status, const Context& ctx, const std::string& title,
@@ -79,10 +83,14 @@ Response AdminSite::TextPage(int status, const Context& ctx, const std::string& 
 
 Response AdminSite::Global(const Context& ctx) {
   auto names = clusters_.store().ListClusters();
-  if (!names.ok()) return TextPage(500, ctx, "Error", names.status().message());
+  if (!names.ok()) {
+    if (Away(names.status())) return gate_.Outage(names.status(), gate_.HeaderHtml(ctx));
+    return TextPage(500, ctx, "Error", names.status().message());
+  }
   TemplateList rows;
   for (const auto& name : *names) {
     auto s = clusters_.GetStatus(name);
+    if (!s.ok() && Away(s.status())) return gate_.Outage(s.status(), gate_.HeaderHtml(ctx));
     if (!s.ok()) continue;
     TemplateData row;
     row.set("name", name);
@@ -102,6 +110,7 @@ Response AdminSite::Global(const Context& ctx) {
 
 Response AdminSite::ClusterPage(const Context& ctx, const std::string& name, const Request& req) {
   auto s = clusters_.GetStatus(name);
+  if (!s.ok() && Away(s.status())) return gate_.Outage(s.status(), gate_.HeaderHtml(ctx));
   if (!s.ok()) {
     return Page(404, ctx, "Not found",
                 RenderTemplate("notice", Notice(NoticeKind::kError, "No such Web site",
@@ -177,6 +186,9 @@ Response AdminSite::ClusterPage(const Context& ctx, const std::string& name, con
     domain_rows.push_back(std::move(row));
   }
   data.set("domains", domain_rows);
+  if (!domains.ok() && Away(domains.status())) {
+    return gate_.Outage(domains.status(), gate_.HeaderHtml(ctx));
+  }
   if (!domains.ok()) data.set("domains_error", domains.status().message());
   return Page(200, ctx, "Administration: " + name, RenderTemplate("admin/cluster", data));
 }
@@ -184,6 +196,7 @@ Response AdminSite::ClusterPage(const Context& ctx, const std::string& name, con
 Response AdminSite::RenewDialog(const Context& ctx, const std::string& name, int status,
                                 const std::string& error) {
   auto s = clusters_.GetStatus(name);
+  if (!s.ok() && Away(s.status())) return gate_.Outage(s.status(), gate_.HeaderHtml(ctx));
   if (!s.ok()) return TextPage(404, ctx, "Not found", s.status().message());
   TemplateData data;
   if (!error.empty()) data.set("error", error);
@@ -200,6 +213,7 @@ Response AdminSite::RenewDialog(const Context& ctx, const std::string& name, int
 Response AdminSite::RekeyDialog(const Context& ctx, const std::string& name, int status,
                                 const std::string& error) {
   auto s = clusters_.GetStatus(name);
+  if (!s.ok() && Away(s.status())) return gate_.Outage(s.status(), gate_.HeaderHtml(ctx));
   if (!s.ok()) return TextPage(404, ctx, "Not found", s.status().message());
   TemplateData data;
   if (!error.empty()) data.set("error", error);
@@ -280,6 +294,7 @@ Response AdminSite::Import(const Context& ctx, const std::string& name, const Re
   }
   const std::string id = NewToken(random_, 16);
   Status staged = clusters_.store().StageImport(id, ctx.session.user, name, file, clock_.Now());
+  if (!staged.ok() && Away(staged)) return gate_.Outage(staged, gate_.HeaderHtml(ctx));
   if (!staged.ok()) return RenewDialog(ctx, name, 500, staged.message());
   TemplateData data;
   data.set("name", name);
@@ -296,6 +311,7 @@ Response AdminSite::ConfirmImport(const Context& ctx, const std::string& name,
                                   const std::map<std::string, std::string>& form) {
   const std::string id = form.count("staged") ? form.at("staged") : "";
   auto file = clusters_.store().TakeStagedImport(id, ctx.session.user, name, clock_.Now());
+  if (!file.ok() && Away(file.status())) return gate_.Outage(file.status(), gate_.HeaderHtml(ctx));
   if (!file.ok()) {
     const int status = file.status().code() == Code::kNotFound ? 400 : 500;
     return RenewDialog(ctx, name, status, file.status().message());
@@ -311,6 +327,7 @@ Response AdminSite::ConfirmImport(const Context& ctx, const std::string& name,
 Response AdminSite::Templates(const Context& ctx, int status, const std::string& error) {
   if (options_.licensing == nullptr) return Response::Text(404, "licensing is not enabled\n");
   auto list = options_.licensing->ListTemplates();
+  if (!list.ok() && Away(list.status())) return gate_.Outage(list.status(), gate_.HeaderHtml(ctx));
   TemplateData data;
   if (!error.empty()) {
     data.set("notice", Notice(NoticeKind::kError, "The template was not saved", error));
@@ -365,6 +382,9 @@ Response AdminSite::AddTemplate(const Context& ctx,
     }
   }
   auto added = options_.licensing->AddTemplate(t);
+  if (!added.ok() && Away(added.status())) {
+    return gate_.Outage(added.status(), gate_.HeaderHtml(ctx));
+  }
   if (!added.ok()) return Templates(ctx, 400, added.status().message());
   return Response::Redirect("/admin/templates");
 }
@@ -398,6 +418,7 @@ Response AdminSite::Handle(const Request& req) {
   }
   if (path == "/admin/templates/delete" && req.method == "POST" && options_.licensing != nullptr) {
     Status s = options_.licensing->DeleteTemplate(form.count("id") ? form.at("id") : "");
+    if (!s.ok() && Away(s)) return gate_.Outage(s, gate_.HeaderHtml(ctx));
     if (!s.ok()) return Templates(ctx, 400, s.message());
     return Response::Redirect("/admin/templates");
   }
