@@ -52,6 +52,7 @@ run_target() {
   fi
   if [ "$target" = xrml_fuzz ]; then
     cp tests/data/*.xml "$corpus/"
+    for f in tests/data/ms-rms-sdk/*.xml; do cp "$f" "$corpus/ms-rms-sdk-$(basename "$f")"; done
   fi
   local rc=0
   "$build/tests/fuzz/$target" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \

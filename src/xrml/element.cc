@@ -6,10 +6,22 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 
 #include "base/text.h"
 
 namespace openrms::xrml {
+
+struct WrittenForm {
+  std::string start;  // the start tag as written, with its '>' or "/>"
+  std::string text;   // a leaf's text as written, entities and all
+  std::string end;    // the end tag as written; empty when self-closing
+  // The element as parsed: its start tag as SerializeSurface writes it
+  // (with " />" or ">"), and its decoded text. The written form stands
+  // only while the element still matches them.
+  std::string parsed_start;
+  std::string parsed_text;
+};
 
 Element& Element::Attr(std::string key, std::string value) {
   attributes.emplace_back(std::move(key), std::move(value));
@@ -129,8 +141,6 @@ class Converter {
   size_t elements_ = 0;
 };
 
-void SilentError(void*, const char*, ...) {}
-
 // "<NAME a="v" ...", without the tag's end.
 void AppendStartTag(const Element& e, std::string& out) {
   out += '<';
@@ -144,7 +154,190 @@ void AppendStartTag(const Element& e, std::string& out) {
   }
 }
 
+bool WrittenEmpty(const Element& e) { return e.children.empty() && e.text.empty(); }
+
+// The start tag SerializeSurface writes for `e` when it has no written form.
+void AppendCanonicalStart(const Element& e, std::string& out) {
+  AppendStartTag(e, out);
+  out += WrittenEmpty(e) ? " />" : ">";
+}
+
+// One element of the source, as written.
+struct RawElement {
+  std::string_view name;   // with any "prefix:"
+  std::string_view start;  // "<NAME ...>" or "<NAME .../>"
+  std::string_view text;   // a leaf's content, as written
+  std::string_view end;    // "</NAME>"; empty when self-closing
+  size_t content_begin = 0;
+  bool leaf = true;
+};
+
+bool IsXmlSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+
+// The elements of `xml` (UTF-8) in document order, each as written.
+// nullopt where that cannot be told simply: a DTD, CDATA, a comment or
+// processing instruction inside the root element, a tag left open, a
+// second root. The parser decides what the document means; this only
+// finds how its tags were spelt, and is used only when it agrees with the
+// parser element by element.
+std::optional<std::vector<RawElement>> ScanWritten(std::string_view xml) {
+  std::vector<RawElement> out;
+  std::vector<size_t> open;
+  bool root_closed = false;
+  size_t i = 0;
+  while ((i = xml.find('<', i)) != std::string_view::npos) {
+    const std::string_view rest = xml.substr(i);
+    if (rest.substr(0, 2) == "<?" || rest.substr(0, 4) == "<!--") {
+      if (!open.empty()) return std::nullopt;
+      const bool pi = rest[1] == '?';
+      const size_t close = rest.find(pi ? "?>" : "-->", pi ? 2 : 4);
+      if (close == std::string_view::npos) return std::nullopt;
+      i += close + (pi ? 2 : 3);
+      continue;
+    }
+    if (rest.substr(0, 2) == "<!") return std::nullopt;
+    size_t j = 1;
+    char quote = 0;
+    for (; j < rest.size(); ++j) {
+      const char c = rest[j];
+      if (quote != 0) {
+        if (c == quote) quote = 0;
+      } else if (c == '"' || c == '\'') {
+        quote = c;
+      } else if (c == '>') {
+        break;
+      }
+    }
+    if (j == rest.size()) return std::nullopt;
+    const std::string_view tag = rest.substr(0, j + 1);
+    if (tag.size() >= 3 && tag[1] == '/') {
+      if (open.empty()) return std::nullopt;
+      RawElement& e = out[open.back()];
+      open.pop_back();
+      if (Trim(tag.substr(2, tag.size() - 3)) != e.name) return std::nullopt;
+      if (e.leaf) e.text = xml.substr(e.content_begin, i - e.content_begin);
+      e.end = tag;
+      root_closed = open.empty();
+    } else {
+      if (root_closed) return std::nullopt;
+      if (!open.empty()) out[open.back()].leaf = false;
+      size_t n = 1;
+      while (n < tag.size() && !IsXmlSpace(tag[n]) && tag[n] != '/' && tag[n] != '>') ++n;
+      RawElement e;
+      e.name = tag.substr(1, n - 1);
+      e.start = tag;
+      e.content_begin = i + tag.size();
+      const bool self_closing = tag.size() >= 3 && tag[tag.size() - 2] == '/';
+      out.push_back(e);
+      if (!self_closing) open.push_back(out.size() - 1);
+      root_closed = self_closing && open.empty();
+    }
+    i += tag.size();
+  }
+  if (!open.empty() || !root_closed) return std::nullopt;
+  return out;
+}
+
+// `bytes` as UTF-8 for ScanWritten: a UTF-8 byte-order mark is skipped and
+// UTF-16LE converted. nullopt for other encodings (UTF-16BE, a declared
+// single-byte one), whose written forms are not kept.
+std::optional<std::string> WrittenSource(std::string_view bytes) {
+  if (bytes.substr(0, 2) == "\xFF\xFE") {
+    auto utf8 = Utf16LeToUtf8(bytes);
+    if (!utf8.ok()) return std::nullopt;
+    return std::move(utf8).value();
+  }
+  if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
+  if (bytes.find('\0') != std::string_view::npos) return std::nullopt;
+  if (bytes.substr(0, 5) == "<?xml") {
+    const std::string_view decl = bytes.substr(0, bytes.find("?>"));
+    const size_t enc = decl.find("encoding");
+    if (enc != std::string_view::npos) {
+      const std::string name = ToLower(decl.substr(enc + 8));
+      if (name.find("utf-8") == std::string::npos && name.find("utf8") == std::string::npos &&
+          name.find("utf-16") == std::string::npos) {
+        return std::nullopt;
+      }
+    }
+  }
+  return std::string(bytes);
+}
+
+// Whether the parsed tree and the scanned elements are the same elements
+// in the same order, names matching (the parser drops a "prefix:").
+bool SameElements(const Element& e, const std::vector<RawElement>& raw, size_t& index) {
+  if (index >= raw.size()) return false;
+  const std::string_view written = raw[index++].name;
+  if (written != e.name) {
+    if (written.size() <= e.name.size() ||
+        written.substr(written.size() - e.name.size()) != e.name ||
+        written[written.size() - e.name.size() - 1] != ':') {
+      return false;
+    }
+  }
+  if (raw[index - 1].leaf != e.children.empty()) return false;
+  for (const auto& c : e.children) {
+    if (!SameElements(c, raw, index)) return false;
+  }
+  return true;
+}
+
+// Gives each element written otherwise than SerializeSurface writes it
+// its written form.
+void AttachWritten(Element& e, const std::vector<RawElement>& raw, size_t& index,
+                   std::string& scratch) {
+  const RawElement& r = raw[index++];
+  scratch.clear();
+  AppendCanonicalStart(e, scratch);
+  bool differs = r.start != scratch;
+  const bool self_closing = WrittenEmpty(e);
+  if (!differs && e.children.empty() && !self_closing) differs = r.text != XmlEscape(e.text);
+  if (!differs && !self_closing) differs = r.end != "</" + e.name + ">";
+  if (differs) {
+    auto w = std::make_shared<WrittenForm>();
+    w->start = r.start;
+    w->text = r.text;
+    w->end = r.end;
+    w->parsed_start = scratch;
+    w->parsed_text = e.text;
+    e.written = std::move(w);
+  }
+  for (auto& c : e.children) AttachWritten(c, raw, index, scratch);
+}
+
+void KeepWrittenForms(std::string_view bytes, Element& root) {
+  const std::optional<std::string> source = WrittenSource(bytes);
+  if (!source) return;
+  const auto raw = ScanWritten(*source);
+  if (!raw) return;
+  size_t index = 0;
+  if (!SameElements(root, *raw, index) || index != raw->size()) return;
+  index = 0;
+  std::string scratch;
+  AttachWritten(root, *raw, index, scratch);
+}
+
+// The element's written form, while the element is as it was parsed.
+const WrittenForm* Written(const Element& e) {
+  if (!e.written || e.text != e.written->parsed_text) return nullptr;
+  std::string start;
+  AppendCanonicalStart(e, start);
+  return start == e.written->parsed_start ? e.written.get() : nullptr;
+}
+
+void SilentError(void*, const char*, ...) {}
+
 void SerializeTo(const Element& e, std::string& out) {
+  if (const WrittenForm* w = Written(e)) {
+    out += w->start;
+    if (e.children.empty()) {
+      out += w->text;
+    } else {
+      for (const auto& c : e.children) SerializeTo(c, out);
+    }
+    out += w->end;
+    return;
+  }
   AppendStartTag(e, out);
   if (e.children.empty() && e.text.empty()) {
     out += " />";
@@ -169,13 +362,24 @@ void AppendPretty(const Element& e, int indent, std::string& out) {
     out += '\n';
     return;
   }
-  AppendStartTag(e, out);
-  out += ">\n";
+  const WrittenForm* w = Written(e);
+  if (w != nullptr) {
+    out += w->start;
+  } else {
+    AppendStartTag(e, out);
+    out += '>';
+  }
+  out += '\n';
   for (const auto& c : e.children) AppendPretty(c, indent + 1, out);
   out.append(pad, ' ');
-  out += "</";
-  out += e.name;
-  out += ">\n";
+  if (w != nullptr) {
+    out += w->end;
+  } else {
+    out += "</";
+    out += e.name;
+    out += '>';
+  }
+  out += '\n';
 }
 
 }  // namespace
@@ -217,6 +421,7 @@ Result<Element> ParseXml(std::string_view bytes, const ParseLimits& limits) {
   Element out;
   Converter converter(limits);
   RETURN_IF_ERROR(converter.Convert(root, out, 1));
+  KeepWrittenForms(bytes, out);
   return out;
 }
 

@@ -3,6 +3,7 @@
 // element holds either text or child elements.
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -13,11 +14,21 @@
 
 namespace openrms::xrml {
 
+// How a parsed element was written, kept where that differs from how
+// SerializeSurface would write it (defined in element.cc).
+struct WrittenForm;
+
 struct Element {
   std::string name;
   std::vector<std::pair<std::string, std::string>> attributes;  // document order
   std::string text;                                             // decoded
   std::vector<Element> children;
+  // Set by ParseXml where this element's tags or text were written
+  // otherwise than SerializeSurface writes them (`<A></A>`, `name = "v"`,
+  // single quotes, an unescaped '>'); used while the element's name,
+  // attributes and text stay as parsed, so a changed element is written
+  // canonically.
+  std::shared_ptr<const WrittenForm> written;
 
   Element() = default;
   explicit Element(std::string n) : name(std::move(n)) {}
@@ -50,15 +61,19 @@ struct ParseLimits {
 // message that names the problem and, where known, the line.
 Result<Element> ParseXml(std::string_view bytes, const ParseLimits& limits = {});
 
-// XrML "surface-coding": the element written with no white space between
-// tags, attributes in document order with their text escaped, and empty
-// elements as <NAME attr="v" />. This is what signatures are computed over
-// (after conversion to UTF-16LE).
+// XrML "surface-coding" (MS-RMPR 2.2.9.1.12, SIGNATURE): the element as
+// it was written, with the white space between tags left out. This is
+// what signatures are computed over (after conversion to UTF-16LE), so a
+// parsed element keeps its tags and text as written (see
+// Element::written). An element OpenRMS builds, or one changed since it
+// was parsed, is written with attributes in order, double-quoted and
+// escaped, text escaped, and empty elements as <NAME attr="v" />.
 std::string SerializeSurface(const Element& element);
 
 // The same content with one element per line and two-space indentation,
-// for files people read. Whitespace between tags does not change
-// signatures, so both forms verify.
+// for files people read. White space between tags does not change
+// signatures, and tags and text are written as SerializeSurface writes
+// them, so both forms verify.
 std::string SerializePretty(const Element& element, int indent = 0);
 
 }  // namespace openrms::xrml

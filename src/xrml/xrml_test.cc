@@ -4,6 +4,8 @@
 #include <sstream>
 
 #include "base/file_system.h"
+#include "base/text.h"
+#include "crypto/encoding.h"
 #include "crypto/keys.h"
 #include "xrml/chain.h"
 #include "xrml/document.h"
@@ -182,6 +184,177 @@ TEST(Xrml, Mode2SignAndVerify) {
   ASSERT_NE(reread.FindRight(kRightIssue), nullptr);
   EXPECT_EQ(reread.FindRight(kRightIssue)->range->until, spec.issued + Days(365));
 }
+
+// Surface coding is the BODY as written (MS-RMPR 2.2.9.1.12), white space
+// between tags aside. Each case writes one construct that OpenRMS's own
+// writer spells otherwise, signs the bytes a reference coder makes (the
+// text with the white space between tags cut out, written here
+// independently of the library), and checks the parsed document verifies,
+// before and after a round trip through WriteDocument.
+std::string CutSpaceBetweenTags(const std::string& text) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    out += text[i];
+    if (text[i] != '>') continue;
+    size_t j = i + 1;
+    while (j < text.size() && std::string(" \t\r\n").find(text[j]) != std::string::npos) ++j;
+    if (j < text.size() && text[j] == '<') i = j - 1;
+  }
+  return out;
+}
+
+struct WrittenCase {
+  const char* name;
+  const char* from;  // in the BODY OpenRMS writes
+  const char* to;    // as another writer spells it
+};
+
+class WrittenAsIs : public ::testing::TestWithParam<WrittenCase> {
+ protected:
+  static void SetUpTestSuite() {
+    auto pair = crypto::GenerateSealedRsaKey(2048, "pw");
+    ASSERT_TRUE(pair.ok()) << pair.status().ToString();
+    key_ = pair->key.release();
+  }
+  static void TearDownTestSuite() { delete key_; }
+
+  // A CA certificate BODY as SerializePretty writes it.
+  static std::string BodyText() {
+    IssuingCertificate spec;
+    spec.descriptor_type = kTypeCaCertificate;
+    spec.certificate_id = "{00000000-0000-4000-8000-000000000001}";
+    spec.issued = *ParseTime("2026-01-01T00:00");
+    spec.validity = {spec.issued, spec.issued + Days(365)};
+    spec.issuer.object = {"MS-DRM-Server", "MS-GUID", "{00000000-0000-4000-8000-000000000002}",
+                          "Test & <CA>",   "URL",     "https://ca.example/"};
+    spec.issuer.public_key = key_->public_key();
+    spec.principal = spec.issuer;
+    return SerializePretty(BuildIssuingCertificateBody(spec), 1);
+  }
+
+  // The document with `body` signed over the reference coding of it.
+  static std::string SignedAsWritten(const std::string& body) {
+    auto utf16 = Utf8ToUtf16Le(CutSpaceBetweenTags(std::string(Trim(body))));
+    EXPECT_TRUE(utf16.ok());
+    auto sig = key_->Sign(crypto::DigestAlgorithm::kSha256, *utf16);
+    EXPECT_TRUE(sig.ok());
+    return "<XrML xmlns=\"\" version=\"1.2\">\n" + body +
+           "<SIGNATURE><DIGEST><ALGORITHM>SHA256</ALGORITHM>"
+           "<PARAMETER name=\"codingtype\"><VALUE encoding=\"string\">surface-coding</VALUE>"
+           "</PARAMETER><VALUE encoding=\"base64\" size=\"256\">" +
+           crypto::Base64Encode(crypto::Sha256(*utf16)) +
+           "</VALUE></DIGEST><ALGORITHM>RSA PKCS#1-V1.5</ALGORITHM>"
+           "<VALUE encoding=\"base64\" size=\"2048\">" +
+           crypto::Base64Encode(*sig) + "</VALUE></SIGNATURE></XrML>\n";
+  }
+
+  static crypto::PrivateKey* key_;
+};
+crypto::PrivateKey* WrittenAsIs::key_ = nullptr;
+
+void ForgetWrittenForms(Element& e) {
+  e.written.reset();
+  for (auto& c : e.children) ForgetWrittenForms(c);
+}
+
+TEST_P(WrittenAsIs, VerifiesAsWrittenAndAfterARoundTrip) {
+  std::string body = BodyText();
+  const size_t at = body.find(GetParam().from);
+  ASSERT_NE(at, std::string::npos) << GetParam().from << " not in\n" << body;
+  body.replace(at, std::string_view(GetParam().from).size(), GetParam().to);
+  Document doc = Parse(SignedAsWritten(body));
+  Status s = VerifySignature(doc);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(SerializeSurface(doc.body()), CutSpaceBetweenTags(std::string(Trim(body))));
+  Document again = Parse(WriteDocument(doc));
+  s = VerifySignature(again);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  // The construct matters: written the way OpenRMS writes it, it no longer
+  // matches the signature.
+  ForgetWrittenForms(doc.root);
+  EXPECT_EQ(VerifySignature(doc).code(), Code::kBadSignature);
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Constructs, WrittenAsIs,
+    ::testing::Values(
+        WrittenCase{"EmptyWithEndTag", "<PRINCIPAL internal-id=\"1\" />",
+                    "<PRINCIPAL internal-id=\"1\"></PRINCIPAL>"},
+        WrittenCase{"SelfClosedWithoutSpace", "<PRINCIPAL internal-id=\"1\" />",
+                    "<PRINCIPAL internal-id=\"1\"/>"},
+        WrittenCase{"SpacesAroundEquals", "<RIGHT name=\"ISSUE\">", "<RIGHT name = \"ISSUE\">"},
+        WrittenCase{"SingleQuotes", "<RIGHT name=\"ISSUE\">", "<RIGHT name='ISSUE'>"},
+        WrittenCase{"SpaceBeforeTheTagEnds", "<RIGHT name=\"ISSUE\">", "<RIGHT name=\"ISSUE\" >"},
+        WrittenCase{"GreaterThanUnescaped", "&lt;CA&gt;", "&lt;CA>"},
+        WrittenCase{"CharacterReference", "Test &amp;", "T&#101;st &#38;"},
+        WrittenCase{"CarriageReturnInText", "Test &amp; ", "Test\r\n&amp; "},
+        WrittenCase{"EndTagWithSpace", "</NAME>", "</NAME >"},
+        WrittenCase{"Prefix", "<NAME>Test &amp; &lt;CA&gt;</NAME>",
+                    "<x:NAME xmlns:x=\"urn:x\">Test &amp; &lt;CA&gt;</x:NAME>"}),
+    [](const auto& info) { return std::string(info.param.name); });
+
+// The tags and text as written, byte for byte, with the white space
+// between tags (here "\r\n ") left out.
+TEST(Serialize, SurfaceKeepsTagsAsWritten) {
+  const std::string written = "<A  x = 'v' ><B></B><C/>\r\n <D>a>b&amp;</D></A>";
+  const std::string surface = "<A  x = 'v' ><B></B><C/><D>a>b&amp;</D></A>";
+  auto parsed = ParseXml(written);
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  EXPECT_EQ(SerializeSurface(*parsed), surface);
+  // UTF-16LE with a byte-order mark: the same surface.
+  auto utf16 = Utf8ToUtf16Le(written);
+  ASSERT_TRUE(utf16.ok());
+  auto wide = ParseXml("\xFF\xFE" + *utf16);
+  ASSERT_TRUE(wide.ok()) << wide.status().ToString();
+  EXPECT_EQ(SerializeSurface(*wide), surface);
+  // The same with a UTF-8 byte-order mark.
+  auto bom = ParseXml("\xEF\xBB\xBF" + written);
+  ASSERT_TRUE(bom.ok()) << bom.status().ToString();
+  EXPECT_EQ(SerializeSurface(*bom), surface);
+}
+
+// A changed element is written canonically; its unchanged children keep
+// their written form.
+TEST(Serialize, ChangedElementIsWrittenCanonically) {
+  auto parsed = ParseXml("<A  x = 'v' ><B></B><C/><D>a>b&amp;</D></A>");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
+  parsed->attributes[0].second = "w";
+  EXPECT_EQ(SerializeSurface(*parsed), "<A x=\"w\"><B></B><C/><D>a>b&amp;</D></A>");
+  parsed->children[2].text = "a>c";
+  EXPECT_EQ(SerializeSurface(*parsed), "<A x=\"w\"><B></B><C/><D>a&gt;c</D></A>");
+  parsed->children[0].name = "E";
+  EXPECT_EQ(SerializeSurface(*parsed), "<A x=\"w\"><E /><C/><D>a&gt;c</D></A>");
+}
+
+// Documents written and signed by Microsoft's RMS sharing application
+// (tests/data/ms-rms-sdk/README.md): an offline publishing license signed
+// by a CLC, and a Content-License, each over the chain CLC, SLC,
+// enrollment service, server enrollment CA, production root.
+class MicrosoftOffline : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(MicrosoftOffline, ChainVerifies) {
+  std::vector<Document> chain;
+  for (const char* name : {GetParam(), "clc.xml", "slc.xml", "enrollment-service.xml",
+                           "server-enrollment-ca.xml", "production-ca.xml"}) {
+    chain.push_back(Parse(ReadTestFile(std::string("ms-rms-sdk/") + name)));
+  }
+  ChainPolicy policy;
+  policy.at = ParseTime("2017-01-01T00:00");
+  Status s = VerifyChain(chain, policy);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  // What made it fail before: written the way OpenRMS writes tags, the
+  // BODY no longer matches its digest.
+  ForgetWrittenForms(chain[0].root);
+  EXPECT_EQ(VerifySignature(chain[0]).code(), Code::kBadSignature);
+}
+
+INSTANTIATE_TEST_SUITE_P(SharingApp, MicrosoftOffline,
+                         ::testing::Values("publishing-license.xml", "content-license.xml"),
+                         [](const auto& info) {
+                           std::string n = info.param;
+                           return n == "publishing-license.xml" ? std::string("PublishingLicense")
+                                                                : std::string("ContentLicense");
+                         });
 
 TEST(Xrml, RefusesDtdAndEntities) {
   const std::string xml =
