@@ -242,6 +242,12 @@ Status AccountStore::RemoveUser(const std::string& user) {
   });
 }
 
+Result<bool> AccountStore::Exists(const std::string& user) {
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query("SELECT 1 FROM accounts WHERE name_key = $1", {NameKey(user)}));
+  return !rows.empty();
+}
+
 Result<std::vector<Identity>> AccountStore::ListUsers() {
   ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT name FROM accounts ORDER BY name_key, name"));
   std::vector<Identity> out;

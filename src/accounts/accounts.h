@@ -90,6 +90,8 @@ class AccountStore final : public Authenticator {
   // Deletes the account, its group memberships and its sessions.
   Status RemoveUser(const std::string& user);
   Result<std::vector<Identity>> ListUsers();
+  // Whether a local account of that name (in any case) exists.
+  Result<bool> Exists(const std::string& user);
 
   // The Identity carries the stored spelling of the name. A name that
   // matches several legacy accounts is refused (kFailedPrecondition) when

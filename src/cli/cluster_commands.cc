@@ -364,6 +364,21 @@ void RegisterClusterCommands(CLI::App& app, int& exit_code) {
               << rv_minutes << " minutes\n";
   });
 
+  // clc-validity
+  static Target cv;
+  static int cv_days = 30;
+  auto* clcv = cmd->add_subcommand(
+      "clc-validity", "Set how long client licensor certificates (offline publishing) last");
+  AddTarget(clcv, cv, false);
+  clcv->add_option("--days", cv_days, "Days")->capture_default_str();
+  clcv->callback([&exit_code] {
+    auto o = OpenTarget(cv, false);
+    if (!o.ok()) return void(exit_code = ReportError(o.status()));
+    Status s = o->context->store().SetClcValidity(o->cluster, cv_days);
+    if (!s.ok()) return void(exit_code = ReportError(s));
+    std::cout << "client licensor certificates of " << o->cluster << ": " << cv_days << " days\n";
+  });
+
   // subenroll-token, subenroll: the root cluster as issuer
   static Target st;
   auto* subtoken = cmd->add_subcommand(

@@ -15,6 +15,7 @@
 #include "licensing/licensing.h"
 #include "licensing/pfile.h"
 #include "node/cluster_node.h"
+#include "xrml/chain.h"
 
 namespace openrms::cli {
 
@@ -48,9 +49,10 @@ struct Client {
   std::string tls_ca;
 };
 
-void AddClient(CLI::App* cmd, Client& c) {
-  cmd->add_option("--server", c.server, "The cluster's URL (the demo's rms-url)")->required();
-  cmd->add_option("--user", c.user, "Your user name")->required();
+void AddClient(CLI::App* cmd, Client& c, bool required = true) {
+  cmd->add_option("--server", c.server, "The cluster's URL (the demo's rms-url)")
+      ->required(required);
+  cmd->add_option("--user", c.user, "Your user name")->required(required);
   cmd->add_option("--password-file", c.password_file,
                   "File holding your password (else $OPENRMS_PASSWORD or a prompt)");
   cmd->add_option("--tls-ca", c.tls_ca, "The TLS root the server's certificate chains to");
@@ -186,11 +188,78 @@ Result<json> UserRightsFromFlags(const std::vector<std::string>& flags) {
   return out;
 }
 
+Result<std::optional<Time>> ExpiresFlag(const std::string& expires) {
+  if (expires.empty()) return std::optional<Time>();
+  auto t = ParseTime(expires);
+  if (!t) return Status(Code::kInvalidArgument, "--expires takes a UTC time like 2027-01-31T00:00");
+  return std::optional<Time>(*t);
+}
+
+Status WriteProtected(const std::string& in, const std::string& out, const std::string& plain,
+                      const std::string& publishing_license, const std::string& key) {
+  ASSIGN_OR_RETURN(std::string content, crypto::Cbc4kEncrypt(key, plain));
+  licensing::Pfile file;
+  file.notice = kNotice;
+  file.extension = Extension(in);
+  file.publishing_license = publishing_license;
+  file.original_size = plain.size();
+  file.content = std::move(content);
+  return RealFileSystem().WriteFileAtomic(out, licensing::WritePfile(file));
+}
+
+// Offline: a publishing license this machine writes and signs with a
+// client licensor certificate's key (openrms certify --clc).
+struct Offline {
+  bool on = false;
+  std::string clc;      // the CLC chain file
+  std::string clc_key;  // its sealed key
+};
+
+Status ProtectOffline(const Client& c, const Offline& offline, const std::string& in,
+                      const std::string& out, const std::vector<std::string>& rights,
+                      const std::string& expires) {
+  if (rights.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "--offline takes --rights USER:RIGHT[,RIGHT]... (templates live on the server)");
+  }
+  if (offline.clc.empty() || offline.clc_key.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "--offline needs --clc FILE and --clc-key FILE (from openrms certify --clc)");
+  }
+  ASSIGN_OR_RETURN(std::string plain, RealFileSystem().ReadFile(in, kMaxFileBytes));
+  ASSIGN_OR_RETURN(std::string chain_text,
+                   RealFileSystem().ReadFile(offline.clc, xrml::kMaxChainFileBytes));
+  ASSIGN_OR_RETURN(auto chain, xrml::ParseChain(chain_text));
+  ASSIGN_OR_RETURN(std::string sealed, RealFileSystem().ReadFile(offline.clc_key, 1 << 16));
+  ASSIGN_OR_RETURN(std::string password, ReadKeyPassword(c.password_file, kUserPasswordEnv, false));
+  ASSIGN_OR_RETURN(auto key, crypto::UnsealKey(sealed, password));
+  ASSIGN_OR_RETURN(json user_rights, UserRightsFromFlags(rights));
+  licensing::Policy policy;
+  for (const auto& ur : user_rights) {
+    policy.user_rights.push_back({ur["Users"].get<std::vector<std::string>>(),
+                                  ur["Rights"].get<std::vector<std::string>>()});
+  }
+  policy.name = "Protected " + in.substr(in.find_last_of('/') + 1);
+  policy.allow_offline = true;
+  policy.interval_days = 30;
+  ASSIGN_OR_RETURN(policy.valid_until, ExpiresFlag(expires));
+  ASSIGN_OR_RETURN(licensing::PublishedLicense license,
+                   licensing::PublishOffline(chain[0], *key, std::move(policy),
+                                             DefaultClock().Now(), crypto::SystemRandom()));
+  RETURN_IF_ERROR(WriteProtected(in, out, plain, license.publishing_license, license.content_key));
+  std::cout << "protected " << in << " as " << out << " offline (content "
+            << license.policy.content_id << ", owner " << license.policy.owner << ")\n";
+  return Status::Ok();
+}
+
 Status Protect(const Client& c, const std::string& in, const std::string& out,
                const std::vector<std::string>& rights, const std::string& template_name,
                const std::string& expires) {
   if (rights.empty() == template_name.empty()) {
     return Status(Code::kInvalidArgument, "give --rights USER:RIGHT[,RIGHT]... or --template NAME");
+  }
+  if (c.server.empty() || c.user.empty()) {
+    return Status(Code::kInvalidArgument, "give --server URL and --user NAME (or --offline)");
   }
   ASSIGN_OR_RETURN(std::string plain, RealFileSystem().ReadFile(in, kMaxFileBytes));
   ASSIGN_OR_RETURN(Session session, Session::Open(c));
@@ -215,12 +284,8 @@ Status Protect(const Client& c, const std::string& in, const std::string& out,
                    {"UserRights", user_rights},
                    {"allowOfflineAccess", true},
                    {"IntervalTimeInDays", 30}};
-    if (!expires.empty()) {
-      auto t = ParseTime(expires);
-      if (!t)
-        return Status(Code::kInvalidArgument, "--expires takes a UTC time like 2027-01-31T00:00");
-      policy["LicenseValidUntil"] = FormatIso8601(*t);
-    }
+    ASSIGN_OR_RETURN(std::optional<Time> until, ExpiresFlag(expires));
+    if (until) policy["LicenseValidUntil"] = FormatIso8601(*until);
     request["Policy"] = policy;
   }
   ASSIGN_OR_RETURN(json answer, session.Call("POST", "publishinglicenses", request));
@@ -229,14 +294,7 @@ Status Protect(const Client& c, const std::string& in, const std::string& out,
   if (!pl || pl->empty() || !key || Text(Get(answer, "Key"), "CipherMode") != "MICROSOFT.CBC4K") {
     return Status(Code::kMalformed, "the server's publishing license answer is incomplete");
   }
-  ASSIGN_OR_RETURN(std::string content, crypto::Cbc4kEncrypt(*key, plain));
-  licensing::Pfile file;
-  file.notice = kNotice;
-  file.extension = Extension(in);
-  file.publishing_license = *pl;
-  file.original_size = plain.size();
-  file.content = std::move(content);
-  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, licensing::WritePfile(file)));
+  RETURN_IF_ERROR(WriteProtected(in, out, plain, *pl, *key));
   std::cout << "protected " << in << " as " << out << " (content " << Text(answer, "ContentId")
             << ", owner " << Text(answer, "Owner") << ")\n";
   return Status::Ok();
@@ -279,11 +337,28 @@ Status Open(const Client& c, const std::string& in, const std::string& out) {
   return Status::Ok();
 }
 
-Status Certify(const Client& c, const std::string& out, const std::string& key_out,
-               bool temporary) {
+Status Certify(const Client& c, const std::string& out, const std::string& key_out, bool temporary,
+               bool clc) {
   ASSIGN_OR_RETURN(Session session, Session::Open(c));
   ASSIGN_OR_RETURN(crypto::SealedKeyPair pair,
                    crypto::GenerateSealedRsaKey(2048, session.password()));
+  if (clc) {
+    ASSIGN_OR_RETURN(
+        json answer,
+        session.Call("POST", "clientlicensorcertificates",
+                     {{"PublicKey", crypto::Base64Encode(pair.key->public_key().ToPkcs1Der())}}));
+    const std::string certificate = Text(answer, "ClientLicensorCertificate");
+    if (certificate.empty()) {
+      return Status(Code::kMalformed, "the server's answer holds no client licensor certificate");
+    }
+    RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(key_out, pair.sealed_pem));
+    RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, certificate));
+    std::cout << "wrote the client licensor certificate (valid until " << Text(answer, "ValidUntil")
+              << ") to " << out << " and its key (sealed with your password) to " << key_out
+              << "; protect offline with openrms protect --offline --clc " << out << " --clc-key "
+              << key_out << "\n";
+    return Status::Ok();
+  }
   ASSIGN_OR_RETURN(
       json answer,
       session.Post("/certification",
@@ -305,14 +380,16 @@ Status Certify(const Client& c, const std::string& out, const std::string& key_o
 void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
   static Client cert_c;
   static std::string cert_out, cert_key;
-  static bool cert_temporary = false;
+  static bool cert_temporary = false, cert_clc = false;
   auto* certify = app.add_subcommand("certify", "Get a rights account certificate (RAC)");
   AddClient(certify, cert_c);
   certify->add_option("--out", cert_out, "Where to write the RAC chain")->required();
   certify->add_option("--key-out", cert_key, "Where to write your new key")->required();
   certify->add_flag("--temporary", cert_temporary, "A temporary RAC (15 minutes by default)");
+  certify->add_flag("--clc", cert_clc,
+                    "A client licensor certificate instead, for protect --offline");
   certify->callback([&exit_code] {
-    Status s = Certify(cert_c, cert_out, cert_key, cert_temporary);
+    Status s = Certify(cert_c, cert_out, cert_key, cert_temporary, cert_clc);
     if (!s.ok()) exit_code = ReportError(s);
   });
 
@@ -331,12 +408,18 @@ void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
   auto* protect = app.add_subcommand("protect", "Protect a file (PFILE) through a cluster");
   protect->add_option("IN", p_in, "The file to protect")->required();
   protect->add_option("OUT", p_out, "The protected file to write")->required();
-  AddClient(protect, protect_c);
+  AddClient(protect, protect_c, false);
   protect->add_option("--rights", p_rights, "USER:RIGHT[,RIGHT]... (repeatable)");
   protect->add_option("--template", p_template, "A rights policy template's name");
   protect->add_option("--expires", p_expires, "The content expires at this UTC time");
+  static Offline p_offline;
+  protect->add_flag("--offline", p_offline.on,
+                    "Without the server, signed with a client licensor certificate");
+  protect->add_option("--clc", p_offline.clc, "The CLC (openrms certify --clc --out)");
+  protect->add_option("--clc-key", p_offline.clc_key, "Its key (openrms certify --clc --key-out)");
   protect->callback([&exit_code] {
-    Status s = Protect(protect_c, p_in, p_out, p_rights, p_template, p_expires);
+    Status s = p_offline.on ? ProtectOffline(protect_c, p_offline, p_in, p_out, p_rights, p_expires)
+                            : Protect(protect_c, p_in, p_out, p_rights, p_template, p_expires);
     if (!s.ok()) exit_code = ReportError(s);
   });
 

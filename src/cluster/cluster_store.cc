@@ -18,7 +18,7 @@ constexpr char kClusterColumns[] =
     "name, kind, url, guid, issuer_url, issuer_tls_ca, trust_anchor, public_key, sealed_key, "
     "auto_renew, renewal_due_days, expiring_days, subordinate_validity_days, created_at, "
     "active_slc, last_renewal_at, last_renewal_ok, next_renewal_attempt, renewal_failures, "
-    "rac_standard_days, rac_temporary_minutes, key_uri";
+    "rac_standard_days, rac_temporary_minutes, key_uri, clc_days";
 
 ClusterConfig ToConfig(const Row& r) {
   ClusterConfig c;
@@ -44,6 +44,7 @@ ClusterConfig ToConfig(const Row& r) {
   c.rac_standard_days = static_cast<int>(r.Int(19));
   c.rac_temporary_minutes = static_cast<int>(r.Int(20));
   c.key_uri = r.Text(21);
+  c.clc_days = static_cast<int>(r.Int(22));
   return c;
 }
 
@@ -100,7 +101,9 @@ Status ClusterStore::Migrate(store::Database& db) {
        // A rekey's request carries the new key until its SLC is imported.
        "ALTER TABLE cluster_requests ADD COLUMN new_public_key TEXT NOT NULL DEFAULT ''",
        "ALTER TABLE cluster_requests ADD COLUMN new_sealed_key TEXT NOT NULL DEFAULT ''",
-       "ALTER TABLE cluster_requests ADD COLUMN new_key_uri TEXT NOT NULL DEFAULT ''"});
+       "ALTER TABLE cluster_requests ADD COLUMN new_key_uri TEXT NOT NULL DEFAULT ''",
+       // How long client licensor certificates last (offline publishing).
+       "ALTER TABLE clusters ADD COLUMN clc_days INTEGER NOT NULL DEFAULT 30"});
   if (!s.ok()) return s;
   RETURN_IF_ERROR(RenewalPlanStore::Migrate(db));
   // Staged imports: the administration site created this table under the
@@ -198,6 +201,16 @@ Status ClusterStore::SetRacValidity(const std::string& name, int standard_days,
           "UPDATE clusters SET rac_standard_days = $1, rac_temporary_minutes = $2 WHERE name = $3",
           {int64_t{standard_days}, int64_t{temporary_minutes}, name})
       .status();
+}
+
+Status ClusterStore::SetClcValidity(const std::string& name, int days) {
+  if (days < 1 || days > 3650) {
+    return Status(Code::kInvalidArgument, "a client licensor certificate lasts 1 to 3650 days");
+  }
+  ASSIGN_OR_RETURN(int64_t n, db_.Execute("UPDATE clusters SET clc_days = $1 WHERE name = $2",
+                                          {int64_t{days}, name}));
+  if (n == 0) return Status(Code::kNotFound, "there is no cluster " + name);
+  return Status::Ok();
 }
 
 Status ClusterStore::SetAutoRenew(const std::string& name, bool on) {

@@ -44,6 +44,7 @@ struct ClusterConfig {
   // Rights account certificates (MS-RMPR 3.1.3.3): standard and temporary.
   int rac_standard_days = 365;
   int rac_temporary_minutes = 15;
+  int clc_days = 30;  // client licensor certificates
 };
 
 struct SlcRecord {
@@ -122,6 +123,8 @@ class ClusterStore final {
   Status Create(const ClusterConfig& config);
   Status SetAutoRenew(const std::string& name, bool on);
   Status SetRacValidity(const std::string& name, int standard_days, int temporary_minutes);
+  // How long the client licensor certificates of cluster `name` last.
+  Status SetClcValidity(const std::string& name, int days);
   Status RecordRenewalAttempt(const std::string& name, Time at, bool ok,
                               std::optional<Time> next_attempt, int failures);
 

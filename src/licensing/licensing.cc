@@ -9,6 +9,7 @@
 #include "crypto/encoding.h"
 #include "crypto/password_hash.h"
 #include "licensing/enabling_bits.h"
+#include "licensing/pfile.h"
 #include "licensing/rights_data.h"
 #include "xrml/chain.h"
 
@@ -113,13 +114,39 @@ xrml::Element Text(std::string name, std::string text) {
   return e;
 }
 
-xrml::Element ServerObject(const cluster::ClusterConfig& c) {
-  xrml::Element o("OBJECT");
-  o.Attr("type", xrml::kObjectServer);
-  o.Add(Text("ID", c.guid)).Attr("type", "MS-GUID");
-  o.Add(Text("NAME", c.name));
-  o.Add(Text("ADDRESS", c.url)).Attr("type", "URL");
-  return o;
+xrml::Object ServerParty(const cluster::ClusterConfig& c) {
+  return {xrml::kObjectServer, "MS-GUID", c.guid, c.name, "URL", c.url};
+}
+
+// ISSUER: the cluster and its key.
+xrml::Element ClusterIssuer(const cluster::ClusterConfig& config, const crypto::PublicKey& key) {
+  xrml::Element issuer("ISSUER");
+  issuer.Add(xrml::ObjectElement(ServerParty(config)));
+  issuer.Add(xrml::PublicKeyElement(key));
+  return issuer;
+}
+
+// DISTRIBUTIONPOINT: where licenses for this content are asked for.
+xrml::Element LicenseAcquisitionPoint(const std::string& url, Random& random) {
+  xrml::Element dp("DISTRIBUTIONPOINT");
+  xrml::Element& o = dp.Add("OBJECT");
+  o.Attr("type", "License-Acquisition-URL");
+  o.Add(Text("ID", NewGuid(random))).Attr("type", "MS-GUID");
+  o.Add(Text("NAME", "DRM Server Cluster"));
+  o.Add(Text("ADDRESS", url)).Attr("type", "URL");
+  return dp;
+}
+
+// ISSUEDPRINCIPALS/PRINCIPAL of a RAC or CLC: the user and the user's key.
+xrml::Element UserPrincipal(const accounts::Identity& who, const crypto::PublicKey& key) {
+  xrml::Element principal("PRINCIPAL");
+  principal.Attr("internal-id", "1");
+  xrml::Element& object = principal.Add("OBJECT");
+  object.Attr("type", "Group-Identity");
+  object.Add(Text("ID", who.user)).Attr("type", who.source.empty() ? "OpenRMS-User" : who.source);
+  object.Add(Text("NAME", who.user));
+  principal.Add(xrml::PublicKeyElement(key));
+  return principal;
 }
 
 // The rights `who` holds under `policy` (owner and super users hold all).
@@ -179,6 +206,102 @@ Result<std::string> DecodeLicense(std::string_view bytes) {
   return std::string(bytes);
 }
 
+Result<std::string> WritePublishingLicense(const Policy& policy, Time now,
+                                           const LicenseParties& parties,
+                                           const crypto::PrivateKey& signer,
+                                           const SymmetricKey& content_key, Random& random) {
+  if (!parties.issuer.public_key || !parties.server.public_key) {
+    return Status(Code::kInvalidArgument,
+                  "a publishing license needs its issuer's and server's keys");
+  }
+  const std::string label =
+      "LCID 1033:NAME " + policy.name + ":DESCRIPTION " + policy.description + ";";
+  xrml::Element body("BODY");
+  body.Attr("type", "Microsoft Rights Label").Attr("version", "3.0");
+  body.Add(Text("ISSUEDTIME", FormatXrmlTime(now)));
+  xrml::Element& descriptor = body.Add("DESCRIPTOR").Add("OBJECT");
+  descriptor.Add(Text("ID", NewGuid(random))).Attr("type", "MS-GUID");
+  descriptor.Add(Text("NAME", label));
+  body.Add(xrml::PartyElement("ISSUER", parties.issuer));
+  body.Add(LicenseAcquisitionPoint(parties.license_url, random));
+  xrml::Element& principals = body.Add("ISSUEDPRINCIPALS");
+  xrml::Party server = parties.server;
+  server.security_levels.clear();
+  xrml::Element& principal = principals.Add(xrml::PartyElement("PRINCIPAL", server));
+  principal.attributes.insert(principal.attributes.begin(), {"internal-id", "1"});
+  ASSIGN_OR_RETURN(std::string bound, EnablingBitsBinding(principals));
+  ASSIGN_OR_RETURN(std::string sealed_key,
+                   SealEnablingBits(*parties.server.public_key, SealedKeyVersion::kV2, content_key,
+                                    bound, random));
+  principal.Add(xrml::Element("ENABLINGBITS").Attr("type", "sealed-key-v2"))
+      .Add(Text("VALUE", crypto::Base64Encode(sealed_key)))
+      .Attr("encoding", "base64")
+      .Attr("size", std::to_string(sealed_key.size() * 8));
+  xrml::Element& work = body.Add("WORK");
+  work.Add("OBJECT").Add(Text("ID", policy.content_id)).Attr("type", "MS-GUID");
+  xrml::Element& owner = work.Add("METADATA").Add("OWNER").Add("OBJECT");
+  owner.Add(xrml::Element("ID").Attr("type", "Windows"));
+  owner.Add(Text("NAME", policy.owner));
+  ASSIGN_OR_RETURN(std::string rights_data,
+                   SealRightsData(RightsDataElement(policy, now, NewGuid(random)), content_key));
+  body.Add(Text("AUTHENTICATEDDATA", std::move(rights_data))).Attr("id", "Encrypted-Rights-Data");
+  ASSIGN_OR_RETURN(xrml::Element pl, xrml::SignElement(std::move(body), signer));
+  return EncodeLicense(xrml::SerializePretty(pl));
+}
+
+Result<PublishedLicense> PublishOffline(const xrml::Document& clc,
+                                        const crypto::PrivateKey& clc_key, Policy policy, Time now,
+                                        Random& random) {
+  const xrml::Party* holder = clc.principal();
+  const xrml::Right* issue = clc.FindRight(xrml::kRightIssue);
+  if (clc.Kind() != kTypeClientLicensorCertificate || holder == nullptr || !holder->public_key ||
+      !clc.issuer.public_key || issue == nullptr || !issue->range) {
+    return Status(Code::kInvalidArgument,
+                  "that is a " + clc.Kind() + ", not a client licensor certificate");
+  }
+  if (!(*holder->public_key == clc_key.public_key())) {
+    return Status(Code::kMismatch, "the key is not the client licensor certificate's key");
+  }
+  if (!issue->range->Contains(now)) {
+    return Status(Code::kExpired,
+                  "the client licensor certificate is valid from " +
+                      (issue->range->from ? FormatHuman(*issue->range->from) : "any time") +
+                      " until " +
+                      (issue->range->until ? FormatHuman(*issue->range->until) : "any time") +
+                      "; get a new one (openrms certify --clc)");
+  }
+  const xrml::Element* url = nullptr;
+  for (const xrml::Element* dp : clc.body().Children("DISTRIBUTIONPOINT")) {
+    const xrml::Element* o = dp->Child("OBJECT");
+    if (o != nullptr && o->Attribute("type") == "License-Acquisition-URL")
+      url = o->Child("ADDRESS");
+  }
+  if (url == nullptr || url->text.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "the client licensor certificate names no License-Acquisition-URL");
+  }
+  RETURN_IF_ERROR(CheckUserRights(policy.user_rights));
+  policy.owner = holder->object.name;
+  policy.content_id = NewGuid(random);
+  if (policy.valid_until) policy.valid_until = RoundToMinute(*policy.valid_until);
+  if (policy.name.empty()) policy.name = "Protected by OpenRMS";
+  if (policy.description.empty()) policy.description = "Rights set by " + policy.owner;
+  LicenseParties parties;
+  parties.issuer.object = holder->object;
+  parties.issuer.public_key = holder->public_key;
+  parties.server.object = clc.issuer.object;
+  parties.server.public_key = clc.issuer.public_key;
+  parties.license_url = url->text;
+  SymmetricKey content_key;
+  content_key.bytes = crypto::RandomBytes(random, 32);
+  content_key.mode = KeyCipherMode::kCbc4k;
+  ASSIGN_OR_RETURN(std::string pl,
+                   WritePublishingLicense(policy, now, parties, clc_key, content_key, random));
+  // The CLC follows the license: the server that opens it checks both.
+  pl += xrml::WriteDocument(clc);
+  return PublishedLicense{std::move(policy), std::move(pl), content_key.bytes};
+}
+
 Status LicensingService::Migrate(store::Database& db) {
   return store::Migrate(
       db, "licensing",
@@ -198,6 +321,7 @@ ProtocolError LicensingService::ToProtocolError(const Status& s) {
     case Code::kFailedPrecondition:
       return {503, "ServerNotReady", s.message()};
     case Code::kMismatch:
+    case Code::kUntrusted:
     case Code::kBadSignature:
     case Code::kMalformed:
     case Code::kTooLarge:
@@ -372,46 +496,13 @@ Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
   content_key.bytes = crypto::RandomBytes(random_, 32);
   content_key.mode = KeyCipherMode::kCbc4k;
 
-  // A publishing license (MS-RMPR 2.2.9.7), signed with the SLC's key.
-  const std::string label =
-      "LCID 1033:NAME " + policy.name + ":DESCRIPTION " + policy.description + ";";
-  xrml::Element body("BODY");
-  body.Attr("type", "Microsoft Rights Label").Attr("version", "3.0");
-  body.Add(Text("ISSUEDTIME", FormatXrmlTime(now)));
-  xrml::Element& descriptor = body.Add("DESCRIPTOR").Add("OBJECT");
-  descriptor.Add(Text("ID", NewGuid(random_))).Attr("type", "MS-GUID");
-  descriptor.Add(Text("NAME", label));
-  xrml::Element& issuer = body.Add("ISSUER");
-  issuer.Add(ServerObject(config));
-  issuer.Add(xrml::PublicKeyElement(key->public_key()));
-  xrml::Element& dp = body.Add("DISTRIBUTIONPOINT").Add("OBJECT");
-  dp.Attr("type", "License-Acquisition-URL");
-  dp.Add(Text("ID", NewGuid(random_))).Attr("type", "MS-GUID");
-  dp.Add(Text("NAME", "DRM Server Cluster"));
-  dp.Add(Text("ADDRESS", license_url)).Attr("type", "URL");
-  xrml::Element& principals = body.Add("ISSUEDPRINCIPALS");
-  xrml::Element& principal = principals.Add("PRINCIPAL");
-  principal.Attr("internal-id", "1");
-  principal.Add(ServerObject(config));
-  principal.Add(xrml::PublicKeyElement(key->public_key()));
-  ASSIGN_OR_RETURN(std::string bound, EnablingBitsBinding(principals));
-  ASSIGN_OR_RETURN(
-      std::string sealed_key,
-      SealEnablingBits(key->public_key(), SealedKeyVersion::kV2, content_key, bound, random_));
-  principal.Add(xrml::Element("ENABLINGBITS").Attr("type", "sealed-key-v2"))
-      .Add(Text("VALUE", crypto::Base64Encode(sealed_key)))
-      .Attr("encoding", "base64")
-      .Attr("size", std::to_string(sealed_key.size() * 8));
-  xrml::Element& work = body.Add("WORK");
-  work.Add("OBJECT").Add(Text("ID", policy.content_id)).Attr("type", "MS-GUID");
-  xrml::Element& owner = work.Add("METADATA").Add("OWNER").Add("OBJECT");
-  owner.Add(xrml::Element("ID").Attr("type", "Windows"));
-  owner.Add(Text("NAME", policy.owner));
-  ASSIGN_OR_RETURN(std::string rights_data,
-                   SealRightsData(RightsDataElement(policy, now, NewGuid(random_)), content_key));
-  body.Add(Text("AUTHENTICATEDDATA", std::move(rights_data))).Attr("id", "Encrypted-Rights-Data");
-  ASSIGN_OR_RETURN(xrml::Element pl, xrml::SignElement(std::move(body), *key));
-  const std::string pl_bytes = EncodeLicense(xrml::SerializePretty(pl));
+  LicenseParties parties;
+  parties.issuer.object = ServerParty(config);
+  parties.issuer.public_key = key->public_key();
+  parties.server = parties.issuer;
+  parties.license_url = license_url;
+  ASSIGN_OR_RETURN(std::string pl_bytes,
+                   WritePublishingLicense(policy, now, parties, *key, content_key, random_));
 
   RETURN_IF_ERROR(Audit(cluster, who.user, "publish", policy.content_id, "issued",
                         policy.template_id.empty() ? "custom rights" : "template " + policy.name));
@@ -430,17 +521,24 @@ Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService:
     return *hit;
   }
   counters_.publishing_licenses.misses.fetch_add(1, std::memory_order_relaxed);
-  auto pl = xrml::ParseDocument(xml);
+  ASSIGN_OR_RETURN(std::vector<std::string_view> documents, SplitLicenseDocuments(xml));
+  auto pl = xrml::ParseDocument(documents[0]);
   if (!pl.ok())
     return Status(Code::kMalformed, "not a publishing license: " + pl.status().message());
   if (pl->body_type != "Microsoft Rights Label") {
     return Status(Code::kMalformed, "not a publishing license (BODY type " + pl->body_type + ")");
   }
-  ASSIGN_OR_RETURN(auto key, KeyForLicense(cluster, *pl));
-  Status signature = xrml::VerifySignature(*pl);
-  if (!signature.ok()) {
-    return Status(Code::kBadSignature,
-                  "the publishing license was changed: " + signature.message());
+  std::shared_ptr<crypto::PrivateKey> key;
+  std::string holder;
+  if (pl->issuer.object.type == xrml::kObjectServer) {
+    ASSIGN_OR_RETURN(key, KeyForLicense(cluster, *pl));
+    Status signature = xrml::VerifySignature(*pl);
+    if (!signature.ok()) {
+      return Status(Code::kBadSignature,
+                    "the publishing license was changed: " + signature.message());
+    }
+  } else {
+    ASSIGN_OR_RETURN(key, CheckOfflineSigned(cluster, *pl, documents, holder));
   }
   const xrml::Element* bits = nullptr;
   if (const xrml::Element* principals = pl->body().Child("ISSUEDPRINCIPALS")) {
@@ -463,6 +561,7 @@ Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService:
   if (!sealed_key) return Status(Code::kMalformed, "the license's key is not base64");
   auto opened = std::make_shared<OpenedLicense>();
   opened->digest = std::move(digest);
+  opened->clc_holder = std::move(holder);
   if (*version == SealedKeyVersion::kV2 &&
       sealed_key->size() == key->public_key().modulus_be().size()) {
     ASSIGN_OR_RETURN(opened->policy,
@@ -484,6 +583,62 @@ Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService:
   std::shared_ptr<const OpenedLicense> shared = std::move(opened);
   opened_.Put(id, shared);
   return shared;
+}
+
+Result<std::shared_ptr<crypto::PrivateKey>> LicensingService::CheckOfflineSigned(
+    const std::string& cluster, const xrml::Document& pl,
+    const std::vector<std::string_view>& documents, std::string& holder) {
+  const std::string signer = pl.issuer.object.name.empty() ? "a client" : pl.issuer.object.name;
+  if (documents.size() < 2) {
+    return Status(Code::kUntrusted, "the publishing license was signed by " + signer +
+                                        ", not by a server, and carries no client licensor "
+                                        "certificate");
+  }
+  auto clc = xrml::ParseDocument(documents[1]);
+  if (!clc.ok()) {
+    return Status(Code::kMalformed, "the publishing license's client licensor certificate: " +
+                                        clc.status().message());
+  }
+  if (clc->Kind() != kTypeClientLicensorCertificate) {
+    return Status(Code::kUntrusted, "the publishing license was signed by " + signer +
+                                        " and is followed by a " + clc->Kind() +
+                                        ", not a client licensor certificate");
+  }
+  // Issued by this cluster (its key or a trusted publishing domain's):
+  // kMismatch names the cluster that did.
+  ASSIGN_OR_RETURN(auto key, KeyForLicense(cluster, *clc));
+  Status s = xrml::VerifySignature(*clc, key->public_key());
+  if (!s.ok()) {
+    return Status(Code::kBadSignature,
+                  "the client licensor certificate was changed: " + s.message());
+  }
+  const xrml::Party* clc_holder = clc->principal();
+  if (clc_holder == nullptr || !clc_holder->public_key || !pl.issuer.public_key ||
+      !(*clc_holder->public_key == *pl.issuer.public_key)) {
+    return Status(Code::kUntrusted,
+                  "the publishing license was not signed with its client licensor certificate's "
+                  "key");
+  }
+  s = xrml::VerifySignature(pl, *clc_holder->public_key);
+  if (!s.ok()) {
+    return Status(Code::kBadSignature, "the publishing license was changed: " + s.message());
+  }
+  const xrml::Right* issue = clc->FindRight(xrml::kRightIssue);
+  if (issue == nullptr || !issue->range || !pl.issued_time) {
+    return Status(Code::kUntrusted,
+                  "the client licensor certificate or its license states no time of issue");
+  }
+  if (!issue->range->Contains(*pl.issued_time)) {
+    return Status(Code::kUntrusted,
+                  "the publishing license was signed on " + FormatHuman(*pl.issued_time) +
+                      " by the client licensor certificate of " + clc_holder->object.name +
+                      ", which was valid only from " +
+                      (issue->range->from ? FormatHuman(*issue->range->from) : "any time") +
+                      " until " +
+                      (issue->range->until ? FormatHuman(*issue->range->until) : "any time"));
+  }
+  holder = clc_holder->object.name;
+  return key;
 }
 
 Result<UseLicense> LicensingService::EndUserLicense(const std::string& cluster,
@@ -508,6 +663,15 @@ Result<std::optional<UseLicense>> LicensingService::EndUserLicenseOfOpened(
 Result<UseLicense> LicensingService::Decide(const std::string& cluster,
                                             const accounts::Identity& who,
                                             const OpenedLicense& opened) {
+  if (!opened.clc_holder.empty() && options_.account_exists) {
+    ASSIGN_OR_RETURN(bool exists, options_.account_exists(opened.clc_holder));
+    if (!exists) {
+      const std::string why = "the content was published offline by " + opened.clc_holder +
+                              ", whose account has been removed";
+      RETURN_IF_ERROR(Audit(cluster, who.user, "use", opened.policy.content_id, "refused", why));
+      return Status(Code::kPermissionDenied, why + "; ask an administrator");
+    }
+  }
   const Time now = clock_.Now();
   UseLicense answer;
   answer.policy = opened.policy;
@@ -585,7 +749,7 @@ Result<xrml::Document> LicensingService::IssueRac(
   // The key of the snapshot's SLC, which the RAC's chain carries.
   ASSIGN_OR_RETURN(auto key, CurrentKey(config));
   const Time now = clock_.Now();
-  const Time from = now - Duration(now.time_since_epoch().count() % 60);
+  const Time from = RoundToMinute(now);
   const Time until = temporary ? from + std::chrono::minutes(config.rac_temporary_minutes)
                                : from + Days(config.rac_standard_days);
   xrml::Element body("BODY");
@@ -597,16 +761,8 @@ Result<xrml::Document> LicensingService::IssueRac(
   xrml::Element& descriptor = body.Add("DESCRIPTOR").Add("OBJECT");
   descriptor.Attr("type", "Group-Identity-Credential");
   descriptor.Add(Text("ID", NewGuid(random_))).Attr("type", "MS-GUID");
-  xrml::Element& issuer = body.Add("ISSUER");
-  issuer.Add(ServerObject(config));
-  issuer.Add(xrml::PublicKeyElement(key->public_key()));
-  xrml::Element& principal = body.Add("ISSUEDPRINCIPALS").Add("PRINCIPAL");
-  principal.Attr("internal-id", "1");
-  xrml::Element& object = principal.Add("OBJECT");
-  object.Attr("type", "Group-Identity");
-  object.Add(Text("ID", who.user)).Attr("type", who.source.empty() ? "OpenRMS-User" : who.source);
-  object.Add(Text("NAME", who.user));
-  principal.Add(xrml::PublicKeyElement(user_key));
+  body.Add(ClusterIssuer(config, key->public_key()));
+  xrml::Element& principal = body.Add("ISSUEDPRINCIPALS").Add(UserPrincipal(who, user_key));
   principal.Add(xrml::Element("SECURITYLEVEL")
                     .Attr("name", "Group-Identity-Credential-Type")
                     .Attr("value", temporary ? "Temporary" : "Persistent"));
@@ -616,6 +772,59 @@ Result<xrml::Document> LicensingService::IssueRac(
   (temporary ? counters_.issued_rac_temporary : counters_.issued_rac)
       .fetch_add(1, std::memory_order_relaxed);
   return rac;
+}
+
+Result<std::vector<xrml::Document>> LicensingService::IssueClc(const std::string& cluster,
+                                                               const accounts::Identity& who,
+                                                               const crypto::PublicKey& user_key,
+                                                               const std::string& license_url) {
+  ASSIGN_OR_RETURN(auto snapshot, CheckCanIssue(cluster));
+  RETURN_IF_ERROR(snapshot->config_status);
+  const cluster::ClusterConfig& config = *snapshot->config;
+  if (user_key.bits() < 2048) {
+    return Status(Code::kUnsupported, "the client licensor key must have 2048 bits or more");
+  }
+  RETURN_IF_ERROR(snapshot->chain_status);
+  ASSIGN_OR_RETURN(auto key, CurrentKey(config));
+  const Time now = clock_.Now();
+  const Time from = RoundToMinute(now);
+  Time until = from + Days(config.clc_days);
+  // Content published under it must stay openable: the CLC ends with the SLC.
+  if (snapshot->active && snapshot->active->valid_until < until) {
+    until = snapshot->active->valid_until;
+  }
+  const std::string id = NewGuid(random_);
+  xrml::Element body("BODY");
+  body.Attr("type", "LICENSE").Attr("version", "3.0");
+  body.Add(Text("ISSUEDTIME", FormatXrmlTime(from)));
+  xrml::Element& descriptor = body.Add("DESCRIPTOR").Add("OBJECT");
+  descriptor.Attr("type", kTypeClientLicensorCertificate);
+  descriptor.Add(Text("ID", id)).Attr("type", "MS-GUID");
+  body.Add(ClusterIssuer(config, key->public_key()));
+  body.Add(LicenseAcquisitionPoint(license_url, random_));
+  body.Add("ISSUEDPRINCIPALS").Add(UserPrincipal(who, user_key));
+  // The right to issue publishing licenses, for the CLC's lifetime. The
+  // caller holds the private key, so no ENABLINGBITS carry it.
+  xrml::Element& work = body.Add("WORK");
+  work.Add("OBJECT")
+      .Attr("type", kTypeClientLicensorCertificate)
+      .Add(Text("ID", id))
+      .Attr("type", "MS-GUID");
+  xrml::Element& range = work.Add(xrml::Element("RIGHTSGROUP").Attr("name", "Main-Rights"))
+                             .Add("RIGHTSLIST")
+                             .Add(xrml::Element("RIGHT").Attr("name", xrml::kRightIssue))
+                             .Add("CONDITIONLIST")
+                             .Add("TIME")
+                             .Add("RANGETIME");
+  range.Add(Text("FROM", FormatXrmlTime(from)));
+  range.Add(Text("UNTIL", FormatXrmlTime(until)));
+  ASSIGN_OR_RETURN(xrml::Document clc, xrml::SignDocument(std::move(body), *key));
+  RETURN_IF_ERROR(
+      Audit(cluster, who.user, "clc", id, "issued", "valid until " + FormatHuman(until)));
+  counters_.issued_clc.fetch_add(1, std::memory_order_relaxed);
+  std::vector<xrml::Document> chain = {std::move(clc)};
+  chain.insert(chain.end(), snapshot->slc_chain->begin(), snapshot->slc_chain->end());
+  return chain;
 }
 
 Result<std::vector<Template>> LicensingService::ListTemplates() {

@@ -20,6 +20,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -31,7 +32,9 @@
 #include "accounts/accounts.h"
 #include "cluster/cluster.h"
 #include "licensing/audit.h"
+#include "licensing/enabling_bits.h"
 #include "licensing/lru_cache.h"
+#include "xrml/document.h"
 
 namespace openrms::licensing {
 
@@ -116,6 +119,10 @@ struct UseLicense {
 
 struct LicensingOptions {
   std::string super_users_group = "SuperUsers";
+  // Whether the holder of a client licensor certificate still has an
+  // account; content that holder published offline opens only while it
+  // does. Unset: not checked.
+  std::function<Result<bool>(const std::string& user)> account_exists = nullptr;
   // Where audit rows go; nullptr: one INSERT per row on the request's
   // thread (DirectAuditTrail). Not owned; must outlive the service.
   AuditTrail* audit = nullptr;
@@ -140,6 +147,7 @@ struct LicensingCounters {
   std::atomic<uint64_t> issued_publish{0};
   std::atomic<uint64_t> issued_rac{0};
   std::atomic<uint64_t> issued_rac_temporary{0};
+  std::atomic<uint64_t> issued_clc{0};
 };
 
 // An error of the REST protocol: {"Code","Message"} with an HTTP status.
@@ -191,6 +199,18 @@ class LicensingService final {
   Result<std::string> CertifyChainFile(const std::string& cluster, const accounts::Identity& who,
                                        const crypto::PublicKey& key, bool temporary);
 
+  // A client licensor certificate (MS-RMPR 2.2.9.6; SOAP clients ask for it
+  // with GetClientLicensorCert, 3.5.4.2) for `key`, a key the caller holds,
+  // issued to a logged-on user by any cluster that licenses, and signed
+  // with the SLC's key: with it the user publishes offline
+  // (PublishOffline). It lasts the cluster's clc_days. `license_url` is
+  // where its licenses are opened. Audited ("clc").
+  // The chain goes CLC -> SLC -> enrollment chain.
+  Result<std::vector<xrml::Document>> IssueClc(const std::string& cluster,
+                                               const accounts::Identity& who,
+                                               const crypto::PublicKey& key,
+                                               const std::string& license_url);
+
   Result<std::vector<Template>> ListTemplates();
   Result<Template> AddTemplate(Template t);
   Status DeleteTemplate(const std::string& id);
@@ -206,6 +226,9 @@ class LicensingService final {
     std::string digest;  // SHA-256 of the license's bytes
     Policy policy;
     std::string content_key;
+    // For content published offline: the holder of the client licensor
+    // certificate that signed the license; "" for the cluster's own.
+    std::string clc_holder;
     ~OpenedLicense();
   };
   // The in-memory copy of a cluster's state (see the header comment).
@@ -233,6 +256,12 @@ class LicensingService final {
                              std::string& tail);
   Result<std::shared_ptr<const OpenedLicense>> Open(const std::string& cluster,
                                                     const std::string& xml);
+  // The key of the publishing domain that may open a license signed by a
+  // client licensor certificate, the next document of `documents`, once
+  // the certificate and the license hold; sets `holder`.
+  Result<std::shared_ptr<crypto::PrivateKey>> CheckOfflineSigned(
+      const std::string& cluster, const xrml::Document& pl,
+      const std::vector<std::string_view>& documents, std::string& holder);
   // The use license of `who` under an opened publishing license, audited.
   Result<UseLicense> Decide(const std::string& cluster, const accounts::Identity& who,
                             const OpenedLicense& opened);
@@ -262,6 +291,33 @@ class LicensingService final {
   std::map<std::string, std::shared_ptr<const ClusterSnapshot>> snapshots_;
   ShardedLruCache<std::shared_ptr<const OpenedLicense>> opened_;
 };
+
+inline constexpr char kTypeClientLicensorCertificate[] = "Client-Licensor-Certificate";
+
+// Who signs a publishing license and whose key opens it.
+struct LicenseParties {
+  xrml::Party issuer;       // the signer, with its public key
+  xrml::Party server;       // the cluster the content key is sealed to, with its key
+  std::string license_url;  // License-Acquisition-URL
+};
+
+// A publishing license in MS-RMPR's format (2.2.9.7): `policy` (owner and
+// content ID set) in the Encrypted-Rights-Data, `content_key` in
+// sealed-key-v2 enabling bits for the server's key, signed with `signer`
+// (the issuer's key). UTF-8 with a byte-order mark.
+Result<std::string> WritePublishingLicense(const Policy& policy, Time now,
+                                           const LicenseParties& parties,
+                                           const crypto::PrivateKey& signer,
+                                           const SymmetricKey& content_key, Random& random);
+
+// Publishing without the server, under a CLC (MS-RMPR 2.2.9.6):
+// a license for `policy`'s rights, owned by the holder of `clc`, signed
+// with `clc_key` and followed by the CLC itself, as Microsoft's clients
+// write them. The cluster that issued the CLC opens it. Refused when the
+// CLC is not valid at `now` or `clc_key` is not its key.
+Result<PublishedLicense> PublishOffline(const xrml::Document& clc,
+                                        const crypto::PrivateKey& clc_key, Policy policy, Time now,
+                                        Random& random);
 
 // Publishing licenses travel as UTF-8 with a byte-order mark.
 std::string EncodeLicense(const std::string& xml);

@@ -2,6 +2,7 @@
 
 #include <malloc.h>
 
+#include "accounts/directory.h"
 #include "base/clock.h"
 #include "cluster/monitor.h"
 #include "crypto/encoding.h"
@@ -12,11 +13,32 @@
 
 namespace openrms::node {
 
+namespace {
+
+licensing::LicensingOptions LicensingOptionsFor(ServerContext& context,
+                                                licensing::AuditTrail& audit) {
+  licensing::LicensingOptions o;
+  o.audit = &audit;
+  // A holder of a client licensor certificate is gone once no local
+  // account has the name and no directory is configured. A directory's
+  // accounts cannot be looked up without a bind: their content keeps
+  // opening until the CLC expires.
+  o.account_exists = [&context](const std::string& user) -> Result<bool> {
+    ASSIGN_OR_RETURN(bool local, context.accounts().Exists(user));
+    if (local) return true;
+    ASSIGN_OR_RETURN(auto directory, accounts::LoadDirectoryConfig(context.database()));
+    return directory.has_value();
+  };
+  return o;
+}
+
+}  // namespace
+
 ClusterNode::ClusterNode(ServerContext& context, MetricsAccess metrics_access)
     : context_(context),
       audit_(context.database()),
       licensing_(context.clusters(), context.database(), DefaultClock(), crypto::SystemRandom(),
-                 *context.password(), {.audit = &audit_}),
+                 *context.password(), LicensingOptionsFor(context, audit_)),
       bearer_(context.bearer_tokens(), url_),
       token_(context.logon(), context.bearer_tokens()),
       my_v2_(licensing_, bearer_),

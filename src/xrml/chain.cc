@@ -11,6 +11,15 @@ void CollectStrings(const Element& e, std::vector<const Element*>& out) {
   for (const auto& c : e.children) CollectStrings(c, out);
 }
 
+Element RangeElement(std::string name, const TimeRange& r) {
+  Element e(std::move(name));
+  if (r.from) e.Add("FROM").Text(FormatXrmlTime(*r.from));
+  if (r.until) e.Add("UNTIL").Text(FormatXrmlTime(*r.until));
+  return e;
+}
+
+}  // namespace
+
 Element ObjectElement(const Object& o) {
   Element obj("OBJECT");
   if (!o.type.empty()) obj.Attr("type", o.type);
@@ -33,15 +42,6 @@ Element PartyElement(std::string name, const Party& p) {
   }
   return e;
 }
-
-Element RangeElement(std::string name, const TimeRange& r) {
-  Element e(std::move(name));
-  if (r.from) e.Add("FROM").Text(FormatXrmlTime(*r.from));
-  if (r.until) e.Add("UNTIL").Text(FormatXrmlTime(*r.until));
-  return e;
-}
-
-}  // namespace
 
 Result<std::vector<Document>> ParseChain(std::string_view bytes) {
   ParseLimits limits;

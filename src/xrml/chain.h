@@ -43,6 +43,11 @@ std::string WriteChainFile(const std::vector<Document>& chain);
 // A human-readable name for position `index` of `chain`.
 std::string DescribeInChain(const std::vector<Document>& chain, size_t index);
 
+// An OBJECT element (2.2.9.1.3), and an ISSUER or PRINCIPAL element: its
+// object, public key and security levels.
+Element ObjectElement(const Object& object);
+Element PartyElement(std::string name, const Party& party);
+
 // The template of an issuing certificate (2.2.9.3): CA certificates, the
 // enrollment certificates and SLCs.
 struct IssuingCertificate {

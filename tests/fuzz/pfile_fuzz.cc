@@ -1,6 +1,7 @@
 // libFuzzer target: the PFILE reader (protected files come from anyone who
 // shares one). A file that reads must write back to bytes that read to the
-// same parts, and writing those again must give the same bytes.
+// same parts, and writing those again must give the same bytes; its
+// license splits into documents (SplitLicenseDocuments) soundly.
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -33,5 +34,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   FUZZ_CHECK(again.ok());
   FUZZ_CHECK(Same(*file, *again));
   FUZZ_CHECK(WritePfile(*again) == written);
+  // Its license splits into at most kMaxLicenseDocuments parts, in order,
+  // each inside the license and each but a sole part ending with </XrML>.
+  auto parts = openrms::licensing::SplitLicenseDocuments(file->publishing_license);
+  if (parts.ok()) {
+    FUZZ_CHECK(!parts->empty() && parts->size() <= openrms::licensing::kMaxLicenseDocuments);
+    const char* previous = file->publishing_license.data();
+    for (std::string_view part : *parts) {
+      FUZZ_CHECK(part.data() >= previous);
+      FUZZ_CHECK(part.data() + part.size() <=
+                 file->publishing_license.data() + file->publishing_license.size());
+      FUZZ_CHECK(parts->size() == 1 || part.ends_with("</XrML>"));
+      previous = part.data() + part.size();
+    }
+  }
   return 0;
 }

@@ -1,5 +1,7 @@
 // Licensing through the REST protocol (/my/v2) with real nodes: files
 // protected and opened with `openrms protect|open` as different users.
+#include "licensing/licensing.h"
+
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
@@ -15,12 +17,14 @@
 #include "base/text.h"
 #include "crypto/content_cipher.h"
 #include "crypto/encoding.h"
+#include "crypto/keys.h"
 #include "http/client.h"
 #include "licensing/pfile.h"
 #include "store/database.h"
 #include "support/process.h"
 #include "support/stalled_server.h"
 #include "support/web_logon.h"
+#include "xrml/chain.h"
 #include "xrml/document.h"
 
 namespace openrms::testing {
@@ -54,10 +58,8 @@ class LicensingTest : public ::testing::Test {
                     "--trust", enr + "/trust-anchor.xml", "--tls-ca", enr + "/tls-ca.pem",
                     "--enroll", enroll_url, "--token", token, "--password-file", pw_});
     ASSERT_EQ(p.exit_code, 0) << p.err;
-    node_ = new BackgroundProcess({kBin, "serve", "--dir", srv_, "--listen",
-                                   "127.0.0.1:" + std::to_string(port), "--password-file", pw_,
-                                   "--monitor-interval", "0", "--threads", "2"});
-    ASSERT_FALSE(node_->WaitForLine("server: ").empty());
+    port_ = port;
+    StartNode();
     const std::string sub = LastWord(RunCommand({kBin, "cluster", "subenroll-token", "--dir", srv_,
                                                  "--cluster", "ROOT", "--password-file", pw_})
                                          .out);
@@ -94,6 +96,13 @@ class LicensingTest : public ::testing::Test {
     }
     plain_ = d + "/report.txt";
     std::ofstream(plain_) << std::string(10000, 'x') << "the quarterly numbers\n";
+  }
+
+  static void StartNode() {
+    node_ = new BackgroundProcess({kBin, "serve", "--dir", srv_, "--listen",
+                                   "127.0.0.1:" + std::to_string(port_), "--password-file", pw_,
+                                   "--monitor-interval", "0", "--threads", "2"});
+    ASSERT_FALSE(node_->WaitForLine("server: ").empty());
   }
 
   static void TearDownTestSuite() {
@@ -157,7 +166,9 @@ class LicensingTest : public ::testing::Test {
   static BackgroundProcess* enrollment_;
   static BackgroundProcess* node_;
   static std::string pw_, srv_, origin_, root_, lic_, plain_;
+  static int port_;
 };
+int LicensingTest::port_ = 0;
 
 TempDir* LicensingTest::tmp_ = nullptr;
 BackgroundProcess* LicensingTest::enrollment_ = nullptr;
@@ -585,6 +596,207 @@ TEST_F(LicensingTest, RightsAccountCertificatesChainToTheTrustAnchor) {
   EXPECT_NE(lic.err.find("rights account certificates come from the root cluster"),
             std::string::npos)
       << lic.err;
+}
+
+// Offline publishing (MS-RMPR 2.2.9.6): a client licensor certificate for
+// the user's own key, content protected with it and no server, opened
+// through enduserlicenses as any other; and every refusal.
+TEST_F(LicensingTest, OfflinePublishingUnderAClientLicensorCertificate) {
+  CommandResult got = As("alice", {"certify", "--clc", "--server", root_, "--out", Out("clc.xml"),
+                                   "--key-out", Out("clc.key")});
+  ASSERT_EQ(got.exit_code, 0) << got.err;
+  EXPECT_NE(got.out.find("wrote the client licensor certificate (valid until "), std::string::npos)
+      << got.out;
+  auto chain = xrml::ParseChain(ReadAll(Out("clc.xml")));
+  ASSERT_TRUE(chain.ok()) << chain.status().ToString();
+  ASSERT_EQ(chain->size(), 5u);  // CLC, SLC, enrollment service, enrollment CA, CA
+  const xrml::Document& clc = (*chain)[0];
+  EXPECT_EQ(clc.Kind(), "Client-Licensor-Certificate");
+  ASSERT_NE(clc.principal(), nullptr);
+  EXPECT_EQ(clc.principal()->object.name, "alice");
+  const xrml::Right* issue = clc.FindRight("ISSUE");
+  ASSERT_TRUE(issue != nullptr && issue->range && issue->range->from && issue->range->until);
+  EXPECT_EQ(*issue->range->until - *issue->range->from, Days(30)) << "the default lifetime";
+  CommandResult verify = RunCommand({kBin, "xrml", "verify", Out("clc.xml"), "--trust",
+                                     tmp_->path() + "/enrollment/trust-anchor.xml"});
+  EXPECT_EQ(verify.out, "valid\n") << verify.err;
+
+  // Protected while no server runs, then opened through the cluster.
+  delete node_;
+  node_ = nullptr;
+  CommandResult p = As("alice", {"protect", "--offline", "--clc", Out("clc.xml"), "--clc-key",
+                                 Out("clc.key"), plain_, Out("off.pfile"), "--rights", "bob:VIEW"});
+  StartNode();
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  EXPECT_NE(p.out.find("offline (content "), std::string::npos) << p.out;
+  auto file = licensing::ReadPfile(ReadAll(Out("off.pfile")));
+  ASSERT_TRUE(file.ok());
+  auto docs = licensing::SplitLicenseDocuments(file->publishing_license);
+  ASSERT_TRUE(docs.ok());
+  ASSERT_EQ(docs->size(), 2u) << "the license, then its CLC";
+  auto pl = xrml::ParseDocument((*docs)[0]);
+  ASSERT_TRUE(pl.ok());
+  EXPECT_EQ(pl->issuer.object.type, "Group-Identity");
+  EXPECT_EQ(pl->issuer.object.name, "alice");
+  // `openrms xrml verify` takes it with its CLC's chain.
+  ASSERT_TRUE(RealFileSystem().WriteFileAtomic(Out("off-pl.xml"), std::string((*docs)[0])).ok());
+  CommandResult pl_verify =
+      RunCommand({kBin, "xrml", "verify", Out("off-pl.xml"), "--chain", Out("clc.xml"), "--trust",
+                  tmp_->path() + "/enrollment/trust-anchor.xml"});
+  EXPECT_EQ(pl_verify.out, "valid\n") << pl_verify.err;
+  CommandResult bob = As("bob", {"open", Out("off.pfile"), Out("off-bob.txt"), "--server", root_});
+  ASSERT_EQ(bob.exit_code, 0) << bob.err;
+  EXPECT_EQ(ReadAll(Out("off-bob.txt")), ReadAll(plain_));
+  EXPECT_NE(bob.out.find("(rights: VIEW;"), std::string::npos) << bob.out;
+  CommandResult owner =
+      As("alice", {"open", Out("off.pfile"), Out("off-alice.txt"), "--server", root_});
+  EXPECT_NE(owner.out.find("(rights: OWNER;"), std::string::npos) << owner.out;
+  CommandResult carol =
+      As("carol", {"open", Out("off.pfile"), Out("off-carol.txt"), "--server", root_});
+  EXPECT_NE(carol.err.find("access denied: carol holds no right on this content"),
+            std::string::npos)
+      << carol.err;
+
+  // Refusals: each a 4xx naming the problem.
+  auto refused = [&](const std::string& license, const std::string& base = "") {
+    auto r = Call("enduserlicenses", Token("bob"),
+                  {{"SerializedPublishingLicense", crypto::Base64Encode(license)}}, base);
+    EXPECT_TRUE(r.ok());
+    return r.ok() ? std::to_string(r->status) + " " + r->body : std::string();
+  };
+  // Through another cluster.
+  EXPECT_EQ(refused(file->publishing_license, lic_),
+            "400 {\"Code\":\"InvalidPublishingLicense\",\"Message\":\"this content was published "
+            "through another cluster (ROOT); ask that cluster for a license\"}");
+  // Without its CLC.
+  EXPECT_EQ(refused(std::string((*docs)[0])),
+            "400 {\"Code\":\"InvalidPublishingLicense\",\"Message\":\"the publishing license was "
+            "signed by alice, not by a server, and carries no client licensor certificate\"}");
+  // A tampered rights-data block: the signature covers it.
+  std::string tampered = file->publishing_license;
+  const size_t data = tampered.find("id=\"Encrypted-Rights-Data\">");
+  ASSERT_NE(data, std::string::npos);
+  char& c = tampered[data + 30];
+  c = c == 'A' ? 'B' : 'A';
+  EXPECT_NE(refused(tampered).find("400 {\"Code\":\"InvalidPublishingLicense\",\"Message\":\"the "
+                                   "publishing license was changed: "),
+            std::string::npos)
+      << refused(tampered);
+  // Licenses this test writes with alice's CLC key: signed after the CLC
+  // expired, and with the content key sealed to another key.
+  auto key = crypto::UnsealKey(ReadAll(Out("clc.key")), "alice-password");
+  ASSERT_TRUE(key.ok()) << key.status().ToString();
+  licensing::Policy policy;
+  policy.owner = "alice";
+  policy.content_id = "{00000000-0000-4000-8000-00000000000c}";
+  policy.user_rights = {{{"bob"}, {"VIEW"}}};
+  licensing::LicenseParties parties;
+  parties.issuer = *clc.principal();
+  parties.server = clc.issuer;
+  parties.license_url = root_ + "/my/v2";
+  licensing::SymmetricKey content_key;
+  content_key.bytes = std::string(32, '\x07');
+  auto write = [&](Time at) {
+    auto written = licensing::WritePublishingLicense(policy, at, parties, **key, content_key,
+                                                     crypto::SystemRandom());
+    EXPECT_TRUE(written.ok()) << written.status().ToString();
+    return (written.ok() ? *written : std::string()) + xrml::WriteDocument(clc);
+  };
+  const Time late = *issue->range->until + std::chrono::minutes(1);
+  EXPECT_EQ(refused(write(late)),
+            "400 {\"Code\":\"InvalidPublishingLicense\",\"Message\":\"the publishing license was "
+            "signed on " +
+                FormatHuman(late) +
+                " by the client licensor certificate of alice, which was "
+                "valid only from " +
+                FormatHuman(*issue->range->from) + " until " + FormatHuman(*issue->range->until) +
+                "\"}");
+  // The CLI refuses to sign with it then, naming what to do.
+  ASSERT_TRUE(licensing::PublishOffline(clc, **key, policy, late, crypto::SystemRandom())
+                  .status()
+                  .message()
+                  .ends_with("; get a new one (openrms certify --clc)"));
+  auto other = crypto::GenerateSealedRsaKey(2048, "x");
+  ASSERT_TRUE(other.ok());
+  parties.server.public_key = other->key->public_key();
+  EXPECT_EQ(refused(write(SystemClock().Now())),
+            "403 {\"Code\":\"AccessDenied\",\"Message\":\"the content key is not sealed to this "
+            "cluster's key\"}");
+
+  // A holder whose account is removed: what they published offline no
+  // longer opens.
+  ASSERT_EQ(RunCommand({kBin, "user", "add", "erin", "--dir", srv_},
+                       {"OPENRMS_USER_PASSWORD=erin-password"})
+                .exit_code,
+            0);
+  ASSERT_EQ(As("erin", {"certify", "--clc", "--server", root_, "--out", Out("erin-clc.xml"),
+                        "--key-out", Out("erin-clc.key")})
+                .exit_code,
+            0);
+  ASSERT_EQ(As("erin", {"protect", "--offline", "--clc", Out("erin-clc.xml"), "--clc-key",
+                        Out("erin-clc.key"), plain_, Out("erin.pfile"), "--rights", "bob:VIEW"})
+                .exit_code,
+            0);
+  EXPECT_EQ(
+      As("bob", {"open", Out("erin.pfile"), Out("erin-bob.txt"), "--server", root_}).exit_code, 0);
+  ASSERT_EQ(RunCommand({kBin, "user", "remove", "erin", "--dir", srv_}).exit_code, 0);
+  CommandResult gone =
+      As("bob", {"open", Out("erin.pfile"), Out("erin-bob2.txt"), "--server", root_});
+  EXPECT_NE(gone.err.find("the content was published offline by erin, whose account has been "
+                          "removed; ask an administrator"),
+            std::string::npos)
+      << gone.err;
+
+  // The SDK's request names no key: refused, saying what to send.
+  auto sdk = Call("clientlicensorcertificates", Token("bob"), {{"SignatureEncoding", "utf-8"}});
+  ASSERT_TRUE(sdk.ok());
+  EXPECT_EQ(sdk->status, 400);
+  EXPECT_NE(sdk->body.find("the body needs PublicKey"), std::string::npos) << sdk->body;
+
+  // The lifetime is the cluster's policy, applied within the 2 s refresh.
+  ASSERT_EQ(RunCommand({kBin, "cluster", "clc-validity", "--dir", srv_, "--cluster", "ROOT",
+                        "--days", "2"})
+                .exit_code,
+            0);
+  const auto changed = std::chrono::steady_clock::now();
+  std::optional<Duration> lifetime;
+  do {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    if (As("bob", {"certify", "--clc", "--server", root_, "--out", Out("clc2.xml"), "--key-out",
+                   Out("clc2.key")})
+            .exit_code != 0) {
+      continue;
+    }
+    auto again = xrml::ParseChain(ReadAll(Out("clc2.xml")));
+    const xrml::Right* r = again.ok() ? (*again)[0].FindRight("ISSUE") : nullptr;
+    if (r != nullptr && r->range && r->range->from && r->range->until) {
+      lifetime = *r->range->until - *r->range->from;
+    }
+  } while (lifetime != std::optional<Duration>(Days(2)) &&
+           std::chrono::steady_clock::now() - changed < std::chrono::seconds(10));
+  EXPECT_EQ(lifetime, std::optional<Duration>(Days(2)));
+  EXPECT_NE(RunCommand({kBin, "cluster", "clc-validity", "--dir", srv_, "--cluster", "ROOT",
+                        "--days", "0"})
+                .err.find("a client licensor certificate lasts 1 to 3650 days"),
+            std::string::npos);
+  // Issuing is audited (in batches: within 100 ms), and so is the refusal.
+  auto db = store::OpenSqlite(srv_ + "/openrms.db");
+  ASSERT_TRUE(db.ok());
+  Result<std::vector<store::Row>> rows = std::vector<store::Row>();
+  for (int i = 0; i < 50 && rows.ok() && rows->size() < 3; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    rows = (*db)->Query("SELECT user_name FROM license_audit WHERE kind = 'clc' ORDER BY id");
+  }
+  ASSERT_TRUE(rows.ok());
+  ASSERT_GE(rows->size(), 3u);
+  EXPECT_EQ((*rows)[0].Text(0), "alice");
+  EXPECT_EQ((*rows)[1].Text(0), "erin");
+  auto refusal = (*db)->Query(
+      "SELECT detail FROM license_audit WHERE user_name = 'bob' AND result = 'refused'");
+  ASSERT_TRUE(refusal.ok());
+  ASSERT_EQ(refusal->size(), 1u);
+  EXPECT_EQ((*refusal)[0].Text(0),
+            "the content was published offline by erin, whose account has been removed");
 }
 
 // Hostile JSON from a logged-on user: never a crash, always a 400 that names

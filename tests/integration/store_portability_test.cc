@@ -90,6 +90,10 @@ void ExerciseStores(store::Database& db) {
   ASSERT_TRUE(second.ok()) << second.status().ToString();
   EXPECT_EQ(clusters.Activate("ROOT", slc, *second, "tester", "again").status().code(),
             Code::kAlreadyUsed);
+  ASSERT_EQ(clusters.Find("ROOT")->clc_days, 30);
+  ASSERT_TRUE(clusters.SetClcValidity("ROOT", 7).ok());
+  EXPECT_EQ(clusters.Find("ROOT")->clc_days, 7);
+  EXPECT_EQ(clusters.SetClcValidity("NONE", 7).code(), Code::kNotFound);
   auto active = clusters.ActiveSlc("ROOT");
   ASSERT_TRUE(active.ok() && active->has_value());
   EXPECT_EQ((*active)->id, *second);
@@ -172,7 +176,7 @@ TEST_P(StorePortabilityTest, EveryComponentMigratesAndItsQueriesRun) {
   ASSERT_TRUE(steps.ok()) << steps.status().ToString();
   std::vector<std::string> counts;
   for (const auto& r : *steps) counts.push_back(r.Text(0) + "=" + r.Text(1));
-  EXPECT_EQ(counts, (std::vector<std::string>{"accounts=12", "admin=1", "cluster=13",
+  EXPECT_EQ(counts, (std::vector<std::string>{"accounts=12", "admin=1", "cluster=14",
                                               "cluster-renewal-plan=1", "enrollment=11",
                                               "licensing=2", "settings=1"}));
 

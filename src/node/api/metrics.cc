@@ -176,12 +176,13 @@ std::string MetricsEndpoint::ServiceText() const {
   if (const licensing::LicensingService* l = sources_.licensing) {
     const licensing::LicensingCounters& c = l->counters();
     Family(out, "openrms_licenses_issued_total", "counter",
-           "Licenses issued, by kind: use (access granted), publish, rac, rac-temporary.");
+           "Licenses issued, by kind: use (access granted), publish, rac, rac-temporary, clc.");
     const std::pair<const char*, const std::atomic<uint64_t>*> kinds[] = {
         {"use", &c.issued_use},
         {"publish", &c.issued_publish},
         {"rac", &c.issued_rac},
-        {"rac-temporary", &c.issued_rac_temporary}};
+        {"rac-temporary", &c.issued_rac_temporary},
+        {"clc", &c.issued_clc}};
     for (const auto& [kind, n] : kinds) {
       out << "openrms_licenses_issued_total{kind=\"" << kind << "\"} "
           << n->load(std::memory_order_relaxed) << "\n";

@@ -5,6 +5,7 @@
 #include "base/json.h"
 #include "crypto/keys.h"
 #include "node/api/my_v2_codec.h"
+#include "xrml/chain.h"
 
 namespace openrms::node::api {
 
@@ -44,6 +45,21 @@ http::Response MyV2Api::Handle(const std::string& cluster, const std::string& ba
     auto license = licensing_.Publish(cluster, who, *request, base);
     if (!license.ok()) return refusal(license.status());
     return http::Response::Json(200, PublishedLicenseAnswer(*license));
+  }
+  if (operation == "clientlicensorcertificates" && (req.method == "POST" || req.method == "GET")) {
+    http::Response error;
+    const auto j = JsonBody(req, error);
+    if (!j) return error;
+    auto der = ReadClientLicensorRequest(*j);
+    if (!der.ok()) return refusal(der.status());
+    auto key = crypto::PublicKey::FromPkcs1Der(*der);
+    if (!key.ok()) return JsonError(400, "InvalidRequest", key.status().message());
+    auto chain = licensing_.IssueClc(cluster, who, *key, base);
+    if (!chain.ok()) return refusal(chain.status());
+    const xrml::Right* issue = chain->front().FindRight(xrml::kRightIssue);
+    const Time until =
+        issue != nullptr && issue->range && issue->range->until ? *issue->range->until : Time{};
+    return http::Response::Json(200, ClientLicensorJson(xrml::WriteChainFile(*chain), until));
   }
   if (operation == "enduserlicenses" && req.method == "POST")
     return EndUserLicense(cluster, who, req);

@@ -227,8 +227,9 @@ json TemplatesJson(const std::vector<licensing::Template>& templates) {
 
 json ServiceDiscoveryJson(const std::string& base) {
   json services = json::array();
-  for (const char* name : {"enduserlicenses", "publishinglicenses", "templates", "clientdebuglogs",
-                           "clientperformancelogs"}) {
+  for (const char* name :
+       {"enduserlicenses", "publishinglicenses", "templates", "clientlicensorcertificates",
+        "clientdebuglogs", "clientperformancelogs"}) {
     services.push_back({{"Name", name}, {"Uri", base + "/" + name}});
   }
   return services;
@@ -245,6 +246,24 @@ Result<CertificationRequest> ReadCertificationRequest(const json& body) {
   if (!der) return Status(Code::kMalformed, "PublicKey is not base64");
   request.public_key_der = std::move(*der);
   return request;
+}
+
+Result<std::string> ReadClientLicensorRequest(const json& body) {
+  auto public_key = StringField(body, "PublicKey", "", 16 << 10);
+  if (!public_key.ok() || public_key->empty()) {
+    return Invalid(
+        "the body needs PublicKey (base64 DER PKCS#1 of an RSA key of 2048 bits or more): a "
+        "client licensor certificate is issued for a key the client holds, so that its private "
+        "key never leaves the client");
+  }
+  auto der = crypto::Base64Decode(*public_key);
+  if (!der) return Status(Code::kMalformed, "PublicKey is not base64");
+  return std::move(*der);
+}
+
+std::string ClientLicensorJson(const std::string& chain_file, Time valid_until) {
+  return "{\"ClientLicensorCertificate\":" + JsonQuoted(chain_file) + ",\"ValidUntil\":\"" +
+         FormatIso8601(valid_until) + "\"}";
 }
 
 std::string CertificationJson(const std::string& chain_file) {

@@ -58,4 +58,10 @@ Result<CertificationRequest> ReadCertificationRequest(const nlohmann::json& body
 // {"Certificate": the RAC chain file}, written (as WriteJson writes it).
 std::string CertificationJson(const std::string& chain_file);
 
+// POST /my/v2/clientlicensorcertificates: {"PublicKey": base64 DER PKCS#1}
+// of a key the client holds. The answer: {"ClientLicensorCertificate": the
+// CLC chain file, "ValidUntil": ISO 8601}.
+Result<std::string> ReadClientLicensorRequest(const nlohmann::json& body);
+std::string ClientLicensorJson(const std::string& chain_file, Time valid_until);
+
 }  // namespace openrms::node::api

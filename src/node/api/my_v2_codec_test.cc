@@ -72,7 +72,8 @@ TEST(MyV2Codec, PublishedLicenseAnswerIsTheJsonWritersBytes) {
     EXPECT_EQ(PublishedLicenseAnswer(license), WriteJson(PublishedLicenseJson(license)));
   }
   EXPECT_TRUE(PublishedLicenseAnswer(licenses[0]).starts_with(R"({"ContentId":"{c0ffee}",)"));
-  EXPECT_TRUE(PublishedLicenseAnswer(licenses[0]).ends_with(R"(,"SerializedPublishingLicense":""})"));
+  EXPECT_TRUE(
+      PublishedLicenseAnswer(licenses[0]).ends_with(R"(,"SerializedPublishingLicense":""})"));
 }
 
 TEST(MyV2Codec, UseLicenseIsTheSdksJsonByteForByte) {
@@ -128,9 +129,24 @@ TEST(MyV2Codec, OtherAnswers) {
             R"([{"Name":"enduserlicenses","Uri":"https://h/c/my/v2/enduserlicenses"},)"
             R"({"Name":"publishinglicenses","Uri":"https://h/c/my/v2/publishinglicenses"},)"
             R"({"Name":"templates","Uri":"https://h/c/my/v2/templates"},)"
+            R"({"Name":"clientlicensorcertificates",)"
+            R"("Uri":"https://h/c/my/v2/clientlicensorcertificates"},)"
             R"({"Name":"clientdebuglogs","Uri":"https://h/c/my/v2/clientdebuglogs"},)"
             R"({"Name":"clientperformancelogs","Uri":"https://h/c/my/v2/clientperformancelogs"}])");
   EXPECT_EQ(CertificationJson("<chain/>"), R"({"Certificate":"<chain/>"})");
+  EXPECT_EQ(ClientLicensorJson("<chain/>", *ParseTime("2027-01-31T12:00")),
+            R"({"ClientLicensorCertificate":"<chain/>","ValidUntil":"2027-01-31T12:00:00Z"})");
+  EXPECT_EQ(ReadClientLicensorRequest(nlohmann::json::parse(R"({"SignatureEncoding":"utf-8"})"))
+                .status()
+                .message(),
+            "the body needs PublicKey (base64 DER PKCS#1 of an RSA key of 2048 bits or more): a "
+            "client licensor certificate is issued for a key the client holds, so that its "
+            "private key never leaves the client");
+  EXPECT_EQ(*ReadClientLicensorRequest(nlohmann::json::parse(R"({"PublicKey":"AAEC"})")),
+            std::string("\x00\x01\x02", 3));
+  EXPECT_EQ(
+      ReadClientLicensorRequest(nlohmann::json::parse(R"({"PublicKey":"!"})")).status().message(),
+      "PublicKey is not base64");
   // As the JSON writer writes it: escapes, a user's name beyond ASCII, and
   // bytes that are not UTF-8 (replaced).
   for (const std::string& chain : {std::string("<c a=\"1\">\r\n\\</c>"),
