@@ -240,12 +240,14 @@ std::optional<std::vector<RawElement>> ScanWritten(std::string_view xml) {
 
 // `bytes` as UTF-8 for ScanWritten: a UTF-8 byte-order mark is skipped and
 // UTF-16LE converted. nullopt for other encodings (UTF-16BE, a declared
-// single-byte one), whose written forms are not kept.
-std::optional<std::string> WrittenSource(std::string_view bytes) {
+// single-byte one), whose written forms are not kept. The view is of
+// `bytes`, or of `converted` when the text had to be converted.
+std::optional<std::string_view> WrittenSource(std::string_view bytes, std::string& converted) {
   if (bytes.substr(0, 2) == "\xFF\xFE") {
     auto utf8 = Utf16LeToUtf8(bytes);
     if (!utf8.ok()) return std::nullopt;
-    return std::move(utf8).value();
+    converted = std::move(utf8).value();
+    return std::string_view(converted);
   }
   if (bytes.substr(0, 3) == "\xEF\xBB\xBF") bytes.remove_prefix(3);
   if (bytes.find('\0') != std::string_view::npos) return std::nullopt;
@@ -260,7 +262,7 @@ std::optional<std::string> WrittenSource(std::string_view bytes) {
       }
     }
   }
-  return std::string(bytes);
+  return bytes;
 }
 
 // Whether the parsed tree and the scanned elements are the same elements
@@ -284,15 +286,27 @@ bool SameElements(const Element& e, const std::vector<RawElement>& raw, size_t& 
 
 // Gives each element written otherwise than SerializeSurface writes it
 // its written form.
+// Whether `end` is "</NAME>".
+bool IsCanonicalEnd(std::string_view end, std::string_view name) {
+  return end.size() == name.size() + 3 && end.substr(0, 2) == "</" && end.back() == '>' &&
+         end.substr(2, name.size()) == name;
+}
+
+// Allocates nothing per element once `scratch` has grown: parsing a
+// license runs this over every element.
 void AttachWritten(Element& e, const std::vector<RawElement>& raw, size_t& index,
-                   std::string& scratch) {
+                   std::string& scratch, std::string& text_scratch) {
   const RawElement& r = raw[index++];
   scratch.clear();
   AppendCanonicalStart(e, scratch);
   bool differs = r.start != scratch;
   const bool self_closing = WrittenEmpty(e);
-  if (!differs && e.children.empty() && !self_closing) differs = r.text != XmlEscape(e.text);
-  if (!differs && !self_closing) differs = r.end != "</" + e.name + ">";
+  if (!differs && e.children.empty() && !self_closing) {
+    text_scratch.clear();
+    AppendXmlEscaped(e.text, text_scratch);
+    differs = r.text != text_scratch;
+  }
+  if (!differs && !self_closing) differs = !IsCanonicalEnd(r.end, e.name);
   if (differs) {
     auto w = std::make_shared<WrittenForm>();
     w->start = r.start;
@@ -302,19 +316,20 @@ void AttachWritten(Element& e, const std::vector<RawElement>& raw, size_t& index
     w->parsed_text = e.text;
     e.written = std::move(w);
   }
-  for (auto& c : e.children) AttachWritten(c, raw, index, scratch);
+  for (auto& c : e.children) AttachWritten(c, raw, index, scratch, text_scratch);
 }
 
 void KeepWrittenForms(std::string_view bytes, Element& root) {
-  const std::optional<std::string> source = WrittenSource(bytes);
+  std::string converted;
+  const std::optional<std::string_view> source = WrittenSource(bytes, converted);
   if (!source) return;
   const auto raw = ScanWritten(*source);
   if (!raw) return;
   size_t index = 0;
   if (!SameElements(root, *raw, index) || index != raw->size()) return;
   index = 0;
-  std::string scratch;
-  AttachWritten(root, *raw, index, scratch);
+  std::string scratch, text_scratch;
+  AttachWritten(root, *raw, index, scratch, text_scratch);
 }
 
 // The element's written form, while the element is as it was parsed.
