@@ -16,6 +16,7 @@
 #include "licensing/pfile.h"
 #include "node/cluster_node.h"
 #include "xrml/chain.h"
+#include "xrml/document.h"
 
 namespace openrms::cli {
 
@@ -309,8 +310,10 @@ Status Open(const Client& c, const std::string& in, const std::string& out) {
                                                crypto::Base64Encode(file.publishing_license)}}));
   const std::string status = Text(answer, "AccessStatus");
   if (status == "AccessDenied") {
-    return Status(Code::kPermissionDenied,
-                  "access denied: " + c.user + " holds no right on this content");
+    const std::string reason = Text(answer, "Reason");
+    return Status(
+        Code::kPermissionDenied,
+        "access denied: " + (reason.empty() ? c.user + " holds no right on this content" : reason));
   }
   if (status == "ContentExpired") {
     const std::string until = Text(answer, "ContentValidUntil");
@@ -375,6 +378,68 @@ Status Certify(const Client& c, const std::string& out, const std::string& key_o
   return Status::Ok();
 }
 
+// The content ID a PFILE's publishing license names (WORK/OBJECT/ID).
+Result<std::string> ContentIdOf(const licensing::Pfile& file) {
+  ASSIGN_OR_RETURN(std::string xml, licensing::DecodeLicense(file.publishing_license));
+  ASSIGN_OR_RETURN(auto parts, licensing::SplitLicenseDocuments(xml));
+  ASSIGN_OR_RETURN(xrml::Document pl, xrml::ParseDocument(parts[0]));
+  const xrml::Element* id = pl.body().Find({"WORK", "OBJECT", "ID"});
+  if (id == nullptr || id->text.empty()) {
+    return Status(Code::kUnsupported,
+                  "this file's publishing license keeps its content ID sealed (OpenRMS's format "
+                  "before 2026-12); revoke it by content ID, or through the server (--server)");
+  }
+  return id->text;
+}
+
+// Revokes CONTENT_ID|FILE: as an administrator on the server directory, or
+// as the content's owner through the server.
+struct RevokeTarget {
+  std::string what;  // a content ID or a protected file
+  std::string dir;
+  std::string cluster;
+  Client client;
+};
+
+Status Revoke(const RevokeTarget& t) {
+  std::optional<licensing::Pfile> file;
+  if (RealFileSystem().Exists(t.what)) {
+    ASSIGN_OR_RETURN(std::string bytes, RealFileSystem().ReadFile(t.what, kMaxFileBytes));
+    ASSIGN_OR_RETURN(licensing::Pfile read, licensing::ReadPfile(bytes));
+    file = std::move(read);
+  }
+  if (t.dir.empty() == t.client.server.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "give --dir DIR (an administrator on the server) or --server URL --user NAME "
+                  "(the owner)");
+  }
+  if (!t.dir.empty()) {
+    std::string id = t.what;
+    if (file) {
+      ASSIGN_OR_RETURN(id, ContentIdOf(*file));
+    }
+    ASSIGN_OR_RETURN(auto ctx, node::ServerContext::Open(t.dir, std::nullopt, false));
+    ASSIGN_OR_RETURN(std::string cluster, ctx->ResolveCluster(t.cluster));
+    licensing::LicensingService service(ctx->clusters(), ctx->database(), DefaultClock(),
+                                        crypto::SystemRandom(), "");
+    RETURN_IF_ERROR(service.Revoke(cluster, id, Actor()));
+    std::cout << "revoked " << id << " in " << cluster
+              << ": no node issues a license for it from now on (within 2 s)\n";
+    return Status::Ok();
+  }
+  ASSIGN_OR_RETURN(Session session, Session::Open(t.client));
+  json body = json::object();
+  if (file) {
+    body["SerializedPublishingLicense"] = crypto::Base64Encode(file->publishing_license);
+  } else {
+    body["ContentId"] = t.what;
+  }
+  ASSIGN_OR_RETURN(json answer, session.Call("POST", "revocations", body));
+  std::cout << "revoked " << Text(answer, "ContentId")
+            << ": no node issues a license for it from now on (within 2 s)\n";
+  return Status::Ok();
+}
+
 }  // namespace
 
 void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
@@ -431,6 +496,18 @@ void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
   AddClient(open, open_c);
   open->callback([&exit_code] {
     Status s = Open(open_c, o_in, o_out);
+    if (!s.ok()) exit_code = ReportError(s);
+  });
+
+  static RevokeTarget rv;
+  auto* revoke = app.add_subcommand(
+      "revoke", "Revoke protected content: no license is issued for it from then on");
+  revoke->add_option("WHAT", rv.what, "A content ID, or a protected file")->required();
+  revoke->add_option("--dir", rv.dir, "The server directory (as an administrator)");
+  revoke->add_option("--cluster", rv.cluster, "The cluster (with --dir, when there are several)");
+  AddClient(revoke, rv.client, false);
+  revoke->callback([&exit_code] {
+    Status s = Revoke(rv);
     if (!s.ok()) exit_code = ReportError(s);
   });
 

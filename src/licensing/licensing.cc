@@ -309,7 +309,10 @@ Status LicensingService::Migrate(store::Database& db) {
        "description TEXT NOT NULL, policy TEXT NOT NULL, created_at INTEGER NOT NULL)",
        "CREATE TABLE license_audit (id INTEGER PRIMARY KEY AUTOINCREMENT, cluster TEXT NOT NULL, "
        "at INTEGER NOT NULL, user_name TEXT NOT NULL, kind TEXT NOT NULL, content_id TEXT NOT "
-       "NULL, result TEXT NOT NULL, detail TEXT NOT NULL)"});
+       "NULL, result TEXT NOT NULL, detail TEXT NOT NULL)",
+       "CREATE TABLE revocations (cluster TEXT NOT NULL, content_id TEXT NOT NULL, revoked_by "
+       "TEXT NOT NULL, revoked_at INTEGER NOT NULL, PRIMARY KEY (cluster, content_id))",
+       "CREATE INDEX license_audit_content ON license_audit (content_id)"});
 }
 
 ProtocolError LicensingService::ToProtocolError(const Status& s) {
@@ -328,6 +331,8 @@ ProtocolError LicensingService::ToProtocolError(const Status& s) {
       return {400, "InvalidPublishingLicense", s.message()};
     case Code::kNotFound:
       return {400, "TemplateNotFound", s.message()};
+    case Code::kAlreadyUsed:
+      return {409, "Conflict", s.message()};
     case Code::kInvalidArgument:
     case Code::kUnsupported:
       return {400, "InvalidRequest", s.message()};
@@ -412,6 +417,26 @@ Result<std::shared_ptr<const LicensingService::ClusterSnapshot>> LicensingServic
   auto config = clusters_.store().Find(cluster);
   fresh->config_status = config.status();
   if (config.ok()) fresh->config = std::move(*config);
+  // Revocations are only ever added: the rows are read again only when
+  // their number changed.
+  auto count = db_.Query("SELECT COUNT(*) FROM revocations WHERE cluster = $1", {cluster});
+  fresh->revocations_status = count.status();
+  fresh->revocation_count = count.ok() && !count->empty() ? (*count)[0].Int(0) : -1;
+  if (old && old->revocations_status.ok() && old->revocation_count == fresh->revocation_count) {
+    fresh->revocations = old->revocations;
+  } else {
+    auto revoked = db_.Query(
+        "SELECT content_id, revoked_by, revoked_at FROM revocations WHERE cluster = $1", {cluster});
+    if (fresh->revocations_status.ok()) fresh->revocations_status = revoked.status();
+    auto revocations = std::make_shared<std::map<std::string, std::string>>();
+    if (revoked.ok()) {
+      for (const auto& r : *revoked) {
+        (*revocations)[r.Text(0)] =
+            "revoked by " + r.Text(1) + " at " + FormatHuman(Time(Duration(r.Int(2))));
+      }
+    }
+    fresh->revocations = std::move(revocations);
+  }
   std::unique_lock lock(snapshots_mu_);
   snapshots_[cluster] = fresh;
   return std::shared_ptr<const ClusterSnapshot>(std::move(fresh));
@@ -672,12 +697,21 @@ Result<UseLicense> LicensingService::Decide(const std::string& cluster,
       return Status(Code::kPermissionDenied, why + "; ask an administrator");
     }
   }
+  ASSIGN_OR_RETURN(auto snapshot, Snapshot(cluster));
+  // Without the revocations a revoked document would open: refuse instead.
+  RETURN_IF_ERROR(snapshot->revocations_status);
   const Time now = clock_.Now();
   UseLicense answer;
   answer.policy = opened.policy;
   answer.license_digest = opened.digest;
   answer.issued_to = who.user;
   const Policy& p = answer.policy;
+  if (auto it = snapshot->revocations->find(p.content_id); it != snapshot->revocations->end()) {
+    answer.access = AccessStatus::kDenied;
+    answer.reason = it->second;
+    RETURN_IF_ERROR(Audit(cluster, who.user, "use", p.content_id, "AccessDenied", it->second));
+    return answer;
+  }
   if (p.valid_until && now >= *p.valid_until) {
     answer.access = AccessStatus::kContentExpired;
     RETURN_IF_ERROR(Audit(cluster, who.user, "use", p.content_id, "ContentExpired",
@@ -825,6 +859,66 @@ Result<std::vector<xrml::Document>> LicensingService::IssueClc(const std::string
   std::vector<xrml::Document> chain = {std::move(clc)};
   chain.insert(chain.end(), snapshot->slc_chain->begin(), snapshot->slc_chain->end());
   return chain;
+}
+
+Status LicensingService::Revoke(const std::string& cluster, const std::string& content_id,
+                                const std::string& by) {
+  if (content_id.empty() || content_id.size() > 256) {
+    return Invalid("a content ID has 1 to 256 characters");
+  }
+  RETURN_IF_ERROR(clusters_.store().Find(cluster).status());
+  auto inserted = db_.Execute(
+      "INSERT INTO revocations (cluster, content_id, revoked_by, revoked_at) VALUES ($1, $2, $3, "
+      "$4)",
+      {cluster, content_id, by, clock_.Now().time_since_epoch().count()});
+  if (!inserted.ok() && inserted.status().code() == Code::kAlreadyUsed) {
+    ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT revoked_by, revoked_at FROM revocations WHERE "
+                                          "cluster = $1 AND content_id = $2",
+                                          {cluster, content_id}));
+    if (rows.empty()) return inserted.status();
+    return Status(Code::kAlreadyUsed, "content " + content_id + " was already revoked by " +
+                                          rows[0].Text(0) + " at " +
+                                          FormatHuman(Time(Duration(rows[0].Int(1)))));
+  }
+  RETURN_IF_ERROR(inserted.status());
+  return Audit(cluster, by, "revoke", content_id, "revoked", "");
+}
+
+Result<std::string> LicensingService::RevokeAs(const std::string& cluster,
+                                               const accounts::Identity& who,
+                                               const std::string& content_id,
+                                               const std::string& publishing_license) {
+  std::string id = content_id;
+  std::string owner;
+  if (!publishing_license.empty()) {
+    RETURN_IF_ERROR(CheckCanIssue(cluster).status());
+    ASSIGN_OR_RETURN(std::string xml, DecodeLicense(publishing_license));
+    ASSIGN_OR_RETURN(std::shared_ptr<const OpenedLicense> opened, Open(cluster, xml));
+    if (!id.empty() && id != opened->policy.content_id) {
+      return Invalid("ContentId " + id + " is not the content of that publishing license (" +
+                     opened->policy.content_id + ")");
+    }
+    id = opened->policy.content_id;
+    owner = opened->policy.owner;
+  } else {
+    if (id.empty()) return Invalid("the body needs ContentId or SerializedPublishingLicense");
+    ASSIGN_OR_RETURN(auto rows,
+                     db_.Query("SELECT user_name FROM license_audit WHERE content_id = $1 AND "
+                               "cluster = $2 AND kind = 'publish' ORDER BY id LIMIT 1",
+                               {id, cluster}));
+    if (rows.empty()) {
+      return Invalid("no content " + id + " was published online through cluster " + cluster +
+                     "; send its SerializedPublishingLicense");
+    }
+    owner = rows[0].Text(0);
+  }
+  if (!EqualsIgnoreCase(owner, who.user) && !who.InGroup(options_.super_users_group)) {
+    return Status(Code::kPermissionDenied, "only the owner of content " + id + " (" + owner +
+                                               ") or a member of " + options_.super_users_group +
+                                               " may revoke it");
+  }
+  RETURN_IF_ERROR(Revoke(cluster, id, who.user));
+  return id;
 }
 
 Result<std::vector<Template>> LicensingService::ListTemplates() {

@@ -111,6 +111,9 @@ struct UseLicense {
   AccessStatus access = AccessStatus::kDenied;
   std::vector<std::string> rights;  // sorted; {"OWNER"} for owners and super users
   Time valid_until{};               // how long the client may cache the license
+  // Why access is denied when the reason is not the rights themselves
+  // ("revoked by admin at 2027-01-02 10:00 UTC"); "" otherwise.
+  std::string reason;
   std::string content_key;
   // The SHA-256 of the publishing license's bytes: EndUserLicenseOfOpened
   // takes it instead of the bytes.
@@ -211,6 +214,21 @@ class LicensingService final {
                                                const crypto::PublicKey& key,
                                                const std::string& license_url);
 
+  // Revocation: from the moment it is stored, no use license is issued for
+  // the content `content_id` of `cluster` -- on every node within
+  // `cluster_refresh` (each node reads the cluster's revocations with its
+  // SLC), cached licenses included. Use licenses already issued live until
+  // they expire. kAlreadyUsed names who revoked it and when.
+  Status Revoke(const std::string& cluster, const std::string& content_id, const std::string& by);
+  // Revocation asked for by `who` through the protocol: allowed to the
+  // content's owner and to super users. The content is named by its
+  // publishing license (whose owner it states) or, for content this
+  // cluster published online, by its ID alone (the owner is the publish
+  // row's). Returns the content ID.
+  Result<std::string> RevokeAs(const std::string& cluster, const accounts::Identity& who,
+                               const std::string& content_id,
+                               const std::string& publishing_license);
+
   Result<std::vector<Template>> ListTemplates();
   Result<Template> AddTemplate(Template t);
   Status DeleteTemplate(const std::string& id);
@@ -243,6 +261,11 @@ class LicensingService final {
     std::string chain_file_tail;
     Status config_status;
     std::optional<cluster::ClusterConfig> config;
+    // Content ID -> "revoked by X at T", and how many rows that was read
+    // from (-1: unknown).
+    Status revocations_status;
+    int64_t revocation_count = -1;
+    std::shared_ptr<const std::map<std::string, std::string>> revocations;
   };
 
  private:

@@ -799,6 +799,85 @@ TEST_F(LicensingTest, OfflinePublishingUnderAClientLicensorCertificate) {
             "the content was published offline by erin, whose account has been removed");
 }
 
+// Revocation: the owner (or an administrator) revokes; from then on, within
+// the 2 s refresh, no license is issued for the content, whatever the
+// caches hold, and the refusal says who revoked it and when.
+TEST_F(LicensingTest, RevokedContentOpensNoMore) {
+  ASSERT_EQ(
+      As("alice", {"protect", plain_, Out("r.pfile"), "--server", root_, "--rights", "bob:VIEW"})
+          .exit_code,
+      0);
+  ASSERT_EQ(As("bob", {"open", Out("r.pfile"), Out("r-bob.txt"), "--server", root_}).exit_code, 0);
+  auto file = licensing::ReadPfile(ReadAll(Out("r.pfile")));
+  ASSERT_TRUE(file.ok());
+  auto pl = xrml::ParseDocument(file->publishing_license.substr(3));
+  ASSERT_TRUE(pl.ok());
+  const std::string id = pl->body().Find({"WORK", "OBJECT", "ID"})->text;
+
+  // Only the owner or a super user.
+  CommandResult bob = As("bob", {"revoke", Out("r.pfile"), "--server", root_});
+  EXPECT_EQ(bob.err, "error: the server refused: only the owner of content " + id +
+                         " (alice) or a member of SuperUsers may revoke it\n");
+  CommandResult alice = As("alice", {"revoke", Out("r.pfile"), "--server", root_});
+  ASSERT_EQ(alice.exit_code, 0) << alice.err;
+  EXPECT_EQ(alice.out,
+            "revoked " + id + ": no node issues a license for it from now on (within 2 s)\n");
+  const auto revoked = std::chrono::steady_clock::now();
+  CommandResult opened;
+  do {
+    opened = As("bob", {"open", Out("r.pfile"), Out("r-bob2.txt"), "--server", root_});
+  } while (opened.exit_code == 0 &&
+           std::chrono::steady_clock::now() - revoked < std::chrono::seconds(10));
+  EXPECT_TRUE(opened.err.starts_with("error: access denied: revoked by alice at ")) << opened.err;
+  // The owner is refused too, and the SDK's answer carries the reason.
+  auto answer = EndUserLicense(Out("r.pfile"), "alice");
+  ASSERT_TRUE(answer.ok());
+  EXPECT_EQ(answer->status, 200);
+  auto j = nlohmann::json::parse(answer->body);
+  EXPECT_EQ(j["AccessStatus"], "AccessDenied");
+  EXPECT_TRUE(j["Reason"].get<std::string>().starts_with("revoked by alice at ")) << answer->body;
+  EXPECT_FALSE(j.contains("Key"));
+  // Once only.
+  CommandResult again = As("alice", {"revoke", id, "--server", root_});
+  EXPECT_TRUE(again.err.starts_with("error: the server refused: content " + id +
+                                    " was already revoked by alice at "))
+      << again.err;
+  // By content ID alone: only for content published online here.
+  CommandResult unknown =
+      As("alice", {"revoke", "{00000000-0000-4000-8000-0000000000ff}", "--server", root_});
+  EXPECT_EQ(unknown.err,
+            "error: the server refused: no content {00000000-0000-4000-8000-0000000000ff} was "
+            "published online through cluster ROOT; send its SerializedPublishingLicense\n");
+
+  // An administrator on the server directory, by file.
+  ASSERT_EQ(
+      As("carol", {"protect", plain_, Out("r2.pfile"), "--server", root_, "--rights", "bob:VIEW"})
+          .exit_code,
+      0);
+  ASSERT_EQ(As("bob", {"open", Out("r2.pfile"), Out("r2-bob.txt"), "--server", root_}).exit_code,
+            0);
+  CommandResult admin =
+      RunCommand({kBin, "revoke", Out("r2.pfile"), "--dir", srv_, "--cluster", "ROOT"});
+  ASSERT_EQ(admin.exit_code, 0) << admin.err;
+  const auto admin_revoked = std::chrono::steady_clock::now();
+  do {
+    opened = As("bob", {"open", Out("r2.pfile"), Out("r2-bob2.txt"), "--server", root_});
+  } while (opened.exit_code == 0 &&
+           std::chrono::steady_clock::now() - admin_revoked < std::chrono::seconds(10));
+  EXPECT_TRUE(opened.err.starts_with("error: access denied: revoked by cli:")) << opened.err;
+  // Other content still opens.
+  ASSERT_EQ(
+      As("alice", {"protect", plain_, Out("r3.pfile"), "--server", root_, "--rights", "bob:VIEW"})
+          .exit_code,
+      0);
+  EXPECT_EQ(As("bob", {"open", Out("r3.pfile"), Out("r3-bob.txt"), "--server", root_}).exit_code,
+            0);
+  CommandResult neither = RunCommand({kBin, "revoke", id});
+  EXPECT_EQ(neither.err,
+            "error: give --dir DIR (an administrator on the server) or --server URL --user NAME "
+            "(the owner)\n");
+}
+
 // Hostile JSON from a logged-on user: never a crash, always a 400 that names
 // the field.
 TEST_F(LicensingTest, HostileJsonGetsA400AndTheNodeLives) {

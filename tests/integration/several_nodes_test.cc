@@ -361,6 +361,33 @@ class IdleTlsConnection {
 // balancer's address to a node, so one client's idle connections used up
 // the per-address limit for everyone. Now each node counts the client that
 // HAProxy's header names.
+// A revocation through the balancer holds on every node once the cluster
+// refresh (2 s) has passed, though each node has just granted the license
+// and holds it in its caches.
+TEST_F(SeveralNodesTest, ARevocationHoldsOnEveryNodeWithinTheRefresh) {
+  const std::string token = Token();
+  const std::string pl = PublishingLicense();
+  for (int port : ports_) {
+    auto r = UseLicense(token, pl, port);
+    ASSERT_TRUE(r.ok());
+    EXPECT_NE(r->body.find("\"AccessStatus\":\"AccessGranted\""), std::string::npos) << r->body;
+  }
+  CommandResult revoked = Run({"revoke", tmp_->path() + "/plain.ptxt", "--server", root_, "--user",
+                               "alice", "--tls-ca", srv_ + "/tls-ca.pem"},
+                              {"OPENRMS_PASSWORD=alice-pw"});
+  ASSERT_EQ(revoked.exit_code, 0) << revoked.err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  for (int port : ports_) {
+    auto r = UseLicense(token, pl, port);
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, 200);
+    EXPECT_NE(r->body.find("\"AccessStatus\":\"AccessDenied\""), std::string::npos)
+        << "node " << port << ": " << r->body;
+    EXPECT_NE(r->body.find("\"Reason\":\"revoked by alice at "), std::string::npos) << r->body;
+    EXPECT_EQ(r->body.find("\"Key\""), std::string::npos) << r->body;
+  }
+}
+
 TEST_F(SeveralNodesTest, AnIdleFloodThroughTheBalancerLeavesOtherClientsServed) {
   SSL_CTX* ctx = SSL_CTX_new(TLS_client_method());
   ASSERT_NE(ctx, nullptr);

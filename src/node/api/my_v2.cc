@@ -61,6 +61,16 @@ http::Response MyV2Api::Handle(const std::string& cluster, const std::string& ba
         issue != nullptr && issue->range && issue->range->until ? *issue->range->until : Time{};
     return http::Response::Json(200, ClientLicensorJson(xrml::WriteChainFile(*chain), until));
   }
+  if (operation == "revocations" && req.method == "POST") {
+    http::Response error;
+    const auto j = JsonBody(req, error);
+    if (!j) return error;
+    auto request = ReadRevocationRequest(*j);
+    if (!request.ok()) return refusal(request.status());
+    auto id = licensing_.RevokeAs(cluster, who, request->content_id, request->publishing_license);
+    if (!id.ok()) return refusal(id.status());
+    return ok({{"ContentId", *id}, {"RevokedBy", who.user}});
+  }
   if (operation == "enduserlicenses" && req.method == "POST")
     return EndUserLicense(cluster, who, req);
   // With service discovery off the SDK posts to clientlogs/debug and

@@ -206,6 +206,8 @@ json UseLicenseJson(const licensing::UseLicense& license) {
       break;
     case licensing::AccessStatus::kDenied:
       answer["AccessStatus"] = "AccessDenied";
+      // Not the SDK's: why, when it is not the rights (a revocation).
+      if (!license.reason.empty()) answer["Reason"] = license.reason;
       break;
     case licensing::AccessStatus::kGranted:
       answer["AccessStatus"] = "AccessGranted";
@@ -264,6 +266,21 @@ Result<std::string> ReadClientLicensorRequest(const json& body) {
 std::string ClientLicensorJson(const std::string& chain_file, Time valid_until) {
   return "{\"ClientLicensorCertificate\":" + JsonQuoted(chain_file) + ",\"ValidUntil\":\"" +
          FormatIso8601(valid_until) + "\"}";
+}
+
+Result<RevocationRequest> ReadRevocationRequest(const json& body) {
+  RevocationRequest r;
+  ASSIGN_OR_RETURN(r.content_id, StringField(body, "ContentId", "", 256));
+  ASSIGN_OR_RETURN(std::string pl, StringField(body, "SerializedPublishingLicense", "", 8 << 20));
+  if (!pl.empty()) {
+    auto bytes = crypto::Base64Decode(pl);
+    if (!bytes) return Status(Code::kMalformed, "SerializedPublishingLicense is not base64");
+    r.publishing_license = std::move(*bytes);
+  }
+  if (r.content_id.empty() && r.publishing_license.empty()) {
+    return Invalid("the body needs ContentId or SerializedPublishingLicense");
+  }
+  return r;
 }
 
 std::string CertificationJson(const std::string& chain_file) {

@@ -64,4 +64,12 @@ std::string CertificationJson(const std::string& chain_file);
 Result<std::string> ReadClientLicensorRequest(const nlohmann::json& body);
 std::string ClientLicensorJson(const std::string& chain_file, Time valid_until);
 
+// POST /my/v2/revocations: {"ContentId": GUID} and/or
+// {"SerializedPublishingLicense": base64}; answered {"ContentId", "RevokedBy"}.
+struct RevocationRequest {
+  std::string content_id;
+  std::string publishing_license;  // decoded bytes
+};
+Result<RevocationRequest> ReadRevocationRequest(const nlohmann::json& body);
+
 }  // namespace openrms::node::api

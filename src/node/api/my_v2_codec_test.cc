@@ -105,6 +105,13 @@ TEST(MyV2Codec, UseLicenseIsTheSdksJsonByteForByte) {
             R"("Description":"Staff may view","FromTemplate":true,"Id":"{7e3a1a7e}",)"
             R"("IssuedTo":"bob","Name":"Confidential","Owner":"alice",)"
             R"("allowOfflineAccess":false})");
+  // A revocation says why.
+  denied.reason = "revoked by alice at 2027-01-02 10:00 UTC";
+  EXPECT_EQ(WriteJson(UseLicenseJson(denied)),
+            R"({"AccessStatus":"AccessDenied","ContentId":"{c0ffee}",)"
+            R"("Description":"Staff may view","FromTemplate":true,"Id":"{7e3a1a7e}",)"
+            R"("IssuedTo":"bob","Name":"Confidential","Owner":"alice",)"
+            R"("Reason":"revoked by alice at 2027-01-02 10:00 UTC","allowOfflineAccess":false})");
 
   // Without offline access the SDK is told an interval of 0.
   licensing::UseLicense expired;
@@ -147,6 +154,25 @@ TEST(MyV2Codec, OtherAnswers) {
   EXPECT_EQ(
       ReadClientLicensorRequest(nlohmann::json::parse(R"({"PublicKey":"!"})")).status().message(),
       "PublicKey is not base64");
+  auto by_id = ReadRevocationRequest(nlohmann::json::parse(R"({"ContentId":"{c0ffee}"})"));
+  ASSERT_TRUE(by_id.ok());
+  EXPECT_EQ(by_id->content_id, "{c0ffee}");
+  EXPECT_EQ(by_id->publishing_license, "");
+  auto by_pl =
+      ReadRevocationRequest(nlohmann::json::parse(R"({"SerializedPublishingLicense":"AAEC"})"));
+  ASSERT_TRUE(by_pl.ok());
+  EXPECT_EQ(by_pl->publishing_license, std::string("\x00\x01\x02", 3));
+  EXPECT_EQ(ReadRevocationRequest(nlohmann::json::parse("{}")).status().message(),
+            "the body needs ContentId or SerializedPublishingLicense");
+  EXPECT_EQ(ReadRevocationRequest(nlohmann::json::parse(R"({"SerializedPublishingLicense":"!"})"))
+                .status()
+                .message(),
+            "SerializedPublishingLicense is not base64");
+  EXPECT_EQ(ReadRevocationRequest(
+                nlohmann::json::parse("{\"ContentId\":\"" + std::string(257, 'x') + "\"}"))
+                .status()
+                .code(),
+            Code::kInvalidArgument);
   // As the JSON writer writes it: escapes, a user's name beyond ASCII, and
   // bytes that are not UTF-8 (replaced).
   for (const std::string& chain : {std::string("<c a=\"1\">\r\n\\</c>"),
