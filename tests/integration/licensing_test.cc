@@ -878,6 +878,34 @@ TEST_F(LicensingTest, RevokedContentOpensNoMore) {
             "(the owner)\n");
 }
 
+// Removing an account stops its licensing within the same 2 s bound: its
+// bearer tokens go with it, and a node keeps a token at most that long.
+TEST_F(LicensingTest, ARemovedUserLicensesNoMore) {
+  ASSERT_EQ(RunCommand({kBin, "user", "add", "frank", "--dir", srv_},
+                       {"OPENRMS_USER_PASSWORD=frank-password"})
+                .exit_code,
+            0);
+  ASSERT_EQ(As("alice", {"protect", plain_, Out("f.pfile"), "--server", root_, "--rights",
+                         "frank:VIEW"})
+                .exit_code,
+            0);
+  auto file = licensing::ReadPfile(ReadAll(Out("f.pfile")));
+  ASSERT_TRUE(file.ok());
+  const nlohmann::json body = {
+      {"SerializedPublishingLicense", crypto::Base64Encode(file->publishing_license)}};
+  const std::string token = Token("frank");
+  auto before = Call("enduserlicenses", token, body);
+  ASSERT_TRUE(before.ok());
+  EXPECT_NE(before->body.find("\"AccessStatus\":\"AccessGranted\""), std::string::npos)
+      << before->body;
+  ASSERT_EQ(RunCommand({kBin, "user", "remove", "frank", "--dir", srv_}).exit_code, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto after = Call("enduserlicenses", token, body);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->status, 401) << after->body;
+  EXPECT_EQ(after->body.find("AccessGranted"), std::string::npos) << after->body;
+}
+
 // Hostile JSON from a logged-on user: never a crash, always a 400 that names
 // the field.
 TEST_F(LicensingTest, HostileJsonGetsA400AndTheNodeLives) {

@@ -499,7 +499,7 @@ TEST_F(SeveralNodesTest, AStoreOutageIsAnsweredAsOneAndLosesNoAuditRow) {
   }
   std::this_thread::sleep_for(2s);
   ASSERT_TRUE(pg_->StopNow().ok());
-  // Longer than a node keeps a token (kBearerCacheSeconds, 5 s): the
+  // Longer than a node keeps a token (kBearerCacheSeconds, 2 s): the
   // tokens are asked of the store that is not there.
   std::this_thread::sleep_for(6s);
   auto get = [&](const std::string& path, const std::string& cookie_pair) {

@@ -1,14 +1,15 @@
 // Bearer tokens of the REST protocols (/my/v2, /certification): who sent a
 // request, and the challenge the RMS SDK expects when no one did.
 //
-// A token found live in the store is kept in memory, for at most 5 seconds
-// (kBearerCacheSeconds, counted in whole seconds of the clock, so under 5 s
+// A token found live in the store is kept in memory, for at most 2 seconds
+// (kBearerCacheSeconds, counted in whole seconds of the clock, so under 2 s
 // of real time) and never past the session's own expiry; at most 4096
 // tokens, least recently used first out, keyed by the token's SHA-256. So a
-// token deleted or expired in the store (by any node) stops working on this
-// node within 5 s, and a session's idle timer is restarted in the store at
-// least once per 5 s of use. Unknown tokens are never kept: each is asked of
-// the store again.
+// token deleted or expired in the store (by any node; removing an account
+// deletes its tokens) stops working on this node within 2 s -- the bound a
+// revocation has too -- and a session's idle timer is restarted in the
+// store at least once per 2 s of use. Unknown tokens are never kept: each
+// is asked of the store again.
 #pragma once
 
 #include <memory>
@@ -29,7 +30,7 @@ http::Response JsonError(int status, const std::string& code, const std::string&
 // with Retry-After: http::kRetryAfterSeconds.
 http::Response ProtocolErrorResponse(const Status& status);
 
-inline constexpr int kBearerCacheSeconds = 5;
+inline constexpr int kBearerCacheSeconds = 2;
 inline constexpr size_t kBearerCacheEntries = 4096;
 
 class BearerAuth final {
