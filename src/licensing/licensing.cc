@@ -587,12 +587,12 @@ Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService:
   auto opened = std::make_shared<OpenedLicense>();
   opened->digest = std::move(digest);
   opened->clc_holder = std::move(holder);
-  if (*version == SealedKeyVersion::kV2 &&
+  // OpenRMS's old format was only ever written by its servers.
+  if (opened->clc_holder.empty() && *version == SealedKeyVersion::kV2 &&
       sealed_key->size() == key->public_key().modulus_be().size()) {
     ASSIGN_OR_RETURN(opened->policy,
                      OpenOldFormat(*key, *sealed_key, data->text, opened->content_key));
   } else {
-    ASSIGN_OR_RETURN(OpenedEnablingBits bits_opened, OpenEnablingBits(*key, *version, *sealed_key));
     const xrml::Element* owner = pl->body().Find({"WORK", "METADATA", "OWNER", "OBJECT", "NAME"});
     const xrml::Element* content = pl->body().Find({"WORK", "OBJECT", "ID"});
     if (owner == nullptr || owner->text.empty() || content == nullptr || content->text.empty()) {
@@ -600,6 +600,14 @@ Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService:
                     "the publishing license names no owner or content (WORK/METADATA/OWNER, "
                     "WORK/OBJECT/ID)");
     }
+    // A client publishes only as itself.
+    if (!opened->clc_holder.empty() && !EqualsIgnoreCase(owner->text, opened->clc_holder)) {
+      return Status(Code::kUntrusted, "the publishing license names " + owner->text +
+                                          " as its owner but was signed with the client licensor "
+                                          "certificate of " +
+                                          opened->clc_holder);
+    }
+    ASSIGN_OR_RETURN(OpenedEnablingBits bits_opened, OpenEnablingBits(*key, *version, *sealed_key));
     ASSIGN_OR_RETURN(xrml::Element rights, OpenRightsData(data->text, bits_opened.key));
     ASSIGN_OR_RETURN(opened->policy, PolicyFromRightsData(rights, owner->text));
     opened->policy.content_id = content->text;

@@ -702,6 +702,13 @@ TEST_F(LicensingTest, OfflinePublishingUnderAClientLicensorCertificate) {
     EXPECT_TRUE(written.ok()) << written.status().ToString();
     return (written.ok() ? *written : std::string()) + xrml::WriteDocument(clc);
   };
+  // Naming another owner than the CLC's holder.
+  policy.owner = "dave";
+  EXPECT_EQ(refused(write(SystemClock().Now())),
+            "400 {\"Code\":\"InvalidPublishingLicense\",\"Message\":\"the publishing license "
+            "names dave as its owner but was signed with the client licensor certificate of "
+            "alice\"}");
+  policy.owner = "alice";
   const Time late = *issue->range->until + std::chrono::minutes(1);
   EXPECT_EQ(refused(write(late)),
             "400 {\"Code\":\"InvalidPublishingLicense\",\"Message\":\"the publishing license was "
@@ -885,10 +892,10 @@ TEST_F(LicensingTest, ARemovedUserLicensesNoMore) {
                        {"OPENRMS_USER_PASSWORD=frank-password"})
                 .exit_code,
             0);
-  ASSERT_EQ(As("alice", {"protect", plain_, Out("f.pfile"), "--server", root_, "--rights",
-                         "frank:VIEW"})
-                .exit_code,
-            0);
+  ASSERT_EQ(
+      As("alice", {"protect", plain_, Out("f.pfile"), "--server", root_, "--rights", "frank:VIEW"})
+          .exit_code,
+      0);
   auto file = licensing::ReadPfile(ReadAll(Out("f.pfile")));
   ASSERT_TRUE(file.ok());
   const nlohmann::json body = {
