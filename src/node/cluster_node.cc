@@ -21,8 +21,8 @@ licensing::LicensingOptions LicensingOptionsFor(ServerContext& context,
   o.audit = &audit;
   // A holder of a client licensor certificate is gone once no local
   // account has the name and no directory is configured. A directory's
-  // accounts cannot be looked up without a bind: their content keeps
-  // opening until the CLC expires.
+  // accounts cannot be looked up without a bind: while a directory is
+  // configured, what its users published offline keeps opening.
   o.account_exists = [&context](const std::string& user) -> Result<bool> {
     ASSIGN_OR_RETURN(bool local, context.accounts().Exists(user));
     if (local) return true;
