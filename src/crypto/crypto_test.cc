@@ -6,6 +6,10 @@
 #include <set>
 #include <thread>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
 #include "crypto/password_box.h"
@@ -85,6 +89,90 @@ TEST(Keys, SealedKeySignsAndOpensOnlyWithItsPassword) {
   auto opened = UnsealKey(pair->sealed_pem, "correct horse");
   ASSERT_TRUE(opened.ok()) << opened.status().ToString();
   EXPECT_TRUE((*opened)->public_key() == pair->key->public_key());
+}
+
+// What the RMS SDK's offline publisher rebuilds from a handed-over key:
+// n and d little-endian, e. A key made from those three alone signs what
+// the public key verifies.
+std::string SignWithExponent(const PublicKey& pub, std::string d_le, std::string_view data) {
+  std::string n_le(pub.modulus_be().rbegin(), pub.modulus_be().rend());
+  BIGNUM* n = BN_lebin2bn(reinterpret_cast<const unsigned char*>(n_le.data()),
+                          static_cast<int>(n_le.size()), nullptr);
+  BIGNUM* d = BN_lebin2bn(reinterpret_cast<const unsigned char*>(d_le.data()),
+                          static_cast<int>(d_le.size()), nullptr);
+  BIGNUM* e = BN_new();
+  BN_set_word(e, pub.exponent());
+  OSSL_PARAM_BLD* bld = OSSL_PARAM_BLD_new();
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, n);
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, e);
+  OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d);
+  OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
+  EVP_PKEY_CTX* from = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
+  EVP_PKEY* pkey = nullptr;
+  EVP_PKEY_fromdata_init(from);
+  EVP_PKEY_fromdata(from, &pkey, EVP_PKEY_KEYPAIR, params);
+  std::string sig(512, '\0');
+  size_t len = sig.size();
+  EVP_MD_CTX* md = EVP_MD_CTX_new();
+  if (pkey != nullptr && EVP_DigestSignInit(md, nullptr, EVP_sha1(), nullptr, pkey) > 0 &&
+      EVP_DigestSign(md, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                     reinterpret_cast<const unsigned char*>(data.data()), data.size()) > 0) {
+    sig.resize(len);
+  } else {
+    sig.clear();
+  }
+  EVP_MD_CTX_free(md);
+  EVP_PKEY_free(pkey);
+  EVP_PKEY_CTX_free(from);
+  OSSL_PARAM_free(params);
+  OSSL_PARAM_BLD_free(bld);
+  BN_free(n);
+  BN_free(d);
+  BN_free(e);
+  return sig;
+}
+
+TEST(Keys, AHandedOverKeyIsItsHoldersAndOpensOnlyUnderTheKeyItIsSealedTo) {
+  auto server = GenerateSealedRsaKey(2048, "pw");
+  auto other = GenerateSealedRsaKey(2048, "pw");
+  ASSERT_TRUE(server.ok() && other.ok());
+  auto made = GenerateHandedOverKey(2048, server->key->public_key(), SystemRandom());
+  ASSERT_TRUE(made.ok()) << made.status().ToString();
+  EXPECT_EQ(made->public_key.bits(), 2048);
+  EXPECT_EQ(made->public_key.exponent(), 65537u);
+  ASSERT_EQ(made->private_exponent_le.size(), 256u);
+
+  // The holder signs with n, e and d alone.
+  const std::string sig = SignWithExponent(made->public_key, made->private_exponent_le, "pld");
+  ASSERT_FALSE(sig.empty());
+  EXPECT_TRUE(made->public_key.Verify(DigestAlgorithm::kSha1, "pld", sig).ok());
+
+  // The server opens its copy and decrypts what was encrypted to the holder.
+  auto opened = OpenHandedOverKey(*server->key, made->sealed);
+  ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+  EXPECT_TRUE((*opened)->public_key() == made->public_key);
+  auto sealed = made->public_key.Encrypt(RsaPadding::kPkcs1v15, "session key 16 b");
+  ASSERT_TRUE(sealed.ok());
+  auto plain = (*opened)->Decrypt(RsaPadding::kPkcs1v15, *sealed);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(*plain, "session key 16 b");
+
+  // Another key, a changed byte anywhere, or a cut copy opens nothing.
+  auto wrong = OpenHandedOverKey(*other->key, made->sealed);
+  ASSERT_FALSE(wrong.ok());
+  EXPECT_EQ(wrong.status().message(), "the data was not encrypted to this key");
+  std::string changed = made->sealed;
+  changed[changed.size() - 40] ^= 1;
+  EXPECT_EQ(OpenHandedOverKey(*server->key, changed).status().message(), "not a sealed key");
+  EXPECT_EQ(OpenHandedOverKey(*server->key, "").status().message(), "not a sealed key");
+  EXPECT_EQ(OpenHandedOverKey(*server->key, made->sealed.substr(0, 256 + 28)).status().message(),
+            "not a sealed key");
+  // Each key is new.
+  auto again = GenerateHandedOverKey(2048, server->key->public_key(), SystemRandom());
+  ASSERT_TRUE(again.ok());
+  EXPECT_FALSE(again->public_key == made->public_key);
+  EXPECT_EQ(GenerateHandedOverKey(1024, server->key->public_key(), SystemRandom()).status().code(),
+            Code::kUnsupported);
 }
 
 TEST(Keys, OaepRoundTrip) {

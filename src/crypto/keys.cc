@@ -14,6 +14,7 @@
 #include <unordered_map>
 
 #include "base/text.h"
+#include "crypto/content_cipher.h"
 #include "crypto/password_hash.h"
 #include "crypto/sealing.h"
 #include "crypto/ssl_util.h"
@@ -352,6 +353,65 @@ Result<std::unique_ptr<PrivateKey>> UnsealKey(std::string_view sealed_pem,
                                               std::string_view password) {
   ASSIGN_OR_RETURN(PkeyPtr pkey, UnsealPrivateKey(sealed_pem, password));
   return Wrap(std::move(pkey));
+}
+
+}  // namespace openrms::crypto
+
+namespace openrms::crypto {
+
+Result<HandedOverKey> GenerateHandedOverKey(int bits, const PublicKey& seal_to, Random& random) {
+  if (!IsSupportedRsaBits(bits) || bits < 2048) {
+    return Status(Code::kUnsupported, "new keys must be 2048, 3072 or 4096 bits");
+  }
+  EVP_PKEY* raw = EVP_RSA_gen(static_cast<unsigned>(bits));
+  if (raw == nullptr) return SslError(Code::kInternal, "RSA key generation failed");
+  PkeyPtr pkey(raw);
+  BIGNUM* d = nullptr;
+  if (!EVP_PKEY_get_bn_param(pkey.get(), OSSL_PKEY_PARAM_RSA_D, &d)) {
+    return SslError(Code::kInternal, "cannot read the new key");
+  }
+  std::unique_ptr<BIGNUM, Deleter<BN_clear_free>> d_owned(d);
+  std::string exponent(static_cast<size_t>(bits / 8), '\0');
+  if (BN_bn2lebinpad(d, reinterpret_cast<unsigned char*>(exponent.data()),
+                     static_cast<int>(exponent.size())) < 0) {
+    return SslError(Code::kInternal, "cannot write the new key");
+  }
+  unsigned char* der_raw = nullptr;
+  const int der_len = i2d_PrivateKey(pkey.get(), &der_raw);
+  if (der_len <= 0) return SslError(Code::kInternal, "cannot write the new key");
+  std::string der(reinterpret_cast<const char*>(der_raw), static_cast<size_t>(der_len));
+  OPENSSL_clear_free(der_raw, static_cast<size_t>(der_len));
+  std::string box_key = RandomBytes(random, 32);
+  auto wrapped = seal_to.EncryptOaep(box_key);
+  auto boxed = GcmSeal(box_key, der, random);
+  OPENSSL_cleanse(box_key.data(), box_key.size());
+  OPENSSL_cleanse(der.data(), der.size());
+  if (!wrapped.ok()) return wrapped.status();
+  if (!boxed.ok()) return boxed.status();
+  ASSIGN_OR_RETURN(PublicKey pub, PublicKeyOf(pkey.get()));
+  return HandedOverKey{std::move(pub), std::move(exponent), *wrapped + *boxed};
+}
+
+Result<std::unique_ptr<PrivateKey>> OpenHandedOverKey(const PrivateKey& sealed_to,
+                                                      std::string_view sealed) {
+  const size_t head = sealed_to.public_key().modulus_be().size();
+  // A sealed key: the wrapped box key, a nonce and tag, and some DER.
+  if (sealed.size() < head + 12 + 16 + 64 || sealed.size() > head + 12 + 16 + (16 << 10)) {
+    return Status(Code::kMalformed, "not a sealed key");
+  }
+  ASSIGN_OR_RETURN(std::string box_key,
+                   sealed_to.Decrypt(RsaPadding::kOaepSha256, sealed.substr(0, head)));
+  auto der = GcmOpen(box_key, sealed.substr(head));
+  OPENSSL_cleanse(box_key.data(), box_key.size());
+  if (!der.ok()) return Status(Code::kMalformed, "not a sealed key");
+  const auto* p = reinterpret_cast<const unsigned char*>(der->data());
+  EVP_PKEY* raw = d2i_PrivateKey(EVP_PKEY_RSA, nullptr, &p, static_cast<long>(der->size()));
+  OPENSSL_cleanse(der->data(), der->size());
+  if (raw == nullptr) {
+    ERR_clear_error();
+    return Status(Code::kMalformed, "not a sealed key");
+  }
+  return Wrap(PkeyPtr(raw));
 }
 
 }  // namespace openrms::crypto

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/random.h"
 #include "base/status.h"
 
 struct evp_pkey_st;
@@ -101,5 +102,26 @@ Result<SealedKeyPair> GenerateSealedRsaKey(int bits, std::string_view password);
 // Opens a sealed key. kPermissionDenied for a wrong password.
 Result<std::unique_ptr<PrivateKey>> UnsealKey(std::string_view sealed_pem,
                                               std::string_view password);
+
+// A key made for another party to hold: the client licensor key that the
+// RMS SDK's offline publisher asks the server to make (it sends no key of
+// its own). Its private exponent goes to that holder; a copy of the whole
+// key travels sealed to a key of the server's, so that the server can later
+// decrypt what was encrypted to it without storing anything.
+struct HandedOverKey {
+  PublicKey public_key;
+  // d, little-endian, as the SDK reads it. For the holder only: never
+  // logged, never stored here.
+  std::string private_exponent_le;
+  // RSA-OAEP (SHA-256) of a fresh AES-256 key to `seal_to`, then that key's
+  // AES-256-GCM of the PKCS#8 DER: opaque, for OpenHandedOverKey.
+  std::string sealed;
+};
+Result<HandedOverKey> GenerateHandedOverKey(int bits, const PublicKey& seal_to, Random& random);
+// The key of `sealed`, opened with the key it was sealed to. kInvalidArgument
+// "the data was not encrypted to this key" for another key, kMalformed for
+// bytes that are not a sealed key.
+Result<std::unique_ptr<PrivateKey>> OpenHandedOverKey(const PrivateKey& sealed_to,
+                                                      std::string_view sealed);
 
 }  // namespace openrms::crypto

@@ -9,6 +9,7 @@
 #include "crypto/encoding.h"
 #include "crypto/password_hash.h"
 #include "licensing/enabling_bits.h"
+#include "licensing/json_license.h"
 #include "licensing/pfile.h"
 #include "licensing/rights_data.h"
 #include "xrml/chain.h"
@@ -546,6 +547,13 @@ Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService:
     return *hit;
   }
   counters_.publishing_licenses.misses.fetch_add(1, std::memory_order_relaxed);
+  if (IsJsonLicense(xml)) {
+    ASSIGN_OR_RETURN(std::shared_ptr<OpenedLicense> json_opened, OpenJson(cluster, xml));
+    json_opened->digest = std::move(digest);
+    std::shared_ptr<const OpenedLicense> shared = std::move(json_opened);
+    opened_.Put(id, shared);
+    return shared;
+  }
   ASSIGN_OR_RETURN(std::vector<std::string_view> documents, SplitLicenseDocuments(xml));
   auto pl = xrml::ParseDocument(documents[0]);
   if (!pl.ok())
@@ -828,13 +836,7 @@ Result<std::vector<xrml::Document>> LicensingService::IssueClc(const std::string
   }
   RETURN_IF_ERROR(snapshot->chain_status);
   ASSIGN_OR_RETURN(auto key, CurrentKey(config));
-  const Time now = clock_.Now();
-  const Time from = RoundToMinute(now);
-  Time until = from + Days(config.clc_days);
-  // Content published under it must stay openable: the CLC ends with the SLC.
-  if (snapshot->active && snapshot->active->valid_until < until) {
-    until = snapshot->active->valid_until;
-  }
+  const auto [from, until] = ClcValidity(*snapshot, config);
   const std::string id = NewGuid(random_);
   xrml::Element body("BODY");
   body.Attr("type", "LICENSE").Attr("version", "3.0");

@@ -213,6 +213,17 @@ class LicensingService final {
                                                const accounts::Identity& who,
                                                const crypto::PublicKey& key,
                                                const std::string& license_url);
+  // A client licensor certificate for the RMS SDK's offline publisher, which
+  // sends no key (json_license.h): the server makes a 2048-bit key and
+  // hands it to the caller in the certificate, keeping nothing; the CLC
+  // lasts as IssueClc's. Audited ("clc"). The text is the answer's
+  // SerializedThinCLC.
+  struct ThinClcIssued {
+    std::string serialized;
+    Time valid_until;
+  };
+  Result<ThinClcIssued> IssueThinClc(const std::string& cluster, const accounts::Identity& who,
+                                     const std::string& license_url);
 
   // Revocation: from the moment it is stored, no use license is issued for
   // the content `content_id` of `cluster` -- on every node within
@@ -279,6 +290,12 @@ class LicensingService final {
                              std::string& tail);
   Result<std::shared_ptr<const OpenedLicense>> Open(const std::string& cluster,
                                                     const std::string& xml);
+  // offline_json.cc: a license of the SDK's offline publisher (JSON).
+  Result<std::shared_ptr<OpenedLicense>> OpenJson(const std::string& cluster,
+                                                  std::string_view text);
+  // From now (to the minute) for the cluster's clc_days, never past the SLC.
+  std::pair<Time, Time> ClcValidity(const ClusterSnapshot& snapshot,
+                                    const cluster::ClusterConfig& config) const;
   // The key of the publishing domain that may open a license signed by a
   // client licensor certificate, the next document of `documents`, once
   // the certificate and the license hold; sets `holder`.
@@ -295,6 +312,10 @@ class LicensingService final {
   Result<std::shared_ptr<crypto::PrivateKey>> CurrentKey(const cluster::ClusterConfig& config);
   Result<std::shared_ptr<crypto::PrivateKey>> KeyForLicense(const std::string& cluster,
                                                             const xrml::Document& pl);
+  // The same by the issuer's key; kMismatch names `issuer_name`.
+  Result<std::shared_ptr<crypto::PrivateKey>> KeyForIssuer(
+      const std::string& cluster, const std::optional<crypto::PublicKey>& issuer_key,
+      const std::string& issuer_name);
   Status Audit(const std::string& cluster, const std::string& user, const std::string& kind,
                const std::string& content_id, const std::string& result, const std::string& detail);
 

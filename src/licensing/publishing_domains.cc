@@ -50,18 +50,24 @@ Result<std::shared_ptr<crypto::PrivateKey>> LicensingService::CurrentKey(
 
 Result<std::shared_ptr<crypto::PrivateKey>> LicensingService::KeyForLicense(
     const std::string& cluster, const xrml::Document& pl) {
+  return KeyForIssuer(cluster, pl.issuer.public_key, pl.issuer.object.name);
+}
+
+Result<std::shared_ptr<crypto::PrivateKey>> LicensingService::KeyForIssuer(
+    const std::string& cluster, const std::optional<crypto::PublicKey>& issuer_key,
+    const std::string& issuer_name) {
   auto other = [&] {
     return Status(Code::kMismatch, "this content was published through another cluster (" +
-                                       pl.issuer.object.name + "); ask that cluster for a license");
+                                       issuer_name + "); ask that cluster for a license");
   };
-  if (!pl.issuer.public_key) return other();
-  const std::string id = CacheId(cluster, *pl.issuer.public_key);
+  if (!issuer_key) return other();
+  const std::string id = CacheId(cluster, *issuer_key);
   {
     std::lock_guard lock(mu_);
     auto it = keys_.find(id);
     if (it != keys_.end()) return it->second;
   }
-  auto key = clusters_.DomainKey(cluster, *pl.issuer.public_key, password_);
+  auto key = clusters_.DomainKey(cluster, *issuer_key, password_);
   if (!key.ok() && key.status().code() == Code::kNotFound) return other();
   if (!key.ok()) return key.status();
   std::shared_ptr<crypto::PrivateKey> shared = std::move(*key);

@@ -52,10 +52,14 @@ ClusterNode::ClusterNode(ServerContext& context, MetricsAccess metrics_access)
 bool ClusterNode::MayWait(const http::Request& req) {
   // The admin site renews online (an HTTPS call to the issuer, up to 30 s)
   // and logs on (scrypt, maybe an LDAP bind); the token endpoint logs on.
-  // Readiness asks the store, which may be across the network. Licensing,
-  // certification and SubEnroll only compute.
-  return req.path == "/oauth2/token" || req.path == "/readyz" || req.path == sites::kAdminPrefix ||
-         req.path.rfind(std::string(sites::kAdminPrefix) + "/", 0) == 0;
+  // Readiness asks the store, which may be across the network. A client
+  // licensor certificate may mean making an RSA key (some 100 ms).
+  // Licensing, certification and SubEnroll only compute.
+  static constexpr std::string_view kClc = "/my/v2/clientlicensorcertificates";
+  const std::string_view path = req.path;
+  return path == "/oauth2/token" || path == "/readyz" || path == sites::kAdminPrefix ||
+         path.rfind(std::string(sites::kAdminPrefix) + "/", 0) == 0 ||
+         (path.size() > kClc.size() && path.substr(path.size() - kClc.size()) == kClc);
 }
 
 Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ServerContext& context,

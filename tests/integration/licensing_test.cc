@@ -20,6 +20,7 @@
 #include "crypto/keys.h"
 #include "http/client.h"
 #include "licensing/pfile.h"
+#include "licensing/testing/sdk_offline_publisher.h"
 #include "store/database.h"
 #include "support/process.h"
 #include "support/stalled_server.h"
@@ -754,11 +755,28 @@ TEST_F(LicensingTest, OfflinePublishingUnderAClientLicensorCertificate) {
             std::string::npos)
       << gone.err;
 
-  // The SDK's request names no key: refused, saying what to send.
+  // The SDK's offline publisher names no key: the server makes one and
+  // answers with a thin CLC; the license the SDK writes with it opens for
+  // the rights it states, and for no one else.
   auto sdk = Call("clientlicensorcertificates", Token("bob"), {{"SignatureEncoding", "utf-8"}});
   ASSERT_TRUE(sdk.ok());
-  EXPECT_EQ(sdk->status, 400);
-  EXPECT_NE(sdk->body.find("the body needs PublicKey"), std::string::npos) << sdk->body;
+  ASSERT_EQ(sdk->status, 200) << sdk->body;
+  const auto thin = nlohmann::json::parse(sdk->body);
+  ASSERT_TRUE(thin.contains("ValidUntil"));
+  auto sdk_published = licensing::testing::SdkPublishOffline(
+      thin["SerializedThinCLC"].get<std::string>(), {{{"alice"}, {"VIEW"}}});
+  ASSERT_TRUE(sdk_published.ok()) << sdk_published.status().ToString();
+  const std::string sdk_pl = crypto::Base64Encode(sdk_published->license);
+  auto sdk_alice = Call("enduserlicenses", Token("alice"), {{"SerializedPublishingLicense", sdk_pl}});
+  ASSERT_TRUE(sdk_alice.ok());
+  ASSERT_EQ(sdk_alice->status, 200) << sdk_alice->body;
+  EXPECT_EQ(nlohmann::json::parse(sdk_alice->body)["Key"]["Value"],
+            crypto::Base64Encode(sdk_published->content_key));
+  auto sdk_carol = Call("enduserlicenses", Token("carol"), {{"SerializedPublishingLicense", sdk_pl}});
+  ASSERT_TRUE(sdk_carol.ok());
+  const auto sdk_refusal = nlohmann::json::parse(sdk_carol->body);
+  EXPECT_EQ(sdk_refusal["AccessStatus"], "AccessDenied") << sdk_carol->body;
+  EXPECT_FALSE(sdk_refusal.contains("Key"));
 
   // The lifetime is the cluster's policy, applied within the 2 s refresh.
   ASSERT_EQ(RunCommand({kBin, "cluster", "clc-validity", "--dir", srv_, "--cluster", "ROOT",

@@ -250,21 +250,22 @@ Result<CertificationRequest> ReadCertificationRequest(const json& body) {
   return request;
 }
 
-Result<std::string> ReadClientLicensorRequest(const json& body) {
-  auto public_key = StringField(body, "PublicKey", "", 16 << 10);
-  if (!public_key.ok() || public_key->empty()) {
-    return Invalid(
-        "the body needs PublicKey (base64 DER PKCS#1 of an RSA key of 2048 bits or more): a "
-        "client licensor certificate is issued for a key the client holds, so that its private "
-        "key never leaves the client");
-  }
-  auto der = crypto::Base64Decode(*public_key);
+Result<std::optional<std::string>> ReadClientLicensorRequest(const json& body) {
+  if (!body.is_object()) return Invalid("the body is not a JSON object");
+  ASSIGN_OR_RETURN(std::string public_key, StringField(body, "PublicKey", "", 16 << 10));
+  if (public_key.empty()) return std::optional<std::string>();
+  auto der = crypto::Base64Decode(public_key);
   if (!der) return Status(Code::kMalformed, "PublicKey is not base64");
-  return std::move(*der);
+  return std::optional<std::string>(std::move(*der));
 }
 
 std::string ClientLicensorJson(const std::string& chain_file, Time valid_until) {
   return "{\"ClientLicensorCertificate\":" + JsonQuoted(chain_file) + ",\"ValidUntil\":\"" +
+         FormatIso8601(valid_until) + "\"}";
+}
+
+std::string ThinClientLicensorJson(const std::string& serialized, Time valid_until) {
+  return "{\"SerializedThinCLC\":" + JsonQuoted(serialized) + ",\"ValidUntil\":\"" +
          FormatIso8601(valid_until) + "\"}";
 }
 

@@ -58,11 +58,16 @@ Result<CertificationRequest> ReadCertificationRequest(const nlohmann::json& body
 // {"Certificate": the RAC chain file}, written (as WriteJson writes it).
 std::string CertificationJson(const std::string& chain_file);
 
-// POST /my/v2/clientlicensorcertificates: {"PublicKey": base64 DER PKCS#1}
-// of a key the client holds. The answer: {"ClientLicensorCertificate": the
-// CLC chain file, "ValidUntil": ISO 8601}.
-Result<std::string> ReadClientLicensorRequest(const nlohmann::json& body);
+// POST /my/v2/clientlicensorcertificates, two ways:
+// - {"PublicKey": base64 DER PKCS#1} of a key the client holds (openrms
+//   certify --clc): the answer is {"ClientLicensorCertificate": the XrML
+//   CLC chain file, "ValidUntil": ISO 8601};
+// - the RMS SDK's offline publisher sends no key ({"SignatureEncoding":
+//   "utf-8"}): nullopt here, and the answer is {"SerializedThinCLC": the
+//   JSON CLC with a key the server made, "ValidUntil"}.
+Result<std::optional<std::string>> ReadClientLicensorRequest(const nlohmann::json& body);
 std::string ClientLicensorJson(const std::string& chain_file, Time valid_until);
+std::string ThinClientLicensorJson(const std::string& serialized, Time valid_until);
 
 // POST /my/v2/revocations: {"ContentId": GUID} and/or
 // {"SerializedPublishingLicense": base64}; answered {"ContentId", "RevokedBy"}.

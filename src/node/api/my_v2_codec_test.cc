@@ -143,13 +143,16 @@ TEST(MyV2Codec, OtherAnswers) {
   EXPECT_EQ(CertificationJson("<chain/>"), R"({"Certificate":"<chain/>"})");
   EXPECT_EQ(ClientLicensorJson("<chain/>", *ParseTime("2027-01-31T12:00")),
             R"({"ClientLicensorCertificate":"<chain/>","ValidUntil":"2027-01-31T12:00:00Z"})");
-  EXPECT_EQ(ReadClientLicensorRequest(nlohmann::json::parse(R"({"SignatureEncoding":"utf-8"})"))
-                .status()
-                .message(),
-            "the body needs PublicKey (base64 DER PKCS#1 of an RSA key of 2048 bits or more): a "
-            "client licensor certificate is issued for a key the client holds, so that its "
-            "private key never leaves the client");
-  EXPECT_EQ(*ReadClientLicensorRequest(nlohmann::json::parse(R"({"PublicKey":"AAEC"})")),
+  // The SDK's offline publisher names no key: the server makes one.
+  auto sdk = ReadClientLicensorRequest(nlohmann::json::parse(R"({"SignatureEncoding":"utf-8"})"));
+  ASSERT_TRUE(sdk.ok());
+  EXPECT_FALSE(*sdk);
+  EXPECT_FALSE(*ReadClientLicensorRequest(nlohmann::json::parse(R"({"PublicKey":""})")));
+  EXPECT_EQ(ReadClientLicensorRequest(nlohmann::json::parse("[]")).status().message(),
+            "the body is not a JSON object");
+  EXPECT_EQ(ThinClientLicensorJson(R"({"pld":"x"})", *ParseTime("2027-01-31T12:00")),
+            R"({"SerializedThinCLC":"{\"pld\":\"x\"}","ValidUntil":"2027-01-31T12:00:00Z"})");
+  EXPECT_EQ(**ReadClientLicensorRequest(nlohmann::json::parse(R"({"PublicKey":"AAEC"})")),
             std::string("\x00\x01\x02", 3));
   EXPECT_EQ(
       ReadClientLicensorRequest(nlohmann::json::parse(R"({"PublicKey":"!"})")).status().message(),
