@@ -1,14 +1,13 @@
 #include <gtest/gtest.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <optional>
 #include <set>
 #include <thread>
-
-#include <openssl/core_names.h>
-#include <openssl/evp.h>
-#include <openssl/param_build.h>
 
 #include "crypto/encoding.h"
 #include "crypto/keys.h"

@@ -149,13 +149,12 @@ Result<std::string> WriteThinClc(const ThinClcContent& c, const crypto::PrivateK
       {"sealk", crypto::Base64Encode(c.sealed_holder_key)}};
   const std::string pub_text = WriteJson(pub_payload);
   ASSIGN_OR_RETURN(json pub, Signed(pub_payload, pub_text, signer));
-  json payload = {{"pub", std::move(pub)},
-                  {"pri",
-                   {{"issd", FormatIso8601(c.issued)},
-                    {"exp", FormatIso8601(c.expires)},
-                    {"prik",
-                     {{"kty", "RSA"},
-                      {"d", crypto::Base64Encode(c.holder_private_exponent_le)}}}}}};
+  json payload = {
+      {"pub", std::move(pub)},
+      {"pri",
+       {{"issd", FormatIso8601(c.issued)},
+        {"exp", FormatIso8601(c.expires)},
+        {"prik", {{"kty", "RSA"}, {"d", crypto::Base64Encode(c.holder_private_exponent_le)}}}}}};
   std::string text = WriteJson(payload);
   payload.clear();
   ASSIGN_OR_RETURN(json outer, Signed(text, text, signer));
@@ -209,8 +208,8 @@ Result<JsonLicense> ReadJsonLicense(std::string_view text) {
   if (auto sad = lic->find("sad"); sad != lic->end() && !sad->is_null()) {
     if (!sad->is_object() || sad->size() > 64) return Bad("lic.sad is not an object of strings");
     for (const auto& [name, value] : sad->items()) {
-      if (!value.is_string() || name.size() > 256 || value.get_ref<const std::string&>().size() >
-                                                         4096) {
+      if (!value.is_string() || name.size() > 256 ||
+          value.get_ref<const std::string&>().size() > 4096) {
         return Bad("lic.sad is not an object of strings");
       }
       l.signed_application_data[name] = value.get<std::string>();

@@ -78,10 +78,10 @@ struct JsonLicense {
   std::string signed_text;  // the payload's text, as signed
   crypto::DigestAlgorithm signature_algorithm = crypto::DigestAlgorithm::kSha1;
   std::string signature;
-  std::string license_id;  // "id": a GUID per license
-  std::string owner;       // "o"
-  std::string content_id;  // "cid" (the SDK writes the holder's e-mail address)
-  ThinClcPublic creator;   // "cre": the CLC's public part, as text or as an object
+  std::string license_id;          // "id": a GUID per license
+  std::string owner;               // "o"
+  std::string content_id;          // "cid" (the SDK writes the holder's e-mail address)
+  ThinClcPublic creator;           // "cre": the CLC's public part, as text or as an object
   std::string cipher_mode;         // "sk"."cm": "CBC4K" or "ECB"
   std::string sealed_session_key;  // "sk"."sk": RSA PKCS#1 v1.5 to the CLC's key
   std::string content_key_cipher;  // "sk"."eck": {"alg","cm","k"}; its "k", decoded

@@ -95,10 +95,10 @@ TEST_F(JsonLicenseTest, TheCertificatesPublicPartByteForByte) {
   // The whole payload is signed too.
   auto outer_sig = crypto::Base64Decode(outer["sig"]["dig"].get<std::string>());
   ASSERT_TRUE(outer_sig);
-  EXPECT_TRUE(cluster_->public_key()
-                  .Verify(crypto::DigestAlgorithm::kSha256, outer["pld"].get<std::string>(),
-                          *outer_sig)
-                  .ok());
+  EXPECT_TRUE(
+      cluster_->public_key()
+          .Verify(crypto::DigestAlgorithm::kSha256, outer["pld"].get<std::string>(), *outer_sig)
+          .ok());
 }
 
 // The SDK cuts "pub" out by counting braces and strips every backslash:
@@ -127,8 +127,8 @@ TEST_F(JsonLicenseTest, NamesTheSdkCannotReadBackAreRefused) {
 }
 
 TEST_F(JsonLicenseTest, ReadsTheLicenseTheSdkWrites) {
-  auto published = testing::SdkPublishOffline(Thin(), {{{"bob@contoso.com"}, {"VIEW", "PRINT"}},
-                                                       {{"carol@contoso.com"}, {"EDIT"}}});
+  auto published = testing::SdkPublishOffline(
+      Thin(), {{{"bob@contoso.com"}, {"VIEW", "PRINT"}}, {{"carol@contoso.com"}, {"EDIT"}}});
   ASSERT_TRUE(published.ok()) << published.status().ToString();
   ASSERT_EQ(published->license.substr(0, 3), "\xEF\xBB\xBF");
   const std::string text = published->license.substr(3);
@@ -163,8 +163,7 @@ TEST_F(JsonLicenseTest, ReadsTheLicenseTheSdkWrites) {
   ASSERT_TRUE(opened.ok());
   auto session = (*opened)->Decrypt(crypto::RsaPadding::kPkcs1v15, l->sealed_session_key);
   ASSERT_TRUE(session.ok());
-  EXPECT_EQ(crypto::Cbc4kDecrypt(*session, l->content_key_cipher).value(),
-            published->content_key);
+  EXPECT_EQ(crypto::Cbc4kDecrypt(*session, l->content_key_cipher).value(), published->content_key);
   auto policy = ReadJsonPolicy(crypto::Cbc4kDecrypt(*session, l->encrypted_policy).value());
   ASSERT_TRUE(policy.ok()) << policy.status().ToString();
   EXPECT_EQ(policy->creator, "alice@contoso.com");
@@ -200,8 +199,7 @@ TEST_F(JsonLicenseTest, EachMissingFieldIsNamed) {
       {{"lic", "cre"}, "the JSON publishing license's lic.cre is missing"},
       {{"lic", "sk"}, "the JSON publishing license's lic.sk is missing or not an object"},
       {{"lic", "sk", "sk"}, "the JSON publishing license's lic.sk.sk is missing or not a string"},
-      {{"lic", "sk", "eck"},
-       "the JSON publishing license's lic.sk.eck is missing or not a string"},
+      {{"lic", "sk", "eck"}, "the JSON publishing license's lic.sk.eck is missing or not a string"},
       {{"lic", "enp"}, "the JSON publishing license's lic.enp is missing or not a string"},
       {{"lic"}, "the JSON publishing license's pld.lic is missing or not an object"},
   };

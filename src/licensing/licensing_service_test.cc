@@ -47,9 +47,9 @@ const accounts::Identity kCarol{"carol@contoso.com", {}, "local"};
 class LicensingServiceTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    dir_ = new std::string((std::filesystem::temp_directory_path() /
-                            ("openrms-licensing-" + std::to_string(getpid())))
-                               .string());
+    dir_ = new std::string(
+        (std::filesystem::temp_directory_path() / ("openrms-licensing-" + std::to_string(getpid())))
+            .string());
     std::filesystem::remove_all(*dir_);
     clock_ = new FakeClock(RoundToMinute(SystemClock().Now()));
     ASSERT_TRUE(enrollment::InitializeAuthority(RealFileSystem(), *dir_ + "/enrollment", kPassword,
@@ -256,8 +256,8 @@ TEST_F(LicensingServiceTest, SpecFormatLicensesOfBothSignersOpen) {
   EXPECT_EQ(bob->content_key, online->content_key);
 
   XrmlClc clc = Clc();
-  auto offline = PublishOffline(clc.chain[0], *clc.key, BobMayView(), clock_->Now(),
-                                crypto::SystemRandom());
+  auto offline =
+      PublishOffline(clc.chain[0], *clc.key, BobMayView(), clock_->Now(), crypto::SystemRandom());
   ASSERT_TRUE(offline.ok()) << offline.status().ToString();
   bob = Open(kBob, offline->publishing_license);
   ASSERT_TRUE(bob.ok()) << bob.status().ToString();
@@ -271,8 +271,8 @@ TEST_F(LicensingServiceTest, SpecFormatLicensesOfBothSignersOpen) {
 
 TEST_F(LicensingServiceTest, AnXrmlLicenseUnderAnotherClustersClcIsRefused) {
   XrmlClc clc = Clc("FABRIKAM");
-  auto offline = PublishOffline(clc.chain[0], *clc.key, BobMayView(), clock_->Now(),
-                                crypto::SystemRandom());
+  auto offline =
+      PublishOffline(clc.chain[0], *clc.key, BobMayView(), clock_->Now(), crypto::SystemRandom());
   ASSERT_TRUE(offline.ok());
   auto other = Open(kBob, offline->publishing_license);
   ASSERT_FALSE(other.ok());
@@ -295,8 +295,8 @@ TEST_F(LicensingServiceTest, AnXrmlLicenseSignedByAnExpiredClcIsRefused) {
   LicenseParties parties{*holder, clc.chain[0].issuer, "https://rms.example"};
   SymmetricKey content_key;
   content_key.bytes = std::string(32, 'k');
-  auto pl = WritePublishingLicense(policy, late, parties, *clc.key, content_key,
-                                   crypto::SystemRandom());
+  auto pl =
+      WritePublishingLicense(policy, late, parties, *clc.key, content_key, crypto::SystemRandom());
   ASSERT_TRUE(pl.ok()) << pl.status().ToString();
   auto expired = Open(kBob, *pl + xrml::WriteDocument(clc.chain[0]));
   ASSERT_FALSE(expired.ok());
@@ -310,8 +310,8 @@ TEST_F(LicensingServiceTest, AnXrmlLicenseSignedByAnExpiredClcIsRefused) {
 
 TEST_F(LicensingServiceTest, AnXrmlLicenseOfARemovedHolderIsRefused) {
   XrmlClc clc = Clc();
-  auto offline = PublishOffline(clc.chain[0], *clc.key, BobMayView(), clock_->Now(),
-                                crypto::SystemRandom());
+  auto offline =
+      PublishOffline(clc.chain[0], *clc.key, BobMayView(), clock_->Now(), crypto::SystemRandom());
   ASSERT_TRUE(offline.ok());
   removed_ = kAlice.user;
   auto gone = Open(kBob, offline->publishing_license);
@@ -336,8 +336,8 @@ TEST_F(LicensingServiceTest, EnablingBitsSealedToAnotherKeyAreRefused) {
   policy.content_id = "{00000000-0000-4000-8000-00000000e002}";
   SymmetricKey content_key;
   content_key.bytes = std::string(32, 'k');
-  auto pl = WritePublishingLicense(policy, clock_->Now(), {*holder, server, "https://x"},
-                                   *clc.key, content_key, crypto::SystemRandom());
+  auto pl = WritePublishingLicense(policy, clock_->Now(), {*holder, server, "https://x"}, *clc.key,
+                                   content_key, crypto::SystemRandom());
   ASSERT_TRUE(pl.ok());
   auto refused = Open(kBob, *pl + xrml::WriteDocument(clc.chain[0]));
   ASSERT_FALSE(refused.ok());

@@ -62,20 +62,20 @@ Result<std::shared_ptr<LicensingService::OpenedLicense>> LicensingService::OpenJ
   // Issued by this cluster: its key, or a trusted publishing domain's.
   auto issuer_key = crypto::PublicKey::FromModulus(clc.issuer_modulus_be, clc.issuer_exponent);
   if (!issuer_key.ok()) {
-    return Status(Code::kMalformed, "the client licensor certificate's issuer key: " +
-                                        issuer_key.status().message());
+    return Status(Code::kMalformed,
+                  "the client licensor certificate's issuer key: " + issuer_key.status().message());
   }
   ASSIGN_OR_RETURN(auto key, KeyForIssuer(cluster, *issuer_key, clc.issuer_name));
-  Status s = key->public_key().Verify(crypto::DigestAlgorithm::kSha256, clc.signed_text,
-                                      clc.signature);
+  Status s =
+      key->public_key().Verify(crypto::DigestAlgorithm::kSha256, clc.signed_text, clc.signature);
   if (!s.ok()) {
     return Status(Code::kBadSignature,
                   "the client licensor certificate was changed: its signature does not hold");
   }
   auto holder_key = crypto::PublicKey::FromModulus(clc.holder_modulus_be, clc.holder_exponent);
   if (!holder_key.ok()) {
-    return Status(Code::kMalformed, "the client licensor certificate's key: " +
-                                        holder_key.status().message());
+    return Status(Code::kMalformed,
+                  "the client licensor certificate's key: " + holder_key.status().message());
   }
   s = holder_key->Verify(l.signature_algorithm, l.signed_text, l.signature);
   if (!s.ok()) {

@@ -767,12 +767,14 @@ TEST_F(LicensingTest, OfflinePublishingUnderAClientLicensorCertificate) {
       thin["SerializedThinCLC"].get<std::string>(), {{{"alice"}, {"VIEW"}}});
   ASSERT_TRUE(sdk_published.ok()) << sdk_published.status().ToString();
   const std::string sdk_pl = crypto::Base64Encode(sdk_published->license);
-  auto sdk_alice = Call("enduserlicenses", Token("alice"), {{"SerializedPublishingLicense", sdk_pl}});
+  auto sdk_alice =
+      Call("enduserlicenses", Token("alice"), {{"SerializedPublishingLicense", sdk_pl}});
   ASSERT_TRUE(sdk_alice.ok());
   ASSERT_EQ(sdk_alice->status, 200) << sdk_alice->body;
   EXPECT_EQ(nlohmann::json::parse(sdk_alice->body)["Key"]["Value"],
             crypto::Base64Encode(sdk_published->content_key));
-  auto sdk_carol = Call("enduserlicenses", Token("carol"), {{"SerializedPublishingLicense", sdk_pl}});
+  auto sdk_carol =
+      Call("enduserlicenses", Token("carol"), {{"SerializedPublishingLicense", sdk_pl}});
   ASSERT_TRUE(sdk_carol.ok());
   const auto sdk_refusal = nlohmann::json::parse(sdk_carol->body);
   EXPECT_EQ(sdk_refusal["AccessStatus"], "AccessDenied") << sdk_carol->body;

@@ -50,11 +50,10 @@ Status MakeKey(const std::string& n64, const std::string& e10, const std::string
   if (d != nullptr) OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_D, d);
   OSSL_PARAM* params = OSSL_PARAM_BLD_to_param(bld);
   EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_from_name(nullptr, "RSA", nullptr);
-  const bool ok = n != nullptr && e != nullptr && ctx != nullptr &&
-                  EVP_PKEY_fromdata_init(ctx) > 0 &&
-                  EVP_PKEY_fromdata(ctx, &key.pkey,
-                                    d != nullptr ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
-                                    params) > 0;
+  const bool ok =
+      n != nullptr && e != nullptr && ctx != nullptr && EVP_PKEY_fromdata_init(ctx) > 0 &&
+      EVP_PKEY_fromdata(ctx, &key.pkey, d != nullptr ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY,
+                        params) > 0;
   EVP_PKEY_CTX_free(ctx);
   OSSL_PARAM_free(params);
   OSSL_PARAM_BLD_free(bld);
@@ -90,10 +89,10 @@ Result<std::string> SignSha1(const Key& key, const std::string& data) {
   EVP_MD_CTX* md = EVP_MD_CTX_new();
   std::string sig(1024, '\0');
   size_t len = sig.size();
-  const bool ok = md != nullptr && EVP_DigestSignInit(md, nullptr, EVP_sha1(), nullptr, key.pkey) > 0 &&
-                  EVP_DigestSign(md, reinterpret_cast<unsigned char*>(sig.data()), &len,
-                                 reinterpret_cast<const unsigned char*>(data.data()),
-                                 data.size()) > 0;
+  const bool ok =
+      md != nullptr && EVP_DigestSignInit(md, nullptr, EVP_sha1(), nullptr, key.pkey) > 0 &&
+      EVP_DigestSign(md, reinterpret_cast<unsigned char*>(sig.data()), &len,
+                     reinterpret_cast<const unsigned char*>(data.data()), data.size()) > 0;
   EVP_MD_CTX_free(md);
   if (!ok) return Status(Code::kInternal, "RSA_sign failed");
   sig.resize(len);
@@ -173,19 +172,18 @@ Result<SdkPublished> SdkPublishOffline(std::string_view serialized,
       policy["cp"] = {{"usrs", users}};
     }
     ASSIGN_OR_RETURN(std::string enp, crypto::Cbc4kEncrypt(session, policy.dump()));
-    const json license = {
-        {"id", out.license_id},
-        {"o", out.owner},
-        {"cre", clc_pub_data},
-        {"cid", email},
-        {"lcd", pri.at("issd")},
-        {"exp", pri.at("exp")},
-        {"sk",
-         {{"eck", crypto::Base64Encode(content_key.dump())},
-          {"alg", "AES"},
-          {"cm", "CBC4K"},
-          {"sk", crypto::Base64Encode(sealed)}}},
-        {"enp", crypto::Base64Encode(enp)}};
+    const json license = {{"id", out.license_id},
+                          {"o", out.owner},
+                          {"cre", clc_pub_data},
+                          {"cid", email},
+                          {"lcd", pri.at("issd")},
+                          {"exp", pri.at("exp")},
+                          {"sk",
+                           {{"eck", crypto::Base64Encode(content_key.dump())},
+                            {"alg", "AES"},
+                            {"cm", "CBC4K"},
+                            {"sk", crypto::Base64Encode(sealed)}}},
+                          {"enp", crypto::Base64Encode(enp)}};
     const std::string payload = json{{"hdr", {{"ver", "1.0.0.0"}}}, {"lic", license}}.dump();
     ASSIGN_OR_RETURN(std::string sig, SignSha1(key, payload));
     out.license = "\xEF\xBB\xBF{\"pld\":\"" + Escape(payload) +
@@ -193,7 +191,8 @@ Result<SdkPublished> SdkPublishOffline(std::string_view serialized,
                   crypto::Base64Encode(sig) + "\"}}";
     return out;
   } catch (const json::exception& e) {
-    return Status(Code::kMalformed, std::string("the CLC lacks a field the SDK reads: ") + e.what());
+    return Status(Code::kMalformed,
+                  std::string("the CLC lacks a field the SDK reads: ") + e.what());
   }
 }
 

@@ -55,8 +55,7 @@ http::Response MyV2Api::Handle(const std::string& cluster, const std::string& ba
     if (!*der) {  // the SDK's offline publisher: the server makes the key
       auto thin = licensing_.IssueThinClc(cluster, who, base);
       if (!thin.ok()) return refusal(thin.status());
-      return http::Response::Json(200,
-                                  ThinClientLicensorJson(thin->serialized, thin->valid_until));
+      return http::Response::Json(200, ThinClientLicensorJson(thin->serialized, thin->valid_until));
     }
     auto key = crypto::PublicKey::FromPkcs1Der(**der);
     if (!key.ok()) return JsonError(400, "InvalidRequest", key.status().message());
