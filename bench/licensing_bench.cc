@@ -6,19 +6,24 @@
 // a real provisioned cluster (SQLite store, audit rows in batches as a node
 // writes them), so their ratio shows the overhead. EndUserLicense sends one
 // publishing license again and again (cached after the first);
-// EndUserLicenseFirstTime opens it every time (no cache). Run: build/bench/licensing_bench
+// EndUserLicenseFirstTime opens it every time (no cache);
+// EndUserLicenseFirstTimeDuringRetention does so beside a retention pass
+// over a million audit entries. Run: build/bench/licensing_bench
 // --benchmark_repetitions=5
 //   --benchmark_report_aggregates_only=true
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
+#include <thread>
 
 #include "base/file_system.h"
 #include "cluster/cluster.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
 #include "enrollment/service.h"
+#include "licensing/audit_retention.h"
 #include "licensing/licensing.h"
 
 namespace openrms {
@@ -187,6 +192,72 @@ void BM_EndUserLicenseFirstTime(benchmark::State& state) {
   EndUserLicense(state, *TheWorld().uncached);
 }
 BENCHMARK(BM_EndUserLicenseFirstTime)->UseRealTime();
+
+// Audit entries past keep_days (400) until `want` of them wait: a busy
+// cluster's year. SQLite's own SQL: the bench's store is SQLite.
+void FillOldAuditEntries(store::Database& db, int64_t want) {
+  const int64_t old_at = (DefaultClock().Now() - Days(500)).time_since_epoch().count();
+  auto have = db.Query("SELECT COUNT(*) FROM license_audit WHERE at < $1", {old_at + 1});
+  const int64_t missing = want - (have.ok() ? (*have)[0].Int(0) : 0);
+  if (missing <= 0) return;
+  (void)db.Execute(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $1) INSERT INTO "
+      "license_audit (cluster, at, user_name, kind, content_id, result, detail, node, address, "
+      "owner) SELECT 'BENCH', $2, 'user' || (i % 5000), 'use', 'content-' || (i % 20000), "
+      "'AccessGranted', 'VIEW', 'node-a', '10.0.0.1', 'alice' FROM n",
+      {missing, old_at});
+}
+
+// First-time use licenses with a million audit entries past keep_days in
+// the store: 20000 of them without a retention pass (0), and as many as
+// fit in a whole pass that deletes the million (1; audit_retention.h:
+// batches of 5000, 20 ms apart, under the lease). One iteration each; the
+// counters say it: `us_per_license` (wall time / licenses, the number to
+// compare), `licenses` and `deleted`. Licensing should not see the pass.
+void BM_EndUserLicenseFirstTimeDuringRetention(benchmark::State& state) {
+  World& w = TheWorld();
+  FillOldAuditEntries(*w.db, 1000000);
+  auto pl =
+      w.licensing->Publish("BENCH", {"alice", {}, "local"}, PublishRequest(), "https://x/my/v2");
+  if (!pl.ok()) {
+    state.SkipWithError(pl.status().ToString().c_str());
+    return;
+  }
+  const licensing::EndUserLicenseRequest request{pl->publishing_license};
+  const accounts::Identity bob{"bob", {}, "local"};
+  const bool during = state.range(0) == 1;
+  for (auto _ : state) {
+    std::atomic<bool> done{!during};
+    licensing::RetentionPass pass;
+    std::thread retention;
+    if (during) {
+      retention = std::thread([&] {
+        licensing::AuditRetention r(*w.db, DefaultClock(), "bench", {});
+        auto p = r.RunPass();
+        if (p.ok()) pass = *p;
+        done = true;
+      });
+    }
+    int64_t licenses = 0;
+    const auto start = std::chrono::steady_clock::now();
+    while (licenses < 20000 || !done) {
+      auto ul = w.uncached->EndUserLicense("BENCH", bob, request);
+      if (!ul.ok()) state.SkipWithError(ul.status().ToString().c_str());
+      ++licenses;
+    }
+    const std::chrono::duration<double, std::micro> took = std::chrono::steady_clock::now() - start;
+    if (retention.joinable()) retention.join();
+    state.counters["us_per_license"] = took.count() / static_cast<double>(licenses);
+    state.counters["licenses"] = static_cast<double>(licenses);
+    state.counters["deleted"] = static_cast<double>(pass.deleted);
+  }
+}
+BENCHMARK(BM_EndUserLicenseFirstTimeDuringRetention)
+    ->Arg(0)
+    ->Arg(1)
+    ->Iterations(1)
+    ->UseRealTime()
+    ->Unit(benchmark::kSecond);
 
 }  // namespace
 }  // namespace openrms

@@ -13,6 +13,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "base/clock.h"
@@ -27,9 +28,20 @@ namespace openrms::accounts {
 std::string NameKey(std::string_view name);
 
 struct Identity {
+  Identity() = default;
+  Identity(std::string user, std::vector<std::string> groups, std::string source,
+           std::string address = "")
+      : user(std::move(user)),
+        groups(std::move(groups)),
+        source(std::move(source)),
+        address(std::move(address)) {}
+
   std::string user;  // as stored (local accounts) or as the directory spells it
   std::vector<std::string> groups;
   std::string source;  // "local" or "directory"
+  // Where the request came from, for the audit trail: the client's address
+  // as the node saw it (after a trusted proxy's PROXY header); "" for none.
+  std::string address;
 
   bool InGroup(std::string_view group) const;
 };

@@ -105,6 +105,22 @@ TEST(Text, ToLowerAndHex) {
   EXPECT_EQ(HexEncode(""), "");
 }
 
+TEST(Text, ValidUtf8KeepsValidTextAndReplacesEachBadByte) {
+  const std::string fffd = "\xEF\xBF\xBD";
+  EXPECT_EQ(ValidUtf8(""), "");
+  EXPECT_EQ(ValidUtf8("a"), "a");
+  // One to four bytes, the largest code point, and one below the surrogates.
+  const std::string valid = "A\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80\xF4\x8F\xBF\xBF\xED\x9F\xBF";
+  EXPECT_EQ(ValidUtf8(valid), valid);
+  EXPECT_EQ(ValidUtf8("\xFF"), fffd);
+  EXPECT_EQ(ValidUtf8(std::string("a\0b", 3)), "a" + fffd + "b");       // PostgreSQL refuses NUL
+  EXPECT_EQ(ValidUtf8("x\xC3"), "x" + fffd);                            // cut short at the end
+  EXPECT_EQ(ValidUtf8("\xC0\xAF"), fffd + fffd);                        // overlong
+  EXPECT_EQ(ValidUtf8("\xED\xA0\x80"), fffd + fffd + fffd);             // a surrogate
+  EXPECT_EQ(ValidUtf8("\xF4\x90\x80\x80"), fffd + fffd + fffd + fffd);  // past U+10FFFF
+  EXPECT_EQ(ValidUtf8("\xE2\x82\xACz\x80"), "\xE2\x82\xACz" + fffd);
+}
+
 TEST(Text, Utf16RoundTrip) {
   auto u16 = Utf8ToUtf16Le("A\xc3\xa9");
   ASSERT_TRUE(u16.ok());

@@ -170,4 +170,57 @@ std::optional<int64_t> ParseInt(std::string_view text) {
   return value;
 }
 
+namespace {
+
+// The length of the valid UTF-8 sequence at the start of `t` (RFC 3629:
+// no overlong forms, no surrogates, nothing past U+10FFFF), or 0.
+size_t Utf8SequenceLength(std::string_view t) {
+  const auto b = [&](size_t i) { return static_cast<unsigned char>(t[i]); };
+  const unsigned char c = b(0);
+  if (c >= 0x01 && c < 0x80) return 1;
+  size_t n = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+  if (c >= 0xC2 && c <= 0xDF) {
+    n = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    n = 3;
+    if (c == 0xE0) lo = 0xA0;
+    if (c == 0xED) hi = 0x9F;
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    n = 4;
+    if (c == 0xF0) lo = 0x90;
+    if (c == 0xF4) hi = 0x8F;
+  } else {
+    return 0;
+  }
+  if (t.size() < n || b(1) < lo || b(1) > hi) return 0;
+  for (size_t i = 2; i < n; ++i) {
+    if (b(i) < 0x80 || b(i) > 0xBF) return 0;
+  }
+  return n;
+}
+
+}  // namespace
+
+std::string ValidUtf8(std::string_view text) {
+  std::string out;
+  size_t copied = 0;  // text[0, copied) is in `out`, or all of it is valid so far
+  bool changed = false;
+  for (size_t i = 0; i < text.size();) {
+    const size_t n = Utf8SequenceLength(text.substr(i));
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    if (!changed) out.reserve(text.size() + 8);
+    changed = true;
+    out.append(text.substr(copied, i - copied));
+    out += "\xEF\xBF\xBD";
+    copied = ++i;
+  }
+  if (!changed) return std::string(text);
+  out.append(text.substr(copied));
+  return out;
+}
+
 }  // namespace openrms

@@ -15,6 +15,12 @@ Result<std::string> Utf8ToUtf16Le(std::string_view utf8);
 // UTF-16LE bytes (an optional byte-order mark is skipped) to UTF-8.
 Result<std::string> Utf16LeToUtf8(std::string_view utf16);
 
+// `text` with every byte that is not part of valid UTF-8 (and every NUL,
+// which PostgreSQL's text refuses) as U+FFFD: text from users and the
+// network made safe to store in either engine. Valid text is returned as
+// it is.
+std::string ValidUtf8(std::string_view text);
+
 // Escapes & < > " for XML text and attribute values.
 std::string XmlEscape(std::string_view text);
 // XmlEscape(text), appended to `out`.

@@ -622,6 +622,20 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
   };
   flag(serve->add_option("--dir", flags.dir, "The server directory (node.dir)"),
        [](node::NodeConfig& c) { c.dir = flags.dir; });
+  flag(serve->add_option("--name", flags.name,
+                         "This node's name in the audit trail (node.name); default: the host "
+                         "name and port"),
+       [](node::NodeConfig& c) { c.name = flags.name; });
+  flag(serve->add_option("--audit-syslog", flags.audit_syslog,
+                         "Also stream the audit trail to this syslog collector, HOST:PORT, as "
+                         "RFC 5424 over UDP (audit.syslog)"),
+       [](node::NodeConfig& c) { c.audit_syslog = flags.audit_syslog; });
+  flag(serve
+           ->add_option("--audit-keep-days", flags.audit_keep_days,
+                        "Days the audit trail keeps an entry, 0: forever (audit.keep_days)")
+           ->check(CLI::Range(0, 36600))
+           ->capture_default_str(),
+       [](node::NodeConfig& c) { c.audit_keep_days = flags.audit_keep_days; });
   flag(serve->add_option("--store", flags.store_url,
                          "The store (store.url): postgresql://user@host/db, shared by several "
                          "nodes; default: the directory's"),
@@ -733,6 +747,9 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
     Status keys = CheckTokenKeys(**ctx, *pw);
     if (!keys.ok()) return fail(keys);
     node::ClusterNodeOptions options;
+    options.name = config.name;
+    options.audit_keep_days = config.audit_keep_days;
+    options.audit_syslog = config.audit_syslog;
     options.listen = config.listen;
     options.monitor_interval_seconds = config.monitor_interval_seconds;
     options.admin.admin_group = config.admin_group;

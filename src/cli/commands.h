@@ -25,5 +25,7 @@ void RegisterUserCommands(CLI::App& app, int& exit_code);
 void RegisterDirectoryCommands(CLI::App& app, int& exit_code);
 void RegisterLicensingCommands(CLI::App& app, int& exit_code);
 void RegisterTpdCommands(CLI::App& app, int& exit_code);
+void RegisterBackupCommands(CLI::App& app, int& exit_code);
+void RegisterAuditCommands(CLI::App& app, int& exit_code);
 
 }  // namespace openrms::cli

@@ -422,7 +422,7 @@ Status Revoke(const RevokeTarget& t) {
     ASSIGN_OR_RETURN(std::string cluster, ctx->ResolveCluster(t.cluster));
     licensing::LicensingService service(ctx->clusters(), ctx->database(), DefaultClock(),
                                         crypto::SystemRandom(), "");
-    RETURN_IF_ERROR(service.Revoke(cluster, id, Actor()));
+    RETURN_IF_ERROR(service.Revoke(cluster, id, accounts::Identity{Actor(), {}, "cli"}));
     std::cout << "revoked " << id << " in " << cluster
               << ": no node issues a license for it from now on (within 2 s)\n";
     return Status::Ok();
@@ -437,6 +437,132 @@ Status Revoke(const RevokeTarget& t) {
   ASSIGN_OR_RETURN(json answer, session.Call("POST", "revocations", body));
   std::cout << "revoked " << Text(answer, "ContentId")
             << ": no node issues a license for it from now on (within 2 s)\n";
+  return Status::Ok();
+}
+
+// `openrms track`: a document's license requests.
+struct TrackTarget {
+  std::string what;  // a content ID or a protected file
+  std::string dir;
+  std::string cluster;
+  Client client;
+  size_t limit = 100;
+  bool json = false;
+};
+
+std::optional<Time> TimeField(const json& object, std::string_view name) {
+  const std::string t = Text(object, name);
+  if (t.empty()) return std::nullopt;
+  return ParseTime(t);
+}
+
+// The server's answer (my_v2_codec.h, TrackingJson) as the service's.
+licensing::LicensingService::Tracking TrackingFromAnswer(const json& answer) {
+  licensing::LicensingService::Tracking t;
+  const json& d = Get(answer, "Document");
+  t.document.content_id = Text(d, "ContentId");
+  t.document.owner = Text(d, "Owner");
+  t.document.published = TimeField(d, "PublishedAt");
+  t.document.last_request = TimeField(d, "LastRequestAt");
+  const json& granted = Get(d, "Granted");
+  const json& refused = Get(d, "Refused");
+  t.document.granted = granted.is_number_integer() ? granted.get<int64_t>() : 0;
+  t.document.refused = refused.is_number_integer() ? refused.get<int64_t>() : 0;
+  const json& revoked = Get(d, "Revoked");
+  t.document.revoked_by = Text(revoked, "By");
+  t.document.revoked_at = TimeField(revoked, "At");
+  const json& requests = Get(answer, "Requests");
+  for (const json& r : requests.is_array() ? requests : json::array()) {
+    licensing::AuditEntry e;
+    e.record.at = TimeField(r, "Time").value_or(Time{});
+    e.record.user = Text(r, "User");
+    e.record.address = Text(r, "Address");
+    e.record.node = Text(r, "Node");
+    e.record.kind = Text(r, "Operation");
+    e.record.result = Text(r, "Result");
+    e.record.detail = Text(r, "Reason");
+    e.record.content_id = t.document.content_id;
+    t.requests.push_back(std::move(e));
+  }
+  return t;
+}
+
+void PrintTracking(const std::string& cluster, const licensing::LicensingService::Tracking& t,
+                   bool as_json) {
+  const licensing::DocumentSummary& d = t.document;
+  if (as_json) {
+    json requests = json::array();
+    for (const auto& e : t.requests) {
+      const licensing::AuditRecord& r = e.record;
+      requests.push_back({{"time", JsonTime(r.at)},
+                          {"user", r.user},
+                          {"address", r.address},
+                          {"node", r.node},
+                          {"operation", r.kind},
+                          {"result", r.result},
+                          {"reason", r.detail}});
+    }
+    PrintJson({{"cluster", cluster},
+               {"content_id", d.content_id},
+               {"owner", d.owner},
+               {"published", JsonTime(d.published)},
+               {"granted", d.granted},
+               {"refused", d.refused},
+               {"last_request", JsonTime(d.last_request)},
+               {"revoked_by", d.revoked_by.empty() ? json() : json(d.revoked_by)},
+               {"revoked_at", JsonTime(d.revoked_at)},
+               {"requests", requests}},
+              std::cout);
+    return;
+  }
+  std::cout << "content " << d.content_id << (cluster.empty() ? "" : " in " + cluster) << "\n"
+            << "owner: " << (d.owner.empty() ? "(not recorded)" : d.owner) << "\n"
+            << "published: " << (d.published ? FormatHuman(*d.published) : "offline, or unknown")
+            << "\n"
+            << "use licenses: " << d.granted << " granted, " << d.refused << " refused";
+  if (d.last_request) std::cout << "; last asked " << FormatHuman(*d.last_request);
+  std::cout << "\n";
+  if (!d.revoked_by.empty()) {
+    std::cout << "revoked by " << d.revoked_by
+              << (d.revoked_at ? " at " + FormatHuman(*d.revoked_at) : "") << "\n";
+  }
+  std::cout << "requests, newest first:\n";
+  for (const auto& e : t.requests) {
+    const licensing::AuditRecord& r = e.record;
+    std::cout << "  " << FormatIso8601(r.at) << "  " << r.user << "  "
+              << (r.address.empty() ? "-" : r.address) << "  " << (r.node.empty() ? "-" : r.node)
+              << "  " << r.kind << "  " << r.result << (r.detail.empty() ? "" : "  " + r.detail)
+              << "\n";
+  }
+}
+
+Status Track(const TrackTarget& t) {
+  std::string id = t.what;
+  if (RealFileSystem().Exists(t.what)) {
+    ASSIGN_OR_RETURN(std::string bytes, RealFileSystem().ReadFile(t.what, kMaxFileBytes));
+    ASSIGN_OR_RETURN(licensing::Pfile file, licensing::ReadPfile(bytes));
+    ASSIGN_OR_RETURN(id, ContentIdOf(file));
+  }
+  if (t.dir.empty() == t.client.server.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "give --dir DIR (an administrator on the server) or --server URL --user NAME "
+                  "(the owner)");
+  }
+  if (!t.dir.empty()) {
+    ASSIGN_OR_RETURN(auto ctx, node::ServerContext::Open(t.dir, std::nullopt, false));
+    ASSIGN_OR_RETURN(std::string cluster, ctx->ResolveCluster(t.cluster));
+    licensing::LicensingService service(ctx->clusters(), ctx->database(), DefaultClock(),
+                                        crypto::SystemRandom(), "");
+    ASSIGN_OR_RETURN(auto tracking, service.TrackAny(cluster, id, t.limit));
+    PrintTracking(cluster, tracking, t.json);
+    return Status::Ok();
+  }
+  if (id.empty() || id.size() > 256 || id.find_first_of("/?#% ") != std::string::npos) {
+    return Status(Code::kInvalidArgument, "\"" + id + "\" is not a content ID");
+  }
+  ASSIGN_OR_RETURN(Session session, Session::Open(t.client));
+  ASSIGN_OR_RETURN(json answer, session.Call("GET", "documents/" + id, json::object()));
+  PrintTracking("", TrackingFromAnswer(answer), t.json);
   return Status::Ok();
 }
 
@@ -496,6 +622,22 @@ void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
   AddClient(open, open_c);
   open->callback([&exit_code] {
     Status s = Open(open_c, o_in, o_out);
+    if (!s.ok()) exit_code = ReportError(s);
+  });
+
+  static TrackTarget tr;
+  auto* track = app.add_subcommand(
+      "track", "Who asked for a license to protected content, when, from where, and the answer");
+  track->add_option("WHAT", tr.what, "A content ID, or a protected file")->required();
+  track->add_option("--dir", tr.dir, "The server directory (as an administrator)");
+  track->add_option("--cluster", tr.cluster, "The cluster (with --dir, when there are several)");
+  track->add_option("--limit", tr.limit, "At most this many requests (with --dir)")
+      ->check(CLI::Range(size_t{1}, licensing::kMaxAuditPage))
+      ->capture_default_str();
+  AddClient(track, tr.client, false);
+  AddJsonFlag(track, tr.json);
+  track->callback([&exit_code] {
+    Status s = Track(tr);
     if (!s.ok()) exit_code = ReportError(s);
   });
 

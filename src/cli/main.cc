@@ -43,6 +43,8 @@ int main(int argc, char** argv) {
   openrms::cli::RegisterDirectoryCommands(app, exit_code);
   openrms::cli::RegisterLicensingCommands(app, exit_code);
   openrms::cli::RegisterTpdCommands(app, exit_code);
+  openrms::cli::RegisterBackupCommands(app, exit_code);
+  openrms::cli::RegisterAuditCommands(app, exit_code);
   openrms::cli::RegisterDemoCommand(app, exit_code);
   try {
     app.parse(argc, argv);

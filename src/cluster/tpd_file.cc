@@ -28,18 +28,6 @@ Status Bad(const std::string& what) {
   return Status(Code::kMalformed, "the trusted publishing domain file is damaged: " + what);
 }
 
-struct Keys {
-  std::string aead;
-  std::string check;
-};
-
-Result<Keys> Derive(std::string_view password, std::string_view salt,
-                    const crypto::ScryptCost& cost) {
-  ASSIGN_OR_RETURN(std::string k, crypto::ScryptDerive(password, salt, cost, 64));
-  Keys out{k.substr(0, 32), crypto::Sha256(kCheckLabel + k.substr(32)).substr(0, 16)};
-  return out;
-}
-
 Result<Time> TimeField(const nlohmann::json& j, std::string_view name) {
   ASSIGN_OR_RETURN(std::string text, StringField(j, name));
   auto t = ParseTime(text);
@@ -150,7 +138,8 @@ Result<std::string> SealTpdFile(const TpdContents& contents, std::string_view pa
   RETURN_IF_ERROR(crypto::CheckScryptCost(cost));
   const std::string salt = crypto::RandomBytes(random, 16);
   const std::string nonce = crypto::RandomBytes(random, 12);
-  ASSIGN_OR_RETURN(Keys keys, Derive(password, salt, cost));
+  ASSIGN_OR_RETURN(crypto::PasswordFileKeys keys,
+                   crypto::DerivePasswordFileKeys(password, salt, cost, kCheckLabel));
   const std::string plain = WriteTpdContents(contents);
   if (plain.size() + kHeaderSize + 16 > kMaxTpdFileBytes) {
     return Status(Code::kTooLarge, "the domains and templates are too large for one file");
@@ -167,7 +156,8 @@ Result<std::string> SealTpdFile(const TpdContents& contents, std::string_view pa
 
 Result<TpdContents> OpenTpdFile(std::string_view file, std::string_view password) {
   ASSIGN_OR_RETURN(TpdEnvelope e, ParseTpdEnvelope(file));
-  ASSIGN_OR_RETURN(Keys keys, Derive(password, e.salt, e.cost));
+  ASSIGN_OR_RETURN(crypto::PasswordFileKeys keys,
+                   crypto::DerivePasswordFileKeys(password, e.salt, e.cost, kCheckLabel));
   if (keys.check != e.check) {
     return Status(Code::kPermissionDenied,
                   "the password does not open this trusted publishing domain file (or the "

@@ -5,6 +5,8 @@
 
 #include <memory>
 
+#include "crypto/keys.h"
+#include "crypto/password_hash.h"
 #include "crypto/sealing.h"
 #include "crypto/ssl_util.h"
 
@@ -62,6 +64,16 @@ Result<std::string> ScryptDerive(std::string_view password, std::string_view sal
                      out.size()) != 1) {
     return SslError(Code::kInternal, "scrypt failed");
   }
+  return out;
+}
+
+Result<PasswordFileKeys> DerivePasswordFileKeys(std::string_view password, std::string_view salt,
+                                                const ScryptCost& cost,
+                                                std::string_view check_label) {
+  ASSIGN_OR_RETURN(std::string k, ScryptDerive(password, salt, cost, 64));
+  PasswordFileKeys out{k.substr(0, 32),
+                       Sha256(std::string(check_label) + k.substr(32)).substr(0, 16)};
+  Wipe(k);
   return out;
 }
 

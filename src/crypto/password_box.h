@@ -36,6 +36,18 @@ Status CheckScryptCost(const ScryptCost& cost);
 Result<std::string> ScryptDerive(std::string_view password, std::string_view salt,
                                  const ScryptCost& cost, size_t size);
 
+// The keys of a file sealed under a password (TPD files, backups): scrypt
+// gives 64 bytes; the first 32 are the AES-256-GCM key, and the SHA-256 of
+// `check_label` and the other 32, cut to 16 bytes, is the password check
+// the file stores, so a wrong password is told apart from a changed file.
+struct PasswordFileKeys {
+  std::string aead;
+  std::string check;
+};
+Result<PasswordFileKeys> DerivePasswordFileKeys(std::string_view password, std::string_view salt,
+                                                const ScryptCost& cost,
+                                                std::string_view check_label);
+
 // AES-256-GCM with a 12-byte nonce: ciphertext || 16-byte tag.
 Result<std::string> AeadSeal(std::string_view key, std::string_view nonce, std::string_view aad,
                              std::string_view plaintext);

@@ -3,19 +3,24 @@
 #include <algorithm>
 #include <cstdio>
 
+#include "base/text.h"
+
 namespace openrms::licensing {
 
 namespace {
 
 constexpr char kInsert[] =
-    "INSERT INTO license_audit (cluster, at, user_name, kind, content_id, result, detail) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    "INSERT INTO license_audit (cluster, at, user_name, kind, content_id, result, detail, node, "
+    "address, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)";
 
+// Names, reasons and IDs came from users and the network: stored as valid
+// UTF-8 (PostgreSQL refuses anything else, which would stop licensing).
 std::vector<store::Value> Params(const AuditRecord& r) {
-  return {r.cluster,    static_cast<int64_t>(r.at.time_since_epoch().count()),
-          r.user,       r.kind,
-          r.content_id, r.result,
-          r.detail};
+  return {ValidUtf8(r.cluster),    static_cast<int64_t>(r.at.time_since_epoch().count()),
+          ValidUtf8(r.user),       ValidUtf8(r.kind),
+          ValidUtf8(r.content_id), ValidUtf8(r.result),
+          ValidUtf8(r.detail),     ValidUtf8(r.node),
+          ValidUtf8(r.address),    ValidUtf8(r.owner)};
 }
 
 }  // namespace
@@ -113,6 +118,7 @@ void BatchedAuditTrail::WriterLoop() {
     wake_appenders_.notify_all();
     lock.unlock();
     const Status written = Write(batch);
+    if (written.ok() && batching_.forward != nullptr) batching_.forward->Forward(batch);
     lock.lock();
     if (written.ok()) {
       written_ += batch.size();

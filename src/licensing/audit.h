@@ -18,14 +18,20 @@
 
 namespace openrms::licensing {
 
+// One entry of the trail: who asked what of which node, from where, about
+// which content, and what came of it. Exported as JSON Lines and syslog
+// (audit_query.h) with the names in the comments.
 struct AuditRecord {
   std::string cluster;
-  Time at;
-  std::string user;
-  std::string kind;  // "use", "publish", "rac", "rac-temporary"
-  std::string content_id;
-  std::string result;  // "issued", "AccessGranted", "AccessDenied", ...
-  std::string detail;
+  Time at;                 // "time"
+  std::string user;        // who asked; "cli:NAME" for the command-line tools
+  std::string kind;        // "operation": "use", "publish", "rac", "rac-temporary", "clc", "revoke"
+  std::string content_id;  // the content, the RAC's or CLC's ID; "" when none
+  std::string result;      // "issued", "AccessGranted", "AccessDenied", "refused", ...
+  std::string detail;      // "reason": why, or what was granted; "" when nothing to say
+  std::string node;        // the node that answered; "" for the command-line tools
+  std::string address;     // the client's address as the node saw it; "" when none
+  std::string owner;       // the content's owner, when the node knew it; "" otherwise
 };
 
 // Where audit rows go. Thread-safe.
@@ -50,6 +56,15 @@ class DirectAuditTrail final : public AuditTrail {
   store::Database& db_;
 };
 
+// Where a node also sends the rows it has written (audit_syslog.h: RFC 5424
+// syslog). Called on the trail's writer thread, after each batch is in the
+// store, so what it sends the store holds; it must not block for long.
+class AuditForward {
+ public:
+  virtual ~AuditForward() = default;
+  virtual void Forward(const std::deque<AuditRecord>& rows) = 0;
+};
+
 struct AuditBatching {
   // A row waits at most this long in memory before its batch is written.
   std::chrono::milliseconds interval{100};
@@ -59,6 +74,8 @@ struct AuditBatching {
   size_t max_queued = 8192;
   // How long Append waits on a full queue before refusing the row.
   std::chrono::milliseconds max_wait{10000};
+  // Not owned; must outlive the trail. nullptr: the store only.
+  AuditForward* forward = nullptr;
 };
 
 // Rows queued in memory and written by a thread of its own, one transaction

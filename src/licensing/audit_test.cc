@@ -32,9 +32,15 @@ int64_t Rows(store::Database& db) {
 }
 
 AuditRecord Row(int n) {
-  return {"ROOT", Time(Duration(1800000000 + n)), "alice",
-          "use",  "content-" + std::to_string(n), "AccessGranted",
-          "VIEW"};
+  AuditRecord r;
+  r.cluster = "ROOT";
+  r.at = Time(Duration(1800000000 + n));
+  r.user = "alice";
+  r.kind = "use";
+  r.content_id = "content-" + std::to_string(n);
+  r.result = "AccessGranted";
+  r.detail = "VIEW";
+  return r;
 }
 
 TEST(DirectAuditTrail, WritesEachRowAtOnce) {

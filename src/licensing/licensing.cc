@@ -313,7 +313,19 @@ Status LicensingService::Migrate(store::Database& db) {
        "NULL, result TEXT NOT NULL, detail TEXT NOT NULL)",
        "CREATE TABLE revocations (cluster TEXT NOT NULL, content_id TEXT NOT NULL, revoked_by "
        "TEXT NOT NULL, revoked_at INTEGER NOT NULL, PRIMARY KEY (cluster, content_id))",
-       "CREATE INDEX license_audit_content ON license_audit (content_id)"});
+       "CREATE INDEX license_audit_content ON license_audit (content_id)",
+       // The structured record (audit.h): which node answered, and the
+       // client's address. Rows from before read "".
+       "ALTER TABLE license_audit ADD COLUMN node TEXT NOT NULL DEFAULT ''; "
+       "ALTER TABLE license_audit ADD COLUMN address TEXT NOT NULL DEFAULT ''; "
+       "ALTER TABLE license_audit ADD COLUMN owner TEXT NOT NULL DEFAULT ''; "
+       "CREATE INDEX license_audit_at ON license_audit (at); "
+       "CREATE INDEX license_audit_user ON license_audit (user_name); "
+       "CREATE INDEX license_audit_owner ON license_audit (owner); "
+       // One node at a time deletes what [audit] keep_days no longer keeps
+       // (audit_retention.h).
+       "CREATE TABLE audit_retention_lease (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+       "expires_at INTEGER NOT NULL)"});
 }
 
 ProtocolError LicensingService::ToProtocolError(const Status& s) {
@@ -465,10 +477,12 @@ Result<std::shared_ptr<const LicensingService::ClusterSnapshot>> LicensingServic
   return snapshot;
 }
 
-Status LicensingService::Audit(const std::string& cluster, const std::string& user,
+Status LicensingService::Audit(const std::string& cluster, const accounts::Identity& who,
                                const std::string& kind, const std::string& content_id,
-                               const std::string& result, const std::string& detail) {
-  return audit_.Append({cluster, clock_.Now(), user, kind, content_id, result, detail});
+                               const std::string& result, const std::string& detail,
+                               const std::string& owner) {
+  return audit_.Append({cluster, clock_.Now(), who.user, kind, content_id, result, detail,
+                        options_.node, who.address, owner});
 }
 
 Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
@@ -530,8 +544,9 @@ Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
   ASSIGN_OR_RETURN(std::string pl_bytes,
                    WritePublishingLicense(policy, now, parties, *key, content_key, random_));
 
-  RETURN_IF_ERROR(Audit(cluster, who.user, "publish", policy.content_id, "issued",
-                        policy.template_id.empty() ? "custom rights" : "template " + policy.name));
+  RETURN_IF_ERROR(Audit(cluster, who, "publish", policy.content_id, "issued",
+                        policy.template_id.empty() ? "custom rights" : "template " + policy.name,
+                        policy.owner));
   counters_.issued_publish.fetch_add(1, std::memory_order_relaxed);
   return PublishedLicense{std::move(policy), pl_bytes, content_key.bytes};
 }
@@ -709,7 +724,8 @@ Result<UseLicense> LicensingService::Decide(const std::string& cluster,
     if (!exists) {
       const std::string why = "the content was published offline by " + opened.clc_holder +
                               ", whose account has been removed";
-      RETURN_IF_ERROR(Audit(cluster, who.user, "use", opened.policy.content_id, "refused", why));
+      RETURN_IF_ERROR(Audit(cluster, who, "use", opened.policy.content_id, "refused", why,
+                            opened.policy.owner));
       return Status(Code::kPermissionDenied, why + "; ask an administrator");
     }
   }
@@ -725,19 +741,20 @@ Result<UseLicense> LicensingService::Decide(const std::string& cluster,
   if (auto it = snapshot->revocations->find(p.content_id); it != snapshot->revocations->end()) {
     answer.access = AccessStatus::kDenied;
     answer.reason = it->second;
-    RETURN_IF_ERROR(Audit(cluster, who.user, "use", p.content_id, "AccessDenied", it->second));
+    RETURN_IF_ERROR(Audit(cluster, who, "use", p.content_id, "AccessDenied", it->second, p.owner));
     return answer;
   }
   if (p.valid_until && now >= *p.valid_until) {
     answer.access = AccessStatus::kContentExpired;
-    RETURN_IF_ERROR(Audit(cluster, who.user, "use", p.content_id, "ContentExpired",
-                          "expired on " + FormatHuman(*p.valid_until)));
+    RETURN_IF_ERROR(Audit(cluster, who, "use", p.content_id, "ContentExpired",
+                          "expired on " + FormatHuman(*p.valid_until), p.owner));
     return answer;
   }
   answer.rights = RightsOf(p, who, options_.super_users_group);
   if (answer.rights.empty()) {
     answer.access = AccessStatus::kDenied;
-    RETURN_IF_ERROR(Audit(cluster, who.user, "use", p.content_id, "AccessDenied", ""));
+    RETURN_IF_ERROR(
+        Audit(cluster, who, "use", p.content_id, "AccessDenied", "no right granted", p.owner));
     return answer;
   }
   Time until = now + (p.allow_offline ? Days(p.interval_days) : kOnlineOnlyLicense);
@@ -747,7 +764,7 @@ Result<UseLicense> LicensingService::Decide(const std::string& cluster,
   answer.content_key = opened.content_key;
   std::string joined;
   for (const auto& r : answer.rights) joined += (joined.empty() ? "" : ",") + r;
-  RETURN_IF_ERROR(Audit(cluster, who.user, "use", p.content_id, "AccessGranted", joined));
+  RETURN_IF_ERROR(Audit(cluster, who, "use", p.content_id, "AccessGranted", joined, p.owner));
   counters_.issued_use.fetch_add(1, std::memory_order_relaxed);
   return answer;
 }
@@ -817,7 +834,7 @@ Result<xrml::Document> LicensingService::IssueRac(
                     .Attr("name", "Group-Identity-Credential-Type")
                     .Attr("value", temporary ? "Temporary" : "Persistent"));
   ASSIGN_OR_RETURN(xrml::Document rac, xrml::SignDocument(std::move(body), *key));
-  RETURN_IF_ERROR(Audit(cluster, who.user, temporary ? "rac-temporary" : "rac", rac.descriptor.id,
+  RETURN_IF_ERROR(Audit(cluster, who, temporary ? "rac-temporary" : "rac", rac.descriptor.id,
                         "issued", "valid until " + FormatHuman(until)));
   (temporary ? counters_.issued_rac_temporary : counters_.issued_rac)
       .fetch_add(1, std::memory_order_relaxed);
@@ -863,8 +880,7 @@ Result<std::vector<xrml::Document>> LicensingService::IssueClc(const std::string
   range.Add(Text("FROM", FormatXrmlTime(from)));
   range.Add(Text("UNTIL", FormatXrmlTime(until)));
   ASSIGN_OR_RETURN(xrml::Document clc, xrml::SignDocument(std::move(body), *key));
-  RETURN_IF_ERROR(
-      Audit(cluster, who.user, "clc", id, "issued", "valid until " + FormatHuman(until)));
+  RETURN_IF_ERROR(Audit(cluster, who, "clc", id, "issued", "valid until " + FormatHuman(until)));
   counters_.issued_clc.fetch_add(1, std::memory_order_relaxed);
   std::vector<xrml::Document> chain = {std::move(clc)};
   chain.insert(chain.end(), snapshot->slc_chain->begin(), snapshot->slc_chain->end());
@@ -872,7 +888,7 @@ Result<std::vector<xrml::Document>> LicensingService::IssueClc(const std::string
 }
 
 Status LicensingService::Revoke(const std::string& cluster, const std::string& content_id,
-                                const std::string& by) {
+                                const accounts::Identity& by, const std::string& owner) {
   if (content_id.empty() || content_id.size() > 256) {
     return Invalid("a content ID has 1 to 256 characters");
   }
@@ -880,7 +896,7 @@ Status LicensingService::Revoke(const std::string& cluster, const std::string& c
   auto inserted = db_.Execute(
       "INSERT INTO revocations (cluster, content_id, revoked_by, revoked_at) VALUES ($1, $2, $3, "
       "$4)",
-      {cluster, content_id, by, clock_.Now().time_since_epoch().count()});
+      {cluster, content_id, by.user, clock_.Now().time_since_epoch().count()});
   if (!inserted.ok() && inserted.status().code() == Code::kAlreadyUsed) {
     ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT revoked_by, revoked_at FROM revocations WHERE "
                                           "cluster = $1 AND content_id = $2",
@@ -891,7 +907,7 @@ Status LicensingService::Revoke(const std::string& cluster, const std::string& c
                                           FormatHuman(Time(Duration(rows[0].Int(1)))));
   }
   RETURN_IF_ERROR(inserted.status());
-  return Audit(cluster, by, "revoke", content_id, "revoked", "");
+  return Audit(cluster, by, "revoke", content_id, "revoked", "", owner);
 }
 
 Result<std::string> LicensingService::RevokeAs(const std::string& cluster,
@@ -927,7 +943,7 @@ Result<std::string> LicensingService::RevokeAs(const std::string& cluster,
                                                ") or a member of " + options_.super_users_group +
                                                " may revoke it");
   }
-  RETURN_IF_ERROR(Revoke(cluster, id, who.user));
+  RETURN_IF_ERROR(Revoke(cluster, id, who, owner));
   return id;
 }
 

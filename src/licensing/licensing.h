@@ -32,6 +32,7 @@
 #include "accounts/accounts.h"
 #include "cluster/cluster.h"
 #include "licensing/audit.h"
+#include "licensing/audit_query.h"
 #include "licensing/enabling_bits.h"
 #include "licensing/lru_cache.h"
 #include "xrml/document.h"
@@ -126,6 +127,8 @@ struct LicensingOptions {
   // account; content that holder published offline opens only while it
   // does. Unset: not checked.
   std::function<Result<bool>(const std::string& user)> account_exists = nullptr;
+  // The node's name in the audit trail ("" for the command-line tools).
+  std::string node{};
   // Where audit rows go; nullptr: one INSERT per row on the request's
   // thread (DirectAuditTrail). Not owned; must outlive the service.
   AuditTrail* audit = nullptr;
@@ -230,7 +233,9 @@ class LicensingService final {
   // `cluster_refresh` (each node reads the cluster's revocations with its
   // SLC), cached licenses included. Use licenses already issued live until
   // they expire. kAlreadyUsed names who revoked it and when.
-  Status Revoke(const std::string& cluster, const std::string& content_id, const std::string& by);
+  // `owner` goes into the audit row when the caller knows it.
+  Status Revoke(const std::string& cluster, const std::string& content_id,
+                const accounts::Identity& by, const std::string& owner = "");
   // Revocation asked for by `who` through the protocol: allowed to the
   // content's owner and to super users. The content is named by its
   // publishing license (whose owner it states) or, for content this
@@ -239,6 +244,24 @@ class LicensingService final {
   Result<std::string> RevokeAs(const std::string& cluster, const accounts::Identity& who,
                                const std::string& content_id,
                                const std::string& publishing_license);
+
+  // tracking.cc: what the audit trail knows of protected documents.
+  // A document and its license requests, newest first (at most `limit`).
+  struct Tracking {
+    DocumentSummary document;
+    std::vector<AuditEntry> requests;
+  };
+  // For the document's owner and super users (DocumentFor's refusals).
+  Result<Tracking> Track(const std::string& cluster, const accounts::Identity& who,
+                         const std::string& content_id, size_t limit = 1000);
+  // For administrators: any document; kNotFound when the trail has none.
+  Result<Tracking> TrackAny(const std::string& cluster, const std::string& content_id,
+                            size_t limit = 1000);
+  // The documents `who` owns, newest first.
+  Result<std::vector<DocumentSummary>> DocumentsOf(const std::string& cluster,
+                                                   const accounts::Identity& who,
+                                                   size_t limit = 1000);
+  Result<std::vector<DocumentSummary>> SearchDocuments(const DocumentSearch& search);
 
   Result<std::vector<Template>> ListTemplates();
   Result<Template> AddTemplate(Template t);
@@ -316,8 +339,9 @@ class LicensingService final {
   Result<std::shared_ptr<crypto::PrivateKey>> KeyForIssuer(
       const std::string& cluster, const std::optional<crypto::PublicKey>& issuer_key,
       const std::string& issuer_name);
-  Status Audit(const std::string& cluster, const std::string& user, const std::string& kind,
-               const std::string& content_id, const std::string& result, const std::string& detail);
+  Status Audit(const std::string& cluster, const accounts::Identity& who, const std::string& kind,
+               const std::string& content_id, const std::string& result, const std::string& detail,
+               const std::string& owner = "");
 
   cluster::ClusterService& clusters_;
   store::Database& db_;

@@ -49,7 +49,7 @@ Result<LicensingService::ThinClcIssued> LicensingService::IssueThinClc(
   auto text = WriteThinClc(c, *key);
   crypto::Wipe(c.holder_private_exponent_le);
   if (!text.ok()) return text.status();
-  RETURN_IF_ERROR(Audit(cluster, who.user, "clc", c.id, "issued",
+  RETURN_IF_ERROR(Audit(cluster, who, "clc", c.id, "issued",
                         "valid until " + FormatHuman(c.expires) + ", key made by the server"));
   counters_.issued_clc.fetch_add(1, std::memory_order_relaxed);
   return ThinClcIssued{std::move(*text), c.expires};

@@ -1,6 +1,9 @@
 #include "node/cluster_node.h"
 
 #include <malloc.h>
+#include <unistd.h>
+
+#include <algorithm>
 
 #include "accounts/directory.h"
 #include "base/clock.h"
@@ -16,9 +19,11 @@ namespace openrms::node {
 namespace {
 
 licensing::LicensingOptions LicensingOptionsFor(ServerContext& context,
-                                                licensing::AuditTrail& audit) {
+                                                licensing::AuditTrail& audit,
+                                                const std::string& name) {
   licensing::LicensingOptions o;
   o.audit = &audit;
+  o.node = name;
   // A holder of a client licensor certificate is gone once no local
   // account has the name and no directory is configured. A directory's
   // accounts cannot be looked up without a bind: while a directory is
@@ -32,13 +37,35 @@ licensing::LicensingOptions LicensingOptionsFor(ServerContext& context,
   return o;
 }
 
+std::string HostName() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "localhost";
+  return host;
+}
+
+// "rms1:8443": the host and the port of `listen` (ADDR:PORT, [V6]:PORT).
+std::string DefaultNodeName(const std::string& listen) {
+  const size_t colon = listen.rfind(':');
+  const std::string port = colon == std::string::npos ? "" : listen.substr(colon + 1);
+  return HostName() + (port.empty() || port == "0" ? "" : ":" + port);
+}
+
+licensing::AuditBatching BatchingWith(licensing::AuditForward* forward) {
+  licensing::AuditBatching b;
+  b.forward = forward;
+  return b;
+}
+
 }  // namespace
 
-ClusterNode::ClusterNode(ServerContext& context, MetricsAccess metrics_access)
+ClusterNode::ClusterNode(ServerContext& context, MetricsAccess metrics_access, std::string name,
+                         std::unique_ptr<licensing::UdpSyslogForward> syslog)
     : context_(context),
-      audit_(context.database()),
+      name_(std::move(name)),
+      syslog_(std::move(syslog)),
+      audit_(context.database(), BatchingWith(syslog_.get())),
       licensing_(context.clusters(), context.database(), DefaultClock(), crypto::SystemRandom(),
-                 *context.password(), LicensingOptionsFor(context, audit_)),
+                 *context.password(), LicensingOptionsFor(context, audit_, name_)),
       bearer_(context.bearer_tokens(), url_),
       token_(context.logon(), context.bearer_tokens()),
       my_v2_(licensing_, bearer_),
@@ -67,7 +94,18 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ServerContext& context,
   if (!context.password()) {
     return Status(Code::kInvalidArgument, "serving needs the key password");
   }
-  auto node = std::unique_ptr<ClusterNode>(new ClusterNode(context, std::move(options.metrics)));
+  std::string name = options.name.empty() ? DefaultNodeName(options.listen) : options.name;
+  std::unique_ptr<licensing::UdpSyslogForward> syslog;
+  if (!options.audit_syslog.empty()) {
+    ASSIGN_OR_RETURN(syslog, licensing::UdpSyslogForward::Open(
+                                 options.audit_syslog, {HostName(), static_cast<int>(getpid())}));
+  }
+  if (options.audit_keep_days < 0 || options.audit_keep_days > licensing::kMaxKeepDays) {
+    return Status(Code::kInvalidArgument, "audit keep_days must be between 0 and " +
+                                              std::to_string(licensing::kMaxKeepDays));
+  }
+  auto node = std::unique_ptr<ClusterNode>(
+      new ClusterNode(context, std::move(options.metrics), std::move(name), std::move(syslog)));
   sites::AdminOptions& admin_options = options.admin;
   admin_options.key_password = *context.password();
   admin_options.licensing = &node->licensing_;
@@ -87,6 +125,13 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ServerContext& context,
   if (const int interval = options.monitor_interval_seconds; interval > 0) {
     node->monitor_ = std::thread([self, interval] { self->MonitorLoop(interval); });
   }
+  if (options.audit_keep_days > 0) {
+    licensing::RetentionOptions retention;
+    retention.keep_days = options.audit_keep_days;
+    const Duration every = options.audit_retention_interval;
+    node->retention_ =
+        std::thread([self, retention, every] { self->RetentionLoop(retention, every); });
+  }
   // Keys were unsealed with scrypt (32 MiB a time), and glibc keeps such
   // freed blocks in its heap (its mmap threshold grows to their size): half
   // the idle RSS. From here on big blocks are mapped on their own, and the
@@ -103,6 +148,7 @@ void ClusterNode::Stop() {
   if (stopping_.exchange(true)) return;
   monitor_cv_.notify_all();
   if (monitor_.joinable()) monitor_.join();
+  if (retention_.joinable()) retention_.join();
   if (server_) server_->Stop();
   audit_.Stop();  // every queued audit row reaches the store
 }
@@ -115,6 +161,29 @@ void ClusterNode::MonitorLoop(int interval_seconds) {
     std::unique_lock lock(monitor_mu_);
     monitor_cv_.wait_for(lock, std::chrono::seconds(interval_seconds),
                          [this] { return stopping_.load(); });
+  }
+}
+
+void ClusterNode::RetentionLoop(licensing::RetentionOptions options, Duration interval) {
+  // The lease names this process: two nodes on one host stay two holders.
+  licensing::AuditRetention retention(context_.database(), DefaultClock(),
+                                      name_ + "/" + std::to_string(getpid()), options);
+  // A first pass a minute after the start, so a node that restarts in a
+  // loop does not delete in a loop; then every `interval`.
+  Duration wait = std::min<Duration>(interval, std::chrono::minutes(1));
+  for (;;) {
+    {
+      std::unique_lock lock(monitor_mu_);
+      if (monitor_cv_.wait_for(lock, wait, [this] { return stopping_.load(); })) return;
+    }
+    wait = interval;
+    auto pass = retention.RunPass([this] { return stopping_.load(); });
+    if (!pass.ok()) {
+      std::fprintf(stderr, "audit retention: %s\n", pass.status().ToString().c_str());
+    } else if (pass->deleted > 0) {
+      std::fprintf(stderr, "audit retention: deleted %lld entries older than %d days\n",
+                   static_cast<long long>(pass->deleted), options.keep_days);
+    }
   }
 }
 

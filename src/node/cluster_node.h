@@ -14,6 +14,8 @@
 #include <vector>
 
 #include "http/server.h"
+#include "licensing/audit_retention.h"
+#include "licensing/audit_syslog.h"
 #include "licensing/licensing.h"
 #include "node/api/bearer.h"
 #include "node/api/certification.h"
@@ -31,6 +33,9 @@ namespace openrms::node {
 using api::MetricsAccess;
 
 struct ClusterNodeOptions {
+  // The node's name in the audit trail; "": the host name and the port of
+  // `listen` ("rms1:8443").
+  std::string name;
   std::string listen = "127.0.0.1:8443";  // ADDR:PORT; port 0 picks a free one
   int monitor_interval_seconds = 60;      // 0: no expiry monitor
   sites::AdminOptions admin;
@@ -42,6 +47,12 @@ struct ClusterNodeOptions {
   // connections one client address may hold (http::ServerOptions).
   std::vector<std::string> trusted_proxies;
   int max_connections_per_address = http::ServerOptions{}.max_connections_per_address;
+  // Audit entries older than this many days are deleted (0: kept), by one
+  // node of the store at a time, every `audit_retention_interval`.
+  int audit_keep_days = 400;
+  Duration audit_retention_interval = std::chrono::hours(1);
+  // Where the audit trail is streamed too (RFC 5424 over UDP), "" for none.
+  std::string audit_syslog;
   // The TLS key, if the caller started opening it (OpenServerTlsKey).
   OpeningTlsKey tls_key;
 };
@@ -62,9 +73,11 @@ class ClusterNode final {
   static bool MayWait(const http::Request& request);
 
  private:
-  ClusterNode(ServerContext& context, MetricsAccess metrics_access);
+  ClusterNode(ServerContext& context, MetricsAccess metrics_access, std::string name,
+              std::unique_ptr<licensing::UdpSyslogForward> syslog);
   http::Response Dispatch(const http::Request& request);
   void MonitorLoop(int interval_seconds);
+  void RetentionLoop(licensing::RetentionOptions options, Duration interval);
   // Where each cluster is served: the path of its service URL.
   // The paths are below the cluster's URL path ("/root/_wmcs"), made once.
   struct Route {
@@ -81,8 +94,10 @@ class ClusterNode final {
   Result<RouteList> ReadRoutes();
 
   ServerContext& context_;
-  std::string url_;                     // set once the listener is up
-  licensing::BatchedAuditTrail audit_;  // written out by Stop
+  std::string url_;  // set once the listener is up
+  const std::string name_;
+  std::unique_ptr<licensing::UdpSyslogForward> syslog_;  // outlives audit_
+  licensing::BatchedAuditTrail audit_;                   // written out by Stop
   licensing::LicensingService licensing_;
   api::BearerAuth bearer_;
   api::TokenEndpoint token_;
@@ -103,6 +118,7 @@ class ClusterNode final {
   std::mutex monitor_mu_;
   std::condition_variable monitor_cv_;
   std::thread monitor_;
+  std::thread retention_;
 };
 
 }  // namespace openrms::node

@@ -89,7 +89,8 @@ using Table = std::map<std::string, Reader, std::less<>>;
 const std::map<std::string, Table, std::less<>>& Schema() {
   static const auto* schema = new std::map<std::string, Table, std::less<>>{
       {"node",
-       {{"dir", Text(&NodeConfig::dir)},
+       {{"name", Text(&NodeConfig::name)},
+        {"dir", Text(&NodeConfig::dir)},
         {"listen", Text(&NodeConfig::listen)},
         {"threads", Integer(&NodeConfig::threads, 0, 256)},
         {"monitor_interval_seconds",
@@ -106,6 +107,9 @@ const std::map<std::string, Table, std::less<>>& Schema() {
         {"password", Secret("keys.password_file")},
         {"pkcs11_pin", Secret("keys.pkcs11_pin_file")}}},
       {"admin", {{"group", Text(&NodeConfig::admin_group)}}},
+      {"audit",
+       {{"keep_days", Integer(&NodeConfig::audit_keep_days, 0, 100 * 366)},
+        {"syslog", Text(&NodeConfig::audit_syslog)}}},
       {"metrics",
        {{"token_file", Text(&NodeConfig::metrics_token_file)},
         {"allow", Addresses(&NodeConfig::metrics_allow, "an array of addresses")},

@@ -5,6 +5,7 @@
 // URL may not carry a password (libpq reads PGPASSFILE or PGPASSWORD).
 //
 //   [node]
+//   name = "rms1"                     # in the audit trail; default: host name and port
 //   dir = "/var/lib/openrms"          # TLS files; the SQLite store when no [store]
 //   listen = "0.0.0.0:8443"
 //   threads = 0                       # 0: one per core
@@ -22,6 +23,9 @@
 //   [metrics]
 //   token_file = "/etc/openrms/metrics-token"
 //   allow = ["127.0.0.1"]
+//   [audit]
+//   keep_days = 400                   # entries older are deleted (one node at a time); 0: never
+//   syslog = "127.0.0.1:514"          # also stream each entry (RFC 5424 over UDP)
 //   [directory]                       # overrides the stored directory settings
 //   uri = "ldaps://ldap.example.org"
 //   user_dn = "uid={user},ou=people,dc=example,dc=org"
@@ -44,6 +48,7 @@
 namespace openrms::node {
 
 struct NodeConfig {
+  std::string name;  // "": the host name and the listening port
   std::string dir;
   std::string listen = "127.0.0.1:8443";
   int threads = 0;
@@ -57,6 +62,8 @@ struct NodeConfig {
   std::string admin_group = "Administrators";
   std::string metrics_token_file;
   std::vector<std::string> metrics_allow;
+  int audit_keep_days = 400;
+  std::string audit_syslog;  // HOST:PORT, "" for none
   std::optional<accounts::DirectoryConfig> directory;
 };
 

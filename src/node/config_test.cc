@@ -11,6 +11,7 @@ namespace {
 TEST(NodeConfigTest, ReadsEveryTable) {
   auto c = ParseNodeConfig(R"(
 [node]
+name = "rms1"
 dir = "/srv/openrms"
 listen = "0.0.0.0:9443"
 threads = 3
@@ -25,6 +26,9 @@ pkcs11_module = "/usr/lib/softhsm/libsofthsm2.so"
 pkcs11_pin_file = "/run/pin"
 [admin]
 group = "RMS Admins"
+[audit]
+keep_days = 30
+syslog = "127.0.0.1:5514"
 [metrics]
 token_file = "/run/token"
 allow = ["127.0.0.1", "::1"]
@@ -35,7 +39,10 @@ timeout_seconds = 5
 )",
                            "node.toml");
   ASSERT_TRUE(c.ok()) << c.status().message();
+  EXPECT_EQ(c->name, "rms1");
   EXPECT_EQ(c->dir, "/srv/openrms");
+  EXPECT_EQ(c->audit_keep_days, 30);
+  EXPECT_EQ(c->audit_syslog, "127.0.0.1:5514");
   EXPECT_EQ(c->listen, "0.0.0.0:9443");
   EXPECT_EQ(c->threads, 3);
   EXPECT_EQ(c->monitor_interval_seconds, 0);
@@ -65,6 +72,9 @@ TEST(NodeConfigTest, EmptyFileGivesTheDefaults) {
   EXPECT_EQ(c->max_connections_per_address, 1024);
   EXPECT_EQ(c->store_url, "");
   EXPECT_EQ(c->admin_group, "Administrators");
+  EXPECT_EQ(c->name, "");
+  EXPECT_EQ(c->audit_keep_days, 400);
+  EXPECT_EQ(c->audit_syslog, "");
   EXPECT_FALSE(c->directory.has_value());
 }
 
@@ -94,12 +104,13 @@ TEST(NodeConfigTest, NotTomlNamesTheLine) {
 }
 
 TEST(NodeConfigTest, UnknownTablesAndKeysAreRefused) {
-  ExpectRefused("[nodes]\n", Code::kInvalidArgument,
-                "n.toml: unknown table [nodes]; the tables are [admin], [directory], [keys], "
-                "[metrics], [node], [store]");
+  ExpectRefused(
+      "[nodes]\n", Code::kInvalidArgument,
+      "n.toml: unknown table [nodes]; the tables are [admin], [audit], [directory], [keys], "
+      "[metrics], [node], [store]");
   ExpectRefused("[node]\nlisen = \"x\"\n", Code::kInvalidArgument,
                 "n.toml: node.lisen is not a known key; [node] takes dir, listen, "
-                "max_connections_per_address, monitor_interval_seconds, threads, "
+                "max_connections_per_address, monitor_interval_seconds, name, threads, "
                 "trusted_proxies");
   ExpectRefused("node = 3\n", Code::kInvalidArgument, "n.toml: node must be a table ([node])");
 }
@@ -134,7 +145,15 @@ TEST(NodeConfigTest, WrongTypesAndRanges) {
                 "n.toml: store.url must be a postgresql:// URL or sqlite:PATH");
   ExpectRefused("[directory]\nuri = \"ldap://x\"\n", Code::kInvalidArgument,
                 "n.toml: [directory] needs at least uri and user_dn");
+  ExpectRefused("[audit]\nkeep_days = -1\n", Code::kInvalidArgument,
+                "n.toml: audit.keep_days must be between 0 and 36600");
+  ExpectRefused("[audit]\nkeep_days = 36601\n", Code::kInvalidArgument,
+                "n.toml: audit.keep_days must be between 0 and 36600");
+  ExpectRefused("[audit]\nsyslog = 514\n", Code::kInvalidArgument,
+                "n.toml: audit.syslog must be a string");
   // The edges of a range are allowed.
+  ASSERT_TRUE(ParseNodeConfig("[audit]\nkeep_days = 0\n", "n.toml").ok());
+  ASSERT_TRUE(ParseNodeConfig("[audit]\nkeep_days = 36600\n", "n.toml").ok());
   auto c = ParseNodeConfig("[node]\nthreads = 256\n", "n.toml");
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->threads, 256);

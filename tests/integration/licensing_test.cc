@@ -24,6 +24,7 @@
 #include "store/database.h"
 #include "support/process.h"
 #include "support/stalled_server.h"
+#include "support/udp_collector.h"
 #include "support/web_logon.h"
 #include "xrml/chain.h"
 #include "xrml/document.h"
@@ -903,6 +904,151 @@ TEST_F(LicensingTest, RevokedContentOpensNoMore) {
   EXPECT_EQ(neither.err,
             "error: give --dir DIR (an administrator on the server) or --server URL --user NAME "
             "(the owner)\n");
+}
+
+// Tracking: every license request for a document, as the owner, a super
+// user and an administrator see it, exactly, for a scripted sequence of
+// opens, refusals and a revocation; the same entries in `audit query`, in
+// `audit export` (JSON Lines) and on the node's syslog stream.
+TEST_F(LicensingTest, TrackingShowsEveryRequestForADocument) {
+  UdpCollector collector;
+  delete node_;
+  node_ = new BackgroundProcess({kBin, "serve", "--dir", srv_, "--listen",
+                                 "127.0.0.1:" + std::to_string(port_), "--password-file", pw_,
+                                 "--monitor-interval", "0", "--threads", "2", "--name", "node-a",
+                                 "--audit-syslog", collector.target()});
+  ASSERT_FALSE(node_->WaitForLine("server: ").empty());
+  ASSERT_EQ(
+      As("alice", {"protect", plain_, Out("t.pfile"), "--server", root_, "--rights", "bob:VIEW"})
+          .exit_code,
+      0);
+  auto file = licensing::ReadPfile(ReadAll(Out("t.pfile")));
+  ASSERT_TRUE(file.ok());
+  auto pl = xrml::ParseDocument(file->publishing_license.substr(3));
+  ASSERT_TRUE(pl.ok());
+  const std::string id = pl->body().Find({"WORK", "OBJECT", "ID"})->text;
+  EXPECT_EQ(As("bob", {"open", Out("t.pfile"), Out("t-bob.txt"), "--server", root_}).exit_code, 0);
+  EXPECT_NE(As("carol", {"open", Out("t.pfile"), Out("t-carol.txt"), "--server", root_}).exit_code,
+            0);
+  EXPECT_EQ(As("alice", {"open", Out("t.pfile"), Out("t-alice.txt"), "--server", root_}).exit_code,
+            0);
+  ASSERT_EQ(As("alice", {"revoke", Out("t.pfile"), "--server", root_}).exit_code, 0);
+  // Past the 2 s bound, so the next request is the revoked one's.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  CommandResult refused = As("bob", {"open", Out("t.pfile"), Out("t-bob2.txt"), "--server", root_});
+  EXPECT_TRUE(refused.err.starts_with("error: access denied: revoked by alice at ")) << refused.err;
+  const std::string revoked_reason =
+      refused.err.substr(std::string("error: access denied: ").size(), refused.err.size() - 23);
+
+  // The owner, through the server (the rows are written within 100 ms).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  CommandResult owner = As("alice", {"track", Out("t.pfile"), "--server", root_, "--json"});
+  ASSERT_EQ(owner.exit_code, 0) << owner.err;
+  const auto t = nlohmann::json::parse(owner.out);
+  EXPECT_EQ(t["content_id"], id);
+  EXPECT_EQ(t["owner"], "alice");
+  EXPECT_FALSE(t["published"].is_null());
+  EXPECT_EQ(t["granted"], 2);
+  EXPECT_EQ(t["refused"], 2);
+  EXPECT_EQ(t["revoked_by"], "alice");
+  std::vector<std::string> rows;
+  for (const auto& r : t["requests"]) {
+    EXPECT_EQ(r["address"], "127.0.0.1");
+    EXPECT_EQ(r["node"], "node-a");
+    rows.push_back(r["user"].get<std::string>() + " " + r["operation"].get<std::string>() + " " +
+                   r["result"].get<std::string>() + " " + r["reason"].get<std::string>());
+  }
+  EXPECT_EQ(rows, (std::vector<std::string>{
+                      "bob use AccessDenied " + revoked_reason, "alice revoke revoked ",
+                      "alice use AccessGranted OWNER", "carol use AccessDenied no right granted",
+                      "bob use AccessGranted VIEW", "alice publish issued custom rights"}));
+  // Nobody else but a super user.
+  CommandResult bob = As("bob", {"track", id, "--server", root_});
+  EXPECT_EQ(bob.err, "error: the server refused: only the owner of content " + id +
+                         " or a member of SuperUsers may track it\n");
+  CommandResult dave = As("dave", {"track", id, "--server", root_, "--json"});
+  ASSERT_EQ(dave.exit_code, 0) << dave.err;
+  EXPECT_EQ(nlohmann::json::parse(dave.out)["requests"].size(), 6u);
+  CommandResult unknown =
+      As("alice", {"track", "{00000000-0000-4000-8000-0000000000fe}", "--server", root_});
+  EXPECT_EQ(unknown.err,
+            "error: the server refused: cluster ROOT has no license request for content "
+            "{00000000-0000-4000-8000-0000000000fe} in its audit trail\n");
+  // The owner's documents.
+  auto listed = http::Fetch([&] {
+    http::ClientRequest req;
+    req.method = "GET";
+    req.url = root_ + "/my/v2/documents";
+    req.ca_pem = ReadAll(srv_ + "/tls-ca.pem");
+    req.headers = {{"Authorization", "Bearer " + Token("alice")}};
+    return req;
+  }());
+  ASSERT_TRUE(listed.ok());
+  ASSERT_EQ(listed->status, 200) << listed->body;
+  bool found = false;
+  const auto documents = nlohmann::json::parse(listed->body);
+  for (const auto& d : documents["Documents"]) {
+    EXPECT_EQ(d["Owner"], "alice");
+    if (d["ContentId"] != id) continue;
+    found = true;
+    EXPECT_EQ(d["Granted"], 2);
+    EXPECT_EQ(d["Refused"], 2);
+    EXPECT_EQ(d["Revoked"]["By"], "alice");
+  }
+  EXPECT_TRUE(found) << listed->body;
+
+  // An administrator on the server: the same rows, and the human form.
+  CommandResult admin = RunCommand({kBin, "track", id, "--dir", srv_, "--cluster", "ROOT"});
+  ASSERT_EQ(admin.exit_code, 0) << admin.err;
+  EXPECT_NE(admin.out.find("owner: alice\npublished: "), std::string::npos) << admin.out;
+  EXPECT_NE(admin.out.find("\nuse licenses: 2 granted, 2 refused; last asked "), std::string::npos)
+      << admin.out;
+  EXPECT_NE(admin.out.find("  carol  127.0.0.1  node-a  use  AccessDenied  no right granted\n"),
+            std::string::npos)
+      << admin.out;
+  CommandResult query = RunCommand(
+      {kBin, "audit", "query", "--dir", srv_, "--content", id, "--since", "1h", "--json"});
+  ASSERT_EQ(query.exit_code, 0) << query.err;
+  const auto entries = nlohmann::json::parse(query.out);
+  ASSERT_EQ(entries.size(), 6u);
+  EXPECT_EQ(entries[0]["operation"], "publish");  // oldest first
+  EXPECT_EQ(entries[1]["user"], "bob");
+  EXPECT_EQ(entries[1]["cluster"], "ROOT");
+  EXPECT_EQ(entries[1]["owner"], "alice");
+  CommandResult export_run = RunCommand(
+      {kBin, "audit", "export", "--dir", srv_, "--since", "1d", "--out", Out("audit.jsonl")});
+  ASSERT_EQ(export_run.exit_code, 0) << export_run.err;
+  std::istringstream lines(ReadAll(Out("audit.jsonl")));
+  int ours = 0, all = 0;
+  for (std::string line; std::getline(lines, line);) {
+    const auto j = nlohmann::json::parse(line, nullptr, false);
+    ASSERT_FALSE(j.is_discarded()) << line;
+    ++all;
+    if (j["content_id"] == id) ++ours;
+  }
+  EXPECT_EQ(ours, 6);
+  EXPECT_EQ(export_run.out, "exported " + std::to_string(all) + " audit entries to " +
+                                Out("audit.jsonl") + " (JSON Lines)\n");
+  CommandResult bad_since =
+      RunCommand({kBin, "audit", "query", "--dir", srv_, "--since", "last week"});
+  EXPECT_EQ(bad_since.err,
+            "error: --since takes a UTC date (2026-12-07), a time (2026-12-07T10:00Z) or a span "
+            "back from now (90m, 36h, 7d), not \"last week\"\n");
+
+  // The node streamed the same entries to syslog.
+  const std::string m = collector.WaitFor(
+      "user=\"carol\" address=\"127.0.0.1\" operation=\"use\" content_id=\"" + id + "\"");
+  EXPECT_TRUE(m.starts_with("<85>1 ")) << m;  // authpriv.notice: a refusal
+  EXPECT_NE(m.find(" openrms "), std::string::npos) << m;
+  EXPECT_NE(m.find("[openrms@32473 cluster=\"ROOT\" node=\"node-a\" user=\"carol\""),
+            std::string::npos)
+      << m;
+  EXPECT_NE(m.find("owner=\"alice\" result=\"AccessDenied\" reason=\"no right granted\"]"),
+            std::string::npos)
+      << m;
+
+  delete node_;
+  StartNode();
 }
 
 // Removing an account stops its licensing within the same 2 s bound: its

@@ -23,8 +23,8 @@ http::Response CertificationApi::Handle(const std::string& cluster,
   if (!request.ok()) return JsonError(400, "InvalidRequest", request.status().message());
   auto key = crypto::PublicKey::FromPkcs1Der(request->public_key_der);
   if (!key.ok()) return JsonError(400, "InvalidRequest", key.status().message());
-  auto chain = licensing_.CertifyChainFile(cluster, {session->user, session->groups, ""}, *key,
-                                           request->temporary);
+  auto chain = licensing_.CertifyChainFile(
+      cluster, {session->user, session->groups, "", req.remote_address}, *key, request->temporary);
   if (!chain.ok()) return ProtocolErrorResponse(chain.status());
   // The user's name is in the chain: written without throwing.
   return http::Response::Json(200, CertificationJson(*chain));

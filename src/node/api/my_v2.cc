@@ -24,7 +24,7 @@ http::Response MyV2Api::Handle(const std::string& cluster, const std::string& ba
   if (!found.ok()) return ProtocolErrorResponse(found.status());
   const std::optional<accounts::Session>& session = *found;
   if (!session) return bearer_.Challenge(cluster);
-  const accounts::Identity who{session->user, session->groups, ""};
+  const accounts::Identity who{session->user, session->groups, "", req.remote_address};
   auto refusal = ProtocolErrorResponse;
   // Names and URLs in answers came from users: written without throwing.
   auto ok = [](const nlohmann::json& j) { return http::Response::Json(200, WriteJson(j)); };
@@ -75,6 +75,23 @@ http::Response MyV2Api::Handle(const std::string& cluster, const std::string& ba
     auto id = licensing_.RevokeAs(cluster, who, request->content_id, request->publishing_license);
     if (!id.ok()) return refusal(id.status());
     return ok({{"ContentId", *id}, {"RevokedBy", who.user}});
+  }
+  if (operation == "documents" && req.method == "GET") {
+    auto list = licensing_.DocumentsOf(cluster, who);
+    if (!list.ok()) return refusal(list.status());
+    return http::Response::Json(200, DocumentsJson(*list));
+  }
+  if (constexpr std::string_view kDocument = "documents/";
+      operation.rfind(kDocument, 0) == 0 && req.method == "GET") {
+    auto tracking = licensing_.Track(cluster, who, operation.substr(kDocument.size()));
+    if (!tracking.ok()) {
+      // Not a template: the protocol's TemplateNotFound would mislead.
+      if (tracking.status().code() == Code::kNotFound) {
+        return JsonError(404, "NotFound", tracking.status().message());
+      }
+      return refusal(tracking.status());
+    }
+    return http::Response::Json(200, TrackingJson(*tracking));
   }
   if (operation == "enduserlicenses" && req.method == "POST")
     return EndUserLicense(cluster, who, req);

@@ -288,4 +288,43 @@ std::string CertificationJson(const std::string& chain_file) {
   return "{\"Certificate\":" + JsonQuoted(chain_file) + "}";
 }
 
+namespace {
+
+json TimeOrNull(const std::optional<Time>& t) { return t ? json(FormatIso8601(*t)) : json(); }
+
+json DocumentJson(const licensing::DocumentSummary& d) {
+  json revoked;
+  if (!d.revoked_by.empty()) revoked = {{"By", d.revoked_by}, {"At", TimeOrNull(d.revoked_at)}};
+  return {{"ContentId", d.content_id},
+          {"Owner", d.owner},
+          {"PublishedAt", TimeOrNull(d.published)},
+          {"Granted", d.granted},
+          {"Refused", d.refused},
+          {"LastRequestAt", TimeOrNull(d.last_request)},
+          {"Revoked", revoked}};
+}
+
+}  // namespace
+
+std::string DocumentsJson(const std::vector<licensing::DocumentSummary>& documents) {
+  json list = json::array();
+  for (const auto& d : documents) list.push_back(DocumentJson(d));
+  return WriteJson({{"Documents", list}});
+}
+
+std::string TrackingJson(const licensing::LicensingService::Tracking& t) {
+  json requests = json::array();
+  for (const auto& e : t.requests) {
+    const licensing::AuditRecord& r = e.record;
+    requests.push_back({{"Time", FormatIso8601(r.at)},
+                        {"User", r.user},
+                        {"Address", r.address},
+                        {"Node", r.node},
+                        {"Operation", r.kind},
+                        {"Result", r.result},
+                        {"Reason", r.detail}});
+  }
+  return WriteJson({{"Document", DocumentJson(t.document)}, {"Requests", requests}});
+}
+
 }  // namespace openrms::node::api

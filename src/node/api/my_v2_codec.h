@@ -77,4 +77,15 @@ struct RevocationRequest {
 };
 Result<RevocationRequest> ReadRevocationRequest(const nlohmann::json& body);
 
+// Tracking, for owners (README, "Tracking and revocation"):
+//   GET /my/v2/documents     -> {"Documents": [Document, ...]}, newest first
+//   GET /my/v2/documents/ID  -> {"Document": Document, "Requests": [Request, ...]}
+// Document: {"ContentId", "Owner", "PublishedAt", "Granted", "Refused",
+// "LastRequestAt", "Revoked": null or {"By", "At"}}; Request: {"Time",
+// "User", "Address", "Node", "Operation", "Result", "Reason"}, newest
+// first. Times are ISO 8601 UTC, or null. Names came from users: written
+// without throwing.
+std::string DocumentsJson(const std::vector<licensing::DocumentSummary>& documents);
+std::string TrackingJson(const licensing::LicensingService::Tracking& tracking);
+
 }  // namespace openrms::node::api
