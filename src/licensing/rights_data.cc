@@ -232,7 +232,11 @@ Result<xrml::Element> OpenRightsData(std::string_view base64, const SymmetricKey
   std::string text = std::move(*plain);
   // UTF-16LE without a byte-order mark reads as UTF-16LE too.
   if (text.size() >= 2 && text[0] == '<' && text[1] == '\0') text.insert(0, kUtf16Bom);
-  auto parsed = xrml::ParseXml(text);
+  // Inside the signed license, and never checked against a signature of
+  // its own: how its elements were written need not be kept.
+  xrml::ParseLimits limits;
+  limits.keep_written = false;
+  auto parsed = xrml::ParseXml(text, limits);
   crypto::Wipe(text);
   if (!parsed.ok()) return Bad(parsed.status().message());
   return std::move(*parsed);

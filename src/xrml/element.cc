@@ -3,6 +3,7 @@
 #include <libxml/parser.h>
 #include <libxml/tree.h>
 #include <libxml/xmlerror.h>
+#include <openssl/crypto.h>
 
 #include <memory>
 #include <mutex>
@@ -416,8 +417,21 @@ Result<Element> ParseXml(std::string_view bytes, const ParseLimits& limits) {
   xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
   if (ctxt == nullptr) return Status(Code::kInternal, "libxml2 cannot allocate a parser");
   std::unique_ptr<xmlParserCtxt, void (*)(xmlParserCtxtPtr)> ctxt_guard(ctxt, xmlFreeParserCtxt);
+  // UTF-16LE (with its byte-order mark) is converted here: libxml2 would
+  // open an iconv converter for every document (a license's rights data is
+  // UTF-16). Its written forms are then read from the same UTF-8 text.
+  std::string utf8;
+  std::string_view feed = bytes;
+  const char* encoding = nullptr;
+  if (bytes.substr(0, 2) == "\xFF\xFE") {
+    if (auto converted = Utf16LeToUtf8(bytes); converted.ok()) {
+      utf8 = std::move(converted).value();
+      feed = utf8;
+      encoding = "UTF-8";
+    }
+  }
   std::unique_ptr<xmlDoc, DocDeleter> doc(xmlCtxtReadMemory(
-      ctxt, bytes.data(), static_cast<int>(bytes.size()), nullptr, nullptr, options));
+      ctxt, feed.data(), static_cast<int>(feed.size()), nullptr, encoding, options));
   if (!doc) {
     const xmlError* err = xmlCtxtGetLastError(ctxt);
     std::string msg = "not well-formed XML";
@@ -436,7 +450,9 @@ Result<Element> ParseXml(std::string_view bytes, const ParseLimits& limits) {
   Element out;
   Converter converter(limits);
   RETURN_IF_ERROR(converter.Convert(root, out, 1));
-  KeepWrittenForms(bytes, out);
+  if (limits.keep_written) KeepWrittenForms(feed, out);
+  // The text may be secret (a license's rights data): not left in the heap.
+  if (!utf8.empty()) OPENSSL_cleanse(utf8.data(), utf8.size());
   return out;
 }
 

@@ -52,6 +52,9 @@ struct ParseLimits {
   size_t max_bytes = 1 << 20;  // one XrML document
   int max_depth = 48;
   size_t max_elements = 20000;
+  // Whether to keep how elements were written (Element::written), which
+  // only a document whose signature is checked needs.
+  bool keep_written = true;
 };
 
 // Parses XML with libxml2: no network, no DTD (a document that declares one

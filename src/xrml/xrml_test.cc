@@ -313,6 +313,31 @@ TEST(Serialize, SurfaceKeepsTagsAsWritten) {
   EXPECT_EQ(SerializeSurface(*bom), surface);
 }
 
+// UTF-16LE is converted before libxml2 sees it: a declaration that says
+// utf-16, text beyond ASCII and beyond the BMP read the same as in UTF-8,
+// and a broken surrogate is still refused.
+TEST(Parse, Utf16DocumentsReadAsTheirUtf8) {
+  const std::string written =
+      "<?xml version=\"1.0\" encoding=\"utf-16\"?><A n='\xC3\xA9'>\xE2\x82\xAC "
+      "\xF0\x9F\x98\x80</A>";
+  auto utf16 = Utf8ToUtf16Le(written);
+  ASSERT_TRUE(utf16.ok());
+  auto wide = ParseXml("\xFF\xFE" + *utf16);
+  ASSERT_TRUE(wide.ok()) << wide.status().ToString();
+  EXPECT_EQ(wide->text, "\xE2\x82\xAC \xF0\x9F\x98\x80");
+  EXPECT_EQ(wide->Attribute("n"), "\xC3\xA9");
+  EXPECT_EQ(SerializeSurface(*wide), "<A n='\xC3\xA9'>\xE2\x82\xAC \xF0\x9F\x98\x80</A>");
+  // Without the written forms the element is written canonically.
+  ParseLimits limits;
+  limits.keep_written = false;
+  auto plain = ParseXml("\xFF\xFE" + *utf16, limits);
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(SerializeSurface(*plain), "<A n=\"\xC3\xA9\">\xE2\x82\xAC \xF0\x9F\x98\x80</A>");
+  // A lone high surrogate.
+  auto broken = ParseXml(std::string("\xFF\xFE<\0A\0>\0\x00\xD8<\0/\0A\0>\0", 18));
+  EXPECT_FALSE(broken.ok());
+}
+
 // A changed element is written canonically; its unchanged children keep
 // their written form.
 TEST(Serialize, ChangedElementIsWrittenCanonically) {
