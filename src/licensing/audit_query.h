@@ -71,7 +71,7 @@ struct DocumentSummary {
 struct DocumentSearch {
   std::string cluster;     // "" for every cluster
   std::string content_id;  // exact, "" for any
-  std::string owner;       // exact (case-insensitive), "" for any
+  std::string owner;       // exact, as the license names it; "" for any
   std::string user;        // documents this user asked a license for, "" for any
   size_t limit = 100;      // 1 to kMaxAuditPage
 };

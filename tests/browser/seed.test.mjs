@@ -5,110 +5,25 @@
 // a screenshot under $OPENRMS_ARTIFACTS (default: test-artifacts/browser).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import net from 'node:net';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium } from 'playwright-core';
+import { bin, startSession } from './demo.mjs';
 
-const bin = process.env.OPENRMS_BINARY;
-assert.ok(bin, 'set OPENRMS_BINARY to the openrms program');
-const artifacts = process.env.OPENRMS_ARTIFACTS ?? path.resolve('test-artifacts/browser');
-mkdirSync(artifacts, { recursive: true });
-
-const work = mkdtempSync(path.join(tmpdir(), 'openrms-browser-'));
-const demoDir = path.join(work, 'demo');
-let port;
-let demo, demoInfo, browser;
-let shot = 0;
-
-async function screenshot(page, name) {
-  shot += 1;
-  const file = path.join(artifacts, `${String(shot).padStart(2, '0')}-${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-}
-
-// Two consecutive free loopback ports: the admin site's and the enrollment site's.
-async function freePortPair() {
-  const listen = (p) => new Promise((resolve) => {
-    const server = net.createServer();
-    server.once('error', () => resolve(null));
-    server.listen(p, '127.0.0.1', () => {
-      const got = server.address().port;
-      server.close(() => resolve(got));
-    });
-  });
-  for (let i = 0; i < 20; i += 1) {
-    const p = await listen(0);
-    if (p && p < 65535 && (await listen(p + 1))) return p;
-  }
-  throw new Error('no two consecutive free ports');
-}
-
-function startDemo() {
-  return new Promise((resolve, reject) => {
-    demo = spawn(bin, ['demo', '--dir', demoDir, '--port', String(port)], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`demo did not start: ${out}`)), 120000);
-    demo.stdout.on('data', (chunk) => {
-      out += chunk;
-      if (out.includes('serving until interrupted')) {
-        clearTimeout(timer);
-        const info = {};
-        for (const line of out.split('\n')) {
-          const m = line.match(/^([a-z-]+): (.*)$/);
-          if (m) info[m[1]] = m[2];
-        }
-        resolve(info);
-      }
-    });
-    demo.on('exit', (code) => reject(new Error(`demo exited with ${code}: ${out}`)));
-  });
-}
-
-// A browser profile that trusts the demo's TLS root, and only that.
-function trustingHome(caFile) {
-  const home = path.join(work, 'home');
-  const nssdb = path.join(home, '.pki', 'nssdb');
-  mkdirSync(nssdb, { recursive: true });
-  execFileSync('certutil', ['-d', `sql:${nssdb}`, '-N', '--empty-password']);
-  execFileSync('certutil', ['-d', `sql:${nssdb}`, '-A', '-t', 'C,,', '-n', 'openrms-demo', '-i', caFile]);
-  return home;
-}
+let session, demoInfo, demoDir, work;
 
 before(async () => {
-  port = await freePortPair();
-  demoInfo = await startDemo();
-  const home = trustingHome(demoInfo['tls-ca']);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
-    env: { ...process.env, HOME: home },
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-  });
+  session = await startSession();
+  ({ demoInfo, demoDir, work } = session);
 });
 
 after(async () => {
-  await browser?.close();
-  demo?.kill('SIGTERM');
-  rmSync(work, { recursive: true, force: true });
+  await session?.stop();
 });
 
-async function newPage() {
-  const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1200, height: 900 } });
-  return context.newPage();
-}
-
-async function logOn(page, who) {
-  const [user, password] = demoInfo[who].split(' ');
-  await page.goto(demoInfo['admin-site']);
-  await page.getByLabel('User name').fill(user);
-  await page.getByLabel('Password').fill(password);
-  await page.getByRole('button', { name: 'Log on' }).click();
-}
+const newPage = () => session.newPage();
+const logOn = (page, who) => session.logOn(page, who);
+const screenshot = (page, name) => session.screenshot(page, name);
 
 async function openCluster(page, name) {
   await page.goto(demoInfo['admin-site']);

@@ -68,10 +68,19 @@ bool Away(const Status& s) { return s.code() == Code::kUnavailable; }
 }  // namespace
 
 Response AdminSite::Page(int status, const Context& ctx, const std::string& title,
-                         const std::string& body_html) {
-  return Response::Html(status,
-                        sites::Render({kSite, title, RenderTemplate("admin/crumbs", {}) + body_html,
-                                       gate_.HeaderHtml(ctx)}));
+                         const std::string& body_html, const std::vector<Crumb>& trail) {
+  TemplateList steps;
+  for (const Crumb& c : trail) {
+    TemplateData step;
+    step.set("name", c.name);
+    if (!c.path.empty()) step.set("path", c.path);
+    steps.push_back(std::move(step));
+  }
+  TemplateData crumbs;
+  crumbs.set("trail", steps);
+  return Response::Html(
+      status, sites::Render({kSite, title, RenderTemplate("admin/crumbs", crumbs) + body_html,
+                             gate_.HeaderHtml(ctx)}));
 }
 
 Response AdminSite::TextPage(int status, const Context& ctx, const std::string& title,
@@ -422,6 +431,8 @@ Response AdminSite::Handle(const Request& req) {
     if (!s.ok()) return Templates(ctx, 400, s.message());
     return Response::Redirect("/admin/templates");
   }
+
+  if (auto documents = HandleDocuments(ctx, req)) return *documents;
 
   const std::string clusters_prefix = "/admin/clusters/";
   if (path.rfind(clusters_prefix, 0) == 0) {

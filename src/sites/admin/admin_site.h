@@ -2,12 +2,17 @@
 // Global Administration (every cluster on this server), each cluster's
 // Administration page with its Cluster resources and trusted publishing
 // domains, the Renew and Rekey dialogs (Online: Renew; Offline: Export,
-// Browse and Import), the confirmation, and the result. Only members of the administrators group
+// Browse and Import), the confirmation, and the result; rights policy
+// templates; and tracking: the Documents page (search the audit trail by
+// content ID, owner or user), a page per document with its license
+// requests, and its Revoke button. Only members of the administrators group
 // get in. Every form carries a CSRF token; sessions live in the store. Thread-safe.
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "accounts/accounts.h"
 #include "cluster/cluster.h"
@@ -62,10 +67,28 @@ class AdminSite final {
 
   http::Response Templates(const Context& ctx, int status, const std::string& error);
   http::Response AddTemplate(const Context& ctx, const std::map<std::string, std::string>& form);
+
+  // documents_pages.cc: /admin/documents[/CLUSTER/CONTENT-ID[/revoke]];
+  // nullopt for other paths. Needs options_.licensing (else 404).
+  std::optional<http::Response> HandleDocuments(const Context& ctx, const http::Request& req);
+  http::Response Documents(const Context& ctx, const http::Request& req);
+  // `notice_error` non-empty: a revocation that failed, shown above the page.
+  http::Response DocumentPage(const Context& ctx, const std::string& cluster,
+                              const std::string& content_id, bool revoked_now, int status,
+                              const std::string& notice_error);
+  http::Response RevokeDocument(const Context& ctx, const std::string& cluster,
+                                const std::string& content_id, const http::Request& req);
+
+  // A step of the crumbs after Global Administration; `path` empty for the
+  // current page.
+  struct Crumb {
+    std::string name;
+    std::string path;
+  };
   // A page of this site: `body_html` (rendered from a template) in the
   // frame, under the crumbs.
   http::Response Page(int status, const Context& ctx, const std::string& title,
-                      const std::string& body_html);
+                      const std::string& body_html, const std::vector<Crumb>& trail = {});
   http::Response TextPage(int status, const Context& ctx, const std::string& title,
                           const std::string& text);
 
