@@ -24,6 +24,13 @@ std::string JoinGroups(const std::vector<std::string>& groups) {
   return s;
 }
 
+// Whether two lists name the same groups, in any order.
+bool SameGroups(std::vector<std::string> a, std::vector<std::string> b) {
+  std::sort(a.begin(), a.end());
+  std::sort(b.begin(), b.end());
+  return a == b;
+}
+
 std::vector<std::string> SplitGroups(const std::string& s) {
   std::vector<std::string> out;
   size_t start = 0;
@@ -101,6 +108,21 @@ Result<std::string> Resolve(store::Database& db, const std::string& user) {
                     "): give one of them exactly");
 }
 
+// The local account's groups, copied into its live sessions (of every
+// purpose; "" are sessions from before sources were kept, when only local
+// accounts could make them). Directory logons of the same name keep theirs.
+Status UpdateSessionGroups(store::Database& tx, const std::string& name) {
+  ASSIGN_OR_RETURN(auto rows, tx.Query("SELECT group_name FROM account_groups WHERE name = $1 "
+                                       "ORDER BY group_name",
+                                       {name}));
+  std::vector<std::string> groups;
+  for (const auto& r : rows) groups.push_back(r.Text(0));
+  return tx
+      .Execute("UPDATE sessions SET groups = $1 WHERE name = $2 AND source IN ('local', '')",
+               {JoinGroups(groups), name})
+      .status();
+}
+
 }  // namespace
 
 std::string NameKey(std::string_view name) {
@@ -157,7 +179,12 @@ Status AccountStore::Migrate(store::Database& db) {
        "BY name_key HAVING COUNT(*) > 1)",
        "CREATE UNIQUE INDEX accounts_name_key ON accounts (name_key) WHERE ambiguous = 0",
        // 12: purging expired sessions.
-       "CREATE INDEX sessions_purpose_last_seen ON sessions (purpose, last_seen)"});
+       "CREATE INDEX sessions_purpose_last_seen ON sessions (purpose, last_seen)",
+       // 13-14: where a session's user signed on ("local", "directory"; ""
+       // for sessions made before), and finding a user's sessions, whose
+       // groups follow changes (AddToGroup, GroupSource).
+       "ALTER TABLE sessions ADD COLUMN source TEXT NOT NULL DEFAULT ''",
+       "CREATE INDEX sessions_name ON sessions (name)"});
 }
 
 Status AccountStore::AddUser(const std::string& user, const std::string& password,
@@ -212,16 +239,18 @@ Status AccountStore::AddToGroup(const std::string& user, const std::string& grou
     auto r =
         tx.Execute("INSERT INTO account_groups (name, group_name) VALUES ($1, $2)", {name, group});
     if (!r.ok() && r.status().code() == Code::kAlreadyUsed) return Status::Ok();
-    return r.status();
+    RETURN_IF_ERROR(r.status());
+    return UpdateSessionGroups(tx, name);
   });
 }
 
 Status AccountStore::RemoveFromGroup(const std::string& user, const std::string& group) {
   return db_.InTransaction([&](store::Database& tx) -> Status {
     ASSIGN_OR_RETURN(std::string name, Resolve(tx, user));
-    return tx
-        .Execute("DELETE FROM account_groups WHERE name = $1 AND group_name = $2", {name, group})
-        .status();
+    RETURN_IF_ERROR(
+        tx.Execute("DELETE FROM account_groups WHERE name = $1 AND group_name = $2", {name, group})
+            .status());
+    return UpdateSessionGroups(tx, name);
   });
 }
 
@@ -385,18 +414,19 @@ Result<std::string> SessionStore::Create(const Identity& identity) {
             .status());
   }
   RETURN_IF_ERROR(db_.Execute("INSERT INTO sessions (token_hash, name, groups, csrf, created_at, "
-                              "last_seen, purpose) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                              "last_seen, purpose, source) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                               {Hash(token), identity.user, JoinGroups(identity.groups), csrf, now,
-                               now, purpose_})
+                               now, purpose_, identity.source})
                       .status());
   return token;
 }
 
 Result<std::optional<Session>> SessionStore::Find(const std::string& token) {
   if (token.empty() || token.size() > 256) return std::optional<Session>();
-  ASSIGN_OR_RETURN(auto rows, db_.Query("SELECT name, groups, csrf, created_at, last_seen FROM "
-                                        "sessions WHERE token_hash = $1 AND purpose = $2",
-                                        {Hash(token), purpose_}));
+  ASSIGN_OR_RETURN(auto rows,
+                   db_.Query("SELECT name, groups, csrf, created_at, last_seen, source FROM "
+                             "sessions WHERE token_hash = $1 AND purpose = $2",
+                             {Hash(token), purpose_}));
   if (rows.empty()) return std::optional<Session>();
   const Time now = clock_.Now();
   const Time created(Duration(rows[0].Int(3)));
@@ -405,11 +435,29 @@ Result<std::optional<Session>> SessionStore::Find(const std::string& token) {
     RETURN_IF_ERROR(Delete(token));
     return std::optional<Session>();
   }
+  Session s{rows[0].Text(0), SplitGroups(rows[0].Text(1)), rows[0].Text(2),
+            std::min(created + absolute_, now + idle_)};
+  if (group_source_ != nullptr && rows[0].Text(5) == group_source_->name()) {
+    auto groups = group_source_->GroupsOf(s.user);
+    if (groups.ok() && !*groups) {
+      // The source no longer holds the user: every session of theirs ends.
+      RETURN_IF_ERROR(db_.Execute("DELETE FROM sessions WHERE name = $1 AND source = $2",
+                                  {s.user, std::string(group_source_->name())})
+                          .status());
+      return std::optional<Session>();
+    }
+    if (groups.ok() && !SameGroups(**groups, s.groups)) {
+      s.groups = std::move(**groups);
+      RETURN_IF_ERROR(
+          db_.Execute("UPDATE sessions SET groups = $1 WHERE name = $2 AND source = $3",
+                      {JoinGroups(s.groups), s.user, std::string(group_source_->name())})
+              .status());
+    }
+    // Otherwise (kUnavailable) the groups stay as they were last known.
+  }
   RETURN_IF_ERROR(db_.Execute("UPDATE sessions SET last_seen = $1 WHERE token_hash = $2",
                               {Secs(now), Hash(token)})
                       .status());
-  Session s{rows[0].Text(0), SplitGroups(rows[0].Text(1)), rows[0].Text(2),
-            std::min(created + absolute_, now + idle_)};
   return std::optional<Session>(std::move(s));
 }
 

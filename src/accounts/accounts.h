@@ -97,6 +97,9 @@ class AccountStore final : public Authenticator {
   // These find the account in any case. An ambiguous name (see Migrate)
   // must be given exactly as stored.
   Status SetPassword(const std::string& user, const std::string& password);
+  // A group change applies to the account's live sessions and bearer
+  // tokens too, in the same transaction: a node that keeps a token in
+  // memory sees it within its 2 s (node/api/bearer.h).
   Status AddToGroup(const std::string& user, const std::string& group);
   Status RemoveFromGroup(const std::string& user, const std::string& group);
   // Deletes the account, its group memberships and its sessions.
@@ -153,6 +156,19 @@ struct Session {
   Time expires_at;
 };
 
+// Where the groups of a user who signed on through it are asked again while
+// the user's sessions live: the directory. A group change there reaches
+// every session of the user at its next look-up (SessionStore::Find).
+class GroupSource {
+ public:
+  virtual ~GroupSource() = default;
+  // The source's name for Identity::source ("directory").
+  virtual std::string_view name() const = 0;
+  // The user's groups now; nullopt when the source no longer holds the
+  // user; kUnavailable when it cannot say.
+  virtual Result<std::optional<std::vector<std::string>>> GroupsOf(const std::string& user) = 0;
+};
+
 // Sessions live in the store (any node can serve any request). Only a hash
 // of the session token is stored.
 class SessionStore final {
@@ -169,6 +185,13 @@ class SessionStore final {
         idle_(idle),
         absolute_(absolute) {}
 
+  // Sessions of users from `source` (identity.source == source->name())
+  // take their groups from it at each Find: a group change there applies at
+  // the next look-up, and a user it no longer holds loses every session.
+  // While it cannot say (kUnavailable), a session keeps the groups it had.
+  // Set before the first Find; not owned.
+  void set_group_source(GroupSource* source) { group_source_ = source; }
+
   // Returns the token for the cookie. Also deletes this purpose's expired
   // sessions, at most once a minute.
   Result<std::string> Create(const Identity& identity);
@@ -183,6 +206,7 @@ class SessionStore final {
   std::string purpose_;
   Duration idle_;
   Duration absolute_;
+  GroupSource* group_source_ = nullptr;
   std::atomic<int64_t> last_purge_{0};
 };
 

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <map>
 #include <thread>
 
 #include "crypto/password_hash.h"
@@ -307,6 +308,102 @@ TEST_F(AccountsTest, ExpiredSessionsArePurgedAtMostOnceAMinute) {
   EXPECT_EQ(count("bearer"), 1);  // another purpose, purged by its own store
   ASSERT_TRUE(bearer.Create({"carol", {}, "local"}).ok());
   EXPECT_EQ(count("bearer"), 1);
+}
+
+// A local group change applies to the account's live sessions of every
+// purpose at once, and leaves a directory user of the same name alone.
+TEST_F(AccountsTest, LocalGroupChangesReachLiveSessions) {
+  AccountStore accounts(*db_, clock_);
+  ASSERT_TRUE(accounts.AddUser("frank", "frank's password", {"Finance"}).ok());
+  SessionStore admin(*db_, clock_, random_);
+  SessionStore bearer(*db_, clock_, random_, "bearer");
+  auto web = admin.Create({"frank", {"Finance"}, "local"});
+  auto token = bearer.Create({"frank", {"Finance"}, "local"});
+  auto other = bearer.Create({"frank", {"Ldap-Finance"}, "directory"});
+  ASSERT_TRUE(web.ok() && token.ok() && other.ok());
+  auto groups = [](SessionStore& store, const std::string& t) {
+    auto s = store.Find(t);
+    EXPECT_TRUE(s.ok() && s->has_value());
+    return s.ok() && s->has_value() ? (*s)->groups : std::vector<std::string>{"(none)"};
+  };
+
+  ASSERT_TRUE(accounts.AddToGroup("FRANK", "Sales").ok());
+  EXPECT_EQ(groups(admin, *web), (std::vector<std::string>{"Finance", "Sales"}));
+  EXPECT_EQ(groups(bearer, *token), (std::vector<std::string>{"Finance", "Sales"}));
+  ASSERT_TRUE(accounts.AddToGroup("frank", "Sales").ok());  // already: no change
+  ASSERT_TRUE(accounts.RemoveFromGroup("frank", "Finance").ok());
+  EXPECT_EQ(groups(admin, *web), std::vector<std::string>{"Sales"});
+  EXPECT_EQ(groups(bearer, *token), std::vector<std::string>{"Sales"});
+  ASSERT_TRUE(accounts.RemoveFromGroup("frank", "Sales").ok());
+  EXPECT_EQ(groups(bearer, *token), std::vector<std::string>{});
+  EXPECT_EQ(groups(bearer, *other), std::vector<std::string>{"Ldap-Finance"});
+}
+
+// A scripted group source: what the directory says about each user.
+class ScriptedGroups final : public GroupSource {
+ public:
+  std::string_view name() const override { return "directory"; }
+  Result<std::optional<std::vector<std::string>>> GroupsOf(const std::string& user) override {
+    ++asked;
+    if (down) return Status(Code::kUnavailable, "the directory at ldaps://x cannot be reached");
+    auto it = groups.find(user);
+    if (it == groups.end()) return std::optional<std::vector<std::string>>();
+    return std::optional<std::vector<std::string>>(it->second);
+  }
+  std::map<std::string, std::vector<std::string>> groups;
+  bool down = false;
+  int asked = 0;
+};
+
+// Sessions of directory users take their groups from the directory at each
+// look-up; a user it no longer holds loses every session, and an outage
+// keeps the groups last known. Local sessions never ask it.
+TEST_F(AccountsTest, DirectorySessionsFollowTheDirectory) {
+  ScriptedGroups directory;
+  directory.groups = {{"bob", {"Staff", "Finance"}}, {"carol", {"Staff"}}};
+  SessionStore bearer(*db_, clock_, random_, "bearer");
+  SessionStore admin(*db_, clock_, random_);
+  bearer.set_group_source(&directory);
+  admin.set_group_source(&directory);
+  auto bob = bearer.Create({"bob", {"Staff", "Finance"}, "directory"});
+  auto bob_web = admin.Create({"bob", {"Staff", "Finance"}, "directory"});
+  auto carol = bearer.Create({"carol", {"Staff"}, "directory"});
+  auto local = bearer.Create({"dave", {"Staff"}, "local"});
+  ASSERT_TRUE(bob.ok() && bob_web.ok() && carol.ok() && local.ok());
+
+  // The same groups in another order are no change.
+  directory.groups["bob"] = {"Finance", "Staff"};
+  auto same = bearer.Find(*bob);
+  ASSERT_TRUE(same.ok() && same->has_value());
+  EXPECT_EQ((*same)->groups, (std::vector<std::string>{"Staff", "Finance"}));
+
+  directory.groups["bob"] = {"Staff"};
+  auto changed = bearer.Find(*bob);
+  ASSERT_TRUE(changed.ok() && changed->has_value());
+  EXPECT_EQ((*changed)->groups, std::vector<std::string>{"Staff"});
+  // Stored for every session of bob's, which a node without a directory
+  // (or in an outage) reads as they are.
+  SessionStore plain(*db_, clock_, random_);
+  EXPECT_EQ(plain.Find(*bob_web)->value().groups, std::vector<std::string>{"Staff"});
+
+  directory.down = true;
+  auto outage = bearer.Find(*bob);
+  ASSERT_TRUE(outage.ok()) << outage.status().ToString();
+  ASSERT_TRUE(outage->has_value());
+  EXPECT_EQ((*outage)->groups, std::vector<std::string>{"Staff"});
+  directory.down = false;
+
+  const int asked = directory.asked;
+  auto dave = bearer.Find(*local);
+  ASSERT_TRUE(dave.ok() && dave->has_value());
+  EXPECT_EQ(directory.asked, asked);  // a local session never asks
+
+  directory.groups.erase("bob");
+  EXPECT_FALSE(bearer.Find(*bob)->has_value());
+  EXPECT_FALSE(plain.Find(*bob_web)->has_value());  // every purpose
+  auto still = bearer.Find(*carol);
+  ASSERT_TRUE(still.ok() && still->has_value());
+  EXPECT_EQ((*still)->user, "carol");
 }
 
 }  // namespace

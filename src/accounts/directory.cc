@@ -2,6 +2,7 @@
 
 #include <ldap.h>
 
+#include <algorithm>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -27,6 +28,52 @@ struct LdapDeleter {
 Status Unavailable(const DirectoryConfig& c, int rc) {
   return Status(Code::kUnavailable,
                 "the directory at " + c.uri + " cannot be reached: " + ldap_err2string(rc));
+}
+
+// A connection with the options every use needs; not yet bound.
+Result<std::unique_ptr<LDAP, LdapDeleter>> OpenLdap(const DirectoryConfig& config,
+                                                    timeval& timeout) {
+  LDAP* raw = nullptr;
+  const int rc = ldap_initialize(&raw, config.uri.c_str());
+  if (rc != LDAP_SUCCESS) return Unavailable(config, rc);
+  std::unique_ptr<LDAP, LdapDeleter> ld(raw);
+  const int version = LDAP_VERSION3;
+  ldap_set_option(ld.get(), LDAP_OPT_PROTOCOL_VERSION, &version);
+  ldap_set_option(ld.get(), LDAP_OPT_NETWORK_TIMEOUT, &timeout);
+  ldap_set_option(ld.get(), LDAP_OPT_TIMEOUT, &timeout);
+  ldap_set_option(ld.get(), LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
+  if (!config.ca_file.empty()) {
+    ldap_set_option(ld.get(), LDAP_OPT_X_TLS_CACERTFILE, config.ca_file.c_str());
+    const int demand = LDAP_OPT_X_TLS_DEMAND;
+    ldap_set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
+    const int fresh = 0;
+    ldap_set_option(ld.get(), LDAP_OPT_X_TLS_NEWCTX, &fresh);
+  }
+  return ld;
+}
+
+// The names of the groups whose filter matches the user's DN.
+Result<std::vector<std::string>> SearchGroups(LDAP* ld, const DirectoryConfig& config,
+                                              const std::string& dn, timeval& timeout) {
+  std::vector<std::string> groups;
+  if (config.group_base.empty()) return groups;
+  const std::string filter = Replace(config.group_filter, "{dn}", EscapeFilterValue(dn));
+  char* attrs[] = {const_cast<char*>(config.group_attribute.c_str()), nullptr};
+  LDAPMessage* result = nullptr;
+  const int rc =
+      ldap_search_ext_s(ld, config.group_base.c_str(), LDAP_SCOPE_SUBTREE, filter.c_str(), attrs, 0,
+                        nullptr, nullptr, &timeout, 1000, &result);
+  std::unique_ptr<LDAPMessage, int (*)(LDAPMessage*)> owned(result, ldap_msgfree);
+  if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) return Unavailable(config, rc);
+  for (LDAPMessage* e = ldap_first_entry(ld, result); e != nullptr; e = ldap_next_entry(ld, e)) {
+    berval** values = ldap_get_values_len(ld, e, config.group_attribute.c_str());
+    if (values == nullptr) continue;
+    for (int i = 0; values[i] != nullptr; ++i) {
+      groups.emplace_back(values[i]->bv_val, values[i]->bv_len);
+    }
+    ldap_value_free_len(values);
+  }
+  return groups;
 }
 
 // The directory matches names without regard to case; a logon as "BOB" is
@@ -108,13 +155,20 @@ Status SaveDirectoryConfig(store::Database& db, const DirectoryConfig& c) {
   if (c.user_dn.find("{user}") == std::string::npos) {
     return Status(Code::kInvalidArgument, "the user DN template must contain {user}");
   }
+  if (c.bind_dn.empty() != c.bind_password_file.empty()) {
+    return Status(Code::kInvalidArgument,
+                  "a bind DN needs its password file, and a password file its bind DN: give "
+                  "both or neither");
+  }
   const nlohmann::json j = {{"uri", c.uri},
                             {"user_dn", c.user_dn},
                             {"group_base", c.group_base},
                             {"group_filter", c.group_filter},
                             {"group_attribute", c.group_attribute},
                             {"ca_file", c.ca_file},
-                            {"timeout_seconds", c.timeout_seconds}};
+                            {"timeout_seconds", c.timeout_seconds},
+                            {"bind_dn", c.bind_dn},
+                            {"bind_password_file", c.bind_password_file}};
   return db.InTransaction([&](store::Database& tx) -> Status {
     auto del = tx.Execute("DELETE FROM settings WHERE name = 'directory'");
     if (!del.ok()) return del.status();
@@ -122,6 +176,11 @@ Status SaveDirectoryConfig(store::Database& db, const DirectoryConfig& c) {
         tx.Execute("INSERT INTO settings (name, value) VALUES ('directory', $1)", {WriteJson(j)});
     return ins.ok() ? Status::Ok() : ins.status();
   });
+}
+
+Result<bool> RemoveDirectoryConfig(store::Database& db) {
+  ASSIGN_OR_RETURN(int64_t removed, db.Execute("DELETE FROM settings WHERE name = 'directory'"));
+  return removed > 0;
 }
 
 Result<std::optional<DirectoryConfig>> LoadDirectoryConfig(store::Database& db) {
@@ -142,7 +201,9 @@ Result<std::optional<DirectoryConfig>> LoadDirectoryConfig(store::Database& db) 
                              {"group_base", &c.group_base},
                              {"group_filter", &c.group_filter},
                              {"group_attribute", &c.group_attribute},
-                             {"ca_file", &c.ca_file}}) {
+                             {"ca_file", &c.ca_file},
+                             {"bind_dn", &c.bind_dn},
+                             {"bind_password_file", &c.bind_password_file}}) {
     auto v = StringField(j, name, *field);
     if (!v.ok()) return damaged(v.status());
     *field = std::move(*v);
@@ -154,56 +215,121 @@ Result<std::optional<DirectoryConfig>> LoadDirectoryConfig(store::Database& db) 
   return std::optional<DirectoryConfig>(std::move(c));
 }
 
+struct DirectoryAuthenticator::Connection {
+  std::unique_ptr<LDAP, LdapDeleter> ld;
+};
+
+DirectoryAuthenticator::DirectoryAuthenticator(DirectoryConfig config, const Clock& clock,
+                                               FileSystem& fs)
+    : config_(std::move(config)), clock_(clock), fs_(fs) {}
+
+DirectoryAuthenticator::~DirectoryAuthenticator() = default;
+
 Result<Identity> DirectoryAuthenticator::Authenticate(const std::string& user,
                                                       const std::string& password) {
   // An empty password would make an unauthenticated bind, which succeeds.
   if (user.empty() || password.empty()) {
     return Status(Code::kUnauthenticated, "the user name or password is wrong");
   }
-  LDAP* raw = nullptr;
-  int rc = ldap_initialize(&raw, config_.uri.c_str());
-  if (rc != LDAP_SUCCESS) return Unavailable(config_, rc);
-  std::unique_ptr<LDAP, LdapDeleter> ld(raw);
-  const int version = LDAP_VERSION3;
-  ldap_set_option(ld.get(), LDAP_OPT_PROTOCOL_VERSION, &version);
   timeval timeout{config_.timeout_seconds, 0};
-  ldap_set_option(ld.get(), LDAP_OPT_NETWORK_TIMEOUT, &timeout);
-  ldap_set_option(ld.get(), LDAP_OPT_TIMEOUT, &timeout);
-  ldap_set_option(ld.get(), LDAP_OPT_REFERRALS, LDAP_OPT_OFF);
-  if (!config_.ca_file.empty()) {
-    ldap_set_option(ld.get(), LDAP_OPT_X_TLS_CACERTFILE, config_.ca_file.c_str());
-    const int demand = LDAP_OPT_X_TLS_DEMAND;
-    ldap_set_option(ld.get(), LDAP_OPT_X_TLS_REQUIRE_CERT, &demand);
-    const int fresh = 0;
-    ldap_set_option(ld.get(), LDAP_OPT_X_TLS_NEWCTX, &fresh);
-  }
+  ASSIGN_OR_RETURN(auto ld, OpenLdap(config_, timeout));
   const std::string dn = Replace(config_.user_dn, "{user}", EscapeDnValue(user));
   berval cred{static_cast<ber_len_t>(password.size()), const_cast<char*>(password.data())};
-  rc = ldap_sasl_bind_s(ld.get(), dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
+  const int rc =
+      ldap_sasl_bind_s(ld.get(), dn.c_str(), LDAP_SASL_SIMPLE, &cred, nullptr, nullptr, nullptr);
   if (rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_INVALID_DN_SYNTAX || rc == LDAP_NO_SUCH_OBJECT) {
     return Status(Code::kUnauthenticated, "the user name or password is wrong");
   }
   if (rc != LDAP_SUCCESS) return Unavailable(config_, rc);
-
   Identity id{CanonicalName(ld.get(), config_, dn, user, timeout), {}, "directory"};
-  if (config_.group_base.empty()) return id;
-  const std::string filter = Replace(config_.group_filter, "{dn}", EscapeFilterValue(dn));
-  char* attrs[] = {const_cast<char*>(config_.group_attribute.c_str()), nullptr};
-  LDAPMessage* result = nullptr;
-  rc = ldap_search_ext_s(ld.get(), config_.group_base.c_str(), LDAP_SCOPE_SUBTREE, filter.c_str(),
-                         attrs, 0, nullptr, nullptr, &timeout, 1000, &result);
-  std::unique_ptr<LDAPMessage, int (*)(LDAPMessage*)> owned(result, ldap_msgfree);
-  if (rc != LDAP_SUCCESS && rc != LDAP_SIZELIMIT_EXCEEDED) return Unavailable(config_, rc);
-  for (LDAPMessage* e = ldap_first_entry(ld.get(), result); e != nullptr;
-       e = ldap_next_entry(ld.get(), e)) {
-    berval** values = ldap_get_values_len(ld.get(), e, config_.group_attribute.c_str());
-    if (values == nullptr) continue;
-    for (int i = 0; values[i] != nullptr; ++i) {
-      id.groups.emplace_back(values[i]->bv_val, values[i]->bv_len);
-    }
-    ldap_value_free_len(values);
-  }
+  ASSIGN_OR_RETURN(id.groups, SearchGroups(ld.get(), config_, dn, timeout));
   return id;
+}
+
+Result<std::unique_ptr<DirectoryAuthenticator::Connection>> DirectoryAuthenticator::Connect(
+    int timeout_seconds) const {
+  timeval timeout{timeout_seconds, 0};
+  ASSIGN_OR_RETURN(auto ld, OpenLdap(config_, timeout));
+  // Without a bind DN the look-ups are anonymous: LDAPv3 needs no bind.
+  if (!config_.bind_dn.empty()) {
+    auto text = fs_.ReadFile(config_.bind_password_file, 4096);
+    if (!text.ok()) {
+      return Status(Code::kUnavailable, "cannot read [directory] bind_password_file " +
+                                            config_.bind_password_file + ": " +
+                                            text.status().message());
+    }
+    std::string password = std::move(*text);
+    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
+      password.pop_back();
+    }
+    berval cred{static_cast<ber_len_t>(password.size()), password.data()};
+    const int rc = ldap_sasl_bind_s(ld.get(), config_.bind_dn.c_str(), LDAP_SASL_SIMPLE, &cred,
+                                    nullptr, nullptr, nullptr);
+    if (rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_INVALID_DN_SYNTAX ||
+        rc == LDAP_NO_SUCH_OBJECT || rc == LDAP_UNWILLING_TO_PERFORM) {
+      return Status(Code::kUnavailable, "the directory refused the bind as " + config_.bind_dn +
+                                            " (" + ldap_err2string(rc) +
+                                            "): check [directory] bind_dn and bind_password_file");
+    }
+    if (rc != LDAP_SUCCESS) return Unavailable(config_, rc);
+  }
+  return std::make_unique<Connection>(Connection{std::move(ld)});
+}
+
+Result<std::optional<std::vector<std::string>>> DirectoryAuthenticator::LookUp(
+    Connection& c, const std::string& user) {
+  timeval timeout{std::min(config_.timeout_seconds, kLookupTimeoutSeconds), 0};
+  const std::string dn = Replace(config_.user_dn, "{user}", EscapeDnValue(user));
+  char* none[] = {const_cast<char*>(LDAP_NO_ATTRS), nullptr};
+  LDAPMessage* result = nullptr;
+  const int rc = ldap_search_ext_s(c.ld.get(), dn.c_str(), LDAP_SCOPE_BASE, "(objectClass=*)", none,
+                                   0, nullptr, nullptr, &timeout, 1, &result);
+  std::unique_ptr<LDAPMessage, int (*)(LDAPMessage*)> owned(result, ldap_msgfree);
+  if (rc == LDAP_NO_SUCH_OBJECT) return std::optional<std::vector<std::string>>();
+  if (rc != LDAP_SUCCESS) return Unavailable(config_, rc);
+  ASSIGN_OR_RETURN(auto groups, SearchGroups(c.ld.get(), config_, dn, timeout));
+  return std::optional<std::vector<std::string>>(std::move(groups));
+}
+
+Result<std::optional<std::vector<std::string>>> DirectoryAuthenticator::GroupsOf(
+    const std::string& user) {
+  const int64_t now = clock_.Now().time_since_epoch().count();
+  if (now < down_until_.load(std::memory_order_relaxed)) {
+    return Status(Code::kUnavailable, "the directory at " + config_.uri +
+                                          " could not be reached moments ago; trying again "
+                                          "shortly");
+  }
+  std::unique_ptr<Connection> c;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!idle_.empty()) {
+      c = std::move(idle_.back());
+      idle_.pop_back();
+    }
+  }
+  // A kept connection may have been closed by the server since: one more
+  // try on a new one.
+  for (bool fresh = c == nullptr;; fresh = true) {
+    if (c == nullptr) {
+      auto made = Connect(std::min(config_.timeout_seconds, kLookupTimeoutSeconds));
+      if (!made.ok()) {
+        down_until_.store(now + kRetryAfterFailureSeconds, std::memory_order_relaxed);
+        return made.status();
+      }
+      c = std::move(*made);
+    }
+    auto found = LookUp(*c, user);
+    if (found.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (idle_.size() < kIdleConnections) idle_.push_back(std::move(c));
+      return found;
+    }
+    c.reset();
+    if (fresh) {
+      down_until_.store(now + kRetryAfterFailureSeconds, std::memory_order_relaxed);
+      return found.status();
+    }
+  }
 }
 
 }  // namespace openrms::accounts

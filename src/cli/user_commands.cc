@@ -131,12 +131,27 @@ void RegisterDirectoryCommands(CLI::App& app, int& exit_code) {
   set->add_option("--group-attribute", config.group_attribute, "The group name attribute")
       ->capture_default_str();
   set->add_option("--ca-file", config.ca_file, "PEM roots that issued the directory's certificate");
+  set->add_option("--bind-dn", config.bind_dn,
+                  "The account that looks up signed-on users' groups again (default: anonymous)");
+  set->add_option("--bind-password-file", config.bind_password_file,
+                  "A file on each node holding --bind-dn's password");
   set->callback([&exit_code] {
     auto ctx = node::ServerContext::Open(dir, std::nullopt, /*create=*/true);
     if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
     Status s = accounts::SaveDirectoryConfig((*ctx)->database(), config);
     if (!s.ok()) return void(exit_code = ReportError(s));
     std::cout << "directory logons through " << config.uri << " (restart `openrms serve`)\n";
+  });
+  static std::string unset_dir;
+  auto* unset = cmd->add_subcommand("unset", "Stop directory logons (local accounts stay)");
+  unset->add_option("--dir", unset_dir, "The server directory")->required();
+  unset->callback([&exit_code] {
+    auto ctx = node::ServerContext::Open(unset_dir, std::nullopt, false);
+    if (!ctx.ok()) return void(exit_code = ReportError(ctx.status()));
+    auto removed = accounts::RemoveDirectoryConfig((*ctx)->database());
+    if (!removed.ok()) return void(exit_code = ReportError(removed.status()));
+    std::cout << (*removed ? "directory logons end (restart `openrms serve`)\n"
+                           : "no directory was set; nothing changed\n");
   });
 }
 

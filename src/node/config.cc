@@ -70,17 +70,18 @@ Status ReadStoreUrl(const toml::node& n, const std::string& where, NodeConfig& c
   return CheckStoreUrl(c.store_url, where);
 }
 
-Status SecretKey(const std::string& where, std::string_view file_key) {
+Status SecretKey(const std::string& where, std::string_view file_key, bool env) {
   return Status(Code::kInvalidArgument,
                 where +
                     " would put a secret in the configuration file: name a file that holds "
                     "it with " +
-                    std::string(file_key) + " (or use the environment)");
+                    std::string(file_key) + (env ? " (or use the environment)" : ""));
 }
 
-Reader Secret(std::string file_key) {
-  return [file_key](const toml::node&, const std::string& where, NodeConfig&) -> Status {
-    return SecretKey(where, file_key);
+// `env`: whether the secret may also come from the environment.
+Reader Secret(std::string file_key, bool env = true) {
+  return [file_key, env](const toml::node&, const std::string& where, NodeConfig&) -> Status {
+    return SecretKey(where, file_key, env);
   };
 }
 
@@ -121,6 +122,9 @@ const std::map<std::string, Table, std::less<>>& Schema() {
         {"group_filter", Directory(&accounts::DirectoryConfig::group_filter)},
         {"group_attribute", Directory(&accounts::DirectoryConfig::group_attribute)},
         {"ca_file", Directory(&accounts::DirectoryConfig::ca_file)},
+        {"bind_dn", Directory(&accounts::DirectoryConfig::bind_dn)},
+        {"bind_password_file", Directory(&accounts::DirectoryConfig::bind_password_file)},
+        {"bind_password", Secret("directory.bind_password_file", /*env=*/false)},
         {"timeout_seconds",
          [](const toml::node& n, const std::string& where, NodeConfig& c) -> Status {
            if (!n.is_integer() || n.as_integer()->get() < 1 || n.as_integer()->get() > 300) {
@@ -212,6 +216,13 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, std::string_view sourc
   if (config.directory && (config.directory->uri.empty() || config.directory->user_dn.empty())) {
     return Status(Code::kInvalidArgument,
                   std::string(source) + ": [directory] needs at least uri and user_dn");
+  }
+  if (config.directory &&
+      config.directory->bind_dn.empty() != config.directory->bind_password_file.empty()) {
+    return Status(Code::kInvalidArgument,
+                  std::string(source) +
+                      ": [directory] bind_dn and bind_password_file go together: give both or "
+                      "neither");
   }
   return config;
 }

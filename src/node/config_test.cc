@@ -36,6 +36,8 @@ allow = ["127.0.0.1", "::1"]
 uri = "ldaps://ldap"
 user_dn = "uid={user},dc=x"
 timeout_seconds = 5
+bind_dn = "cn=reader,dc=x"
+bind_password_file = "/run/ldap-pw"
 )",
                            "node.toml");
   ASSERT_TRUE(c.ok()) << c.status().message();
@@ -60,6 +62,8 @@ timeout_seconds = 5
   EXPECT_EQ(c->directory->user_dn, "uid={user},dc=x");
   EXPECT_EQ(c->directory->group_attribute, "cn");  // the default stays
   EXPECT_EQ(c->directory->timeout_seconds, 5);
+  EXPECT_EQ(c->directory->bind_dn, "cn=reader,dc=x");
+  EXPECT_EQ(c->directory->bind_password_file, "/run/ldap-pw");
 }
 
 TEST(NodeConfigTest, EmptyFileGivesTheDefaults) {
@@ -145,6 +149,10 @@ TEST(NodeConfigTest, WrongTypesAndRanges) {
                 "n.toml: store.url must be a postgresql:// URL or sqlite:PATH");
   ExpectRefused("[directory]\nuri = \"ldap://x\"\n", Code::kInvalidArgument,
                 "n.toml: [directory] needs at least uri and user_dn");
+  ExpectRefused("[directory]\nuri = \"ldap://x\"\nuser_dn = \"u\"\nbind_dn = \"cn=r\"\n",
+                Code::kInvalidArgument,
+                "n.toml: [directory] bind_dn and bind_password_file go together: give both or "
+                "neither");
   ExpectRefused("[audit]\nkeep_days = -1\n", Code::kInvalidArgument,
                 "n.toml: audit.keep_days must be between 0 and 36600");
   ExpectRefused("[audit]\nkeep_days = 36601\n", Code::kInvalidArgument,
@@ -166,6 +174,9 @@ TEST(NodeConfigTest, SecretsStayOutOfTheFile) {
   ExpectRefused("[keys]\npkcs11_pin = \"1234\"\n", Code::kInvalidArgument,
                 "n.toml: keys.pkcs11_pin would put a secret in the configuration file: name a "
                 "file that holds it with keys.pkcs11_pin_file (or use the environment)");
+  ExpectRefused("[directory]\nbind_password = \"x\"\n", Code::kInvalidArgument,
+                "n.toml: directory.bind_password would put a secret in the configuration file: "
+                "name a file that holds it with directory.bind_password_file");
   const std::string refused =
       "n.toml: store.url holds a password: keep secrets out of the configuration and the "
       "command line; put it in a pgpass file (PGPASSFILE) or the environment (PGPASSWORD)";

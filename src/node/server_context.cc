@@ -74,6 +74,9 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
       std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(), crypto::SystemRandom());
   ctx->bearer_ = std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(),
                                                           crypto::SystemRandom(), "bearer");
+  // Directory users' groups follow the directory while they are signed on.
+  ctx->sessions_->set_group_source(ctx->directory_.get());
+  ctx->bearer_->set_group_source(ctx->directory_.get());
   ctx->store_ = std::make_unique<cluster::ClusterStore>(*ctx->db_);
   if (options.pkcs11) ctx->pkcs11_ = std::make_unique<crypto::Pkcs11KeyStore>(*options.pkcs11);
   ctx->service_ = std::make_unique<cluster::ClusterService>(

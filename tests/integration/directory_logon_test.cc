@@ -3,113 +3,29 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
 #include "accounts/directory.h"
 #include "http/client.h"
 #include "support/process.h"
+#include "support/slapd.h"
 #include "support/web_logon.h"
 
 namespace openrms::testing {
 namespace {
 
 const std::string kBin = OPENRMS_BINARY;
-constexpr char kBase[] = "dc=example,dc=test";
-constexpr char kUserDn[] = "uid={user},ou=people,dc=example,dc=test";
-constexpr char kGroupBase[] = "ou=groups,dc=example,dc=test";
+constexpr const char* kUserDn = kDirectoryUserDn;
+constexpr const char* kGroupBase = kDirectoryGroupBase;
 
 void Write(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
-class Slapd {
- public:
-  explicit Slapd(const std::string& dir) : dir_(dir) {
-    port_ = FreeLoopbackPort();
-    // A test CA and the server's certificate for 127.0.0.1.
-    const std::string ca = dir + "/ca", srv = dir + "/server";
-    Sh("openssl req -x509 -newkey rsa:2048 -nodes -keyout " + ca + ".key -out " + ca +
-       ".pem -days 2 -subj /CN=OpenRMS-LDAP-Test-CA -addext basicConstraints=critical,CA:TRUE "
-       "-addext keyUsage=critical,keyCertSign 2>/dev/null");
-    Sh("openssl req -newkey rsa:2048 -nodes -keyout " + srv + ".key -out " + srv +
-       ".csr -subj /CN=127.0.0.1 2>/dev/null");
-    Write(dir + "/san.cnf", "subjectAltName=IP:127.0.0.1\n");
-    Sh("openssl x509 -req -in " + srv + ".csr -CA " + ca + ".pem -CAkey " + ca +
-       ".key -CAcreateserial -out " + srv + ".pem -days 2 -extfile " + dir +
-       "/san.cnf 2>/dev/null");
-    Sh("mkdir -p " + dir + "/db");
-    Write(dir + "/slapd.conf",
-          "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\n"
-          "include /etc/ldap/schema/inetorgperson.schema\npidfile " +
-              dir +
-              "/slapd.pid\n"
-              "modulepath /usr/lib/ldap\nmoduleload back_mdb\n"
-              "TLSCACertificateFile " +
-              ca + ".pem\nTLSCertificateFile " + srv +
-              ".pem\n"
-              "TLSCertificateKeyFile " +
-              srv +
-              ".key\n"
-              "database mdb\nmaxsize 10485760\nsuffix \"" +
-              kBase + "\"\nrootdn \"cn=admin," + kBase +
-              "\"\nrootpw not-used-by-tests\ndirectory " + dir + "/db\n");
-    Write(dir + "/data.ldif", std::string("dn: ") + kBase +
-                                  "\nobjectClass: dcObject\nobjectClass: organization\n"
-                                  "o: Example\ndc: example\n\n"
-                                  "dn: ou=people," +
-                                  kBase +
-                                  "\nobjectClass: organizationalUnit\nou: people\n\n"
-                                  "dn: ou=groups," +
-                                  kBase +
-                                  "\nobjectClass: organizationalUnit\nou: groups\n\n"
-                                  "dn: uid=alice,ou=people," +
-                                  kBase +
-                                  "\nobjectClass: inetOrgPerson\nuid: alice\n"
-                                  "cn: Alice\nsn: Admin\nuserPassword: alice-directory-pw\n\n"
-                                  "dn: uid=bob,ou=people," +
-                                  kBase +
-                                  "\nobjectClass: inetOrgPerson\nuid: bob\n"
-                                  "cn: Bob\nsn: Staff\nuserPassword: bob-directory-pw\n\n"
-                                  "dn: cn=Administrators,ou=groups," +
-                                  kBase +
-                                  "\nobjectClass: groupOfNames\n"
-                                  "cn: Administrators\nmember: uid=alice,ou=people," +
-                                  kBase +
-                                  "\n\n"
-                                  "dn: cn=Staff,ou=groups," +
-                                  kBase +
-                                  "\nobjectClass: groupOfNames\ncn: Staff\n"
-                                  "member: uid=alice,ou=people," +
-                                  kBase + "\nmember: uid=bob,ou=people," + kBase + "\n");
-    Sh("/usr/sbin/slapadd -f " + dir + "/slapd.conf -l " + dir + "/data.ldif 2>/dev/null");
-    process_ = std::make_unique<BackgroundProcess>(
-        std::vector<std::string>{"/usr/sbin/slapd", "-f", dir + "/slapd.conf", "-h",
-                                 "ldaps://127.0.0.1:" + std::to_string(port_) + "/", "-d", "0"});
-    // Wait until it answers.
-    for (int i = 0; i < 100; ++i) {
-      auto r =
-          accounts::DirectoryAuthenticator(Config()).Authenticate("alice", "alice-directory-pw");
-      if (r.ok() || r.status().code() != Code::kUnavailable) break;
-      usleep(100000);
-    }
-  }
-
-  accounts::DirectoryConfig Config() const {
-    accounts::DirectoryConfig c;
-    c.uri = uri();
-    c.user_dn = kUserDn;
-    c.group_base = kGroupBase;
-    c.ca_file = dir_ + "/ca.pem";
-    c.timeout_seconds = 5;
-    return c;
-  }
-  std::string uri() const { return "ldaps://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  static void Sh(const std::string& cmd) { ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd; }
-  std::string dir_;
-  int port_ = 0;
-  std::unique_ptr<BackgroundProcess> process_;
-};
+std::vector<std::string> Sorted(std::vector<std::string> v) {
+  std::sort(v.begin(), v.end());
+  return v;
+}
 
 class DirectoryLogonTest : public ::testing::Test {
  protected:
@@ -190,6 +106,93 @@ TEST_F(DirectoryLogonTest, AdministrationSiteLogon) {
   ASSERT_TRUE(wrong.ok());
   EXPECT_EQ(wrong->status, 401);
   EXPECT_NE(wrong->body.find("the user name or password is wrong"), std::string::npos);
+}
+
+// The groups of a signed-on user are looked up again as the bind account,
+// over kept connections: a change in the directory shows at the next
+// look-up, and a user whose entry is gone is no longer there.
+TEST_F(DirectoryLogonTest, GroupsAreLookedUpAgainAsTheBindAccount) {
+  accounts::DirectoryConfig config = slapd_.Config();
+  config.bind_dn = kDirectoryAdminDn;
+  config.bind_password_file = tmp_.path() + "/bind-password";
+  Write(config.bind_password_file, std::string(kDirectoryAdminPassword) + "\n");
+  accounts::DirectoryAuthenticator directory(config);
+  EXPECT_EQ(directory.name(), "directory");
+  auto alice = directory.GroupsOf("alice");
+  ASSERT_TRUE(alice.ok()) << alice.status().ToString();
+  ASSERT_TRUE(alice->has_value());
+  EXPECT_EQ(Sorted(**alice), (std::vector<std::string>{"Administrators", "Staff"}));
+  auto bob = directory.GroupsOf("bob");
+  ASSERT_TRUE(bob.ok() && bob->has_value());
+  EXPECT_EQ(**bob, std::vector<std::string>{"Staff"});
+
+  ASSERT_TRUE(slapd_.Modify(std::string("dn: cn=Staff,") + kGroupBase +
+                            "\nchangetype: modify\ndelete: member\nmember: uid=bob,ou=people," +
+                            kDirectoryBase + "\n"));
+  bob = directory.GroupsOf("bob");  // on the connection kept from before
+  ASSERT_TRUE(bob.ok() && bob->has_value()) << bob.status().ToString();
+  EXPECT_EQ(**bob, std::vector<std::string>{});
+
+  ASSERT_TRUE(slapd_.Modify(std::string("dn: uid=bob,ou=people,") + kDirectoryBase +
+                            "\nchangetype: delete\n"));
+  bob = directory.GroupsOf("bob");
+  ASSERT_TRUE(bob.ok()) << bob.status().ToString();
+  EXPECT_FALSE(bob->has_value());
+  // A name that would inject into the DN is escaped, so names no one.
+  auto odd = directory.GroupsOf("alice,ou=people");
+  ASSERT_TRUE(odd.ok()) << odd.status().ToString();
+  EXPECT_FALSE(odd->has_value());
+
+  // Anonymous look-ups, where the directory lets anyone read.
+  accounts::DirectoryAuthenticator anonymous(slapd_.Config());
+  auto anon = anonymous.GroupsOf("alice");
+  ASSERT_TRUE(anon.ok() && anon->has_value()) << anon.status().ToString();
+  EXPECT_EQ(Sorted(**anon), (std::vector<std::string>{"Administrators", "Staff"}));
+
+  Write(config.bind_password_file, "wrong\n");
+  auto refused = accounts::DirectoryAuthenticator(config).GroupsOf("alice");
+  EXPECT_EQ(refused.status().code(), Code::kUnavailable);
+  EXPECT_EQ(refused.status().message(),
+            std::string("the directory refused the bind as ") + kDirectoryAdminDn +
+                " (Invalid credentials): check [directory] bind_dn and bind_password_file");
+  config.bind_password_file = tmp_.path() + "/missing";
+  auto unreadable = accounts::DirectoryAuthenticator(config).GroupsOf("alice");
+  EXPECT_EQ(unreadable.status().code(), Code::kUnavailable);
+  EXPECT_EQ(
+      unreadable.status().message().rfind(
+          "cannot read [directory] bind_password_file " + config.bind_password_file + ": ", 0),
+      0u)
+      << unreadable.status().message();
+}
+
+// An outage answers at once for a few seconds instead of holding each
+// request for a timeout; then the directory is asked again.
+TEST_F(DirectoryLogonTest, AnOutageIsToldAtOnceThenAskedAgain) {
+  accounts::DirectoryConfig nowhere = slapd_.Config();
+  nowhere.uri = "ldaps://127.0.0.1:1";
+  FakeClock clock(*ParseTime("2026-06-01T12:00"));
+  accounts::DirectoryAuthenticator directory(nowhere, clock);
+  auto first = directory.GroupsOf("alice");
+  EXPECT_EQ(first.status().code(), Code::kUnavailable);
+  EXPECT_EQ(first.status().message().rfind("the directory at ldaps://127.0.0.1:1 cannot be "
+                                           "reached: ",
+                                           0),
+            0u)
+      << first.status().message();
+  clock.Advance(
+      std::chrono::seconds(accounts::DirectoryAuthenticator::kRetryAfterFailureSeconds - 1));
+  auto soon = directory.GroupsOf("alice");
+  EXPECT_EQ(soon.status().code(), Code::kUnavailable);
+  EXPECT_EQ(soon.status().message(),
+            "the directory at ldaps://127.0.0.1:1 could not be reached moments ago; trying again "
+            "shortly");
+  clock.Advance(std::chrono::seconds(1));
+  auto again = directory.GroupsOf("alice");
+  EXPECT_EQ(again.status().message().rfind("the directory at ldaps://127.0.0.1:1 cannot be "
+                                           "reached: ",
+                                           0),
+            0u)
+      << again.status().message();
 }
 
 }  // namespace

@@ -23,6 +23,7 @@
 #include "licensing/testing/sdk_offline_publisher.h"
 #include "store/database.h"
 #include "support/process.h"
+#include "support/slapd.h"
 #include "support/stalled_server.h"
 #include "support/udp_collector.h"
 #include "support/web_logon.h"
@@ -145,6 +146,31 @@ class LicensingTest : public ::testing::Test {
     if (!file.ok()) return file.status();
     return Call("enduserlicenses", Token(user),
                 {{"SerializedPublishingLicense", crypto::Base64Encode(file->publishing_license)}});
+  }
+
+  // alice protects the report for `rights` into `name`; the body of an
+  // enduserlicenses request for it.
+  static nlohmann::json ProtectedForRights(const std::string& rights, const std::string& name) {
+    EXPECT_EQ(As("alice", {"protect", plain_, Out(name), "--server", root_, "--rights", rights})
+                  .exit_code,
+              0);
+    auto file = licensing::ReadPfile(ReadAll(Out(name)));
+    EXPECT_TRUE(file.ok()) << file.status().ToString();
+    return {{"SerializedPublishingLicense",
+             file.ok() ? crypto::Base64Encode(file->publishing_license) : ""}};
+  }
+
+  // Whether an enduserlicenses answer granted access (with a key).
+  static bool Granted(const Result<http::ClientResponse>& r) {
+    if (!r.ok() || r->status != 200) return false;
+    const auto j = nlohmann::json::parse(r->body, nullptr, false);
+    return j.is_object() && j.value("AccessStatus", "") == "AccessGranted" && j.contains("Key");
+  }
+  // Whether it refused access, as the protocol's 200 with AccessDenied, no key.
+  static bool Denied(const Result<http::ClientResponse>& r) {
+    if (!r.ok() || r->status != 200) return false;
+    const auto j = nlohmann::json::parse(r->body, nullptr, false);
+    return j.is_object() && j.value("AccessStatus", "") == "AccessDenied" && !j.contains("Key");
   }
 
   // POST <root>/my/v2/<op>, shaped as the RMS SDK sends it.
@@ -1058,25 +1084,100 @@ TEST_F(LicensingTest, ARemovedUserLicensesNoMore) {
                        {"OPENRMS_USER_PASSWORD=frank-password"})
                 .exit_code,
             0);
-  ASSERT_EQ(
-      As("alice", {"protect", plain_, Out("f.pfile"), "--server", root_, "--rights", "frank:VIEW"})
-          .exit_code,
-      0);
-  auto file = licensing::ReadPfile(ReadAll(Out("f.pfile")));
-  ASSERT_TRUE(file.ok());
-  const nlohmann::json body = {
-      {"SerializedPublishingLicense", crypto::Base64Encode(file->publishing_license)}};
+  const nlohmann::json body = ProtectedForRights("frank:VIEW", "f.pfile");
   const std::string token = Token("frank");
   auto before = Call("enduserlicenses", token, body);
-  ASSERT_TRUE(before.ok());
-  EXPECT_NE(before->body.find("\"AccessStatus\":\"AccessGranted\""), std::string::npos)
-      << before->body;
+  EXPECT_TRUE(Granted(before)) << (before.ok() ? before->body : before.status().ToString());
   ASSERT_EQ(RunCommand({kBin, "user", "remove", "frank", "--dir", srv_}).exit_code, 0);
   std::this_thread::sleep_for(std::chrono::milliseconds(2500));
   auto after = Call("enduserlicenses", token, body);
   ASSERT_TRUE(after.ok());
   EXPECT_EQ(after->status, 401) << after->body;
   EXPECT_EQ(after->body.find("AccessGranted"), std::string::npos) << after->body;
+}
+
+// Leaving a group stops licensing by that group's rights within the same
+// 2 s bound: the change reaches the account's tokens at once, and a node
+// keeps a token at most that long.
+TEST_F(LicensingTest, LeavingAGroupStopsLicensingByItsRights) {
+  ASSERT_EQ(RunCommand({kBin, "user", "add", "gina", "--dir", srv_, "--group", "Finance"},
+                       {"OPENRMS_USER_PASSWORD=gina-password"})
+                .exit_code,
+            0);
+  const nlohmann::json body = ProtectedForRights("Finance:VIEW", "g.pfile");
+  const std::string token = Token("gina");
+  auto before = Call("enduserlicenses", token, body);
+  EXPECT_TRUE(Granted(before)) << (before.ok() ? before->body : before.status().ToString());
+  ASSERT_EQ(
+      RunCommand({kBin, "user", "group", "gina", "--remove", "Finance", "--dir", srv_}).exit_code,
+      0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto after = Call("enduserlicenses", token, body);
+  EXPECT_TRUE(Denied(after)) << (after.ok() ? after->body : after.status().ToString());
+  ASSERT_EQ(RunCommand({kBin, "user", "remove", "gina", "--dir", srv_}).exit_code, 0);
+}
+
+// The same for directory users: while they are signed on, their groups
+// follow the directory (asked again at most every 2 s per token), and a
+// user removed from it loses every token. A real slapd on loopback.
+TEST_F(LicensingTest, DirectoryGroupChangesAndRemovalsStopLicensing) {
+  Slapd slapd(tmp_->path() + "/ldap");
+  ASSERT_EQ(RunCommand({kBin, "directory", "set", "--dir", srv_, "--uri", slapd.uri(), "--user-dn",
+                        kDirectoryUserDn, "--group-base", kDirectoryGroupBase, "--ca-file",
+                        slapd.ca_file()})
+                .exit_code,
+            0);
+  delete node_;
+  StartNode();
+  auto directory_token = [](const std::string& user) {
+    http::ClientRequest req;
+    req.method = "POST";
+    req.url = origin_ + "/oauth2/token";
+    req.ca_pem = ReadAll(srv_ + "/tls-ca.pem");
+    req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
+    req.body = "grant_type=password&username=" + user + "&password=" + user + "-directory-pw";
+    auto r = http::Fetch(req);
+    EXPECT_TRUE(r.ok() && r->status == 200) << (r.ok() ? r->body : r.status().ToString());
+    return r.ok() ? nlohmann::json::parse(r->body).value("access_token", "") : "";
+  };
+  // Directory names that are not local accounts: "bob" is both, and local
+  // accounts come first.
+  ASSERT_TRUE(slapd.Modify(
+      std::string("dn: uid=erin,ou=people,") + kDirectoryBase +
+      "\nchangetype: add\nobjectClass: inetOrgPerson\nuid: erin\ncn: Erin\n"
+      "sn: Staff\nuserPassword: erin-directory-pw\n\n"
+      "dn: uid=fred,ou=people," +
+      kDirectoryBase +
+      "\nchangetype: add\nobjectClass: inetOrgPerson\nuid: fred\ncn: Fred\n"
+      "sn: Staff\nuserPassword: fred-directory-pw\n\n"
+      "dn: cn=Staff," +
+      kDirectoryGroupBase + "\nchangetype: modify\nadd: member\nmember: uid=erin,ou=people," +
+      kDirectoryBase + "\nmember: uid=fred,ou=people," + kDirectoryBase + "\n"));
+  const nlohmann::json body = ProtectedForRights("Staff:VIEW", "staff.pfile");
+  const std::string erin = directory_token("erin");
+  const std::string fred = directory_token("fred");
+  for (const std::string& token : {erin, fred}) {
+    auto before = Call("enduserlicenses", token, body);
+    EXPECT_TRUE(Granted(before)) << (before.ok() ? before->body : before.status().ToString());
+  }
+
+  ASSERT_TRUE(slapd.Modify(std::string("dn: cn=Staff,") + kDirectoryGroupBase +
+                           "\nchangetype: modify\ndelete: member\nmember: uid=erin,ou=people," +
+                           kDirectoryBase + "\n\ndn: uid=fred,ou=people," + kDirectoryBase +
+                           "\nchangetype: delete\n"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  auto left = Call("enduserlicenses", erin, body);
+  EXPECT_TRUE(Denied(left)) << (left.ok() ? left->body : left.status().ToString());
+  auto gone = Call("enduserlicenses", fred, body);
+  ASSERT_TRUE(gone.ok());
+  EXPECT_EQ(gone->status, 401) << gone->body;
+
+  ASSERT_EQ(RunCommand({kBin, "directory", "unset", "--dir", srv_}).out,
+            "directory logons end (restart `openrms serve`)\n");
+  EXPECT_EQ(RunCommand({kBin, "directory", "unset", "--dir", srv_}).out,
+            "no directory was set; nothing changed\n");
+  delete node_;
+  StartNode();
 }
 
 // Hostile JSON from a logged-on user: never a crash, always a 400 that names
