@@ -1,5 +1,6 @@
 #include <date/date.h>
 #include <gtest/gtest.h>
+#include <iconv.h>
 
 #include "base/clock.h"
 #include "base/json.h"
@@ -127,6 +128,76 @@ TEST(Text, Utf16RoundTrip) {
   EXPECT_EQ(*u16, std::string("A\0\xe9\0", 4));
   EXPECT_EQ(*Utf16LeToUtf8("\xff\xfe" + *u16), "A\xc3\xa9");
   EXPECT_EQ(Utf8ToUtf16Le("\xff").status().code(), Code::kMalformed);
+}
+
+// The edges of both conversions, each way.
+TEST(Text, Utf16Edges) {
+  EXPECT_EQ(*Utf8ToUtf16Le(""), "");
+  EXPECT_EQ(*Utf16LeToUtf8(""), "");
+  EXPECT_EQ(*Utf16LeToUtf8("\xff\xfe"), "");  // a byte-order mark alone
+  EXPECT_EQ(*Utf8ToUtf16Le(std::string("\0", 1)), std::string("\0\0", 2));
+  EXPECT_EQ(*Utf16LeToUtf8(std::string("\0\0", 2)), std::string("\0", 1));
+  // U+07FF, U+0800, U+FFFF, U+10000 and U+10FFFF: each length's ends.
+  const std::string utf8 = "\xDF\xBF\xE0\xA0\x80\xEF\xBF\xBF\xF0\x90\x80\x80\xF4\x8F\xBF\xBF";
+  const std::string utf16("\xFF\x07\x00\x08\xFF\xFF\x00\xD8\x00\xDC\xFF\xDB\xFF\xDF", 14);
+  EXPECT_EQ(*Utf8ToUtf16Le(utf8), utf16);
+  EXPECT_EQ(*Utf16LeToUtf8(utf16), utf8);
+  for (const char* bad : {"\xC3", "\xC0\xAF", "\xE0\x80\x80", "\xED\xA0\x80",
+                                "\xF4\x90\x80\x80", "\xF8\x88\x80\x80\x80", "a\x80", "\xE2\x82"}) {
+    auto r = Utf8ToUtf16Le(bad);
+    EXPECT_EQ(r.status().code(), Code::kMalformed) << HexEncode(bad);
+    EXPECT_EQ(r.status().message(), "text is not valid UTF-8");
+  }
+  for (const std::string& bad :
+       {std::string("a", 1), std::string("\x00\xD8", 2), std::string("\x00\xDC\x41\x00", 4),
+        std::string("\x00\xD8\x41\x00", 4), std::string("\x41\x00\x42", 3)}) {
+    auto r = Utf16LeToUtf8(bad);
+    EXPECT_EQ(r.status().code(), Code::kMalformed) << HexEncode(bad);
+    EXPECT_EQ(r.status().message(), "text is not valid UTF-16LE");
+  }
+}
+
+// Every code point converts as glibc's iconv converts it, both ways.
+TEST(Text, Utf16AgreesWithIconv) {
+  std::string utf8;
+  for (uint32_t cp = 0; cp <= 0x10FFFF; cp += (cp < 0x10000 ? 1 : 61)) {
+    if (cp >= 0xD800 && cp <= 0xDFFF) continue;
+    if (cp < 0x80) {
+      utf8 += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      utf8 += static_cast<char>(0xC0 | (cp >> 6));
+      utf8 += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      utf8 += static_cast<char>(0xE0 | (cp >> 12));
+      utf8 += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      utf8 += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      utf8 += static_cast<char>(0xF0 | (cp >> 18));
+      utf8 += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      utf8 += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      utf8 += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+  auto iconv_convert = [](const char* to, const char* from, const std::string& in) {
+    iconv_t cd = iconv_open(to, from);
+    EXPECT_NE(cd, reinterpret_cast<iconv_t>(-1));
+    std::string out(in.size() * 2, '\0');
+    char* inp = const_cast<char*>(in.data());
+    char* outp = out.data();
+    size_t inleft = in.size(), outleft = out.size();
+    EXPECT_NE(iconv(cd, &inp, &inleft, &outp, &outleft), static_cast<size_t>(-1));
+    iconv_close(cd);
+    out.resize(out.size() - outleft);
+    return out;
+  };
+  const std::string expected = iconv_convert("UTF-16LE", "UTF-8", utf8);
+  auto utf16 = Utf8ToUtf16Le(utf8);
+  ASSERT_TRUE(utf16.ok());
+  EXPECT_TRUE(*utf16 == expected);
+  auto back = Utf16LeToUtf8(expected);
+  ASSERT_TRUE(back.ok());
+  EXPECT_TRUE(*back == iconv_convert("UTF-8", "UTF-16LE", expected));
+  EXPECT_TRUE(*back == utf8);
 }
 
 TEST(Status, ResultCarriesValueOrError) {
