@@ -11,6 +11,8 @@ packages=(
   libssl-dev libxml2-dev libsqlite3-dev libboost1.81-dev nlohmann-json3-dev
   libcli11-dev libldap2-dev libboost-url1.81-dev libhowardhinnant-date-dev
   libkainjow-mustache-dev libtomlplusplus-dev
+  # JOSE (JWKS, JWT signatures) for logons through an OpenID Connect provider
+  librhonabwy-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev openssl curl sqlite3 python3
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes

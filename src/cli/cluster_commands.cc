@@ -736,6 +736,7 @@ void RegisterServeCommand(CLI::App& app, int& exit_code) {
     node::ContextOptions context_options;
     context_options.store_url = config.store_url;
     context_options.directory = config.directory;
+    context_options.oidc = config.oidc;
     context_options.pkcs11 = std::move(*pkcs11);
     node::BlockTerminationSignals();  // before any thread starts: they inherit the mask
     // The TLS key is unsealed beside the store's opening and the key check.

@@ -66,7 +66,7 @@ ClusterNode::ClusterNode(ServerContext& context, MetricsAccess metrics_access, s
       audit_(context.database(), BatchingWith(syslog_.get())),
       licensing_(context.clusters(), context.database(), DefaultClock(), crypto::SystemRandom(),
                  *context.password(), LicensingOptionsFor(context, audit_, name_)),
-      bearer_(context.bearer_tokens(), url_),
+      bearer_(context.bearer_tokens(), url_, context.oidc()),
       token_(context.logon(), context.bearer_tokens()),
       my_v2_(licensing_, bearer_),
       certification_(licensing_, bearer_),

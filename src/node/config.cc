@@ -147,7 +147,58 @@ std::string KnownKeys(const Table& table) {
 std::string KnownTables() {
   std::string out;
   for (const auto& [name, table] : Schema()) out += (out.empty() ? "[" : ", [") + name + "]";
-  return out;
+  return out + ", [[oidc]]";
+}
+
+}  // namespace
+
+namespace {
+
+// [[oidc]]: an array of tables, one per trusted issuer.
+Status ReadOidc(const toml::node& node, std::string_view source, NodeConfig& config) {
+  const toml::array* issuers = node.as_array();
+  if (issuers == nullptr || !issuers->is_array_of_tables()) {
+    return Status(Code::kInvalidArgument,
+                  std::string(source) + ": oidc must be an array of tables ([[oidc]])");
+  }
+  for (const toml::node& entry : *issuers) {
+    accounts::OidcIssuerConfig c;
+    const std::string at =
+        std::string(source) + ": oidc[" + std::to_string(config.oidc.size()) + "]";
+    for (const auto& [key, value] : *entry.as_table()) {
+      const std::string name(key.str());
+      const std::string where = at + "." + name;
+      std::string* text = name == "issuer"         ? &c.issuer
+                          : name == "audience"     ? &c.audience
+                          : name == "user_claim"   ? &c.user_claim
+                          : name == "groups_claim" ? &c.groups_claim
+                          : name == "ca_file"      ? &c.ca_file
+                                                   : nullptr;
+      if (text != nullptr) {
+        if (!value.is_string() || value.as_string()->get().empty()) {
+          return WrongType(where, "a non-empty string");
+        }
+        *text = value.as_string()->get();
+      } else if (name == "group_map") {
+        const toml::table* map = value.as_table();
+        if (map == nullptr) return WrongType(where, "a table of group names");
+        for (const auto& [from, to] : *map) {
+          if (!to.is_string()) return WrongType(where + "." + std::string(from.str()), "a string");
+          c.group_map.emplace_back(std::string(from.str()), to.as_string()->get());
+        }
+      } else {
+        return Status(Code::kInvalidArgument,
+                      where +
+                          " is not a known key; [[oidc]] takes audience, ca_file, group_map, "
+                          "groups_claim, issuer, user_claim");
+      }
+    }
+    if (c.issuer.rfind("https://", 0) != 0 || c.audience.empty()) {
+      return Status(Code::kInvalidArgument, at + " needs an https:// issuer and an audience");
+    }
+    config.oidc.push_back(std::move(c));
+  }
+  return Status::Ok();
 }
 
 }  // namespace
@@ -192,6 +243,10 @@ Result<NodeConfig> ParseNodeConfig(std::string_view text, std::string_view sourc
   NodeConfig config;
   for (const auto& [table_key, table_node] : root) {
     const std::string table_name(table_key.str());
+    if (table_name == "oidc") {
+      RETURN_IF_ERROR(ReadOidc(table_node, source, config));
+      continue;
+    }
     const auto schema = Schema().find(table_name);
     if (schema == Schema().end()) {
       return Status(Code::kInvalidArgument, std::string(source) + ": unknown table [" + table_name +

@@ -31,6 +31,13 @@
 //   user_dn = "uid={user},ou=people,dc=example,dc=org"
 //   group_base = "ou=groups,dc=example,dc=org"
 //   ca_file = "/etc/ssl/certs/ca-certificates.crt"
+//   [[oidc]]                          # an OpenID Connect issuer whose JWTs are bearer tokens
+//   issuer = "https://idp.example.org/realms/corp"
+//   audience = "openrms"
+//   user_claim = "email"              # or "upn", "preferred_username"
+//   groups_claim = "groups"
+//   group_map = { "rms-admins" = "Administrators" }
+//   ca_file = "/etc/ssl/certs/ca-certificates.crt"
 //
 // Unknown tables and keys are errors (a misspelt key would otherwise be
 // silently ignored), and so is a key that would hold a secret.
@@ -42,6 +49,7 @@
 #include <vector>
 
 #include "accounts/directory.h"
+#include "accounts/oidc.h"
 #include "base/file_system.h"
 #include "base/status.h"
 
@@ -65,6 +73,7 @@ struct NodeConfig {
   int audit_keep_days = 400;
   std::string audit_syslog;  // HOST:PORT, "" for none
   std::optional<accounts::DirectoryConfig> directory;
+  std::vector<accounts::OidcIssuerConfig> oidc;  // ca_pem not read yet: ca_file names it
 };
 
 // The largest configuration file read.

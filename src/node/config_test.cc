@@ -111,7 +111,7 @@ TEST(NodeConfigTest, UnknownTablesAndKeysAreRefused) {
   ExpectRefused(
       "[nodes]\n", Code::kInvalidArgument,
       "n.toml: unknown table [nodes]; the tables are [admin], [audit], [directory], [keys], "
-      "[metrics], [node], [store]");
+      "[metrics], [node], [store], [[oidc]]");
   ExpectRefused("[node]\nlisen = \"x\"\n", Code::kInvalidArgument,
                 "n.toml: node.lisen is not a known key; [node] takes dir, listen, "
                 "max_connections_per_address, monitor_interval_seconds, name, threads, "
@@ -196,6 +196,42 @@ TEST(NodeConfigTest, SizeLimit) {
   auto c = ParseNodeConfig(big, "n.toml");
   ASSERT_FALSE(c.ok());
   EXPECT_EQ(c.status().code(), Code::kTooLarge);
+}
+
+TEST(NodeConfigTest, OidcIssuers) {
+  auto c = ParseNodeConfig(R"(
+[[oidc]]
+issuer = "https://idp.example.org/realms/corp"
+audience = "openrms"
+user_claim = "upn"
+group_map = { "rms-admins" = "Administrators" }
+ca_file = "/etc/idp-ca.pem"
+[[oidc]]
+issuer = "https://login.example.com/tenant/v2.0"
+audience = "api://openrms"
+)",
+                           "n.toml");
+  ASSERT_TRUE(c.ok()) << c.status().message();
+  ASSERT_EQ(c->oidc.size(), 2u);
+  EXPECT_EQ(c->oidc[0].issuer, "https://idp.example.org/realms/corp");
+  EXPECT_EQ(c->oidc[0].audience, "openrms");
+  EXPECT_EQ(c->oidc[0].user_claim, "upn");
+  EXPECT_EQ(c->oidc[0].groups_claim, "groups");  // the default
+  EXPECT_EQ(c->oidc[0].group_map,
+            (std::vector<std::pair<std::string, std::string>>{{"rms-admins", "Administrators"}}));
+  EXPECT_EQ(c->oidc[0].ca_file, "/etc/idp-ca.pem");
+  EXPECT_EQ(c->oidc[1].user_claim, "email");
+  ExpectRefused("[oidc]\nissuer = \"https://x\"\n", Code::kInvalidArgument,
+                "n.toml: oidc must be an array of tables ([[oidc]])");
+  ExpectRefused("[[oidc]]\nissuer = \"http://x\"\naudience = \"a\"\n", Code::kInvalidArgument,
+                "n.toml: oidc[0] needs an https:// issuer and an audience");
+  ExpectRefused("[[oidc]]\nissuer = \"https://x\"\n", Code::kInvalidArgument,
+                "n.toml: oidc[0] needs an https:// issuer and an audience");
+  ExpectRefused("[[oidc]]\nisuer = \"https://x\"\n", Code::kInvalidArgument,
+                "n.toml: oidc[0].isuer is not a known key; [[oidc]] takes audience, ca_file, "
+                "group_map, groups_claim, issuer, user_claim");
+  ExpectRefused("[[oidc]]\naudience = 5\n", Code::kInvalidArgument,
+                "n.toml: oidc[0].audience must be a non-empty string");
 }
 
 }  // namespace

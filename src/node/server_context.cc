@@ -74,6 +74,16 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
       std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(), crypto::SystemRandom());
   ctx->bearer_ = std::make_unique<accounts::SessionStore>(*ctx->db_, DefaultClock(),
                                                           crypto::SystemRandom(), "bearer");
+  if (!options.oidc.empty()) {
+    std::vector<accounts::OidcIssuerConfig> issuers = options.oidc;
+    for (auto& issuer : issuers) {
+      if (issuer.ca_file.empty()) continue;
+      auto pem = fs.ReadFile(issuer.ca_file, 1 << 20);
+      if (!pem.ok()) return pem.status().WithContext("[[oidc]] ca_file of " + issuer.issuer);
+      issuer.ca_pem = std::move(*pem);
+    }
+    ctx->oidc_ = std::make_unique<accounts::OidcVerifier>(std::move(issuers), DefaultClock());
+  }
   // Directory users' groups follow the directory while they are signed on.
   ctx->sessions_->set_group_source(ctx->directory_.get());
   ctx->bearer_->set_group_source(ctx->directory_.get());

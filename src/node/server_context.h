@@ -11,6 +11,7 @@
 
 #include "accounts/accounts.h"
 #include "accounts/directory.h"
+#include "accounts/oidc.h"
 #include "cluster/cluster.h"
 #include "cluster/cluster_store.h"
 #include "cluster/monitor.h"
@@ -39,6 +40,9 @@ struct ContextOptions {
   std::optional<accounts::DirectoryConfig> directory;
   // This node's PKCS#11 module and PIN, for cluster keys in a token.
   std::optional<crypto::Pkcs11Config> pkcs11;
+  // OpenID Connect issuers whose JWTs are bearer tokens ([[oidc]]); each
+  // ca_file is read when the context opens.
+  std::vector<accounts::OidcIssuerConfig> oidc;
 };
 
 class ServerContext final {
@@ -53,6 +57,8 @@ class ServerContext final {
   accounts::LogonService& logon() { return *logon_; }
   accounts::SessionStore& sessions() { return *sessions_; }
   accounts::SessionStore& bearer_tokens() { return *bearer_; }
+  // Null without [[oidc]] issuers.
+  accounts::OidcVerifier* oidc() { return oidc_.get(); }
   cluster::ClusterStore& store() { return *store_; }
   store::Database& database() { return *db_; }
   const ServerPaths& paths() const { return paths_; }
@@ -76,6 +82,7 @@ class ServerContext final {
   std::unique_ptr<accounts::LogonService> logon_;
   std::unique_ptr<accounts::SessionStore> sessions_;
   std::unique_ptr<accounts::SessionStore> bearer_;
+  std::unique_ptr<accounts::OidcVerifier> oidc_;
 };
 
 }  // namespace openrms::node

@@ -27,7 +27,10 @@ Result<std::optional<accounts::Session>> BearerAuth::SessionOf(const http::Reque
   const auto auth = req.Header("authorization");
   if (!auth || auth->rfind("Bearer ", 0) != 0) return std::optional<accounts::Session>();
   const std::string token = auth->substr(7);
-  if (token.empty() || token.size() > 256) return std::optional<accounts::Session>();
+  const bool jwt = oidc_ != nullptr && accounts::OidcVerifier::LooksLikeJwt(token);
+  if (token.empty() || token.size() > (jwt ? accounts::OidcVerifier::kMaxTokenBytes : 256)) {
+    return std::optional<accounts::Session>();
+  }
   const std::string id = crypto::Sha256(token);
   const Time now = clock_.Now();
   if (auto hit = cache_.Get(id)) {
@@ -40,17 +43,31 @@ Result<std::optional<accounts::Session>> BearerAuth::SessionOf(const http::Reque
     cache_.Erase(id);
   }
   counters_.misses.fetch_add(1, std::memory_order_relaxed);
+  if (jwt) {
+    ASSIGN_OR_RETURN(accounts::OidcVerifier::Verified v, oidc_->Verify(token));
+    accounts::Session s{v.identity.user, std::move(v.identity.groups), "", v.expires_at};
+    cache_.Put(id, std::make_shared<const Checked>(Checked{s, now}));
+    return std::optional<accounts::Session>(std::move(s));
+  }
   ASSIGN_OR_RETURN(std::optional<accounts::Session> found, tokens_.Find(token));
   if (found) cache_.Put(id, std::make_shared<const Checked>(Checked{*found, now}));
   return found;
 }
 
-http::Response BearerAuth::Challenge(const std::string& cluster) const {
-  http::Response r = JsonError(
-      401, "Unauthorized", "a bearer token is needed: get one from " + node_url_ + "/oauth2/token");
-  r.SetHeader("WWW-Authenticate", "Bearer authorization=\"" + node_url_ +
-                                      "/oauth2/token\", realm=\"OpenRMS " + cluster + "\"");
+http::Response BearerAuth::Challenge(const std::string& cluster, const std::string& reason) const {
+  const std::string authority =
+      oidc_ != nullptr && !oidc_->issuer().empty() ? oidc_->issuer() : node_url_ + "/oauth2/token";
+  http::Response r = JsonError(401, "Unauthorized",
+                               (reason.empty() ? std::string("a bearer token is needed") : reason) +
+                                   ": get one from " + authority);
+  r.SetHeader("WWW-Authenticate",
+              "Bearer authorization=\"" + authority + "\", realm=\"OpenRMS " + cluster + "\"");
   return r;
+}
+
+http::Response BearerAuth::Refusal(const std::string& cluster, const Status& status) const {
+  if (status.code() == Code::kUnauthenticated) return Challenge(cluster, status.message());
+  return ProtocolErrorResponse(status);
 }
 
 }  // namespace openrms::node::api

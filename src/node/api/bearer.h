@@ -10,6 +10,11 @@
 // revocation has too -- and a session's idle timer is restarted in the
 // store at least once per 2 s of use. Unknown tokens are never kept: each
 // is asked of the store again.
+//
+// With OpenID Connect issuers configured, a token shaped as a JWT is
+// checked by accounts::OidcVerifier instead (kept the same 2 s once good,
+// never past its expiry); one it refuses gets the 401 challenge with the
+// reason, and one whose issuer's keys cannot be fetched a 503.
 #pragma once
 
 #include <memory>
@@ -17,6 +22,7 @@
 #include <string>
 
 #include "accounts/accounts.h"
+#include "accounts/oidc.h"
 #include "http/server.h"
 #include "licensing/licensing.h"
 #include "licensing/lru_cache.h"
@@ -37,18 +43,29 @@ class BearerAuth final {
  public:
   // `node_url` ("https://host:port") names the token endpoint in challenges;
   // it is read per request, so it may be set after construction.
+  // `oidc` may be null (no issuers); not owned.
   BearerAuth(accounts::SessionStore& tokens, const std::string& node_url,
-             const Clock& clock = DefaultClock())
-      : tokens_(tokens), node_url_(node_url), clock_(clock), cache_(kBearerCacheEntries) {}
+             accounts::OidcVerifier* oidc = nullptr, const Clock& clock = DefaultClock())
+      : tokens_(tokens),
+        node_url_(node_url),
+        oidc_(oidc),
+        clock_(clock),
+        cache_(kBearerCacheEntries) {}
 
   // The session of "Authorization: Bearer <token>", if the token is live;
-  // nullopt when there is none or it is not live; the store's error
-  // (kUnavailable in an outage) when the store cannot say, so that a valid
-  // token is never answered as an unknown one. Thread-safe.
+  // nullopt when there is none or it is not live; kUnauthenticated with the
+  // reason for a JWT the OIDC checks refuse; the store's or the issuer's
+  // error (kUnavailable in an outage) when they cannot say, so that a
+  // valid token is never answered as an unknown one. Thread-safe.
   Result<std::optional<accounts::Session>> SessionOf(const http::Request& request) const;
-  // 401 with the challenge the RMS SDK reads. It splits the header on ','
+  // 401 with the challenge the RMS SDK reads, naming where to get a token
+  // (the first OIDC issuer, else this node's /oauth2/token), and `reason`
+  // in the message when there is one. The SDK splits the header on ','
   // and '=', so no value may contain either.
-  http::Response Challenge(const std::string& cluster) const;
+  http::Response Challenge(const std::string& cluster, const std::string& reason = "") const;
+  // SessionOf's error as an answer: a refusal is the challenge with its
+  // reason; an outage is 503.
+  http::Response Refusal(const std::string& cluster, const Status& status) const;
 
   const licensing::CacheCounters& cache_counters() const { return counters_; }
 
@@ -60,6 +77,7 @@ class BearerAuth final {
 
   accounts::SessionStore& tokens_;
   const std::string& node_url_;
+  accounts::OidcVerifier* oidc_;
   const Clock& clock_;
   mutable licensing::ShardedLruCache<std::shared_ptr<const Checked>> cache_;
   mutable licensing::CacheCounters counters_;

@@ -13,7 +13,7 @@ http::Response CertificationApi::Handle(const std::string& cluster,
                                         const http::Request& req) const {
   if (req.method != "POST") return http::Response::Text(405, "use POST\n");
   const auto found = bearer_.SessionOf(req);
-  if (!found.ok()) return ProtocolErrorResponse(found.status());
+  if (!found.ok()) return bearer_.Refusal(cluster, found.status());
   const std::optional<accounts::Session>& session = *found;
   if (!session) return bearer_.Challenge(cluster);
   http::Response error;

@@ -21,7 +21,7 @@ std::optional<nlohmann::json> JsonBody(const http::Request& req, http::Response&
 http::Response MyV2Api::Handle(const std::string& cluster, const std::string& base,
                                const std::string& operation, const http::Request& req) const {
   const auto found = bearer_.SessionOf(req);
-  if (!found.ok()) return ProtocolErrorResponse(found.status());
+  if (!found.ok()) return bearer_.Refusal(cluster, found.status());
   const std::optional<accounts::Session>& session = *found;
   if (!session) return bearer_.Challenge(cluster);
   const accounts::Identity who{session->user, session->groups, "", req.remote_address};
