@@ -26,6 +26,13 @@ packages=(
   # the shared store: libpq to build, and a PostgreSQL server that the tests
   # start on a unix socket of their own (tests/support/postgres_server.h)
   libpq-dev postgresql
+  # logons through an OpenID Connect provider are tested against a real
+  # glewlwyd (tests/support/glewlwyd.h), which makes its own SQLite database.
+  # dbconfig-sqlite3 answers the package's "database backend" dependency
+  # with what its debconf default (sqlite3) needs, rather than apt's first
+  # pick, dbconfig-mysql and a MariaDB client. Not dbconfig-no-thanks: with
+  # it glewlwyd's postinst fails (it falls through to its PostgreSQL setup).
+  glewlwyd dbconfig-sqlite3
   # browser tests: Debian's Chromium, and certutil to make it trust a test CA
   chromium libnss3-tools fonts-dejavu-core
 )

@@ -105,10 +105,9 @@ Status OidcVerifier::FetchKeys(Issuer& issuer) {
                   "the signing keys of " + c.issuer + " cannot be fetched: " + why);
   };
   auto get = [&](const std::string& url) -> Result<nlohmann::json> {
-    http::ClientRequest req;
+    FetchRequest req;
     req.url = url;
     req.ca_pem = c.ca_pem;
-    req.headers = {{"Accept", "application/json"}};
     req.timeout_seconds = 10;
     req.max_response_bytes = kMaxDocumentBytes;
     auto r = fetch_(req);
@@ -250,7 +249,19 @@ Result<OidcVerifier::Verified> OidcVerifier::Verify(std::string_view token) {
   }
   std::vector<std::string> groups;
   if (const auto g = claims->find(c.groups_claim); g != claims->end()) {
-    const nlohmann::json list = g->is_string() ? nlohmann::json::array({*g}) : *g;
+    // One string is a comma-separated list: glewlwyd writes a user's
+    // several groups into an access token so.
+    nlohmann::json list = *g;
+    if (g->is_string()) {
+      list = nlohmann::json::array();
+      const std::string text = g->get<std::string>();
+      for (size_t start = 0; start <= text.size();) {
+        const size_t comma = std::min(text.find(',', start), text.size());
+        const std::string_view part = Trim(std::string_view(text).substr(start, comma - start));
+        if (!part.empty()) list.push_back(std::string(part));
+        start = comma + 1;
+      }
+    }
     if (!list.is_array()) return Refused("the token's " + c.groups_claim + " claim is not a list");
     for (const auto& v : list) {
       if (!v.is_string()) continue;

@@ -21,7 +21,6 @@
 #include "accounts/accounts.h"
 #include "base/clock.h"
 #include "base/status.h"
-#include "http/client.h"
 
 namespace openrms::accounts {
 
@@ -29,7 +28,7 @@ struct OidcIssuerConfig {
   std::string issuer;                // exactly as the tokens' "iss" spells it
   std::string audience;              // the "aud" (a string, or one of an array) tokens must carry
   std::string user_claim = "email";  // or "upn", "preferred_username", ...
-  std::string groups_claim = "groups";
+  std::string groups_claim = "groups";  // a list, or one comma-separated string
   // The issuer's group names to local ones (e.g. "rms-admins" to
   // "Administrators"); groups not named here keep their own names.
   std::vector<std::pair<std::string, std::string>> group_map{};
@@ -37,8 +36,20 @@ struct OidcIssuerConfig {
   std::string ca_pem{};   // PEM roots for the issuer's HTTPS; empty: the system's
 };
 
-// What the verifier fetches: discovery documents and key sets.
-using HttpsFetch = std::function<Result<http::ClientResponse>(const http::ClientRequest&)>;
+// What the verifier fetches (discovery documents and key sets) and how:
+// an HTTPS GET the node supplies (over http::Fetch), so that this domain
+// code names no transport.
+struct FetchRequest {
+  std::string url;
+  std::string ca_pem;  // trusted roots; empty: the system's
+  int timeout_seconds = 10;
+  size_t max_response_bytes = 1 << 20;
+};
+struct FetchResponse {
+  int status = 0;
+  std::string body;
+};
+using HttpsFetch = std::function<Result<FetchResponse>(const FetchRequest&)>;
 
 class OidcVerifier final {
  public:
@@ -56,8 +67,7 @@ class OidcVerifier final {
   };
 
   // `fetch` and `clock` are kept by reference; both must outlive this.
-  OidcVerifier(std::vector<OidcIssuerConfig> issuers, const Clock& clock,
-               HttpsFetch fetch = http::Fetch);
+  OidcVerifier(std::vector<OidcIssuerConfig> issuers, const Clock& clock, HttpsFetch fetch);
   ~OidcVerifier();
   OidcVerifier(const OidcVerifier&) = delete;
   OidcVerifier& operator=(const OidcVerifier&) = delete;

@@ -73,10 +73,10 @@ class OidcTest : public ::testing::Test {
     c.group_map = {{"rms-admins", "Administrators"}};
     verifier_ = std::make_unique<OidcVerifier>(
         std::vector<OidcIssuerConfig>{c}, clock_,
-        [this](const http::ClientRequest& r) -> Result<http::ClientResponse> {
+        [this](const FetchRequest& r) -> Result<FetchResponse> {
           ++fetches_;
           if (down_) return Status(Code::kUnavailable, "connect: Connection refused");
-          http::ClientResponse answer;
+          FetchResponse answer;
           answer.status = 200;
           if (r.url == std::string(kIssuer) + "/.well-known/openid-configuration") {
             answer.body =
@@ -136,6 +136,10 @@ TEST_F(OidcTest, Rs256AndEs256TokensNameTheirUserAndGroups) {
   auto v = verifier_->Verify(rsa_.Sign(claims, R_JWA_ALG_RS256));
   ASSERT_TRUE(v.ok()) << v.status().ToString();
   EXPECT_EQ(v->identity.groups, std::vector<std::string>{"Staff"});
+  claims["groups"] = "rms-admins, Staff,,Staff";  // as glewlwyd writes several
+  v = verifier_->Verify(rsa_.Sign(claims, R_JWA_ALG_RS256));
+  ASSERT_TRUE(v.ok()) << v.status().ToString();
+  EXPECT_EQ(v->identity.groups, (std::vector<std::string>{"Administrators", "Staff"}));
   EXPECT_TRUE(OidcVerifier::LooksLikeJwt("a.b.c"));
   EXPECT_TRUE(OidcVerifier::LooksLikeJwt("a.b."));
   EXPECT_FALSE(OidcVerifier::LooksLikeJwt("Zm9v"));

@@ -4,6 +4,7 @@
 #include "base/text.h"
 #include "crypto/encoding.h"
 #include "enrollment/service.h"
+#include "http/client.h"
 #include "licensing/licensing.h"
 
 namespace openrms::node {
@@ -82,7 +83,18 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
       if (!pem.ok()) return pem.status().WithContext("[[oidc]] ca_file of " + issuer.issuer);
       issuer.ca_pem = std::move(*pem);
     }
-    ctx->oidc_ = std::make_unique<accounts::OidcVerifier>(std::move(issuers), DefaultClock());
+    ctx->oidc_ = std::make_unique<accounts::OidcVerifier>(
+        std::move(issuers), DefaultClock(),
+        [](const accounts::FetchRequest& r) -> Result<accounts::FetchResponse> {
+          http::ClientRequest req;
+          req.url = r.url;
+          req.ca_pem = r.ca_pem;
+          req.headers = {{"Accept", "application/json"}};
+          req.timeout_seconds = r.timeout_seconds;
+          req.max_response_bytes = r.max_response_bytes;
+          ASSIGN_OR_RETURN(http::ClientResponse answer, http::Fetch(req));
+          return accounts::FetchResponse{answer.status, std::move(answer.body)};
+        });
   }
   // Directory users' groups follow the directory while they are signed on.
   ctx->sessions_->set_group_source(ctx->directory_.get());

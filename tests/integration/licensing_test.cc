@@ -19,9 +19,11 @@
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
 #include "http/client.h"
+#include "http/server.h"
 #include "licensing/pfile.h"
 #include "licensing/testing/sdk_offline_publisher.h"
 #include "store/database.h"
+#include "support/glewlwyd.h"
 #include "support/process.h"
 #include "support/slapd.h"
 #include "support/stalled_server.h"
@@ -101,11 +103,26 @@ class LicensingTest : public ::testing::Test {
     std::ofstream(plain_) << std::string(10000, 'x') << "the quarterly numbers\n";
   }
 
-  static void StartNode() {
-    node_ = new BackgroundProcess({kBin, "serve", "--dir", srv_, "--listen",
-                                   "127.0.0.1:" + std::to_string(port_), "--password-file", pw_,
-                                   "--monitor-interval", "0", "--threads", "2"});
-    ASSERT_FALSE(node_->WaitForLine("server: ").empty());
+  // `config`: a configuration file for the node beside the flags.
+  static void StartNode(const std::string& config = "") {
+    std::vector<std::string> argv = {kBin,
+                                     "serve",
+                                     "--dir",
+                                     srv_,
+                                     "--listen",
+                                     "127.0.0.1:" + std::to_string(port_),
+                                     "--password-file",
+                                     pw_,
+                                     "--monitor-interval",
+                                     "0",
+                                     "--threads",
+                                     "2"};
+    if (!config.empty()) {
+      argv.push_back("--config");
+      argv.push_back(config);
+    }
+    node_ = new BackgroundProcess(argv);
+    ASSERT_FALSE(node_->WaitForLine("server: ").empty()) << node_->output();
   }
 
   static void TearDownTestSuite() {
@@ -1176,6 +1193,104 @@ TEST_F(LicensingTest, DirectoryGroupChangesAndRemovalsStopLicensing) {
             "directory logons end (restart `openrms serve`)\n");
   EXPECT_EQ(RunCommand({kBin, "directory", "unset", "--dir", srv_}).out,
             "no directory was set; nothing changed\n");
+  delete node_;
+  StartNode();
+}
+
+// Bearer tokens from a real OpenID Connect provider (glewlwyd on loopback),
+// signed RS256 and ES256: alice publishes, bob (named by his email claim)
+// is granted and certified, carol is refused, and a client without a token
+// is told where to get one. Each token is the provider's own.
+TEST_F(LicensingTest, TokensFromAnOpenIdConnectProvider) {
+  for (const std::string alg : {"RS256", "ES256"}) {
+    SCOPED_TRACE(alg);
+    GlewlwydOptions options;
+    options.signing_alg = alg;
+    auto idp = Glewlwyd::Start(tmp_->path() + "/glewlwyd-" + alg, options);
+    ASSERT_TRUE(idp.ok()) << idp.status().ToString();
+    const std::string config = tmp_->path() + "/oidc-" + alg + ".toml";
+    std::ofstream(config) << "[[oidc]]\nissuer = \"" << (*idp)->issuer() << "\"\naudience = \""
+                          << (*idp)->audience() << "\"\nca_file = \"" << (*idp)->ca_file()
+                          << "\"\n";
+    delete node_;
+    StartNode(config);
+
+    auto alice = (*idp)->PasswordToken("alice", kOidcAlicePassword);
+    auto bob = (*idp)->PasswordToken("bob", kOidcBobPassword);
+    auto carol = (*idp)->PasswordToken("carol", kOidcCarolPassword);
+    ASSERT_TRUE(alice.ok() && bob.ok() && carol.ok()) << alice.status().ToString();
+    const nlohmann::json policy = {
+        {"Policy",
+         {{"UserRights", {{{"Users", {"bob@example.test"}}, {"Rights", {"VIEW"}}}}},
+          {"Descriptors", {{{"Name", "Roadmap"}, {"Language", "en-us"}}}}}}};
+    auto published = Call("publishinglicenses", *alice, policy);
+    ASSERT_TRUE(published.ok());
+    ASSERT_EQ(published->status, 200) << published->body;
+    const nlohmann::json eul = {
+        {"SerializedPublishingLicense",
+         nlohmann::json::parse(published->body)["SerializedPublishingLicense"]}};
+    auto granted = Call("enduserlicenses", *bob, eul);
+    EXPECT_TRUE(Granted(granted)) << (granted.ok() ? granted->body : "");
+    auto refused = Call("enduserlicenses", *carol, eul);
+    EXPECT_TRUE(Denied(refused)) << (refused.ok() ? refused->body : "");
+    // The owner is alice as her token names her.
+    auto owner = Call("enduserlicenses", *alice, eul);
+    EXPECT_TRUE(Granted(owner)) << (owner.ok() ? owner->body : "");
+
+    // /certification takes the same token.
+    http::ClientRequest cert;
+    cert.method = "POST";
+    cert.url = root_ + "/certification";
+    cert.ca_pem = ReadAll(srv_ + "/tls-ca.pem");
+    cert.headers = {{"content-type", "application/json"}, {"Authorization", "Bearer " + *bob}};
+    auto key = crypto::GenerateSealedRsaKey(2048, "not kept");
+    ASSERT_TRUE(key.ok());
+    cert.body = nlohmann::json{
+        {"PublicKey", crypto::Base64Encode(key->key->public_key().ToPkcs1Der())},
+        {"Temporary",
+         false}}.dump();
+    auto certified = http::Fetch(cert);
+    ASSERT_TRUE(certified.ok());
+    EXPECT_EQ(certified->status, 200) << certified->body;
+
+    // Without a token, or with one this node does not trust: the challenge
+    // names the issuer, and the message says what was wrong.
+    cert.headers = {{"content-type", "application/json"}};
+    auto none = http::Fetch(cert);
+    ASSERT_TRUE(none.ok());
+    EXPECT_EQ(none->status, 401);
+    EXPECT_EQ(none->Header("www-authenticate").value_or(""),
+              "Bearer authorization=\"" + (*idp)->issuer() + "\", realm=\"OpenRMS ROOT\"");
+    std::string forged = *bob;
+    char& c = forged[forged.rfind('.') + 10];
+    c = c == 'A' ? 'B' : 'A';
+    auto bad = Call("enduserlicenses", forged, eul);
+    ASSERT_TRUE(bad.ok());
+    EXPECT_EQ(bad->status, 401);
+    const std::string message = nlohmann::json::parse(bad->body).value("Message", "");
+    EXPECT_EQ(message.rfind("the token's signature does not verify with the key \"", 0), 0u)
+        << message;
+    const std::string tail = "\" of " + (*idp)->issuer() + ": get one from " + (*idp)->issuer();
+    EXPECT_TRUE(message.size() > tail.size() &&
+                message.compare(message.size() - tail.size(), tail.size(), tail) == 0)
+        << message;
+    // The node's own tokens still work beside them.
+    auto own = Call("publishinglicenses", Token("alice"), policy);
+    EXPECT_TRUE(own.ok() && own->status == 200) << (own.ok() ? own->body : "");
+
+    // A node that cannot fetch the issuer's keys (it trusts the wrong CA
+    // for the issuer's HTTPS): 503 and Retry-After, never a 401.
+    std::ofstream(config) << "[[oidc]]\nissuer = \"" << (*idp)->issuer() << "\"\naudience = \""
+                          << (*idp)->audience() << "\"\nca_file = \"" << srv_ << "/tls-ca.pem\"\n";
+    delete node_;
+    StartNode(config);
+    auto outage = Call("enduserlicenses", *bob, eul);
+    ASSERT_TRUE(outage.ok());
+    EXPECT_EQ(outage->status, 503) << outage->body;
+    EXPECT_EQ(outage->Header("retry-after").value_or(""), std::to_string(http::kRetryAfterSeconds));
+    // The details go to the node's log, not to the caller (ForRemoteCaller).
+    EXPECT_EQ(nlohmann::json::parse(outage->body)["Code"], "ServiceUnavailable") << outage->body;
+  }
   delete node_;
   StartNode();
 }
