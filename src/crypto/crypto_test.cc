@@ -231,6 +231,11 @@ TEST(Keys, EachPaddingOpensOnlyItself) {
         if (tried == made) {
           ASSERT_TRUE(back.ok()) << back.status().message();
           EXPECT_EQ(*back, plain);
+        } else if (tried == RsaPadding::kPkcs1v15 && back.ok()) {
+          // About one ciphertext in 2^16 of another padding happens to
+          // unpad as PKCS#1 v1.5 (its only check is 00 02 ... 00): never
+          // to the plain text.
+          EXPECT_NE(*back, plain);
         } else {
           ASSERT_FALSE(back.ok());
           EXPECT_EQ(back.status().code(), Code::kInvalidArgument);
