@@ -142,8 +142,8 @@ TEST(Text, Utf16Edges) {
   const std::string utf16("\xFF\x07\x00\x08\xFF\xFF\x00\xD8\x00\xDC\xFF\xDB\xFF\xDF", 14);
   EXPECT_EQ(*Utf8ToUtf16Le(utf8), utf16);
   EXPECT_EQ(*Utf16LeToUtf8(utf16), utf8);
-  for (const char* bad : {"\xC3", "\xC0\xAF", "\xE0\x80\x80", "\xED\xA0\x80",
-                                "\xF4\x90\x80\x80", "\xF8\x88\x80\x80\x80", "a\x80", "\xE2\x82"}) {
+  for (const char* bad : {"\xC3", "\xC0\xAF", "\xE0\x80\x80", "\xED\xA0\x80", "\xF4\x90\x80\x80",
+                          "\xF8\x88\x80\x80\x80", "a\x80", "\xE2\x82"}) {
     auto r = Utf8ToUtf16Le(bad);
     EXPECT_EQ(r.status().code(), Code::kMalformed) << HexEncode(bad);
     EXPECT_EQ(r.status().message(), "text is not valid UTF-8");
