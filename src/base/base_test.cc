@@ -106,6 +106,45 @@ TEST(Text, ToLowerAndHex) {
   EXPECT_EQ(HexEncode(""), "");
 }
 
+TEST(Text, XmlEscapingAtEveryPosition) {
+  EXPECT_EQ(XmlEscape(""), "");
+  EXPECT_EQ(XmlEscape("a"), "a");
+  EXPECT_EQ(XmlEscape("&"), "&amp;");
+  EXPECT_EQ(XmlEscape("<>\"&"), "&lt;&gt;&quot;&amp;");
+  EXPECT_EQ(XmlEscape("a<b"), "a&lt;b");
+  EXPECT_EQ(XmlEscape("'\n\t"), "'\n\t");  // apostrophes and white space stay
+  EXPECT_EQ(XmlEscape(std::string_view("a\0<", 3)), std::string("a\0&lt;", 6));
+  // Against a byte-by-byte escaper, over texts of each length up to 64
+  // with the specials at random places, and one long plain text.
+  auto reference = [](std::string_view t) {
+    std::string out;
+    for (char c : t) {
+      out += c == '&'   ? "&amp;"
+             : c == '<' ? "&lt;"
+             : c == '>' ? "&gt;"
+             : c == '"' ? "&quot;"
+                        : std::string(1, c);
+    }
+    return out;
+  };
+  DeterministicRandom random(7);
+  for (size_t n = 0; n <= 64; ++n) {
+    for (int round = 0; round < 20; ++round) {
+      std::string t(n, 'x');
+      for (char& c : t) {
+        uint8_t b = 0;
+        random.Fill({&b, 1});
+        c = "&<>\"ab=/"[b % 8];
+      }
+      std::string appended = "kept:";
+      AppendXmlEscaped(t, appended);
+      ASSERT_EQ(appended, "kept:" + reference(t)) << t;
+    }
+  }
+  const std::string plain(10000, 'Q');
+  EXPECT_EQ(XmlEscape(plain + "&" + plain), plain + "&amp;" + plain);
+}
+
 TEST(Text, ValidUtf8KeepsValidTextAndReplacesEachBadByte) {
   const std::string fffd = "\xEF\xBF\xBD";
   EXPECT_EQ(ValidUtf8(""), "");

@@ -3,6 +3,7 @@
 #include <cctype>
 #include <charconv>
 #include <cstdint>
+#include <cstring>
 
 namespace openrms {
 namespace {
@@ -120,30 +121,36 @@ Result<std::string> Utf16LeToUtf8(std::string_view utf16) {
 }
 
 void AppendXmlEscaped(std::string_view text, std::string& out) {
-  size_t plain = 0;  // start of the run of bytes written as they are
-  for (size_t i = 0; i < text.size(); ++i) {
-    std::string_view entity;
-    switch (text[i]) {
+  // Licenses are mostly long base64 texts with nothing to escape: memchr
+  // (vectorised) finds the next special byte many times faster than a
+  // byte-by-byte switch, and each run between them is appended whole.
+  const char* p = text.data();
+  const char* const end = p + text.size();
+  while (p < end) {
+    const char* next = end;
+    for (const char special : {'&', '<', '>', '"'}) {
+      if (const void* at = std::memchr(p, special, static_cast<size_t>(next - p))) {
+        next = static_cast<const char*>(at);
+      }
+    }
+    out.append(p, static_cast<size_t>(next - p));
+    if (next == end) break;
+    switch (*next) {
       case '&':
-        entity = "&amp;";
+        out += "&amp;";
         break;
       case '<':
-        entity = "&lt;";
+        out += "&lt;";
         break;
       case '>':
-        entity = "&gt;";
-        break;
-      case '"':
-        entity = "&quot;";
+        out += "&gt;";
         break;
       default:
-        continue;
+        out += "&quot;";
+        break;
     }
-    out.append(text.data() + plain, i - plain);
-    out += entity;
-    plain = i + 1;
+    p = next + 1;
   }
-  out.append(text.data() + plain, text.size() - plain);
 }
 
 std::string XmlEscape(std::string_view text) {
@@ -207,6 +214,20 @@ std::string HexEncode(std::string_view bytes, bool upper) {
   for (unsigned char c : bytes) {
     out += digits[c >> 4];
     out += digits[c & 15];
+  }
+  return out;
+}
+
+std::string PercentEncode(std::string_view s) {
+  std::string out;
+  out.reserve(s.size());
+  for (char c : s) {
+    if ((c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' ||
+        c == '.' || c == '_' || c == '~') {
+      out += c;
+    } else {
+      out += '%' + HexEncode(std::string_view(&c, 1), /*upper=*/true);
+    }
   }
   return out;
 }

@@ -44,5 +44,8 @@ std::optional<int64_t> ParseInt(std::string_view text);
 
 // Two hex digits a byte ("0a1b"; "0A1B" when `upper`).
 std::string HexEncode(std::string_view bytes, bool upper = false);
+// RFC 3986 percent-encoding of every byte but the unreserved ones
+// (ALPHA / DIGIT / "-" / "." / "_" / "~"), in upper-case hex.
+std::string PercentEncode(std::string_view s);
 
 }  // namespace openrms

@@ -128,20 +128,6 @@ std::string PercentDecode(std::string_view s, bool plus_is_space) {
   return out;
 }
 
-std::string PercentEncode(std::string_view s) {
-  std::string out;
-  out.reserve(s.size());
-  for (char c : s) {
-    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '.' || c == '_' ||
-        c == '~') {
-      out += c;
-    } else {
-      out += '%' + HexEncode(std::string_view(&c, 1), /*upper=*/true);
-    }
-  }
-  return out;
-}
-
 Result<std::map<std::string, std::string>> ParseUrlEncoded(std::string_view body) {
   std::map<std::string, std::string> out;
   size_t fields = 0;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "base/text.h"
 
 namespace openrms::http {
 
@@ -29,6 +30,6 @@ Result<std::vector<FormPart>> ParseMultipart(std::string_view content_type, std:
                                              size_t max_parts = 32);
 
 std::string PercentDecode(std::string_view s, bool plus_is_space);
-std::string PercentEncode(std::string_view s);
+using openrms::PercentEncode;  // base/text.h
 
 }  // namespace openrms::http
