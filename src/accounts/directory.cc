@@ -8,6 +8,7 @@
 
 #include "base/json.h"
 #include "base/text.h"
+#include "crypto/password_hash.h"
 
 namespace openrms::accounts {
 
@@ -252,19 +253,17 @@ Result<std::unique_ptr<DirectoryAuthenticator::Connection>> DirectoryAuthenticat
   ASSIGN_OR_RETURN(auto ld, OpenLdap(config_, timeout));
   // Without a bind DN the look-ups are anonymous: LDAPv3 needs no bind.
   if (!config_.bind_dn.empty()) {
-    auto text = fs_.ReadFile(config_.bind_password_file, 4096);
-    if (!text.ok()) {
+    auto read = crypto::ReadSecretFile(fs_, config_.bind_password_file);
+    if (!read.ok()) {
       return Status(Code::kUnavailable, "cannot read [directory] bind_password_file " +
                                             config_.bind_password_file + ": " +
-                                            text.status().message());
+                                            read.status().message());
     }
-    std::string password = std::move(*text);
-    while (!password.empty() && (password.back() == '\n' || password.back() == '\r')) {
-      password.pop_back();
-    }
+    std::string password = std::move(*read);
     berval cred{static_cast<ber_len_t>(password.size()), password.data()};
     const int rc = ldap_sasl_bind_s(ld.get(), config_.bind_dn.c_str(), LDAP_SASL_SIMPLE, &cred,
                                     nullptr, nullptr, nullptr);
+    crypto::Wipe(password);
     if (rc == LDAP_INVALID_CREDENTIALS || rc == LDAP_INVALID_DN_SYNTAX ||
         rc == LDAP_NO_SUCH_OBJECT || rc == LDAP_UNWILLING_TO_PERFORM) {
       return Status(Code::kUnavailable, "the directory refused the bind as " + config_.bind_dn +

@@ -16,24 +16,20 @@ namespace {
 constexpr std::string_view kBase64UrlAlphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-std::optional<std::string> Base64UrlDecode(std::string_view text) {
-  if (text.find_first_not_of(kBase64UrlAlphabet) != std::string_view::npos) return std::nullopt;
-  std::string standard(text);
-  for (char& c : standard) {
-    if (c == '-') c = '+';
-    if (c == '_') c = '/';
-  }
-  while (standard.size() % 4 != 0) standard += '=';
-  return crypto::Base64Decode(standard);
-}
-
 // A base64url part of a JWT holding a JSON object, or nullopt.
 std::optional<nlohmann::json> JsonPart(std::string_view part) {
-  auto bytes = Base64UrlDecode(part);
+  auto bytes = crypto::Base64UrlDecode(part);
   if (!bytes) return std::nullopt;
   auto j = nlohmann::json::parse(*bytes, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   return j;
+}
+
+// A member's text; "" when it is missing or not a string (json::value
+// would throw on another type, and anyone can send a token).
+std::string Text(const nlohmann::json& object, const char* name) {
+  const auto it = object.find(name);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 Status Refused(std::string message) { return Status(Code::kUnauthenticated, std::move(message)); }
@@ -66,6 +62,17 @@ struct OidcVerifier::Issuer {
   bool fetched = false;                                   // guarded by mu
   Time fetched_at{};                                      // guarded by mu
   Status failure;                                         // of the last fetch; guarded by mu
+  OidcVerifier::Endpoints endpoints;                      // guarded by mu
+};
+
+// What a token must be: from `issuer` (or any trusted one when null), for
+// the issuer's `audience` (the configured one when empty) and with `nonce`
+// when it is set; `what` names it in refusals.
+struct OidcVerifier::Expected {
+  const char* what = "the bearer token";
+  Issuer* issuer = nullptr;
+  bool id_token = false;
+  std::string_view nonce{};
 };
 
 OidcVerifier::OidcVerifier(std::vector<OidcIssuerConfig> issuers, const Clock& clock,
@@ -82,6 +89,24 @@ OidcVerifier::~OidcVerifier() = default;
 const std::string& OidcVerifier::issuer() const {
   static const std::string none;
   return issuers_.empty() ? none : issuers_.front()->config.issuer;
+}
+
+const OidcIssuerConfig& OidcVerifier::config(size_t issuer) const {
+  return issuers_.at(issuer)->config;
+}
+
+Result<OidcVerifier::Endpoints> OidcVerifier::EndpointsOf(size_t index) {
+  Issuer& issuer = *issuers_.at(index);
+  std::lock_guard<std::mutex> lock(issuer.mu);
+  const Time now = clock_.Now();
+  if (!issuer.fetched || (!issuer.failure.ok() && (now - issuer.fetched_at >= kRetryAfterFailure ||
+                                                   now < issuer.fetched_at))) {
+    issuer.fetched = true;
+    issuer.fetched_at = now;
+    issuer.failure = FetchKeys(issuer);
+  }
+  RETURN_IF_ERROR(issuer.failure);
+  return issuer.endpoints;
 }
 
 bool OidcVerifier::LooksLikeJwt(std::string_view token) {
@@ -120,23 +145,26 @@ Status OidcVerifier::FetchKeys(Issuer& issuer) {
   std::string base = c.issuer;
   while (!base.empty() && base.back() == '/') base.pop_back();
   ASSIGN_OR_RETURN(nlohmann::json discovery, get(base + "/.well-known/openid-configuration"));
-  if (discovery.value("issuer", "") != c.issuer) {
+  if (Text(discovery, "issuer") != c.issuer) {
     return unavailable("its discovery document names the issuer " +
-                       Quoted(discovery.value("issuer", "")));
+                       Quoted(Text(discovery, "issuer")));
   }
-  const std::string jwks_uri = discovery.value("jwks_uri", "");
+  const std::string jwks_uri = Text(discovery, "jwks_uri");
   if (jwks_uri.rfind("https://", 0) != 0) {
     return unavailable("its discovery document has no https:// jwks_uri");
   }
+  Endpoints endpoints{Text(discovery, "authorization_endpoint"), Text(discovery, "token_endpoint")};
   ASSIGN_OR_RETURN(nlohmann::json jwks, get(jwks_uri));
   auto list = jwks.find("keys");
   if (list == jwks.end() || !list->is_array()) return unavailable(jwks_uri + " holds no keys");
   std::vector<std::pair<std::string, std::string>> keys;
   for (const auto& k : *list) {
-    if (!k.is_object() || k.value("use", "sig") != "sig") continue;  // encryption keys
-    keys.emplace_back(k.value("kid", ""), k.dump());
+    if (!k.is_object() || (k.contains("use") && Text(k, "use") != "sig"))
+      continue;  // encryption keys
+    keys.emplace_back(Text(k, "kid"), k.dump());
   }
   issuer.keys = std::move(keys);
+  issuer.endpoints = std::move(endpoints);
   return Status::Ok();
 }
 
@@ -169,28 +197,49 @@ Result<std::string> OidcVerifier::KeyFor(Issuer& issuer, const std::string& kid)
 }
 
 Result<OidcVerifier::Verified> OidcVerifier::Verify(std::string_view token) {
+  return Check(token, Expected{});
+}
+
+Result<OidcVerifier::Verified> OidcVerifier::VerifyIdToken(size_t issuer, std::string_view token,
+                                                           std::string_view nonce) {
+  Expected expected;
+  expected.what = "the ID token";
+  expected.issuer = issuers_.at(issuer).get();
+  expected.id_token = true;
+  expected.nonce = nonce;
+  return Check(token, expected);
+}
+
+Result<OidcVerifier::Verified> OidcVerifier::Check(std::string_view token,
+                                                   const Expected& expected) {
+  const std::string what = expected.what;
   if (token.size() > kMaxTokenBytes) {
-    return Refused("the bearer token is longer than " + std::to_string(kMaxTokenBytes) + " bytes");
+    return Refused(what + " is longer than " + std::to_string(kMaxTokenBytes) + " bytes");
   }
-  if (!LooksLikeJwt(token)) return Refused("the bearer token is not a JWT");
+  if (!LooksLikeJwt(token)) return Refused(what + " is not a JWT");
   const size_t a = token.find('.');
   const size_t b = token.find('.', a + 1);
   auto header = JsonPart(token.substr(0, a));
   auto claims = JsonPart(token.substr(a + 1, b - a - 1));
-  if (!header || !claims) return Refused("the bearer token is not a JWT");
-  const std::string alg = header->value("alg", "");
+  if (!header || !claims) return Refused(what + " is not a JWT");
+  const std::string alg = Text(*header, "alg");
   if (alg != "RS256" && alg != "ES256") {
     return Refused("the token's algorithm " + Quoted(alg) +
                    " is not accepted: RS256 or ES256 only");
   }
-  const std::string iss = claims->value("iss", "");
-  auto it = std::find_if(issuers_.begin(), issuers_.end(),
-                         [&](const auto& i) { return i->config.issuer == iss; });
-  if (it == issuers_.end())
+  const std::string iss = Text(*claims, "iss");
+  auto it = std::find_if(issuers_.begin(), issuers_.end(), [&](const auto& i) {
+    return i->config.issuer == iss && (expected.issuer == nullptr || expected.issuer == i.get());
+  });
+  if (it == issuers_.end()) {
+    if (expected.issuer != nullptr) {
+      return Refused(what + " is from " + Quoted(iss) + ", not " + expected.issuer->config.issuer);
+    }
     return Refused("the token's issuer " + Quoted(iss) + " is not trusted here");
+  }
   Issuer& issuer = **it;
   const OidcIssuerConfig& c = issuer.config;
-  ASSIGN_OR_RETURN(std::string key_json, KeyFor(issuer, header->value("kid", "")));
+  ASSIGN_OR_RETURN(std::string key_json, KeyFor(issuer, Text(*header, "kid")));
 
   // The signature, by librhonabwy, with a key of this issuer of the
   // algorithm's own type: never a public key taken as an HMAC secret.
@@ -198,7 +247,7 @@ Result<OidcVerifier::Verified> OidcVerifier::Verify(std::string_view token) {
   if (r_jwk_init(&raw_key) != RHN_OK) return Status(Code::kInternal, "out of memory");
   std::unique_ptr<jwk_t, JwkDeleter> key(raw_key);
   if (r_jwk_import_from_json_str(key.get(), key_json.c_str()) != RHN_OK) {
-    return Refused("the signing key " + Quoted(header->value("kid", "")) + " of " + c.issuer +
+    return Refused("the signing key " + Quoted(Text(*header, "kid")) + " of " + c.issuer +
                    " cannot be read");
   }
   unsigned int bits = 0;
@@ -208,7 +257,7 @@ Result<OidcVerifier::Verified> OidcVerifier::Verify(std::string_view token) {
                                                     : (type & R_KEY_TYPE_EC) && bits == 256);
   if (!fits) {
     return Refused("the token's algorithm " + alg + " does not fit its signing key " +
-                   Quoted(header->value("kid", "")) + " of " + c.issuer);
+                   Quoted(Text(*header, "kid")) + " of " + c.issuer);
   }
   jwt_t* raw_jwt = nullptr;
   if (r_jwt_init(&raw_jwt) != RHN_OK) return Status(Code::kInternal, "out of memory");
@@ -216,24 +265,35 @@ Result<OidcVerifier::Verified> OidcVerifier::Verify(std::string_view token) {
   if (r_jwt_advanced_parsen(jwt.get(), token.data(), token.size(), R_PARSE_NONE,
                             R_FLAG_IGNORE_REMOTE) != RHN_OK ||
       r_jwt_get_sign_alg(jwt.get()) != (alg == "RS256" ? R_JWA_ALG_RS256 : R_JWA_ALG_ES256)) {
-    return Refused("the bearer token is not a JWT");
+    return Refused(what + " is not a JWT");
   }
   if (r_jwt_verify_signature(jwt.get(), key.get(), R_FLAG_IGNORE_REMOTE) != RHN_OK) {
     return Refused("the token's signature does not verify with the key " +
-                   Quoted(header->value("kid", "")) + " of " + c.issuer);
+                   Quoted(Text(*header, "kid")) + " of " + c.issuer);
   }
 
   // The claims, now known to be the issuer's.
+  // An ID token's audience is this cluster as the issuer's client.
+  const std::string& audience = expected.id_token ? c.client_id : c.audience;
   const auto aud = claims->find("aud");
   bool for_us = false;
-  if (aud != claims->end() && aud->is_string()) for_us = *aud == c.audience;
+  if (aud != claims->end() && aud->is_string()) for_us = *aud == audience;
   if (aud != claims->end() && aud->is_array()) {
-    for (const auto& v : *aud) for_us = for_us || (v.is_string() && v == c.audience);
+    for (const auto& v : *aud) for_us = for_us || (v.is_string() && v == audience);
   }
   if (!for_us) {
     return Refused("the token is for the audience " +
                    (aud == claims->end() ? std::string("(none)") : aud->dump().substr(0, 200)) +
-                   ", not " + c.audience);
+                   ", not " + audience);
+  }
+  if (expected.id_token) {
+    // OpenID Connect Core 3.1.3.7: with several audiences, azp must be us.
+    if (aud->is_array() && aud->size() > 1 && Text(*claims, "azp") != audience) {
+      return Refused("the ID token names several audiences and its azp is not " + audience);
+    }
+    if (Text(*claims, "nonce") != expected.nonce || expected.nonce.empty()) {
+      return Refused("the ID token's nonce is not the one this sign-on sent: start again");
+    }
   }
   const Time now = clock_.Now();
   const std::optional<Time> exp = DateClaim(*claims, "exp");

@@ -34,6 +34,14 @@ struct OidcIssuerConfig {
   std::vector<std::pair<std::string, std::string>> group_map{};
   std::string ca_file{};  // where ca_pem came from
   std::string ca_pem{};   // PEM roots for the issuer's HTTPS; empty: the system's
+  // The administration site's sign-on through this issuer (the
+  // authorization code flow): the client this cluster is at the issuer,
+  // and its secret (read from client_secret_file when the node starts).
+  // Without a client_id the issuer only vouches for bearer tokens.
+  std::string client_id{};
+  std::string client_secret_file{};
+  std::string client_secret{};
+  std::string display_name{};  // on the logon page's button; "": the issuer's host
 };
 
 // What the verifier fetches (discovery documents and key sets) and how:
@@ -42,6 +50,10 @@ struct OidcIssuerConfig {
 struct FetchRequest {
   std::string url;
   std::string ca_pem;  // trusted roots; empty: the system's
+  // A POST of `form` (application/x-www-form-urlencoded) when not empty,
+  // else a GET; `authorization` the header's value, or empty.
+  std::string form{};
+  std::string authorization{};
   int timeout_seconds = 10;
   size_t max_response_bytes = 1 << 20;
 };
@@ -85,8 +97,29 @@ class OidcVerifier final {
   // Where a client gets a token: the first trusted issuer.
   const std::string& issuer() const;
 
+  // For the administration site's sign-on (the authorization code flow,
+  // OidcSignOn): the issuers by index, as configured.
+  size_t issuer_count() const { return issuers_.size(); }
+  const OidcIssuerConfig& config(size_t issuer) const;
+  struct Endpoints {
+    std::string authorization;
+    std::string token;
+  };
+  // From the issuer's discovery document, fetched when not yet (or 5 s
+  // after a failure). kUnavailable when it cannot be.
+  Result<Endpoints> EndpointsOf(size_t issuer);
+  // An ID token from the issuer's token endpoint: signed by that issuer,
+  // for its client_id (and with azp naming it when it names several
+  // audiences), within its lifetime, and carrying `nonce`. Errors as
+  // Verify's.
+  Result<Verified> VerifyIdToken(size_t issuer, std::string_view token, std::string_view nonce);
+  // The HTTPS fetch the verifier was given, for the sign-on's token request.
+  const HttpsFetch& fetch() const { return fetch_; }
+
  private:
   struct Issuer;
+  struct Expected;
+  Result<Verified> Check(std::string_view token, const Expected& expected);
   Result<std::string> KeyFor(Issuer& issuer, const std::string& kid);
   Status FetchKeys(Issuer& issuer);
 

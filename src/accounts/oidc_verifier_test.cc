@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "accounts/oidc.h"
+#include "accounts/oidc_sign_on.h"
 #include "crypto/encoding.h"
 
 namespace openrms::accounts {
@@ -18,16 +19,10 @@ namespace {
 
 constexpr char kIssuer[] = "https://idp.example.test/realms/corp";
 constexpr char kAudience[] = "openrms";
+constexpr char kClientId[] = "openrms-admin";
+constexpr char kRedirect[] = "https://rms.example.test/admin/oidc/callback";
 
-std::string Base64Url(std::string_view bytes) {
-  std::string s = crypto::Base64Encode(bytes);
-  for (char& c : s) {
-    if (c == '+') c = '-';
-    if (c == '/') c = '_';
-  }
-  while (!s.empty() && s.back() == '=') s.pop_back();
-  return s;
-}
+std::string Base64Url(std::string_view bytes) { return crypto::Base64UrlEncode(bytes); }
 
 // A key pair of the issuer's (or of no one's), as JWKs.
 struct KeyPair {
@@ -71,6 +66,8 @@ class OidcTest : public ::testing::Test {
     c.issuer = kIssuer;
     c.audience = kAudience;
     c.group_map = {{"rms-admins", "Administrators"}};
+    c.client_id = kClientId;
+    c.client_secret = "s3cret";
     verifier_ = std::make_unique<OidcVerifier>(
         std::vector<OidcIssuerConfig>{c}, clock_,
         [this](const FetchRequest& r) -> Result<FetchResponse> {
@@ -78,9 +75,16 @@ class OidcTest : public ::testing::Test {
           if (down_) return Status(Code::kUnavailable, "connect: Connection refused");
           FetchResponse answer;
           answer.status = 200;
+          if (r.url == "https://idp.example.test/token") {
+            token_request_ = r;
+            return token_answer_;
+          }
           if (r.url == std::string(kIssuer) + "/.well-known/openid-configuration") {
             answer.body =
-                nlohmann::json{{"issuer", kIssuer}, {"jwks_uri", "https://idp.example.test/keys"}}
+                nlohmann::json{{"issuer", kIssuer},
+                               {"jwks_uri", "https://idp.example.test/keys"},
+                               {"authorization_endpoint", "https://idp.example.test/auth"},
+                               {"token_endpoint", "https://idp.example.test/token"}}
                     .dump();
           } else if (r.url == "https://idp.example.test/keys") {
             answer.body = jwks_.dump();
@@ -116,6 +120,8 @@ class OidcTest : public ::testing::Test {
   nlohmann::json jwks_;
   int fetches_ = 0;
   bool down_ = false;
+  FetchRequest token_request_;
+  FetchResponse token_answer_;
   std::unique_ptr<OidcVerifier> verifier_;
 };
 
@@ -225,6 +231,117 @@ TEST_F(OidcTest, EachWrongTokenIsRefusedWithItsReason) {
             "the bearer token is longer than 16384 bytes");
   EXPECT_EQ(Refusal("e30.e30.x"),
             "the token's algorithm \"\" is not accepted: RS256 or ES256 only");  // {} and {}
+  // Members of another type are missing, never an exception.
+  EXPECT_EQ(Refusal(Base64Url(R"({"alg":5,"kid":[1]})") + "." + Base64Url(R"({"iss":7})") + ".x"),
+            "the token's algorithm \"\" is not accepted: RS256 or ES256 only");
+  EXPECT_EQ(Refusal(Base64Url(R"({"alg":"RS256","kid":{}})") + "." +
+                    Base64Url(R"({"iss":["https://idp.example.test/realms/corp"]})") + ".x"),
+            "the token's issuer \"\" is not trusted here");
+}
+
+// RFC 7636 appendix B's example.
+TEST(PkceTest, ChallengeIsTheBase64UrlSha256OfTheVerifier) {
+  EXPECT_EQ(PkceChallenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+}
+
+// The administration site's sign-on: the authorization request, the code
+// exchanged at the token endpoint, and the ID token's checks.
+TEST_F(OidcTest, SignOnExchangesTheCodeAndChecksTheIdToken) {
+  DeterministicRandom random(3);
+  OidcSignOn sign_on(*verifier_, random);
+  ASSERT_EQ(sign_on.Providers().size(), 1u);
+  EXPECT_EQ(sign_on.Providers()[0].issuer, 0u);
+  EXPECT_EQ(sign_on.Providers()[0].name, "idp.example.test");  // no name configured
+
+  auto p = sign_on.Begin(0, kRedirect);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  EXPECT_EQ(p->state.size(), 32u);
+  EXPECT_EQ(p->nonce.size(), 32u);
+  EXPECT_EQ(p->verifier.size(), 64u);  // RFC 7636 4.1: 43 to 128 characters
+  EXPECT_EQ(p->url,
+            "https://idp.example.test/auth?response_type=code&client_id=openrms-admin"
+            "&redirect_uri=https%3A%2F%2Frms.example.test%2Fadmin%2Foidc%2Fcallback"
+            "&scope=openid&state=" +
+                p->state + "&nonce=" + p->nonce + "&code_challenge=" + PkceChallenge(p->verifier) +
+                "&code_challenge_method=S256");
+  auto again = sign_on.Begin(0, kRedirect);
+  ASSERT_TRUE(again.ok());
+  EXPECT_NE(again->state, p->state);
+  EXPECT_NE(again->verifier, p->verifier);
+  EXPECT_EQ(sign_on.Begin(1, kRedirect).status().message(),
+            "no identity provider of that number signs people on");
+
+  auto id_token = [&](nlohmann::json claims) {
+    token_answer_ = {
+        200, nlohmann::json{{"access_token", "a"}, {"id_token", rsa_.Sign(claims, R_JWA_ALG_RS256)}}
+                 .dump()};
+  };
+  nlohmann::json claims = Claims();
+  claims["aud"] = kClientId;
+  claims["nonce"] = p->nonce;
+  id_token(claims);
+  auto who = sign_on.Finish(*p, "the-code", kRedirect);
+  ASSERT_TRUE(who.ok()) << who.status().ToString();
+  EXPECT_EQ(who->user, "alice@example.test");
+  EXPECT_EQ(who->groups, (std::vector<std::string>{"Administrators", "Staff"}));
+  EXPECT_EQ(who->source, "oidc");
+  EXPECT_EQ(token_request_.form,
+            "grant_type=authorization_code&code=the-code&redirect_uri=https%3A%2F%2Frms.example."
+            "test%2Fadmin%2Foidc%2Fcallback&code_verifier=" +
+                p->verifier);
+  EXPECT_EQ(token_request_.authorization, "Basic b3BlbnJtcy1hZG1pbjpzM2NyZXQ=");  // id:secret
+
+  auto refusal = [&](const std::string& code = "the-code") {
+    auto r = sign_on.Finish(*p, code, kRedirect);
+    return r.ok() ? std::string("signed on") : r.status().message();
+  };
+  // Another sign-on's nonce (a replayed ID token).
+  claims["nonce"] = again->nonce;
+  id_token(claims);
+  EXPECT_EQ(refusal(), "the ID token's nonce is not the one this sign-on sent: start again");
+  claims.erase("nonce");
+  id_token(claims);
+  EXPECT_EQ(refusal(), "the ID token's nonce is not the one this sign-on sent: start again");
+  // An access token's audience is not the client's.
+  claims["nonce"] = p->nonce;
+  claims["aud"] = kAudience;
+  id_token(claims);
+  EXPECT_EQ(refusal(), "the token is for the audience \"openrms\", not openrms-admin");
+  // Several audiences: azp must name the client.
+  claims["aud"] = {kClientId, "another-client"};
+  id_token(claims);
+  EXPECT_EQ(refusal(), "the ID token names several audiences and its azp is not openrms-admin");
+  claims["azp"] = kClientId;
+  id_token(claims);
+  EXPECT_EQ(refusal(), "signed on");
+  // Signed by no key of the issuer.
+  KeyPair stranger(R_KEY_TYPE_RSA, 2048, "rsa-1");
+  token_answer_ = {200,
+                   nlohmann::json{{"id_token", stranger.Sign(claims, R_JWA_ALG_RS256)}}.dump()};
+  EXPECT_EQ(refusal(), "the token's signature does not verify with the key \"rsa-1\" of " +
+                           std::string(kIssuer));
+  // The token endpoint's refusals and outages.
+  token_answer_ = {400, R"({"error":"invalid_grant","error_description":"code expired"})"};
+  EXPECT_EQ(refusal(), std::string(kIssuer) +
+                           " refused the authorization code (400 invalid_grant: code expired): "
+                           "sign on again");
+  token_answer_ = {200, R"({"access_token":"a"})"};
+  EXPECT_EQ(refusal(), "the token endpoint of " + std::string(kIssuer) +
+                           " sent no id_token: is the client allowed the openid scope?");
+  token_answer_ = {200, R"({"id_token":5})"};
+  EXPECT_EQ(refusal(), "the token endpoint of " + std::string(kIssuer) +
+                           " sent no id_token: is the client allowed the openid scope?");
+  EXPECT_EQ(refusal(""), std::string(kIssuer) + " sent back no usable authorization code");
+  EXPECT_EQ(refusal(std::string(OidcSignOn::kMaxCodeBytes + 1, 'c')),
+            std::string(kIssuer) + " sent back no usable authorization code");
+  token_answer_ = {503, ""};
+  EXPECT_EQ(sign_on.Finish(*p, "the-code", kRedirect).status().code(), Code::kUnavailable);
+  down_ = true;
+  auto away = sign_on.Finish(*p, "the-code", kRedirect);
+  EXPECT_EQ(away.status().code(), Code::kUnavailable);
+  EXPECT_EQ(away.status().message(), "the token endpoint of " + std::string(kIssuer) +
+                                         " cannot be reached: connect: Connection refused");
 }
 
 // An unknown key makes one fetch again, at most once a minute: a stream of

@@ -10,6 +10,7 @@
 #include "crypto/tls_certificates.h"
 #include "enrollment/authority.h"
 #include "node/cluster_node.h"
+#include "node/config.h"
 #include "node/enrollment_node.h"
 #include "node/signals.h"
 #include "node/tls.h"
@@ -61,8 +62,17 @@ Status EnsureUser(node::ServerContext& ctx, FileSystem& fs, const std::string& d
   return s;
 }
 
-Status RunDemo(const std::string& dir, int port) {
+Status RunDemo(const std::string& dir, int port, const std::string& oidc_file) {
   FileSystem& fs = RealFileSystem();
+  node::ContextOptions context_options;
+  if (!oidc_file.empty()) {
+    ASSIGN_OR_RETURN(node::NodeConfig config, node::LoadNodeConfig(fs, oidc_file));
+    if (config.oidc.empty()) {
+      return Status(Code::kInvalidArgument,
+                    oidc_file + " names no identity provider: give it [[oidc]] tables");
+    }
+    context_options.oidc = std::move(config.oidc);
+  }
   RETURN_IF_ERROR(fs.CreateDirectories(dir));
   ASSIGN_OR_RETURN(std::string pw, DemoSecret(fs, dir + "/demo-key-password"));
   const std::string enrollment_dir = dir + "/enrollment";
@@ -97,7 +107,8 @@ Status RunDemo(const std::string& dir, int port) {
 
   node::ClusterNodeOptions options;
   options.tls_key = tls.opening;
-  ASSIGN_OR_RETURN(auto ctx, node::ServerContext::Open(paths.dir, pw, /*create=*/true));
+  ASSIGN_OR_RETURN(auto ctx,
+                   node::ServerContext::Open(paths.dir, pw, /*create=*/true, context_options));
   const std::string base = "https://127.0.0.1:" + std::to_string(port);
   const std::string root_url = base + "/contoso/_wmcs";
   ASSIGN_OR_RETURN(std::string anchor,
@@ -178,13 +189,18 @@ Status RunDemo(const std::string& dir, int port) {
 void RegisterDemoCommand(CLI::App& app, int& exit_code) {
   static std::string dir = "openrms-demo";
   static int port = 8443;
+  static std::string oidc;
   auto* demo = app.add_subcommand("demo", "Start a complete OpenRMS deployment on loopback");
   demo->add_option("--dir", dir, "Where the demo keeps its state")->capture_default_str();
   demo->add_option("--port", port,
                    "The administration site's port; the enrollment site uses the next one")
       ->capture_default_str();
+  demo->add_option("--oidc", oidc,
+                   "A file of [[oidc]] tables, as the node configuration takes them: identity "
+                   "providers whose tokens the demo takes, and through which administrators "
+                   "sign on (the file's other settings are not used)");
   demo->callback([&exit_code] {
-    Status s = RunDemo(dir, port);
+    Status s = RunDemo(dir, port, oidc);
     if (!s.ok()) exit_code = ReportError(s);
   });
 }

@@ -34,13 +34,11 @@ std::string Prompt(const std::string& text) {
 Result<std::string> ReadKeyPassword(const std::string& password_file, const char* env_name,
                                     bool confirm) {
   if (!password_file.empty()) {
-    auto text = RealFileSystem().ReadFile(password_file, 4096);
-    if (!text.ok()) return text.status().WithContext("password file");
-    std::string pw = *text;
-    crypto::Wipe(*text);
-    while (!pw.empty() && (pw.back() == '\n' || pw.back() == '\r')) pw.pop_back();
-    if (pw.empty())
+    auto pw = crypto::ReadSecretFile(RealFileSystem(), password_file);
+    if (!pw.ok() && pw.status().code() == Code::kInvalidArgument) {
       return Status(Code::kInvalidArgument, "the password file " + password_file + " is empty");
+    }
+    if (!pw.ok()) return pw.status().WithContext("password file");
     return pw;
   }
   if (const char* env = std::getenv(env_name); env != nullptr && *env != '\0')

@@ -287,6 +287,63 @@ TEST(Encoding, Base64) {
   }
 }
 
+TEST(Base64Url, UnpaddedAndStrict) {
+  EXPECT_EQ(Base64UrlEncode(""), "");
+  EXPECT_EQ(Base64UrlEncode("f"), "Zg");
+  EXPECT_EQ(Base64UrlEncode("fo"), "Zm8");
+  EXPECT_EQ(Base64UrlEncode("foo"), "Zm9v");
+  EXPECT_EQ(Base64UrlEncode("\xfb\xff"), "-_8");  // '+' and '/' of base64
+  EXPECT_EQ(Base64UrlDecode("-_8"), "\xfb\xff");
+  EXPECT_EQ(Base64UrlDecode(""), "");
+  EXPECT_EQ(Base64UrlDecode("Zg=="), std::nullopt);  // no padding
+  EXPECT_EQ(Base64UrlDecode("Zm+v"), std::nullopt);  // base64's own alphabet
+  EXPECT_EQ(Base64UrlDecode("Zm 9v"), std::nullopt);
+  EXPECT_EQ(Base64UrlDecode("Z"), std::nullopt);  // no whole byte
+  for (size_t n = 0; n <= 66; ++n) {
+    std::string bytes(n, '\0');
+    for (size_t i = 0; i < n; ++i) bytes[i] = static_cast<char>(i * 37 + 250);
+    EXPECT_EQ(Base64UrlDecode(Base64UrlEncode(bytes)), bytes) << n;
+  }
+}
+
+// A scripted file system holding one file.
+class OneFile final : public FileSystem {
+ public:
+  explicit OneFile(std::string text) : text_(std::move(text)) {}
+  Result<std::string> ReadFile(const std::string& path, size_t max_bytes) override {
+    if (path != "/etc/secret") return Status(Code::kNotFound, path + " does not exist");
+    if (text_.size() > max_bytes) return Status(Code::kTooLarge, path + " is too large");
+    return text_;
+  }
+  Status WriteFileAtomic(const std::string&, std::string_view) override { return Status::Ok(); }
+  Status CreateFileIfMissing(const std::string&) override { return Status::Ok(); }
+  bool Exists(const std::string& path) override { return path == "/etc/secret"; }
+  Status CreateDirectories(const std::string&) override { return Status::Ok(); }
+  std::optional<FileMode> Mode(const std::string&) override { return std::nullopt; }
+
+ private:
+  std::string text_;
+};
+
+TEST(PasswordHash, SecretFilesLoseTheirLineBreaksOnly) {
+  auto read = [](const std::string& text) {
+    OneFile fs(text);
+    auto r = ReadSecretFile(fs, "/etc/secret");
+    return r.ok() ? *r : "error: " + r.status().message();
+  };
+  EXPECT_EQ(read("s3cret\n"), "s3cret");
+  EXPECT_EQ(read("s3cret\r\n"), "s3cret");
+  EXPECT_EQ(read("s3cret"), "s3cret");
+  EXPECT_EQ(read(" s3 cret \n\n"), " s3 cret ");  // spaces are the secret's
+  EXPECT_EQ(read("x"), "x");
+  EXPECT_EQ(read(""), "error: the file /etc/secret is empty");
+  EXPECT_EQ(read("\r\n"), "error: the file /etc/secret is empty");
+  EXPECT_EQ(read(std::string(4096, 'k')), std::string(4096, 'k'));
+  EXPECT_EQ(read(std::string(4097, 'k')), "error: /etc/secret is too large");
+  OneFile fs("x");
+  EXPECT_EQ(ReadSecretFile(fs, "/nowhere").status().code(), Code::kNotFound);
+}
+
 TEST(PasswordHash, SecretEquals) {
   EXPECT_TRUE(SecretEquals("csrf-token", "csrf-token"));
   EXPECT_FALSE(SecretEquals("csrf-token", "csrf-tokem"));

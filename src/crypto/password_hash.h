@@ -5,6 +5,7 @@
 #include <string>
 #include <string_view>
 
+#include "base/file_system.h"
 #include "base/status.h"
 
 namespace openrms::crypto {
@@ -21,5 +22,12 @@ bool SecretEquals(std::string_view a, std::string_view b);
 // Overwrites a secret held in `s` (a password) with zeros in a way the
 // compiler does not remove (OPENSSL_cleanse), then empties it.
 void Wipe(std::string& s);
+
+// A secret kept in a file of its own (a key password, an LDAP bind
+// password, an OAuth client secret): the file's text without its trailing
+// line breaks, at most 4 KiB. kInvalidArgument "the file PATH is empty"
+// when nothing is left; the file system's error otherwise. The read buffer
+// is wiped.
+Result<std::string> ReadSecretFile(FileSystem& fs, const std::string& path);
 
 }  // namespace openrms::crypto

@@ -109,6 +109,7 @@ Result<std::unique_ptr<ClusterNode>> ClusterNode::Start(ServerContext& context,
   sites::AdminOptions& admin_options = options.admin;
   admin_options.key_password = *context.password();
   admin_options.licensing = &node->licensing_;
+  admin_options.sign_on = context.oidc_sign_on();
   node->admin_ =
       std::make_unique<sites::AdminSite>(context.clusters(), context.logon(), context.sessions(),
                                          DefaultClock(), crypto::SystemRandom(), admin_options);

@@ -168,12 +168,15 @@ Status ReadOidc(const toml::node& node, std::string_view source, NodeConfig& con
     for (const auto& [key, value] : *entry.as_table()) {
       const std::string name(key.str());
       const std::string where = at + "." + name;
-      std::string* text = name == "issuer"         ? &c.issuer
-                          : name == "audience"     ? &c.audience
-                          : name == "user_claim"   ? &c.user_claim
-                          : name == "groups_claim" ? &c.groups_claim
-                          : name == "ca_file"      ? &c.ca_file
-                                                   : nullptr;
+      std::string* text = name == "issuer"               ? &c.issuer
+                          : name == "audience"           ? &c.audience
+                          : name == "user_claim"         ? &c.user_claim
+                          : name == "groups_claim"       ? &c.groups_claim
+                          : name == "ca_file"            ? &c.ca_file
+                          : name == "name"               ? &c.display_name
+                          : name == "client_id"          ? &c.client_id
+                          : name == "client_secret_file" ? &c.client_secret_file
+                                                         : nullptr;
       if (text != nullptr) {
         if (!value.is_string() || value.as_string()->get().empty()) {
           return WrongType(where, "a non-empty string");
@@ -186,15 +189,25 @@ Status ReadOidc(const toml::node& node, std::string_view source, NodeConfig& con
           if (!to.is_string()) return WrongType(where + "." + std::string(from.str()), "a string");
           c.group_map.emplace_back(std::string(from.str()), to.as_string()->get());
         }
+      } else if (name == "client_secret") {
+        return Status(Code::kInvalidArgument,
+                      where +
+                          " holds a secret: keep it out of the configuration; put it in a "
+                          "file readable by the node alone and name it in client_secret_file");
       } else {
         return Status(Code::kInvalidArgument,
                       where +
-                          " is not a known key; [[oidc]] takes audience, ca_file, group_map, "
-                          "groups_claim, issuer, user_claim");
+                          " is not a known key; [[oidc]] takes audience, ca_file, client_id, "
+                          "client_secret_file, group_map, groups_claim, issuer, name, user_claim");
       }
     }
     if (c.issuer.rfind("https://", 0) != 0 || c.audience.empty()) {
       return Status(Code::kInvalidArgument, at + " needs an https:// issuer and an audience");
+    }
+    if (c.client_id.empty() != c.client_secret_file.empty()) {
+      return Status(Code::kInvalidArgument,
+                    at + " needs client_id and client_secret_file together (they let "
+                         "administrators sign on through the issuer)");
     }
     config.oidc.push_back(std::move(c));
   }

@@ -206,6 +206,9 @@ audience = "openrms"
 user_claim = "upn"
 group_map = { "rms-admins" = "Administrators" }
 ca_file = "/etc/idp-ca.pem"
+client_id = "openrms-admin"
+client_secret_file = "/etc/openrms/idp-client-secret"
+name = "Corporate sign-on"
 [[oidc]]
 issuer = "https://login.example.com/tenant/v2.0"
 audience = "api://openrms"
@@ -220,7 +223,12 @@ audience = "api://openrms"
   EXPECT_EQ(c->oidc[0].group_map,
             (std::vector<std::pair<std::string, std::string>>{{"rms-admins", "Administrators"}}));
   EXPECT_EQ(c->oidc[0].ca_file, "/etc/idp-ca.pem");
+  EXPECT_EQ(c->oidc[0].client_id, "openrms-admin");
+  EXPECT_EQ(c->oidc[0].client_secret_file, "/etc/openrms/idp-client-secret");
+  EXPECT_EQ(c->oidc[0].client_secret, "");  // read when the node starts
+  EXPECT_EQ(c->oidc[0].display_name, "Corporate sign-on");
   EXPECT_EQ(c->oidc[1].user_claim, "email");
+  EXPECT_EQ(c->oidc[1].client_id, "");
   ExpectRefused("[oidc]\nissuer = \"https://x\"\n", Code::kInvalidArgument,
                 "n.toml: oidc must be an array of tables ([[oidc]])");
   ExpectRefused("[[oidc]]\nissuer = \"http://x\"\naudience = \"a\"\n", Code::kInvalidArgument,
@@ -229,7 +237,15 @@ audience = "api://openrms"
                 "n.toml: oidc[0] needs an https:// issuer and an audience");
   ExpectRefused("[[oidc]]\nisuer = \"https://x\"\n", Code::kInvalidArgument,
                 "n.toml: oidc[0].isuer is not a known key; [[oidc]] takes audience, ca_file, "
-                "group_map, groups_claim, issuer, user_claim");
+                "client_id, client_secret_file, group_map, groups_claim, issuer, name, "
+                "user_claim");
+  constexpr char kIssuer[] = "[[oidc]]\nissuer = \"https://x\"\naudience = \"a\"\n";
+  ExpectRefused(std::string(kIssuer) + "client_id = \"c\"\n", Code::kInvalidArgument,
+                "n.toml: oidc[0] needs client_id and client_secret_file together (they let "
+                "administrators sign on through the issuer)");
+  ExpectRefused(std::string(kIssuer) + "client_secret = \"s3cret\"\n", Code::kInvalidArgument,
+                "n.toml: oidc[0].client_secret holds a secret: keep it out of the configuration; "
+                "put it in a file readable by the node alone and name it in client_secret_file");
   ExpectRefused("[[oidc]]\naudience = 5\n", Code::kInvalidArgument,
                 "n.toml: oidc[0].audience must be a non-empty string");
 }

@@ -3,6 +3,7 @@
 #include "base/file_system.h"
 #include "base/text.h"
 #include "crypto/encoding.h"
+#include "crypto/password_hash.h"
 #include "enrollment/service.h"
 #include "http/client.h"
 #include "licensing/licensing.h"
@@ -78,6 +79,13 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
   if (!options.oidc.empty()) {
     std::vector<accounts::OidcIssuerConfig> issuers = options.oidc;
     for (auto& issuer : issuers) {
+      if (!issuer.client_secret_file.empty()) {
+        auto secret = crypto::ReadSecretFile(fs, issuer.client_secret_file);
+        if (!secret.ok()) {
+          return secret.status().WithContext("[[oidc]] client_secret_file of " + issuer.issuer);
+        }
+        issuer.client_secret = std::move(*secret);
+      }
       if (issuer.ca_file.empty()) continue;
       auto pem = fs.ReadFile(issuer.ca_file, 1 << 20);
       if (!pem.ok()) return pem.status().WithContext("[[oidc]] ca_file of " + issuer.issuer);
@@ -90,11 +98,19 @@ Result<std::unique_ptr<ServerContext>> ServerContext::Open(const std::string& di
           req.url = r.url;
           req.ca_pem = r.ca_pem;
           req.headers = {{"Accept", "application/json"}};
+          if (!r.form.empty()) {
+            req.method = "POST";
+            req.body = r.form;
+            req.headers.emplace_back("Content-Type", "application/x-www-form-urlencoded");
+          }
+          if (!r.authorization.empty()) req.headers.emplace_back("Authorization", r.authorization);
           req.timeout_seconds = r.timeout_seconds;
           req.max_response_bytes = r.max_response_bytes;
           ASSIGN_OR_RETURN(http::ClientResponse answer, http::Fetch(req));
           return accounts::FetchResponse{answer.status, std::move(answer.body)};
         });
+    ctx->oidc_sign_on_ =
+        std::make_unique<accounts::OidcSignOn>(*ctx->oidc_, crypto::SystemRandom());
   }
   // Directory users' groups follow the directory while they are signed on.
   ctx->sessions_->set_group_source(ctx->directory_.get());

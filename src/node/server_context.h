@@ -12,6 +12,7 @@
 #include "accounts/accounts.h"
 #include "accounts/directory.h"
 #include "accounts/oidc.h"
+#include "accounts/oidc_sign_on.h"
 #include "cluster/cluster.h"
 #include "cluster/cluster_store.h"
 #include "cluster/monitor.h"
@@ -59,6 +60,8 @@ class ServerContext final {
   accounts::SessionStore& bearer_tokens() { return *bearer_; }
   // Null without [[oidc]] issuers.
   accounts::OidcVerifier* oidc() { return oidc_.get(); }
+  // Null without [[oidc]] issuers; Providers() empty when none has a client_id.
+  accounts::OidcSignOn* oidc_sign_on() { return oidc_sign_on_.get(); }
   cluster::ClusterStore& store() { return *store_; }
   store::Database& database() { return *db_; }
   const ServerPaths& paths() const { return paths_; }
@@ -83,6 +86,7 @@ class ServerContext final {
   std::unique_ptr<accounts::SessionStore> sessions_;
   std::unique_ptr<accounts::SessionStore> bearer_;
   std::unique_ptr<accounts::OidcVerifier> oidc_;
+  std::unique_ptr<accounts::OidcSignOn> oidc_sign_on_;
 };
 
 }  // namespace openrms::node

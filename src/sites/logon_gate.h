@@ -1,7 +1,10 @@
 // The logon flow shared by OpenRMS's web sites: a logon form ("User name",
 // "Password", "Log on") protected by a double-submit CSRF cookie, the group
 // check, the session cookie (Secure, HttpOnly, SameSite=Strict), log off,
-// and the per-session CSRF token that every form carries. Thread-safe.
+// and the per-session CSRF token that every form carries. With an
+// OidcSignOn, the logon page also offers "Sign on with PROVIDER" for each
+// identity provider that has a client: <prefix>/oidc/start sends the
+// browser there, and <prefix>/oidc/callback takes it back. Thread-safe.
 #pragma once
 
 #include <map>
@@ -10,6 +13,7 @@
 #include <variant>
 
 #include "accounts/accounts.h"
+#include "accounts/oidc_sign_on.h"
 #include "http/server.h"
 
 namespace openrms::sites {
@@ -33,7 +37,11 @@ class LogonGate final {
     accounts::Session session;
   };
 
-  // Answers <prefix>/logon and <prefix>/logoff; nullopt for other paths.
+  // Offers sign-on through `sign_on`'s providers; null: none. Before use.
+  void set_sign_on(accounts::OidcSignOn* sign_on) { sign_on_ = sign_on; }
+
+  // Answers <prefix>/logon, <prefix>/logoff and <prefix>/oidc/*; nullopt
+  // for other paths.
   std::optional<http::Response> HandleLogon(const http::Request& request);
 
   // The visitor's session, or the response to send instead: a redirect to
@@ -58,6 +66,15 @@ class LogonGate final {
  private:
   http::Response LogonPage(const http::Request& request, int status, const std::string& error);
   http::Response LogOn(const http::Request& request);
+  http::Response StartSignOn(const http::Request& request);
+  http::Response FinishSignOn(const http::Request& request);
+  // A session for `identity` (of the site's group, else access denied),
+  // its cookie, and a redirect to `next`.
+  http::Response SignedOn(const http::Request& request, const accounts::Identity& identity,
+                          const std::string& next);
+  // https://HOST<prefix>/oidc/callback, HOST from the request; nullopt when
+  // its Host header is not a host name or address with an optional port.
+  std::optional<std::string> RedirectUri(const http::Request& request) const;
   std::string Home() const { return options_.prefix + "/"; }
   // `next` when it is a path under Home(), else Home(): no open redirect.
   std::string SafeNext(const std::string& next) const;
@@ -66,6 +83,7 @@ class LogonGate final {
   accounts::SessionStore& sessions_;
   Random& random_;
   GateOptions options_;
+  accounts::OidcSignOn* sign_on_ = nullptr;
 };
 
 }  // namespace openrms::sites

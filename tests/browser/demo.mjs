@@ -32,9 +32,9 @@ async function freePortPair() {
   throw new Error('no two consecutive free ports');
 }
 
-function startDemo(demoDir, port) {
+function startDemo(demoDir, port, demoArgs) {
   return new Promise((resolve, reject) => {
-    const demo = spawn(bin, ['demo', '--dir', demoDir, '--port', String(port)], {
+    const demo = spawn(bin, ['demo', '--dir', demoDir, '--port', String(port), ...demoArgs], {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     let out = '';
@@ -55,24 +55,30 @@ function startDemo(demoDir, port) {
   });
 }
 
-// A browser profile that trusts the demo's TLS root, and only that.
-function trustingHome(work, caFile) {
+// A browser profile that trusts the demo's TLS root (and the other roots
+// given), and only those.
+function trustingHome(work, caFiles) {
   const home = path.join(work, 'home');
   const nssdb = path.join(home, '.pki', 'nssdb');
   mkdirSync(nssdb, { recursive: true });
   execFileSync('certutil', ['-d', `sql:${nssdb}`, '-N', '--empty-password']);
-  execFileSync('certutil', ['-d', `sql:${nssdb}`, '-A', '-t', 'C,,', '-n', 'openrms-demo', '-i', caFile]);
+  caFiles.forEach((caFile, i) => {
+    execFileSync('certutil', ['-d', `sql:${nssdb}`, '-A', '-t', 'C,,', '-n', `openrms-test-${i}`, '-i', caFile]);
+  });
   return home;
 }
 
 // Starts the demo and the browser. `prefix` names the screenshots of one
 // test file: "" gives 01-name.png, "documents" documents-01-name.png.
-export async function startSession(prefix = '') {
+// `prepare({ work, port })`, when given, runs before the demo starts (on
+// `port`) and may answer { demoArgs, trust: [CA files], stop() }.
+export async function startSession(prefix = '', { prepare } = {}) {
   const work = mkdtempSync(path.join(tmpdir(), 'openrms-browser-'));
   const demoDir = path.join(work, 'demo');
   const port = await freePortPair();
-  const { demo, info } = await startDemo(demoDir, port);
-  const home = trustingHome(work, info['tls-ca']);
+  const extra = prepare ? await prepare({ work, port }) : {};
+  const { demo, info } = await startDemo(demoDir, port, extra.demoArgs ?? []);
+  const home = trustingHome(work, [info['tls-ca'], ...(extra.trust ?? [])]);
   const browser = await chromium.launch({
     executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
     env: { ...process.env, HOME: home },
@@ -111,6 +117,7 @@ export async function startSession(prefix = '') {
         demo.once('exit', () => { clearTimeout(timer); resolve(); });
         demo.kill('SIGTERM');
       });
+      await extra.stop?.();
       rmSync(work, { recursive: true, force: true });
     },
   };

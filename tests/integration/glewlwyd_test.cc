@@ -29,11 +29,8 @@ struct Jwt {
   std::string signature;      // raw bytes
 };
 
-std::string Base64UrlDecode(std::string s) {
-  std::replace(s.begin(), s.end(), '-', '+');
-  std::replace(s.begin(), s.end(), '_', '/');
-  while (s.size() % 4 != 0) s += '=';
-  return crypto::Base64Decode(s).value_or("");
+std::string Base64UrlDecode(const std::string& s) {
+  return crypto::Base64UrlDecode(s).value_or("");
 }
 
 Jwt Decode(const std::string& token) {

@@ -60,14 +60,6 @@ Status Write(const std::string& path, const std::string& text) {
   return Status::Ok();
 }
 
-std::string Base64Url(std::string_view bytes) {
-  std::string s = crypto::Base64Encode(bytes);
-  std::replace(s.begin(), s.end(), '+', '-');
-  std::replace(s.begin(), s.end(), '/', '_');
-  s.erase(std::remove(s.begin(), s.end(), '='), s.end());
-  return s;
-}
-
 std::string RandomText(size_t n) {
   static const char kChars[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   std::random_device rd;
@@ -419,16 +411,17 @@ Result<std::string> Glewlwyd::CodeFlowToken(const std::string& user, const std::
   const std::string verifier = RandomText(64), state = RandomText(16), nonce = RandomText(16);
   // g_continue: what the login page adds once the user is logged on;
   // without it glewlwyd always redirects to the login page first.
-  const std::string url = authorization_endpoint() + "?" +
-                          Form({{"response_type", "code"},
-                                {"client_id", kOidcClientId},
-                                {"redirect_uri", redirect_uri},
-                                {"scope", "openid"},
-                                {"state", state},
-                                {"nonce", nonce},
-                                {"code_challenge", Base64Url(crypto::Sha256(verifier))},
-                                {"code_challenge_method", "S256"}}) +
-                          "&g_continue";
+  const std::string url =
+      authorization_endpoint() + "?" +
+      Form({{"response_type", "code"},
+            {"client_id", kOidcClientId},
+            {"redirect_uri", redirect_uri},
+            {"scope", "openid"},
+            {"state", state},
+            {"nonce", nonce},
+            {"code_challenge", crypto::Base64UrlEncode(crypto::Sha256(verifier))},
+            {"code_challenge_method", "S256"}}) +
+      "&g_continue";
   ASSIGN_OR_RETURN(http::ClientResponse auth, Call("GET", url, "", "", session));
   const std::string location = auth.Header("location").value_or("");
   if (auth.status != 302 || location.rfind(redirect_uri + "?", 0) != 0 ||

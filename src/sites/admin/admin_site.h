@@ -29,6 +29,8 @@ struct AdminOptions {
   std::string admin_group = "Administrators";
   std::string key_password;  // for online renewal and export, which sign with the cluster key
   licensing::LicensingService* licensing = nullptr;  // rights policy templates
+  // Administrators may sign on through these identity providers; null: none.
+  accounts::OidcSignOn* sign_on = nullptr;
 };
 
 class AdminSite final {
@@ -42,7 +44,9 @@ class AdminSite final {
         options_(std::move(options)),
         gate_(logon, sessions, random,
               {"Windows RMS Administration - OpenRMS", kAdminPrefix, options_.admin_group,
-               kAdminSessionCookie, "administrators"}) {}
+               kAdminSessionCookie, "administrators"}) {
+    gate_.set_sign_on(options_.sign_on);
+  }
 
   // Answers every request whose path starts with /admin.
   http::Response Handle(const http::Request& request);
