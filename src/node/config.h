@@ -38,6 +38,9 @@
 //   groups_claim = "groups"
 //   group_map = { "rms-admins" = "Administrators" }
 //   ca_file = "/etc/ssl/certs/ca-certificates.crt"
+//   client_id = "openrms"             # administrators sign on through it (code flow)
+//   client_secret_file = "/etc/openrms/oidc-client-secret"
+//   name = "Contoso sign-on"          # on the logon page's button
 //
 // Unknown tables and keys are errors (a misspelt key would otherwise be
 // silently ignored), and so is a key that would hold a secret.
