@@ -34,9 +34,9 @@ std::string Prompt(const std::string& text) {
 Result<std::string> ReadKeyPassword(const std::string& password_file, const char* env_name,
                                     bool confirm) {
   if (!password_file.empty()) {
-    auto pw = crypto::ReadSecretFile(RealFileSystem(), password_file);
-    if (!pw.ok() && pw.status().code() == Code::kInvalidArgument) {
-      return Status(Code::kInvalidArgument, "the password file " + password_file + " is empty");
+    auto pw = crypto::ReadSecretFile(RealFileSystem(), password_file, "password file");
+    if (!pw.ok() && pw.status().code() == Code::kFailedPrecondition) {
+      return Status(Code::kInvalidArgument, pw.status().message());  // empty: a usage error
     }
     if (!pw.ok()) return pw.status().WithContext("password file");
     return pw;

@@ -342,6 +342,10 @@ TEST(PasswordHash, SecretFilesLoseTheirLineBreaksOnly) {
   EXPECT_EQ(read(std::string(4097, 'k')), "error: /etc/secret is too large");
   OneFile fs("x");
   EXPECT_EQ(ReadSecretFile(fs, "/nowhere").status().code(), Code::kNotFound);
+  OneFile empty("\n");
+  auto refused = ReadSecretFile(empty, "/etc/secret", "password file");
+  EXPECT_EQ(refused.status().code(), Code::kFailedPrecondition);
+  EXPECT_EQ(refused.status().message(), "the password file /etc/secret is empty");
 }
 
 TEST(PasswordHash, SecretEquals) {

@@ -79,13 +79,15 @@ void Wipe(std::string& s) {
   s.clear();
 }
 
-Result<std::string> ReadSecretFile(FileSystem& fs, const std::string& path) {
+Result<std::string> ReadSecretFile(FileSystem& fs, const std::string& path, std::string_view what) {
   ASSIGN_OR_RETURN(std::string text, fs.ReadFile(path, 4096));
   size_t end = text.size();
   while (end > 0 && (text[end - 1] == '\n' || text[end - 1] == '\r')) --end;
   std::string secret = text.substr(0, end);
   Wipe(text);
-  if (secret.empty()) return Status(Code::kInvalidArgument, "the file " + path + " is empty");
+  if (secret.empty()) {
+    return Status(Code::kFailedPrecondition, "the " + std::string(what) + " " + path + " is empty");
+  }
   return secret;
 }
 

@@ -25,9 +25,10 @@ void Wipe(std::string& s);
 
 // A secret kept in a file of its own (a key password, an LDAP bind
 // password, an OAuth client secret): the file's text without its trailing
-// line breaks, at most 4 KiB. kInvalidArgument "the file PATH is empty"
-// when nothing is left; the file system's error otherwise. The read buffer
-// is wiped.
-Result<std::string> ReadSecretFile(FileSystem& fs, const std::string& path);
+// line breaks, at most 4 KiB. kFailedPrecondition "the WHAT PATH is empty"
+// when nothing is left; the file system's error otherwise (kInvalidArgument
+// for a FIFO or directory, kNotFound, kTooLarge). The read buffer is wiped.
+Result<std::string> ReadSecretFile(FileSystem& fs, const std::string& path,
+                                   std::string_view what = "file");
 
 }  // namespace openrms::crypto
