@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 
+#include "base/json.h"
 #include "base/text.h"
 #include "crypto/encoding.h"
 
@@ -23,13 +24,6 @@ std::optional<nlohmann::json> JsonPart(std::string_view part) {
   auto j = nlohmann::json::parse(*bytes, nullptr, false);
   if (j.is_discarded() || !j.is_object()) return std::nullopt;
   return j;
-}
-
-// A member's text; "" when it is missing or not a string (json::value
-// would throw on another type, and anyone can send a token).
-std::string Text(const nlohmann::json& object, const char* name) {
-  const auto it = object.find(name);
-  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
 Status Refused(std::string message) { return Status(Code::kUnauthenticated, std::move(message)); }
@@ -65,11 +59,10 @@ struct OidcVerifier::Issuer {
   OidcVerifier::Endpoints endpoints;                      // guarded by mu
 };
 
-// What a token must be: from `issuer` (or any trusted one when null), for
-// the issuer's `audience` (the configured one when empty) and with `nonce`
-// when it is set; `what` names it in refusals.
+// What a token must be: from `issuer` (or any trusted one when null); an
+// ID token is for the issuer's client and carries `nonce`, an access token
+// is for the configured audience.
 struct OidcVerifier::Expected {
-  const char* what = "the bearer token";
   Issuer* issuer = nullptr;
   bool id_token = false;
   std::string_view nonce{};
@@ -145,23 +138,24 @@ Status OidcVerifier::FetchKeys(Issuer& issuer) {
   std::string base = c.issuer;
   while (!base.empty() && base.back() == '/') base.pop_back();
   ASSIGN_OR_RETURN(nlohmann::json discovery, get(base + "/.well-known/openid-configuration"));
-  if (Text(discovery, "issuer") != c.issuer) {
+  if (StringMemberOrEmpty(discovery, "issuer") != c.issuer) {
     return unavailable("its discovery document names the issuer " +
-                       Quoted(Text(discovery, "issuer")));
+                       Quoted(StringMemberOrEmpty(discovery, "issuer")));
   }
-  const std::string jwks_uri = Text(discovery, "jwks_uri");
+  const std::string jwks_uri = StringMemberOrEmpty(discovery, "jwks_uri");
   if (jwks_uri.rfind("https://", 0) != 0) {
     return unavailable("its discovery document has no https:// jwks_uri");
   }
-  Endpoints endpoints{Text(discovery, "authorization_endpoint"), Text(discovery, "token_endpoint")};
+  Endpoints endpoints{StringMemberOrEmpty(discovery, "authorization_endpoint"),
+                      StringMemberOrEmpty(discovery, "token_endpoint")};
   ASSIGN_OR_RETURN(nlohmann::json jwks, get(jwks_uri));
   auto list = jwks.find("keys");
   if (list == jwks.end() || !list->is_array()) return unavailable(jwks_uri + " holds no keys");
   std::vector<std::pair<std::string, std::string>> keys;
   for (const auto& k : *list) {
-    if (!k.is_object() || (k.contains("use") && Text(k, "use") != "sig"))
+    if (!k.is_object() || (k.contains("use") && StringMemberOrEmpty(k, "use") != "sig"))
       continue;  // encryption keys
-    keys.emplace_back(Text(k, "kid"), k.dump());
+    keys.emplace_back(StringMemberOrEmpty(k, "kid"), k.dump());
   }
   issuer.keys = std::move(keys);
   issuer.endpoints = std::move(endpoints);
@@ -203,7 +197,6 @@ Result<OidcVerifier::Verified> OidcVerifier::Verify(std::string_view token) {
 Result<OidcVerifier::Verified> OidcVerifier::VerifyIdToken(size_t issuer, std::string_view token,
                                                            std::string_view nonce) {
   Expected expected;
-  expected.what = "the ID token";
   expected.issuer = issuers_.at(issuer).get();
   expected.id_token = true;
   expected.nonce = nonce;
@@ -212,7 +205,7 @@ Result<OidcVerifier::Verified> OidcVerifier::VerifyIdToken(size_t issuer, std::s
 
 Result<OidcVerifier::Verified> OidcVerifier::Check(std::string_view token,
                                                    const Expected& expected) {
-  const std::string what = expected.what;
+  const std::string what = expected.id_token ? "the ID token" : "the bearer token";
   if (token.size() > kMaxTokenBytes) {
     return Refused(what + " is longer than " + std::to_string(kMaxTokenBytes) + " bytes");
   }
@@ -222,12 +215,12 @@ Result<OidcVerifier::Verified> OidcVerifier::Check(std::string_view token,
   auto header = JsonPart(token.substr(0, a));
   auto claims = JsonPart(token.substr(a + 1, b - a - 1));
   if (!header || !claims) return Refused(what + " is not a JWT");
-  const std::string alg = Text(*header, "alg");
+  const std::string alg = StringMemberOrEmpty(*header, "alg");
   if (alg != "RS256" && alg != "ES256") {
     return Refused("the token's algorithm " + Quoted(alg) +
                    " is not accepted: RS256 or ES256 only");
   }
-  const std::string iss = Text(*claims, "iss");
+  const std::string iss = StringMemberOrEmpty(*claims, "iss");
   auto it = std::find_if(issuers_.begin(), issuers_.end(), [&](const auto& i) {
     return i->config.issuer == iss && (expected.issuer == nullptr || expected.issuer == i.get());
   });
@@ -239,7 +232,7 @@ Result<OidcVerifier::Verified> OidcVerifier::Check(std::string_view token,
   }
   Issuer& issuer = **it;
   const OidcIssuerConfig& c = issuer.config;
-  ASSIGN_OR_RETURN(std::string key_json, KeyFor(issuer, Text(*header, "kid")));
+  ASSIGN_OR_RETURN(std::string key_json, KeyFor(issuer, StringMemberOrEmpty(*header, "kid")));
 
   // The signature, by librhonabwy, with a key of this issuer of the
   // algorithm's own type: never a public key taken as an HMAC secret.
@@ -247,8 +240,8 @@ Result<OidcVerifier::Verified> OidcVerifier::Check(std::string_view token,
   if (r_jwk_init(&raw_key) != RHN_OK) return Status(Code::kInternal, "out of memory");
   std::unique_ptr<jwk_t, JwkDeleter> key(raw_key);
   if (r_jwk_import_from_json_str(key.get(), key_json.c_str()) != RHN_OK) {
-    return Refused("the signing key " + Quoted(Text(*header, "kid")) + " of " + c.issuer +
-                   " cannot be read");
+    return Refused("the signing key " + Quoted(StringMemberOrEmpty(*header, "kid")) + " of " +
+                   c.issuer + " cannot be read");
   }
   unsigned int bits = 0;
   const int type = r_jwk_key_type(key.get(), &bits, R_FLAG_IGNORE_REMOTE);
@@ -257,7 +250,7 @@ Result<OidcVerifier::Verified> OidcVerifier::Check(std::string_view token,
                                                     : (type & R_KEY_TYPE_EC) && bits == 256);
   if (!fits) {
     return Refused("the token's algorithm " + alg + " does not fit its signing key " +
-                   Quoted(Text(*header, "kid")) + " of " + c.issuer);
+                   Quoted(StringMemberOrEmpty(*header, "kid")) + " of " + c.issuer);
   }
   jwt_t* raw_jwt = nullptr;
   if (r_jwt_init(&raw_jwt) != RHN_OK) return Status(Code::kInternal, "out of memory");
@@ -269,7 +262,7 @@ Result<OidcVerifier::Verified> OidcVerifier::Check(std::string_view token,
   }
   if (r_jwt_verify_signature(jwt.get(), key.get(), R_FLAG_IGNORE_REMOTE) != RHN_OK) {
     return Refused("the token's signature does not verify with the key " +
-                   Quoted(Text(*header, "kid")) + " of " + c.issuer);
+                   Quoted(StringMemberOrEmpty(*header, "kid")) + " of " + c.issuer);
   }
 
   // The claims, now known to be the issuer's.
@@ -288,10 +281,10 @@ Result<OidcVerifier::Verified> OidcVerifier::Check(std::string_view token,
   }
   if (expected.id_token) {
     // OpenID Connect Core 3.1.3.7: with several audiences, azp must be us.
-    if (aud->is_array() && aud->size() > 1 && Text(*claims, "azp") != audience) {
+    if (aud->is_array() && aud->size() > 1 && StringMemberOrEmpty(*claims, "azp") != audience) {
       return Refused("the ID token names several audiences and its azp is not " + audience);
     }
-    if (Text(*claims, "nonce") != expected.nonce || expected.nonce.empty()) {
+    if (StringMemberOrEmpty(*claims, "nonce") != expected.nonce || expected.nonce.empty()) {
       return Refused("the ID token's nonce is not the one this sign-on sent: start again");
     }
   }

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "base/text.h"
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
@@ -16,11 +17,6 @@ std::string HostOf(const std::string& url) {
   if (start == std::string::npos) return url;
   const size_t end = url.find('/', start + 3);
   return url.substr(start + 3, end == std::string::npos ? std::string::npos : end - start - 3);
-}
-
-std::string Member(const nlohmann::json& object, const char* name) {
-  const auto it = object.find(name);
-  return it != object.end() && it->is_string() ? it->get<std::string>().substr(0, 300) : "";
 }
 
 }  // namespace
@@ -39,11 +35,16 @@ std::vector<OidcSignOn::Provider> OidcSignOn::Providers() const {
   return out;
 }
 
-Result<OidcSignOn::Pending> OidcSignOn::Begin(size_t issuer, const std::string& redirect_uri) {
+Result<const OidcIssuerConfig*> OidcSignOn::Client(size_t issuer) const {
   if (issuer >= verifier_.issuer_count() || verifier_.config(issuer).client_id.empty()) {
     return Status(Code::kInvalidArgument, "no identity provider of that number signs people on");
   }
-  const OidcIssuerConfig& c = verifier_.config(issuer);
+  return &verifier_.config(issuer);
+}
+
+Result<OidcSignOn::Pending> OidcSignOn::Begin(size_t issuer, const std::string& redirect_uri) {
+  ASSIGN_OR_RETURN(const OidcIssuerConfig* client, Client(issuer));
+  const OidcIssuerConfig& c = *client;
   ASSIGN_OR_RETURN(OidcVerifier::Endpoints endpoints, verifier_.EndpointsOf(issuer));
   if (endpoints.authorization.rfind("https://", 0) != 0) {
     return Status(Code::kUnavailable, "the discovery document of " + c.issuer +
@@ -65,11 +66,8 @@ Result<OidcSignOn::Pending> OidcSignOn::Begin(size_t issuer, const std::string& 
 
 Result<Identity> OidcSignOn::Finish(const Pending& pending, const std::string& code,
                                     const std::string& redirect_uri) {
-  if (pending.issuer >= verifier_.issuer_count() ||
-      verifier_.config(pending.issuer).client_id.empty()) {
-    return Status(Code::kInvalidArgument, "no identity provider of that number signs people on");
-  }
-  const OidcIssuerConfig& c = verifier_.config(pending.issuer);
+  ASSIGN_OR_RETURN(const OidcIssuerConfig* client, Client(pending.issuer));
+  const OidcIssuerConfig& c = *client;
   if (code.empty() || code.size() > kMaxCodeBytes) {
     return Status(Code::kUnauthenticated, c.issuer + " sent back no usable authorization code");
   }
@@ -96,9 +94,9 @@ Result<Identity> OidcSignOn::Finish(const Pending& pending, const std::string& c
   const auto body = nlohmann::json::parse(answer->body, nullptr, false);
   if (answer->status != 200) {
     // RFC 6749 5.2: {"error": ..., "error_description": ...}.
-    std::string why = body.is_object() ? Member(body, "error") : "";
-    if (body.is_object() && !Member(body, "error_description").empty()) {
-      why += ": " + Member(body, "error_description");
+    std::string why = StringMemberOrEmpty(body, "error").substr(0, 100);
+    if (const std::string more = StringMemberOrEmpty(body, "error_description"); !more.empty()) {
+      why += ": " + more.substr(0, 300);
     }
     if (answer->status >= 500) {
       return Status(Code::kUnavailable, "the token endpoint of " + c.issuer + " answered " +
@@ -108,14 +106,14 @@ Result<Identity> OidcSignOn::Finish(const Pending& pending, const std::string& c
                                               std::to_string(answer->status) +
                                               (why.empty() ? "" : " " + why) + "): sign on again");
   }
-  if (!body.is_object() || Member(body, "id_token").empty()) {
+  const std::string id_token = StringMemberOrEmpty(body, "id_token");
+  if (id_token.empty()) {
     return Status(Code::kUnauthenticated, "the token endpoint of " + c.issuer +
                                               " sent no id_token: is the client "
                                               "allowed the openid scope?");
   }
   ASSIGN_OR_RETURN(OidcVerifier::Verified verified,
-                   verifier_.VerifyIdToken(pending.issuer, body.at("id_token").get<std::string>(),
-                                           pending.nonce));
+                   verifier_.VerifyIdToken(pending.issuer, id_token, pending.nonce));
   return verified.identity;
 }
 

@@ -51,6 +51,10 @@ class OidcSignOn final {
   static constexpr size_t kMaxCodeBytes = 2048;
 
  private:
+  // The issuer's configuration when it has a client_id; kInvalidArgument
+  // otherwise.
+  Result<const OidcIssuerConfig*> Client(size_t issuer) const;
+
   OidcVerifier& verifier_;
   Random& random_;
 };

@@ -171,6 +171,12 @@ Result<bool> BoolField(const nlohmann::json& object, std::string_view name, bool
   return v->get<bool>();
 }
 
+std::string StringMemberOrEmpty(const nlohmann::json& object, std::string_view name) {
+  if (!object.is_object()) return "";
+  const auto it = object.find(name);
+  return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 Result<std::string> StringField(const nlohmann::json& object, std::string_view name,
                                 std::string fallback, size_t max_bytes) {
   const nlohmann::json* v = Member(object, name);

@@ -45,6 +45,10 @@ Result<int64_t> IntField(const nlohmann::json& object, std::string_view name, in
 Result<bool> BoolField(const nlohmann::json& object, std::string_view name, bool fallback);
 Result<std::string> StringField(const nlohmann::json& object, std::string_view name,
                                 std::string fallback = "", size_t max_bytes = 64 << 10);
+// A string member's value; "" when `object` is not an object, or the member
+// is absent or of another type. For documents from elsewhere (tokens, a
+// provider's answers) whose checks then refuse what is missing.
+std::string StringMemberOrEmpty(const nlohmann::json& object, std::string_view name);
 // An array of strings: absent or null gives an empty array; anything else
 // than an array of at most `max_items` strings of at most `max_bytes` each
 // is kInvalidArgument naming the field.
