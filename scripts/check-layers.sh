@@ -11,6 +11,7 @@ src="${1:-$(dirname "$0")/../src}"
 declare -A allowed=(
   [base]=""
   [crypto]="base"
+  [formats]="base crypto"
   [xrml]="base crypto"
   [store]="base"
   [accounts]="base crypto store"
@@ -19,9 +20,11 @@ declare -A allowed=(
   [cluster]="base crypto xrml store protocol enrollment"
   [licensing]="base crypto xrml store accounts protocol enrollment cluster"
   [http]="base crypto"
-  [sites]="base crypto xrml store accounts protocol enrollment cluster licensing http"
-  [node]="base crypto xrml store accounts protocol enrollment cluster licensing http sites"
-  [cli]="base crypto xrml store accounts protocol enrollment cluster licensing http sites node"
+  [client]="base crypto formats xrml store accounts protocol enrollment cluster licensing http"
+  [sites]="base crypto formats xrml store accounts protocol enrollment cluster licensing http"
+  [node]="base crypto formats xrml store accounts protocol enrollment cluster licensing http sites"
+  # The CLI reaches servers only through client/ (and a node it starts).
+  [cli]="base crypto formats xrml store accounts protocol enrollment cluster licensing client sites node"
 )
 
 status=0

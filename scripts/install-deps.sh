@@ -13,8 +13,13 @@ packages=(
   libkainjow-mustache-dev libtomlplusplus-dev
   # JOSE (JWKS, JWT signatures) for logons through an OpenID Connect provider
   librhonabwy-dev
+  # OLE compound files (MS-CFB) for protected Office documents
+  libgsf-1-dev
   # tests
   libgtest-dev libgmock-dev libbenchmark-dev openssl curl sqlite3 python3
+  # protected Office documents are read back by a compound-file reader
+  # nobody here wrote (tests/support/office_irm_check.py)
+  python3-olefile
   # fuzzing (scripts/fuzz.sh): clang with libFuzzer and the sanitizer runtimes
   clang libclang-rt-14-dev
   # keys in an HSM are tested against SoftHSM2 over PKCS#11 (p11-kit headers)

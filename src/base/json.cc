@@ -177,6 +177,13 @@ std::string StringMemberOrEmpty(const nlohmann::json& object, std::string_view n
   return it != object.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
+const nlohmann::json& MemberOrNull(const nlohmann::json& object, std::string_view name) {
+  static const nlohmann::json kNull;
+  if (!object.is_object()) return kNull;
+  const auto it = object.find(name);
+  return it == object.end() ? kNull : *it;
+}
+
 Result<std::string> StringField(const nlohmann::json& object, std::string_view name,
                                 std::string fallback, size_t max_bytes) {
   const nlohmann::json* v = Member(object, name);

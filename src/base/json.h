@@ -49,6 +49,9 @@ Result<std::string> StringField(const nlohmann::json& object, std::string_view n
 // is absent or of another type. For documents from elsewhere (tokens, a
 // provider's answers) whose checks then refuse what is missing.
 std::string StringMemberOrEmpty(const nlohmann::json& object, std::string_view name);
+// A member, or a null value when `object` is not an object or lacks it; a
+// server's answer, whatever its shape, never makes a client throw.
+const nlohmann::json& MemberOrNull(const nlohmann::json& object, std::string_view name);
 // An array of strings: absent or null gives an empty array; anything else
 // than an array of at most `max_items` strings of at most `max_bytes` each
 // is kInvalidArgument naming the field.

@@ -1,19 +1,19 @@
-// openrms login|protect|open (a client of the REST licensing protocol), and
-// openrms template add|list (the server's rights policy templates).
+// openrms login|certify|protect|open|track|revoke (a client of the REST
+// licensing protocol: client/client.h does the protocol, this file the
+// files and the words), and openrms template add|list (the server's rights
+// policy templates).
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "base/file_system.h"
+#include "base/json.h"
 #include "cli/commands.h"
 #include "cli/json_output.h"
 #include "cli/password.h"
-#include "crypto/content_cipher.h"
+#include "client/client.h"
 #include "crypto/encoding.h"
-#include "http/client.h"
-#include "http/forms.h"
-#include "http/url.h"
+#include "formats/container.h"
 #include "licensing/licensing.h"
-#include "licensing/pfile.h"
 #include "node/cluster_node.h"
 #include "xrml/chain.h"
 #include "xrml/document.h"
@@ -24,24 +24,8 @@ namespace {
 
 using nlohmann::json;
 
-// The member `name` of a server's answer, or null; the string one, or "".
-// A server's answer, whatever its shape, never makes the client throw.
-const json& Get(const json& object, std::string_view name) {
-  static const json kNull;
-  if (!object.is_object()) return kNull;
-  auto it = object.find(name);
-  return it == object.end() ? kNull : *it;
-}
-std::string Text(const json& object, std::string_view name) {
-  const json& v = Get(object, name);
-  return v.is_string() ? v.get<std::string>() : "";
-}
-
 constexpr char kUserPasswordEnv[] = "OPENRMS_PASSWORD";
 constexpr size_t kMaxFileBytes = size_t{1} << 30;
-constexpr char kNotice[] =
-    "This document is protected by OpenRMS (rights management). Open it with an RMS client, "
-    "for example `openrms open`.";
 
 struct Client {
   std::string server;  // the cluster's service URL
@@ -59,107 +43,23 @@ void AddClient(CLI::App* cmd, Client& c, bool required = true) {
   cmd->add_option("--tls-ca", c.tls_ca, "The TLS root the server's certificate chains to");
 }
 
-std::string RestBase(std::string server) {
-  while (!server.empty() && server.back() == '/') server.pop_back();
-  if (server.size() >= 6 && server.compare(server.size() - 6, 6, "/my/v2") == 0) return server;
-  return server + "/my/v2";
+// The account the flags name, its password read from the file, the
+// environment or a prompt.
+Result<client::Account> AccountOf(const Client& c) {
+  client::Account account;
+  account.server = c.server;
+  account.user = c.user;
+  if (!c.tls_ca.empty()) {
+    ASSIGN_OR_RETURN(account.tls_ca_pem, RealFileSystem().ReadFile(c.tls_ca, 1 << 20));
+  }
+  ASSIGN_OR_RETURN(account.password, ReadKeyPassword(c.password_file, kUserPasswordEnv, false));
+  return account;
 }
 
-class Session {
- public:
-  static Result<Session> Open(const Client& c) {
-    Session s;
-    s.client_ = c;
-    if (!c.tls_ca.empty()) {
-      ASSIGN_OR_RETURN(s.ca_, RealFileSystem().ReadFile(c.tls_ca, 1 << 20));
-    }
-    ASSIGN_OR_RETURN(std::string password,
-                     ReadKeyPassword(c.password_file, kUserPasswordEnv, false));
-    ASSIGN_OR_RETURN(http::ParsedUrl server, http::ParseHttpUrl(c.server));
-    http::ClientRequest req;
-    req.method = "POST";
-    req.url = server.Origin() + "/oauth2/token";  // at the root, not below the cluster URL
-    req.ca_pem = s.ca_;
-    req.headers = {{"Content-Type", "application/x-www-form-urlencoded"}};
-    req.body = "grant_type=password&username=" + http::PercentEncode(c.user) +
-               "&password=" + http::PercentEncode(password);
-    ASSIGN_OR_RETURN(http::ClientResponse resp, http::Fetch(req));
-    const json j = json::parse(resp.body, nullptr, false);
-    if (resp.status != 200 || Text(j, "access_token").empty()) {
-      const std::string why = !Text(j, "error_description").empty()
-                                  ? Text(j, "error_description")
-                                  : "HTTP " + std::to_string(resp.status);
-      return Status(Code::kUnauthenticated, "logon refused for " + c.user + ": " + why);
-    }
-    s.token_ = Text(j, "access_token");
-    s.password_ = password;
-    return s;
-  }
-
-  const std::string& password() const { return password_; }
-
-  // A plain authenticated JSON POST to a path below the cluster URL.
-  Result<json> Post(const std::string& path, const json& body) {
-    http::ClientRequest req;
-    req.method = "POST";
-    std::string base = client_.server;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    req.url = base + path;
-    req.ca_pem = ca_;
-    req.headers = {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + token_}};
-    req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-    ASSIGN_OR_RETURN(http::ClientResponse resp, http::Fetch(req));
-    const json j = json::parse(resp.body, nullptr, false);
-    if (resp.status != 200 || j.is_discarded()) {
-      const std::string message =
-          !Text(j, "Message").empty() ? Text(j, "Message") : "HTTP " + std::to_string(resp.status);
-      return Status(Code::kFailedPrecondition, "the server refused: " + message);
-    }
-    return j;
-  }
-
-  const std::string& token() const { return token_; }
-
-  // Calls the protocol as the RMS SDK does: first without a token (the
-  // server must answer with a Bearer challenge), then with it.
-  Result<json> Call(const std::string& method, const std::string& operation, const json& body) {
-    http::ClientRequest req;
-    req.method = method;
-    req.url = RestBase(client_.server) + "/" + operation;
-    req.ca_pem = ca_;
-    req.headers = {{"Content-Type", "application/json"},
-                   {"x-ms-rms-request-id", NewToken(crypto::SystemRandom(), 8)},
-                   {"x-ms-rms-platform-id", "OpenRMS-CLI"},
-                   {"Accept-Language", "en-US"}};
-    // The policy names the file, and file names may be any bytes.
-    if (method == "POST") req.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
-    ASSIGN_OR_RETURN(http::ClientResponse first, http::Fetch(req));
-    const auto challenge = first.Header("www-authenticate");
-    if (first.status != 401 || !challenge || challenge->rfind("Bearer ", 0) != 0 ||
-        challenge->find("authorization=") == std::string::npos) {
-      return Status(Code::kUnavailable, "the server at " + req.url +
-                                            " did not answer with a Bearer challenge (HTTP " +
-                                            std::to_string(first.status) + ")");
-    }
-    req.headers.push_back({"Authorization", "Bearer " + token_});
-    ASSIGN_OR_RETURN(http::ClientResponse resp, http::Fetch(req));
-    const json j = json::parse(resp.body, nullptr, false);
-    if (resp.status != 200) {
-      const std::string message =
-          !Text(j, "Message").empty() ? Text(j, "Message") : "HTTP " + std::to_string(resp.status);
-      return Status(resp.status == 401 ? Code::kUnauthenticated : Code::kFailedPrecondition,
-                    "the server refused: " + message);
-    }
-    if (j.is_discarded()) return Status(Code::kMalformed, "the server's answer is not JSON");
-    return j;
-  }
-
- private:
-  Client client_;
-  std::string ca_;
-  std::string token_;
-  std::string password_;
-};
+Result<client::Session> LogOn(const Client& c) {
+  ASSIGN_OR_RETURN(client::Account account, AccountOf(c));
+  return client::Session::LogOn(account);
+}
 
 std::string Extension(const std::string& path) {
   const size_t slash = path.find_last_of('/');
@@ -168,23 +68,25 @@ std::string Extension(const std::string& path) {
   return path.substr(dot);
 }
 
-Result<json> UserRightsFromFlags(const std::vector<std::string>& flags) {
-  json out = json::array();
+Result<std::vector<licensing::UserRights>> UserRightsFromFlags(
+    const std::vector<std::string>& flags) {
+  std::vector<licensing::UserRights> out;
   for (const auto& f : flags) {
     const size_t colon = f.find(':');
     if (colon == std::string::npos || colon == 0 || colon + 1 == f.size()) {
       return Status(Code::kInvalidArgument,
                     "--rights takes USER:RIGHT[,RIGHT]..., such as bob:VIEW,PRINT (not " + f + ")");
     }
-    json rights = json::array();
+    licensing::UserRights ur;
+    ur.users = {f.substr(0, colon)};
     std::string list = f.substr(colon + 1);
     for (size_t start = 0; start <= list.size();) {
       size_t comma = list.find(',', start);
       if (comma == std::string::npos) comma = list.size();
-      if (comma > start) rights.push_back(list.substr(start, comma - start));
+      if (comma > start) ur.rights.push_back(list.substr(start, comma - start));
       start = comma + 1;
     }
-    out.push_back({{"Users", {f.substr(0, colon)}}, {"Rights", rights}});
+    out.push_back(std::move(ur));
   }
   return out;
 }
@@ -196,200 +98,105 @@ Result<std::optional<Time>> ExpiresFlag(const std::string& expires) {
   return std::optional<Time>(*t);
 }
 
-Status WriteProtected(const std::string& in, const std::string& out, const std::string& plain,
-                      const std::string& publishing_license, const std::string& key) {
-  ASSIGN_OR_RETURN(std::string content, crypto::Cbc4kEncrypt(key, plain));
-  licensing::Pfile file;
-  file.notice = kNotice;
-  file.extension = Extension(in);
-  file.publishing_license = publishing_license;
-  file.original_size = plain.size();
-  file.content = std::move(content);
-  return RealFileSystem().WriteFileAtomic(out, licensing::WritePfile(file));
-}
-
-// Offline: a publishing license this machine writes and signs with a
-// client licensor certificate's key (openrms certify --clc).
-struct Offline {
-  bool on = false;
-  std::string clc;      // the CLC chain file
+// `openrms protect`'s flags.
+struct ProtectFlags {
+  std::string in, out;
+  std::vector<std::string> rights;
+  std::string template_name, expires;
+  std::string container = "auto";  // auto | pfile | office
+  bool offline = false;
+  std::string clc;      // the CLC chain file (offline)
   std::string clc_key;  // its sealed key
 };
 
-Status ProtectOffline(const Client& c, const Offline& offline, const std::string& in,
-                      const std::string& out, const std::vector<std::string>& rights,
-                      const std::string& expires) {
-  if (rights.empty()) {
-    return Status(Code::kInvalidArgument,
-                  "--offline takes --rights USER:RIGHT[,RIGHT]... (templates live on the server)");
-  }
-  if (offline.clc.empty() || offline.clc_key.empty()) {
-    return Status(Code::kInvalidArgument,
-                  "--offline needs --clc FILE and --clc-key FILE (from openrms certify --clc)");
-  }
-  ASSIGN_OR_RETURN(std::string plain, RealFileSystem().ReadFile(in, kMaxFileBytes));
-  ASSIGN_OR_RETURN(std::string chain_text,
-                   RealFileSystem().ReadFile(offline.clc, xrml::kMaxChainFileBytes));
-  ASSIGN_OR_RETURN(auto chain, xrml::ParseChain(chain_text));
-  ASSIGN_OR_RETURN(std::string sealed, RealFileSystem().ReadFile(offline.clc_key, 1 << 16));
-  ASSIGN_OR_RETURN(std::string password, ReadKeyPassword(c.password_file, kUserPasswordEnv, false));
-  ASSIGN_OR_RETURN(auto key, crypto::UnsealKey(sealed, password));
-  ASSIGN_OR_RETURN(json user_rights, UserRightsFromFlags(rights));
-  licensing::Policy policy;
-  for (const auto& ur : user_rights) {
-    policy.user_rights.push_back({ur["Users"].get<std::vector<std::string>>(),
-                                  ur["Rights"].get<std::vector<std::string>>()});
-  }
-  policy.name = "Protected " + in.substr(in.find_last_of('/') + 1);
-  policy.allow_offline = true;
-  policy.interval_days = 30;
-  ASSIGN_OR_RETURN(policy.valid_until, ExpiresFlag(expires));
-  ASSIGN_OR_RETURN(licensing::PublishedLicense license,
-                   licensing::PublishOffline(chain[0], *key, std::move(policy),
-                                             DefaultClock().Now(), crypto::SystemRandom()));
-  RETURN_IF_ERROR(WriteProtected(in, out, plain, license.publishing_license, license.content_key));
-  std::cout << "protected " << in << " as " << out << " offline (content "
-            << license.policy.content_id << ", owner " << license.policy.owner << ")\n";
-  return Status::Ok();
+Result<client::Protection> ProtectionOf(const ProtectFlags& f) {
+  client::Protection how;
+  how.name = f.in.substr(f.in.find_last_of('/') + 1);
+  how.extension = Extension(f.in);
+  ASSIGN_OR_RETURN(how.rights, UserRightsFromFlags(f.rights));
+  how.template_name = f.template_name;
+  ASSIGN_OR_RETURN(how.expires, ExpiresFlag(f.expires));
+  if (f.container == "pfile") how.container = formats::Container::kPfile;
+  if (f.container == "office") how.container = formats::Container::kOffice;
+  return how;
 }
 
-Status Protect(const Client& c, const std::string& in, const std::string& out,
-               const std::vector<std::string>& rights, const std::string& template_name,
-               const std::string& expires) {
-  if (rights.empty() == template_name.empty()) {
+Status Protect(const Client& c, const ProtectFlags& f) {
+  if (f.offline) {
+    if (f.clc.empty() || f.clc_key.empty()) {
+      return Status(Code::kInvalidArgument,
+                    "--offline needs --clc FILE and --clc-key FILE (from openrms certify --clc)");
+    }
+  } else if (f.rights.empty() == f.template_name.empty()) {
     return Status(Code::kInvalidArgument, "give --rights USER:RIGHT[,RIGHT]... or --template NAME");
-  }
-  if (c.server.empty() || c.user.empty()) {
+  } else if (c.server.empty() || c.user.empty()) {
     return Status(Code::kInvalidArgument, "give --server URL and --user NAME (or --offline)");
   }
-  ASSIGN_OR_RETURN(std::string plain, RealFileSystem().ReadFile(in, kMaxFileBytes));
-  ASSIGN_OR_RETURN(Session session, Session::Open(c));
-  json request = {{"AllowAuditedExtraction", false}, {"PreferDeprecatedAlgorithms", false}};
-  if (!template_name.empty()) {
-    ASSIGN_OR_RETURN(json templates, session.Call("GET", "templates", json()));
-    std::string id;
-    for (const auto& t : templates) {
-      if (Text(t, "Name") == template_name) id = Text(t, "Id");
-    }
-    if (id.empty()) {
-      return Status(Code::kNotFound,
-                    "the server has no rights policy template named \"" + template_name + "\"");
-    }
-    request["TemplateId"] = id;
+  ASSIGN_OR_RETURN(client::Protection how, ProtectionOf(f));
+  ASSIGN_OR_RETURN(std::string plain, RealFileSystem().ReadFile(f.in, kMaxFileBytes));
+  client::Protected result;
+  if (f.offline) {
+    ASSIGN_OR_RETURN(std::string chain_text,
+                     RealFileSystem().ReadFile(f.clc, xrml::kMaxChainFileBytes));
+    ASSIGN_OR_RETURN(auto chain, xrml::ParseChain(chain_text));
+    ASSIGN_OR_RETURN(std::string sealed, RealFileSystem().ReadFile(f.clc_key, 1 << 16));
+    ASSIGN_OR_RETURN(std::string password,
+                     ReadKeyPassword(c.password_file, kUserPasswordEnv, false));
+    ASSIGN_OR_RETURN(auto key, crypto::UnsealKey(sealed, password));
+    ASSIGN_OR_RETURN(result, client::ProtectOffline(chain[0], *key, plain, how,
+                                                    DefaultClock().Now(), crypto::SystemRandom()));
   } else {
-    ASSIGN_OR_RETURN(json user_rights, UserRightsFromFlags(rights));
-    json policy = {{"Descriptors",
-                    {{{"Name", "Protected " + in.substr(in.find_last_of('/') + 1)},
-                      {"Description", "Protected by " + c.user},
-                      {"Language", "en-us"}}}},
-                   {"UserRights", user_rights},
-                   {"allowOfflineAccess", true},
-                   {"IntervalTimeInDays", 30}};
-    ASSIGN_OR_RETURN(std::optional<Time> until, ExpiresFlag(expires));
-    if (until) policy["LicenseValidUntil"] = FormatIso8601(*until);
-    request["Policy"] = policy;
+    ASSIGN_OR_RETURN(client::Session session, LogOn(c));
+    ASSIGN_OR_RETURN(result, client::Protect(session, plain, how));
   }
-  ASSIGN_OR_RETURN(json answer, session.Call("POST", "publishinglicenses", request));
-  auto pl = crypto::Base64Decode(Text(answer, "SerializedPublishingLicense"));
-  auto key = crypto::Base64Decode(Text(Get(answer, "Key"), "Value"));
-  if (!pl || pl->empty() || !key || Text(Get(answer, "Key"), "CipherMode") != "MICROSOFT.CBC4K") {
-    return Status(Code::kMalformed, "the server's publishing license answer is incomplete");
-  }
-  RETURN_IF_ERROR(WriteProtected(in, out, plain, *pl, *key));
-  std::cout << "protected " << in << " as " << out << " (content " << Text(answer, "ContentId")
-            << ", owner " << Text(answer, "Owner") << ")\n";
+  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(f.out, result.bytes));
+  std::cout << "protected " << f.in << " as " << f.out
+            << (result.container == formats::Container::kOffice
+                    ? ", an Office document protected as Office does it"
+                    : "")
+            << (f.offline ? " offline" : "") << " (content " << result.content_id << ", owner "
+            << result.owner << ")\n";
   return Status::Ok();
 }
 
 Status Open(const Client& c, const std::string& in, const std::string& out) {
   ASSIGN_OR_RETURN(std::string bytes, RealFileSystem().ReadFile(in, kMaxFileBytes));
-  ASSIGN_OR_RETURN(licensing::Pfile file, licensing::ReadPfile(bytes));
-  ASSIGN_OR_RETURN(Session session, Session::Open(c));
-  ASSIGN_OR_RETURN(json answer, session.Call("POST", "enduserlicenses",
-                                             {{"SerializedPublishingLicense",
-                                               crypto::Base64Encode(file.publishing_license)}}));
-  const std::string status = Text(answer, "AccessStatus");
-  if (status == "AccessDenied") {
-    const std::string reason = Text(answer, "Reason");
-    return Status(
-        Code::kPermissionDenied,
-        "access denied: " + (reason.empty() ? c.user + " holds no right on this content" : reason));
-  }
-  if (status == "ContentExpired") {
-    const std::string until = Text(answer, "ContentValidUntil");
-    return Status(Code::kExpired, "access denied: the content expired on " +
-                                      (until.empty() ? "an earlier date" : until));
-  }
-  if (status != "AccessGranted") {
-    return Status(Code::kMalformed,
-                  "the server answered an unknown AccessStatus \"" + status + "\"");
-  }
-  auto key = crypto::Base64Decode(Text(Get(answer, "Key"), "Value"));
-  if (!key) return Status(Code::kMalformed, "the server's answer holds no content key");
-  ASSIGN_OR_RETURN(std::string plain, crypto::Cbc4kDecrypt(*key, file.content));
-  if (file.original_size != licensing::kUnknownOriginalSize && file.original_size < plain.size()) {
-    plain.resize(file.original_size);
-  }
-  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, plain));
+  // Refuse what is not a protected file before asking for a password.
+  RETURN_IF_ERROR(formats::ReadProtected(bytes).status());
+  ASSIGN_OR_RETURN(client::Session session, LogOn(c));
+  ASSIGN_OR_RETURN(client::Opened opened, client::Open(session, bytes));
+  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, opened.plain));
   std::string rights;
-  for (const auto& r : Get(answer, "Rights")) {
-    if (r.is_string()) rights += (rights.empty() ? "" : ", ") + r.get<std::string>();
-  }
+  for (const auto& r : opened.rights) rights += (rights.empty() ? "" : ", ") + r;
   std::cout << "opened " << in << " as " << out << " (rights: " << rights
-            << "; license valid until " << Text(answer, "LicenseValidUntil") << ")\n";
+            << "; license valid until " << opened.valid_until << ")\n";
   return Status::Ok();
 }
 
 Status Certify(const Client& c, const std::string& out, const std::string& key_out, bool temporary,
                bool clc) {
-  ASSIGN_OR_RETURN(Session session, Session::Open(c));
-  ASSIGN_OR_RETURN(crypto::SealedKeyPair pair,
-                   crypto::GenerateSealedRsaKey(2048, session.password()));
+  ASSIGN_OR_RETURN(client::Session session, LogOn(c));
+  ASSIGN_OR_RETURN(client::Certified certified, client::Certify(session, temporary, clc));
+  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(key_out, certified.sealed_key));
+  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, certified.certificate));
   if (clc) {
-    ASSIGN_OR_RETURN(
-        json answer,
-        session.Call("POST", "clientlicensorcertificates",
-                     {{"PublicKey", crypto::Base64Encode(pair.key->public_key().ToPkcs1Der())}}));
-    const std::string certificate = Text(answer, "ClientLicensorCertificate");
-    if (certificate.empty()) {
-      return Status(Code::kMalformed, "the server's answer holds no client licensor certificate");
-    }
-    RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(key_out, pair.sealed_pem));
-    RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, certificate));
-    std::cout << "wrote the client licensor certificate (valid until " << Text(answer, "ValidUntil")
+    std::cout << "wrote the client licensor certificate (valid until " << certified.valid_until
               << ") to " << out << " and its key (sealed with your password) to " << key_out
               << "; protect offline with openrms protect --offline --clc " << out << " --clc-key "
               << key_out << "\n";
-    return Status::Ok();
+  } else {
+    std::cout << "wrote the rights account certificate to " << out << " and its key (sealed with "
+              << "your password) to " << key_out << "\n";
   }
-  ASSIGN_OR_RETURN(
-      json answer,
-      session.Post("/certification",
-                   {{"PublicKey", crypto::Base64Encode(pair.key->public_key().ToPkcs1Der())},
-                    {"Temporary", temporary}}));
-  const std::string certificate = Text(answer, "Certificate");
-  if (certificate.empty()) {
-    return Status(Code::kMalformed, "the server's answer holds no certificate");
-  }
-  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(key_out, pair.sealed_pem));
-  RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, certificate));
-  std::cout << "wrote the rights account certificate to " << out << " and its key (sealed with "
-            << "your password) to " << key_out << "\n";
   return Status::Ok();
 }
 
-// The content ID a PFILE's publishing license names (WORK/OBJECT/ID).
-Result<std::string> ContentIdOf(const licensing::Pfile& file) {
-  ASSIGN_OR_RETURN(std::string xml, licensing::DecodeLicense(file.publishing_license));
-  ASSIGN_OR_RETURN(auto parts, licensing::SplitLicenseDocuments(xml));
-  ASSIGN_OR_RETURN(xrml::Document pl, xrml::ParseDocument(parts[0]));
-  const xrml::Element* id = pl.body().Find({"WORK", "OBJECT", "ID"});
-  if (id == nullptr || id->text.empty()) {
-    return Status(Code::kUnsupported,
-                  "this file's publishing license keeps its content ID sealed (OpenRMS's format "
-                  "before 2026-12); revoke it by content ID, or through the server (--server)");
-  }
-  return id->text;
+// A protected file of either container, if `what` names one.
+Result<std::optional<formats::ProtectedFile>> ProtectedFileAt(const std::string& what) {
+  if (!RealFileSystem().Exists(what)) return std::optional<formats::ProtectedFile>();
+  ASSIGN_OR_RETURN(std::string bytes, RealFileSystem().ReadFile(what, kMaxFileBytes));
+  ASSIGN_OR_RETURN(formats::ProtectedFile file, formats::ReadProtected(bytes));
+  return std::optional<formats::ProtectedFile>(std::move(file));
 }
 
 // Revokes CONTENT_ID|FILE: as an administrator on the server directory, or
@@ -402,12 +209,7 @@ struct RevokeTarget {
 };
 
 Status Revoke(const RevokeTarget& t) {
-  std::optional<licensing::Pfile> file;
-  if (RealFileSystem().Exists(t.what)) {
-    ASSIGN_OR_RETURN(std::string bytes, RealFileSystem().ReadFile(t.what, kMaxFileBytes));
-    ASSIGN_OR_RETURN(licensing::Pfile read, licensing::ReadPfile(bytes));
-    file = std::move(read);
-  }
+  ASSIGN_OR_RETURN(std::optional<formats::ProtectedFile> file, ProtectedFileAt(t.what));
   if (t.dir.empty() == t.client.server.empty()) {
     return Status(Code::kInvalidArgument,
                   "give --dir DIR (an administrator on the server) or --server URL --user NAME "
@@ -416,7 +218,7 @@ Status Revoke(const RevokeTarget& t) {
   if (!t.dir.empty()) {
     std::string id = t.what;
     if (file) {
-      ASSIGN_OR_RETURN(id, ContentIdOf(*file));
+      ASSIGN_OR_RETURN(id, client::ContentIdOf(*file));
     }
     ASSIGN_OR_RETURN(auto ctx, node::ServerContext::Open(t.dir, std::nullopt, false));
     ASSIGN_OR_RETURN(std::string cluster, ctx->ResolveCluster(t.cluster));
@@ -427,15 +229,9 @@ Status Revoke(const RevokeTarget& t) {
               << ": no node issues a license for it from now on (within 2 s)\n";
     return Status::Ok();
   }
-  ASSIGN_OR_RETURN(Session session, Session::Open(t.client));
-  json body = json::object();
-  if (file) {
-    body["SerializedPublishingLicense"] = crypto::Base64Encode(file->publishing_license);
-  } else {
-    body["ContentId"] = t.what;
-  }
-  ASSIGN_OR_RETURN(json answer, session.Call("POST", "revocations", body));
-  std::cout << "revoked " << Text(answer, "ContentId")
+  ASSIGN_OR_RETURN(client::Session session, LogOn(t.client));
+  ASSIGN_OR_RETURN(std::string revoked, client::Revoke(session, file ? &*file : nullptr, t.what));
+  std::cout << "revoked " << revoked
             << ": no node issues a license for it from now on (within 2 s)\n";
   return Status::Ok();
 }
@@ -451,7 +247,7 @@ struct TrackTarget {
 };
 
 std::optional<Time> TimeField(const json& object, std::string_view name) {
-  const std::string t = Text(object, name);
+  const std::string t = StringMemberOrEmpty(object, name);
   if (t.empty()) return std::nullopt;
   return ParseTime(t);
 }
@@ -459,28 +255,28 @@ std::optional<Time> TimeField(const json& object, std::string_view name) {
 // The server's answer (my_v2_codec.h, TrackingJson) as the service's.
 licensing::LicensingService::Tracking TrackingFromAnswer(const json& answer) {
   licensing::LicensingService::Tracking t;
-  const json& d = Get(answer, "Document");
-  t.document.content_id = Text(d, "ContentId");
-  t.document.owner = Text(d, "Owner");
+  const json& d = MemberOrNull(answer, "Document");
+  t.document.content_id = StringMemberOrEmpty(d, "ContentId");
+  t.document.owner = StringMemberOrEmpty(d, "Owner");
   t.document.published = TimeField(d, "PublishedAt");
   t.document.last_request = TimeField(d, "LastRequestAt");
-  const json& granted = Get(d, "Granted");
-  const json& refused = Get(d, "Refused");
+  const json& granted = MemberOrNull(d, "Granted");
+  const json& refused = MemberOrNull(d, "Refused");
   t.document.granted = granted.is_number_integer() ? granted.get<int64_t>() : 0;
   t.document.refused = refused.is_number_integer() ? refused.get<int64_t>() : 0;
-  const json& revoked = Get(d, "Revoked");
-  t.document.revoked_by = Text(revoked, "By");
+  const json& revoked = MemberOrNull(d, "Revoked");
+  t.document.revoked_by = StringMemberOrEmpty(revoked, "By");
   t.document.revoked_at = TimeField(revoked, "At");
-  const json& requests = Get(answer, "Requests");
+  const json& requests = MemberOrNull(answer, "Requests");
   for (const json& r : requests.is_array() ? requests : json::array()) {
     licensing::AuditEntry e;
     e.record.at = TimeField(r, "Time").value_or(Time{});
-    e.record.user = Text(r, "User");
-    e.record.address = Text(r, "Address");
-    e.record.node = Text(r, "Node");
-    e.record.kind = Text(r, "Operation");
-    e.record.result = Text(r, "Result");
-    e.record.detail = Text(r, "Reason");
+    e.record.user = StringMemberOrEmpty(r, "User");
+    e.record.address = StringMemberOrEmpty(r, "Address");
+    e.record.node = StringMemberOrEmpty(r, "Node");
+    e.record.kind = StringMemberOrEmpty(r, "Operation");
+    e.record.result = StringMemberOrEmpty(r, "Result");
+    e.record.detail = StringMemberOrEmpty(r, "Reason");
     e.record.content_id = t.document.content_id;
     t.requests.push_back(std::move(e));
   }
@@ -538,10 +334,9 @@ void PrintTracking(const std::string& cluster, const licensing::LicensingService
 
 Status Track(const TrackTarget& t) {
   std::string id = t.what;
-  if (RealFileSystem().Exists(t.what)) {
-    ASSIGN_OR_RETURN(std::string bytes, RealFileSystem().ReadFile(t.what, kMaxFileBytes));
-    ASSIGN_OR_RETURN(licensing::Pfile file, licensing::ReadPfile(bytes));
-    ASSIGN_OR_RETURN(id, ContentIdOf(file));
+  ASSIGN_OR_RETURN(std::optional<formats::ProtectedFile> file, ProtectedFileAt(t.what));
+  if (file) {
+    ASSIGN_OR_RETURN(id, client::ContentIdOf(*file));
   }
   if (t.dir.empty() == t.client.server.empty()) {
     return Status(Code::kInvalidArgument,
@@ -557,11 +352,8 @@ Status Track(const TrackTarget& t) {
     PrintTracking(cluster, tracking, t.json);
     return Status::Ok();
   }
-  if (id.empty() || id.size() > 256 || id.find_first_of("/?#% ") != std::string::npos) {
-    return Status(Code::kInvalidArgument, "\"" + id + "\" is not a content ID");
-  }
-  ASSIGN_OR_RETURN(Session session, Session::Open(t.client));
-  ASSIGN_OR_RETURN(json answer, session.Call("GET", "documents/" + id, json::object()));
+  ASSIGN_OR_RETURN(client::Session session, LogOn(t.client));
+  ASSIGN_OR_RETURN(json answer, client::Track(session, id));
   PrintTracking("", TrackingFromAnswer(answer), t.json);
   return Status::Ok();
 }
@@ -588,29 +380,35 @@ void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
   auto* login = app.add_subcommand("login", "Log on to a cluster and print a bearer token");
   AddClient(login, login_c);
   login->callback([&exit_code] {
-    auto s = Session::Open(login_c);
+    auto s = LogOn(login_c);
     if (!s.ok()) return void(exit_code = ReportError(s.status()));
     std::cout << s->token() << "\n";
   });
 
   static Client protect_c;
-  static std::string p_in, p_out, p_template, p_expires;
-  static std::vector<std::string> p_rights;
-  auto* protect = app.add_subcommand("protect", "Protect a file (PFILE) through a cluster");
-  protect->add_option("IN", p_in, "The file to protect")->required();
-  protect->add_option("OUT", p_out, "The protected file to write")->required();
+  static ProtectFlags pf;
+  auto* protect = app.add_subcommand(
+      "protect",
+      "Protect a file through a cluster: an Office document stays one, as Office "
+      "protects it; any other file becomes a PFILE");
+  protect->add_option("IN", pf.in, "The file to protect")->required();
+  protect->add_option("OUT", pf.out, "The protected file to write")->required();
   AddClient(protect, protect_c, false);
-  protect->add_option("--rights", p_rights, "USER:RIGHT[,RIGHT]... (repeatable)");
-  protect->add_option("--template", p_template, "A rights policy template's name");
-  protect->add_option("--expires", p_expires, "The content expires at this UTC time");
-  static Offline p_offline;
-  protect->add_flag("--offline", p_offline.on,
+  protect->add_option("--rights", pf.rights, "USER:RIGHT[,RIGHT]... (repeatable)");
+  protect->add_option("--template", pf.template_name, "A rights policy template's name");
+  protect->add_option("--expires", pf.expires, "The content expires at this UTC time");
+  protect
+      ->add_option("--container", pf.container,
+                   "auto (by the file's content: Office documents stay Office documents), pfile "
+                   "or office")
+      ->check(CLI::IsMember({"auto", "pfile", "office"}))
+      ->capture_default_str();
+  protect->add_flag("--offline", pf.offline,
                     "Without the server, signed with a client licensor certificate");
-  protect->add_option("--clc", p_offline.clc, "The CLC (openrms certify --clc --out)");
-  protect->add_option("--clc-key", p_offline.clc_key, "Its key (openrms certify --clc --key-out)");
+  protect->add_option("--clc", pf.clc, "The CLC (openrms certify --clc --out)");
+  protect->add_option("--clc-key", pf.clc_key, "Its key (openrms certify --clc --key-out)");
   protect->callback([&exit_code] {
-    Status s = p_offline.on ? ProtectOffline(protect_c, p_offline, p_in, p_out, p_rights, p_expires)
-                            : Protect(protect_c, p_in, p_out, p_rights, p_template, p_expires);
+    Status s = Protect(protect_c, pf);
     if (!s.ok()) exit_code = ReportError(s);
   });
 
@@ -674,10 +472,7 @@ void RegisterLicensingCommands(CLI::App& app, int& exit_code) {
     licensing::Template t;
     t.name = t_name;
     t.description = t_description;
-    for (const auto& ur : *urs) {
-      t.user_rights.push_back({ur["Users"].get<std::vector<std::string>>(),
-                               ur["Rights"].get<std::vector<std::string>>()});
-    }
+    t.user_rights = *urs;
     if (t_days > 0) t.valid_days = t_days;
     auto added = service.AddTemplate(t);
     if (!added.ok()) return void(exit_code = ReportError(added.status()));

@@ -84,6 +84,31 @@ TEST_F(EnablingBitsTest, V2IsOaepThenTheSpecsHeadersByteForByte) {
   EXPECT_EQ(opened->hash, EnablingBitsHash(SealedKeyVersion::kV2, bound));
 }
 
+// An AES-128 content key for MICROSOFT.ECB (Office documents): its
+// KeyHeader names ECB with the flags A|E, and it opens as ECB.
+TEST_F(EnablingBitsTest, AnEcbContentKeysHeaderSaysEcb) {
+  const SymmetricKey ecb = ContentKey(16, KeyCipherMode::kEcb);
+  auto raw = SealEnablingBits(key_->public_key(), SealedKeyVersion::kV2, ecb, "bound", random_);
+  ASSERT_TRUE(raw.ok()) << raw.status().message();
+  // 256 bytes of RSA, then 16 + 12 + 16 + 32 = 76 bytes padded to 80.
+  ASSERT_EQ(raw->size(), 256u + 80u);
+  auto session_blob = key_->Decrypt(crypto::RsaPadding::kOaepSha1, raw->substr(0, 256));
+  ASSERT_TRUE(session_blob.ok()) << session_blob.status().message();
+  auto body = crypto::EcbDecrypt(session_blob->substr(12), raw->substr(256), true);
+  ASSERT_TRUE(body.ok());
+  const std::string expected =
+      // UDEBHeader: version 2, 60 bytes of key header, key and hash, 0, 0.
+      Bytes({2, 0, 0, 0, 0x3C, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}) +
+      // KeyHeader: BlobSize 28, ECB, 16 bytes, block 16, A|E.
+      Bytes({0x1C, 0, 0xFF, 0xFF, 0x10, 0, 0x10, 0, 0x01, 0x10, 0, 0}) + ecb.bytes +
+      crypto::Sha256("bound");
+  EXPECT_EQ(HexEncode(*body), HexEncode(expected));
+  auto opened = OpenEnablingBits(*key_, SealedKeyVersion::kV2, *raw);
+  ASSERT_TRUE(opened.ok()) << opened.status().message();
+  EXPECT_EQ(opened->key.bytes, ecb.bytes);
+  EXPECT_EQ(opened->key.mode, KeyCipherMode::kEcb);
+}
+
 TEST_F(EnablingBitsTest, V1IsPkcs1WithASha1Hash) {
   auto raw = SealEnablingBits(key_->public_key(), SealedKeyVersion::kV1,
                               ContentKey(16, KeyCipherMode::kEcb), "bound", random_);

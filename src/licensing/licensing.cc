@@ -10,13 +10,23 @@
 #include "crypto/password_hash.h"
 #include "licensing/enabling_bits.h"
 #include "licensing/json_license.h"
-#include "licensing/pfile.h"
+#include "licensing/license_documents.h"
 #include "licensing/rights_data.h"
 #include "xrml/chain.h"
 
 namespace openrms::licensing {
 
 namespace {
+
+// A fresh content key: AES-256 for MICROSOFT.CBC4K, or with the deprecated
+// algorithms AES-128 for MICROSOFT.ECB (what Office documents take,
+// MS-OFFCRYPTO 2.2.10; the SDK asks with PreferDeprecatedAlgorithms).
+SymmetricKey NewContentKey(Random& random, bool prefer_deprecated_algorithms) {
+  SymmetricKey key;
+  key.bytes = crypto::RandomBytes(random, prefer_deprecated_algorithms ? 16 : 32);
+  key.mode = prefer_deprecated_algorithms ? KeyCipherMode::kEcb : KeyCipherMode::kCbc4k;
+  return key;
+}
 
 using nlohmann::json;
 
@@ -252,7 +262,7 @@ Result<std::string> WritePublishingLicense(const Policy& policy, Time now,
 
 Result<PublishedLicense> PublishOffline(const xrml::Document& clc,
                                         const crypto::PrivateKey& clc_key, Policy policy, Time now,
-                                        Random& random) {
+                                        Random& random, bool prefer_deprecated_algorithms) {
   const xrml::Party* holder = clc.principal();
   const xrml::Right* issue = clc.FindRight(xrml::kRightIssue);
   if (clc.Kind() != kTypeClientLicensorCertificate || holder == nullptr || !holder->public_key ||
@@ -293,14 +303,12 @@ Result<PublishedLicense> PublishOffline(const xrml::Document& clc,
   parties.server.object = clc.issuer.object;
   parties.server.public_key = clc.issuer.public_key;
   parties.license_url = url->text;
-  SymmetricKey content_key;
-  content_key.bytes = crypto::RandomBytes(random, 32);
-  content_key.mode = KeyCipherMode::kCbc4k;
+  const SymmetricKey content_key = NewContentKey(random, prefer_deprecated_algorithms);
   ASSIGN_OR_RETURN(std::string pl,
                    WritePublishingLicense(policy, now, parties, clc_key, content_key, random));
   // The CLC follows the license: the server that opens it checks both.
   pl += xrml::WriteDocument(clc);
-  return PublishedLicense{std::move(policy), std::move(pl), content_key.bytes};
+  return PublishedLicense{std::move(policy), std::move(pl), content_key.bytes, content_key.mode};
 }
 
 Status LicensingService::Migrate(store::Database& db) {
@@ -532,9 +540,7 @@ Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
   RETURN_IF_ERROR(snapshot->config_status);
   const cluster::ClusterConfig& config = *snapshot->config;
   ASSIGN_OR_RETURN(auto key, CurrentKey(config));
-  SymmetricKey content_key;
-  content_key.bytes = crypto::RandomBytes(random_, 32);
-  content_key.mode = KeyCipherMode::kCbc4k;
+  const SymmetricKey content_key = NewContentKey(random_, request.prefer_deprecated_algorithms);
 
   LicenseParties parties;
   parties.issuer.object = ServerParty(config);
@@ -548,7 +554,7 @@ Result<PublishedLicense> LicensingService::Publish(const std::string& cluster,
                         policy.template_id.empty() ? "custom rights" : "template " + policy.name,
                         policy.owner));
   counters_.issued_publish.fetch_add(1, std::memory_order_relaxed);
-  return PublishedLicense{std::move(policy), pl_bytes, content_key.bytes};
+  return PublishedLicense{std::move(policy), pl_bytes, content_key.bytes, content_key.mode};
 }
 
 Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService::Open(
@@ -635,6 +641,7 @@ Result<std::shared_ptr<const LicensingService::OpenedLicense>> LicensingService:
     ASSIGN_OR_RETURN(opened->policy, PolicyFromRightsData(rights, owner->text));
     opened->policy.content_id = content->text;
     opened->content_key = bits_opened.key.bytes;
+    opened->content_key_mode = bits_opened.key.mode;
   }
   std::shared_ptr<const OpenedLicense> shared = std::move(opened);
   opened_.Put(id, shared);
@@ -762,6 +769,7 @@ Result<UseLicense> LicensingService::Decide(const std::string& cluster,
   answer.access = AccessStatus::kGranted;
   answer.valid_until = until;
   answer.content_key = opened.content_key;
+  answer.content_key_mode = opened.content_key_mode;
   std::string joined;
   for (const auto& r : answer.rights) joined += (joined.empty() ? "" : ",") + r;
   RETURN_IF_ERROR(Audit(cluster, who, "use", p.content_id, "AccessGranted", joined, p.owner));

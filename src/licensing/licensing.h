@@ -88,13 +88,18 @@ struct PublishRequest {
   // interval_days (0 to kMaxIntervalDays) and valid_until are used; owner,
   // content id and template are the service's.
   std::optional<Policy> custom;
+  // "PreferDeprecatedAlgorithms": an AES-128 key for MICROSOFT.ECB, which
+  // Office documents need (MS-OFFCRYPTO 2.2.10), instead of AES-256 for
+  // MICROSOFT.CBC4K.
+  bool prefer_deprecated_algorithms = false;
 };
 
 // A publishing license and the content key it seals.
 struct PublishedLicense {
   Policy policy;                   // as written into the license
   std::string publishing_license;  // XrML bytes, UTF-8 with a byte-order mark
-  std::string content_key;         // AES-256 key bytes
+  std::string content_key;         // AES key bytes: 32 (CBC4K) or 16 (ECB)
+  KeyCipherMode content_key_mode = KeyCipherMode::kCbc4k;
 };
 
 // POST /enduserlicenses.
@@ -116,6 +121,7 @@ struct UseLicense {
   // ("revoked by admin at 2027-01-02 10:00 UTC"); "" otherwise.
   std::string reason;
   std::string content_key;
+  KeyCipherMode content_key_mode = KeyCipherMode::kCbc4k;  // as the license seals it
   // The SHA-256 of the publishing license's bytes: EndUserLicenseOfOpened
   // takes it instead of the bytes.
   std::string license_digest;
@@ -278,6 +284,7 @@ class LicensingService final {
     std::string digest;  // SHA-256 of the license's bytes
     Policy policy;
     std::string content_key;
+    KeyCipherMode content_key_mode = KeyCipherMode::kCbc4k;
     // For content published offline: the holder of the client licensor
     // certificate that signed the license; "" for the cluster's own.
     std::string clc_holder;
@@ -385,7 +392,7 @@ Result<std::string> WritePublishingLicense(const Policy& policy, Time now,
 // CLC is not valid at `now` or `clc_key` is not its key.
 Result<PublishedLicense> PublishOffline(const xrml::Document& clc,
                                         const crypto::PrivateKey& clc_key, Policy policy, Time now,
-                                        Random& random);
+                                        Random& random, bool prefer_deprecated_algorithms = false);
 
 // Publishing licenses travel as UTF-8 with a byte-order mark.
 std::string EncodeLicense(const std::string& xml);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/file_system.h"
+#include "base/text.h"
 #include "cluster/cluster.h"
 #include "crypto/encoding.h"
 #include "enrollment/authority.h"
@@ -267,6 +268,43 @@ TEST_F(LicensingServiceTest, SpecFormatLicensesOfBothSignersOpen) {
   auto carol = Open(kCarol, offline->publishing_license);
   ASSERT_TRUE(carol.ok());
   EXPECT_EQ(carol->access, AccessStatus::kDenied);
+}
+
+// PreferDeprecatedAlgorithms (Office documents, MS-OFFCRYPTO 2.2.10): an
+// AES-128 key for MICROSOFT.ECB, sealed so in the license and given back
+// so; without it AES-256 for MICROSOFT.CBC4K. A second service, with no
+// cache of opened licenses, reads the mode from the license alone.
+TEST_F(LicensingServiceTest, DeprecatedAlgorithmsGiveAnEcbKeyTheLicenseCarries) {
+  LicensingService fresh(*clusters_, *db_, *clock_, crypto::SystemRandom(), kPassword,
+                         LicensingOptions{});
+  for (const bool deprecated : {true, false}) {
+    SCOPED_TRACE(deprecated ? "deprecated" : "default");
+    const size_t size = deprecated ? 16 : 32;
+    const KeyCipherMode mode = deprecated ? KeyCipherMode::kEcb : KeyCipherMode::kCbc4k;
+    PublishRequest request{std::nullopt, BobMayView()};
+    request.prefer_deprecated_algorithms = deprecated;
+    auto online = service_->Publish("CONTOSO", kAlice, request, "https://x");
+    ASSERT_TRUE(online.ok()) << online.status().ToString();
+    EXPECT_EQ(online->content_key.size(), size);
+    EXPECT_EQ(online->content_key_mode, mode);
+
+    XrmlClc clc = Clc();
+    auto offline = PublishOffline(clc.chain[0], *clc.key, BobMayView(), clock_->Now(),
+                                  crypto::SystemRandom(), deprecated);
+    ASSERT_TRUE(offline.ok()) << offline.status().ToString();
+    EXPECT_EQ(offline->content_key.size(), size);
+    EXPECT_EQ(offline->content_key_mode, mode);
+
+    for (const PublishedLicense* published : {&*online, &*offline}) {
+      for (LicensingService* service : {service_, &fresh}) {
+        auto bob = service->EndUserLicense("CONTOSO", kBob, {published->publishing_license});
+        ASSERT_TRUE(bob.ok()) << bob.status().ToString();
+        EXPECT_EQ(bob->access, AccessStatus::kGranted);
+        EXPECT_EQ(HexEncode(bob->content_key), HexEncode(published->content_key));
+        EXPECT_EQ(bob->content_key_mode, mode);
+      }
+    }
+  }
 }
 
 TEST_F(LicensingServiceTest, AnXrmlLicenseUnderAnotherClustersClcIsRefused) {

@@ -7,7 +7,7 @@
 #include "crypto/encoding.h"
 #include "licensing/enabling_bits.h"
 #include "licensing/licensing.h"
-#include "licensing/pfile.h"
+#include "licensing/license_documents.h"
 #include "licensing/rights_data.h"
 #include "xrml/chain.h"
 

@@ -7,12 +7,13 @@
 #include <string>
 #include <string_view>
 
+#include "formats/pfile.h"
 #include "fuzz_check.h"
-#include "licensing/pfile.h"
+#include "licensing/license_documents.h"
 
 namespace {
 
-bool Same(const openrms::licensing::Pfile& a, const openrms::licensing::Pfile& b) {
+bool Same(const openrms::formats::Pfile& a, const openrms::formats::Pfile& b) {
   return a.major_version == b.major_version && a.minor_version == b.minor_version &&
          a.notice == b.notice && a.extension == b.extension &&
          a.publishing_license == b.publishing_license && a.metadata == b.metadata &&
@@ -22,8 +23,8 @@ bool Same(const openrms::licensing::Pfile& a, const openrms::licensing::Pfile& b
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  using openrms::licensing::ReadPfile;
-  using openrms::licensing::WritePfile;
+  using openrms::formats::ReadPfile;
+  using openrms::formats::WritePfile;
   const std::string_view bytes(reinterpret_cast<const char*>(data), size);
   auto file = ReadPfile(bytes);
   if (!file.ok()) return 0;

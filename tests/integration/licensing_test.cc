@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 
+#include <cstdio>
 #include <fstream>
 #include <future>
 #include <nlohmann/json.hpp>
@@ -18,9 +19,10 @@
 #include "crypto/content_cipher.h"
 #include "crypto/encoding.h"
 #include "crypto/keys.h"
+#include "formats/pfile.h"
 #include "http/client.h"
 #include "http/server.h"
-#include "licensing/pfile.h"
+#include "licensing/license_documents.h"
 #include "licensing/testing/sdk_offline_publisher.h"
 #include "store/database.h"
 #include "support/glewlwyd.h"
@@ -159,7 +161,7 @@ class LicensingTest : public ::testing::Test {
   // enduserlicenses for the publishing license of the PFILE at `path`.
   static Result<http::ClientResponse> EndUserLicense(const std::string& path,
                                                      const std::string& user) {
-    auto file = licensing::ReadPfile(ReadAll(path));
+    auto file = formats::ReadPfile(ReadAll(path));
     if (!file.ok()) return file.status();
     return Call("enduserlicenses", Token(user),
                 {{"SerializedPublishingLicense", crypto::Base64Encode(file->publishing_license)}});
@@ -171,7 +173,7 @@ class LicensingTest : public ::testing::Test {
     EXPECT_EQ(As("alice", {"protect", plain_, Out(name), "--server", root_, "--rights", rights})
                   .exit_code,
               0);
-    auto file = licensing::ReadPfile(ReadAll(Out(name)));
+    auto file = formats::ReadPfile(ReadAll(Out(name)));
     EXPECT_TRUE(file.ok()) << file.status().ToString();
     return {{"SerializedPublishingLicense",
              file.ok() ? crypto::Base64Encode(file->publishing_license) : ""}};
@@ -228,7 +230,7 @@ TEST_F(LicensingTest, ProtectedByOneUserOpenedByAnotherWhoHoldsTheRight) {
   const std::string pfile = ReadAll(Out("a.pfile"));
   EXPECT_EQ(pfile.substr(0, 6), ".pfile");
   EXPECT_EQ(pfile.find("the quarterly numbers"), std::string::npos) << "content is not encrypted";
-  auto parsed = licensing::ReadPfile(pfile);
+  auto parsed = formats::ReadPfile(pfile);
   ASSERT_TRUE(parsed.ok());
   EXPECT_EQ(parsed->extension, ".txt");
   // The publishing license is XrML, UTF-8 with a byte-order mark, signed by
@@ -360,6 +362,136 @@ TEST_F(LicensingTest, FilesOfEverySizeAroundTheBlockEdgesOpenByteForByte) {
   }
 }
 
+// The start of an OPC package (a ZIP whose first part is
+// [Content_Types].xml), then `n` bytes in all; below 64 bytes, any bytes.
+std::string OfficeBytes(size_t n) {
+  std::string out = std::string("PK\x03\x04\x14\x00\x06\x00", 8) + std::string(18, '\0') +
+                    std::string("\x13\x00\x00\x00", 4) + "[Content_Types].xml";
+  if (n < 64) out.clear();
+  while (out.size() < n) out += static_cast<char>((out.size() * 31 + out.size() / 4096) & 0xff);
+  return out;
+}
+
+const std::string kOfficeIrmCheck =
+    std::string(OPENRMS_TEST_DATA) + "/../support/office_irm_check.py";
+
+// An Office document stays one, as Office and Microsoft's RMS SDK protect
+// it (MS-OFFCRYPTO's IRM data spaces in a compound file), and python3-olefile
+// finds in it exactly the storages and streams the spec names.
+TEST_F(LicensingTest, OfficeDocumentsStayOfficeDocumentsAtEverySize) {
+  for (const std::string ext : {".docx", ".xlsx", ".pptx", ".docm"}) {
+    for (size_t n :
+         {size_t{0}, size_t{1}, size_t{4095}, size_t{4096}, size_t{4097}, size_t{1} << 20}) {
+      if (ext == ".docm" && n != 4097) continue;
+      SCOPED_TRACE(ext + " of " + std::to_string(n) + " bytes");
+      const std::string name = "office-" + std::to_string(n), plain = OfficeBytes(n);
+      std::ofstream(Out(name + ext), std::ios::binary) << plain;
+      std::vector<std::string> args = {"protect",  Out(name + ext), Out(name + "-protected" + ext),
+                                       "--server", root_,           "--rights",
+                                       "bob:VIEW"};
+      // Too short to be a ZIP: chosen by content it would be a PFILE.
+      if (n < 64) args.insert(args.end(), {"--container", "office"});
+      CommandResult p = As("alice", args);
+      ASSERT_EQ(p.exit_code, 0) << p.err;
+      EXPECT_NE(p.out.find(", an Office document protected as Office does it (content "),
+                std::string::npos)
+          << p.out;
+      const std::string protected_bytes = ReadAll(Out(name + "-protected" + ext));
+      EXPECT_EQ(protected_bytes.substr(0, 8), "\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1");
+      CommandResult check = RunCommand(
+          {"/usr/bin/python3", kOfficeIrmCheck, Out(name + "-protected" + ext), std::to_string(n)});
+      EXPECT_EQ(check.out, "ok\n") << check.err;
+      EXPECT_EQ(check.exit_code, 0);
+      CommandResult o = As("bob", {"open", Out(name + "-protected" + ext),
+                                   Out(name + "-back" + ext), "--server", root_});
+      ASSERT_EQ(o.exit_code, 0) << o.err;
+      EXPECT_NE(o.out.find("(rights: VIEW;"), std::string::npos) << o.out;
+      EXPECT_TRUE(ReadAll(Out(name + "-back" + ext)) == plain);
+    }
+  }
+  // By content: a ZIP package is an Office document whatever its name, and
+  // a text file named .docx is not.
+  std::ofstream(Out("package.bin"), std::ios::binary) << OfficeBytes(5000);
+  CommandResult zip = As("alice", {"protect", Out("package.bin"), Out("package.prot"), "--server",
+                                   root_, "--rights", "bob:VIEW"});
+  ASSERT_EQ(zip.exit_code, 0) << zip.err;
+  EXPECT_EQ(ReadAll(Out("package.prot")).substr(0, 4), "\xD0\xCF\x11\xE0");
+  std::ofstream(Out("notes.docx")) << "not a package";
+  CommandResult text = As("alice", {"protect", Out("notes.docx"), Out("notes-p.docx"), "--server",
+                                    root_, "--rights", "bob:VIEW"});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_EQ(ReadAll(Out("notes-p.docx")).substr(0, 6), ".pfile");
+  // --container pfile keeps the old way for an Office document.
+  CommandResult as_pfile =
+      As("alice", {"protect", Out("package.bin"), Out("package.pfile"), "--server", root_,
+                   "--rights", "bob:VIEW", "--container", "pfile"});
+  ASSERT_EQ(as_pfile.exit_code, 0) << as_pfile.err;
+  EXPECT_EQ(ReadAll(Out("package.pfile")).substr(0, 6), ".pfile");
+  CommandResult back =
+      As("bob", {"open", Out("package.pfile"), Out("package.back"), "--server", root_});
+  ASSERT_EQ(back.exit_code, 0) << back.err;
+  EXPECT_TRUE(ReadAll(Out("package.back")) == OfficeBytes(5000));
+}
+
+// Each bad file gets its reason, and nothing is written.
+TEST_F(LicensingTest, BadOfficeFilesAreRefusedAndNothingIsWritten) {
+  std::ofstream(Out("doc.docx"), std::ios::binary) << OfficeBytes(9000);
+  ASSERT_EQ(As("alice", {"protect", Out("doc.docx"), Out("doc-p.docx"), "--server", root_,
+                         "--rights", "bob:VIEW"})
+                .exit_code,
+            0);
+  const std::string good = ReadAll(Out("doc-p.docx"));
+  auto open_fails = [&](const std::string& bytes, const std::string& message) {
+    SCOPED_TRACE(message);
+    std::ofstream(Out("bad.docx"), std::ios::binary | std::ios::trunc) << bytes;
+    std::remove(Out("bad-out.docx").c_str());
+    CommandResult o = As("bob", {"open", Out("bad.docx"), Out("bad-out.docx"), "--server", root_});
+    EXPECT_EQ(o.exit_code, 2) << "bad data";
+    EXPECT_NE(o.err.find(message), std::string::npos) << o.err;
+    EXPECT_FALSE(RealFileSystem().Exists(Out("bad-out.docx")));
+  };
+  open_fails("", "the file is empty (0 bytes), not a protected file");
+  open_fails(good.substr(0, 300),
+             "the compound file is cut short: 300 bytes, less than its 512-byte header");
+  open_fails(good.substr(0, good.size() / 2),
+             "the compound file is damaged: a sector chain loops or runs past the end of the file");
+  open_fails(OfficeBytes(9000),
+             "this Office document is not protected (a ZIP package); it needs no opening");
+  // The EncryptedPackage claims one block more than it holds.
+  std::string longer = good;
+  const size_t length_at = longer.find(std::string("\x28\x23\0\0\0\0\0\0", 8));  // 9000
+  ASSERT_NE(length_at, std::string::npos);
+  longer[length_at] = '\x39';  // 9017 needs 9024 bytes; 9008 are held
+  open_fails(longer,
+             "the protected Office document's EncryptedPackage says it holds 9017 bytes, but it "
+             "has room for only 9008");
+  // Protecting what is protected already.
+  CommandResult again = As("alice", {"protect", Out("doc-p.docx"), Out("doc-pp.docx"), "--server",
+                                     root_, "--rights", "bob:VIEW"});
+  EXPECT_EQ(again.exit_code, 1);
+  EXPECT_NE(again.err.find("this Office document is protected already; open it first to protect "
+                           "it again"),
+            std::string::npos)
+      << again.err;
+  EXPECT_FALSE(RealFileSystem().Exists(Out("doc-pp.docx")));
+  // An 'Office' file that is really a PFILE: protect refuses it; open reads
+  // it as the PFILE it is.
+  ASSERT_EQ(As("alice",
+               {"protect", plain_, Out("really.docx"), "--server", root_, "--rights", "bob:VIEW"})
+                .exit_code,
+            0);
+  CommandResult pfile_again = As("alice", {"protect", Out("really.docx"), Out("really-p.docx"),
+                                           "--server", root_, "--rights", "bob:VIEW"});
+  EXPECT_EQ(pfile_again.exit_code, 1);
+  EXPECT_NE(pfile_again.err.find("this file is protected already (a PFILE)"), std::string::npos)
+      << pfile_again.err;
+  EXPECT_FALSE(RealFileSystem().Exists(Out("really-p.docx")));
+  CommandResult really =
+      As("bob", {"open", Out("really.docx"), Out("really.txt"), "--server", root_});
+  ASSERT_EQ(really.exit_code, 0) << really.err;
+  EXPECT_EQ(ReadAll(Out("really.txt")), ReadAll(plain_));
+}
+
 TEST_F(LicensingTest, AFileProtectedInTheOldAlignedLayoutStillOpens) {
   std::string plain(8192, '\0');
   for (size_t i = 0; i < plain.size(); ++i) plain[i] = static_cast<char>(i % 251);
@@ -370,7 +502,7 @@ TEST_F(LicensingTest, AFileProtectedInTheOldAlignedLayoutStillOpens) {
             0);
   // Rewrite its content as OpenRMS wrote it before, with the content key
   // the owner is given.
-  auto file = licensing::ReadPfile(ReadAll(Out("old.pfile")));
+  auto file = formats::ReadPfile(ReadAll(Out("old.pfile")));
   ASSERT_TRUE(file.ok());
   auto eul = EndUserLicense(Out("old.pfile"), "alice");
   ASSERT_TRUE(eul.ok() && eul->status == 200);
@@ -380,8 +512,7 @@ TEST_F(LicensingTest, AFileProtectedInTheOldAlignedLayoutStillOpens) {
   file->content = OldAlignedLayout(*key, plain);
   ASSERT_EQ(file->content.size(), 8192u + 16);
   ASSERT_NE(file->content, *crypto::Cbc4kEncrypt(*key, plain));
-  std::ofstream(Out("old.pfile"), std::ios::binary | std::ios::trunc)
-      << licensing::WritePfile(*file);
+  std::ofstream(Out("old.pfile"), std::ios::binary | std::ios::trunc) << formats::WritePfile(*file);
 
   CommandResult o = As("bob", {"open", Out("old.pfile"), Out("old.out"), "--server", root_});
   ASSERT_EQ(o.exit_code, 0) << o.err;
@@ -674,7 +805,7 @@ TEST_F(LicensingTest, OfflinePublishingUnderAClientLicensorCertificate) {
   StartNode();
   ASSERT_EQ(p.exit_code, 0) << p.err;
   EXPECT_NE(p.out.find("offline (content "), std::string::npos) << p.out;
-  auto file = licensing::ReadPfile(ReadAll(Out("off.pfile")));
+  auto file = formats::ReadPfile(ReadAll(Out("off.pfile")));
   ASSERT_TRUE(file.ok());
   auto docs = licensing::SplitLicenseDocuments(file->publishing_license);
   ASSERT_TRUE(docs.ok());
@@ -879,7 +1010,7 @@ TEST_F(LicensingTest, RevokedContentOpensNoMore) {
           .exit_code,
       0);
   ASSERT_EQ(As("bob", {"open", Out("r.pfile"), Out("r-bob.txt"), "--server", root_}).exit_code, 0);
-  auto file = licensing::ReadPfile(ReadAll(Out("r.pfile")));
+  auto file = formats::ReadPfile(ReadAll(Out("r.pfile")));
   ASSERT_TRUE(file.ok());
   auto pl = xrml::ParseDocument(file->publishing_license.substr(3));
   ASSERT_TRUE(pl.ok());
@@ -965,7 +1096,7 @@ TEST_F(LicensingTest, TrackingShowsEveryRequestForADocument) {
       As("alice", {"protect", plain_, Out("t.pfile"), "--server", root_, "--rights", "bob:VIEW"})
           .exit_code,
       0);
-  auto file = licensing::ReadPfile(ReadAll(Out("t.pfile")));
+  auto file = formats::ReadPfile(ReadAll(Out("t.pfile")));
   ASSERT_TRUE(file.ok());
   auto pl = xrml::ParseDocument(file->publishing_license.substr(3));
   ASSERT_TRUE(pl.ok());

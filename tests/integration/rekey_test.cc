@@ -10,7 +10,7 @@
 #include <thread>
 
 #include "http/client.h"
-#include "licensing/pfile.h"
+#include "formats/pfile.h"
 #include "store/database.h"
 #include "support/process.h"
 #include "support/web_logon.h"
@@ -135,7 +135,7 @@ class RekeyTest : public ::testing::Test {
 
   // The fingerprint of the key that published `pfile`.
   static std::string Publisher(const std::string& pfile) {
-    auto file = licensing::ReadPfile(ReadAll(pfile));
+    auto file = formats::ReadPfile(ReadAll(pfile));
     if (!file.ok()) return "";
     auto pl = xrml::ParseDocument(file->publishing_license.substr(3));  // after the BOM
     if (!pl.ok() || !pl->issuer.public_key) return "";

@@ -29,7 +29,7 @@
 #include "crypto/encoding.h"
 #include "http/client.h"
 #include "http/server.h"
-#include "licensing/pfile.h"
+#include "formats/pfile.h"
 #include "store/database.h"
 #include "support/postgres_server.h"
 #include "support/process.h"
@@ -258,7 +258,7 @@ class SeveralNodesTest : public ::testing::Test {
                            srv_ + "/tls-ca.pem", "--rights", "alice:VIEW"},
                           {"OPENRMS_PASSWORD=alice-pw"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
-    auto file = licensing::ReadPfile(ReadAll(prot));
+    auto file = formats::ReadPfile(ReadAll(prot));
     EXPECT_TRUE(file.ok());
     return file.ok() ? crypto::Base64Encode(file->publishing_license) : "";
   }

@@ -28,6 +28,8 @@ expect_refused cluster/cluster.h sites/page.h "src/cluster may not include from 
 expect_refused base/status.h node/tls.h "src/base may not include from src/node/"
 expect_refused crypto/keys.cc xrml/document.h "src/crypto may not include from src/xrml/"
 expect_refused http/client.cc cli/password.h "src/http may not include from src/cli/"
+expect_refused cli/main.cc http/client.h "src/cli may not include from src/http/"
+expect_refused formats/pfile.cc licensing/licensing.h "src/formats may not include from src/licensing/"
 mkdir -p "$work/src/newfolder" && touch "$work/src/newfolder/a.cc"
 rc=0
 out="$(bash "$check" "$work/src" 2>&1)" || rc=$?

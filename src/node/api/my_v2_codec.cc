@@ -64,10 +64,23 @@ json UserRightsJson(const std::vector<UserRights>& urs) {
   return a;
 }
 
-json KeyJson(const std::string& content_key) {
+// The cipher mode a content key is sealed with, as the SDK names it
+// (its ProtectionPolicy maps these three).
+std::string_view CipherModeName(licensing::KeyCipherMode mode) {
+  switch (mode) {
+    case licensing::KeyCipherMode::kEcb:
+      return "MICROSOFT.ECB";
+    case licensing::KeyCipherMode::kCbc512NoPadding:
+      return "MICROSOFT.CBC512.NOPADDING";
+    default:
+      return "MICROSOFT.CBC4K";
+  }
+}
+
+json KeyJson(const std::string& content_key, licensing::KeyCipherMode mode) {
   return {{"Value", crypto::Base64Encode(content_key)},
           {"Algorithm", "AES"},
-          {"CipherMode", "MICROSOFT.CBC4K"}};
+          {"CipherMode", CipherModeName(mode)}};
 }
 
 // The SDK's "Id" of protected content: its template's, else the content's.
@@ -130,6 +143,8 @@ Result<licensing::PublishRequest> ReadPublishRequest(const json& body) {
   } else if (const json* policy = Field(body, "Policy"); policy && policy->is_object()) {
     ASSIGN_OR_RETURN(request.custom, CustomPolicyFromRequest(*policy));
   }
+  ASSIGN_OR_RETURN(request.prefer_deprecated_algorithms,
+                   BoolField(body, "PreferDeprecatedAlgorithms", false));
   return request;
 }
 
@@ -159,7 +174,7 @@ json PublishedLicenseFields(const licensing::PublishedLicense& license) {
           {"Referrer", ""},
           {"Owner", p.owner},
           {"ContentId", p.content_id},
-          {"Key", KeyJson(license.content_key)}};
+          {"Key", KeyJson(license.content_key, license.content_key_mode)}};
 }
 constexpr char kSerializedPublishingLicense[] = "SerializedPublishingLicense";
 }  // namespace
@@ -213,7 +228,7 @@ json UseLicenseJson(const licensing::UseLicense& license) {
       answer["AccessStatus"] = "AccessGranted";
       answer["Rights"] = license.rights;
       answer["LicenseValidUntil"] = FormatIso8601(license.valid_until);
-      answer["Key"] = KeyJson(license.content_key);
+      answer["Key"] = KeyJson(license.content_key, license.content_key_mode);
       break;
   }
   return answer;

@@ -184,6 +184,60 @@ TEST(MyV2Codec, OtherAnswers) {
   }
 }
 
+// The key's cipher mode as the SDK names it: MICROSOFT.ECB for the AES-128
+// keys of Office documents, in both answers; a CBC512 key as
+// MICROSOFT.CBC512.NOPADDING, any other as MICROSOFT.CBC4K.
+TEST(MyV2Codec, TheKeysCipherModeIsTheLicensesMode) {
+  using licensing::KeyCipherMode;
+  const std::vector<std::pair<KeyCipherMode, std::string>> modes = {
+      {KeyCipherMode::kEcb, "MICROSOFT.ECB"},
+      {KeyCipherMode::kCbc4k, "MICROSOFT.CBC4K"},
+      {KeyCipherMode::kCbc4kNoPadding, "MICROSOFT.CBC4K"},
+      {KeyCipherMode::kCbc512NoPadding, "MICROSOFT.CBC512.NOPADDING"}};
+  for (const auto& [mode, name] : modes) {
+    SCOPED_TRACE(name);
+    licensing::PublishedLicense published{TemplatePolicy(), "PL", "0123456789abcdef", mode};
+    const std::string key = R"("Key":{"Algorithm":"AES","CipherMode":")" + name +
+                            R"(","Value":"MDEyMzQ1Njc4OWFiY2RlZg=="})";
+    EXPECT_EQ(WriteJson(PublishedLicenseJson(published)),
+              R"({"ContentId":"{c0ffee}","Description":"Staff may view","Id":"{7e3a1a7e}",)" + key +
+                  R"(,"Name":"Confidential","Owner":"alice","Referrer":"",)"
+                  R"("SerializedPublishingLicense":"UEw="})");
+    EXPECT_EQ(PublishedLicenseAnswer(published), WriteJson(PublishedLicenseJson(published)));
+
+    licensing::UseLicense granted;
+    granted.policy = TemplatePolicy();
+    granted.issued_to = "bob";
+    granted.access = AccessStatus::kGranted;
+    granted.rights = {"VIEW"};
+    granted.valid_until = *ParseTime("2030-02-03T04:05:06Z");
+    granted.content_key = "0123456789abcdef";
+    granted.content_key_mode = mode;
+    EXPECT_EQ(WriteJson(UseLicenseJson(granted)),
+              R"({"AccessStatus":"AccessGranted","ContentId":"{c0ffee}",)"
+              R"("Description":"Staff may view","FromTemplate":true,"Id":"{7e3a1a7e}",)"
+              R"("IssuedTo":"bob",)" +
+                  key +
+                  R"(,"LicenseValidUntil":"2030-02-03T04:05:06Z","Name":"Confidential",)"
+                  R"("Owner":"alice","Rights":["VIEW"],"allowOfflineAccess":false})");
+  }
+}
+
+// PreferDeprecatedAlgorithms: true asks for an ECB key; false or absent not.
+TEST(MyV2Codec, ReadsPreferDeprecatedAlgorithms) {
+  auto yes = ReadPublishRequest(
+      Parse(R"({"TemplateId": "{7e3a1a7e}", "PreferDeprecatedAlgorithms": true})"));
+  ASSERT_TRUE(yes.ok()) << yes.status().ToString();
+  EXPECT_TRUE(yes->prefer_deprecated_algorithms);
+  auto no = ReadPublishRequest(
+      Parse(R"({"TemplateId": "{7e3a1a7e}", "PreferDeprecatedAlgorithms": false})"));
+  ASSERT_TRUE(no.ok()) << no.status().ToString();
+  EXPECT_FALSE(no->prefer_deprecated_algorithms);
+  auto absent = ReadPublishRequest(Parse(R"({"TemplateId": "{7e3a1a7e}"})"));
+  ASSERT_TRUE(absent.ok()) << absent.status().ToString();
+  EXPECT_FALSE(absent->prefer_deprecated_algorithms);
+}
+
 TEST(MyV2Codec, ReadsTheSdksPublishRequest) {
   auto r = ReadPublishRequest(Parse(R"({
       "PreferDeprecatedAlgorithms": false, "AllowAuditedExtraction": false,
@@ -262,6 +316,10 @@ TEST(MyV2Codec, WrongTypedPublishFieldsAreA400NamingTheField) {
        "LicenseValidUntil must be a date"},
       {R"({"Policy": {)" + rights + R"(, "LicenseValidUntil": "tomorrow"}})",
        "LicenseValidUntil must be a UTC time like 2027-01-31T00:00:00Z"},
+      {R"({"TemplateId": "x", "PreferDeprecatedAlgorithms": "true"})",
+       "PreferDeprecatedAlgorithms must be true or false"},
+      {R"({"TemplateId": "x", "PreferDeprecatedAlgorithms": 1})",
+       "PreferDeprecatedAlgorithms must be true or false"},
   };
   for (const auto& [body, message] : cases) {
     SCOPED_TRACE(body);
