@@ -162,9 +162,11 @@ Status Protect(const Client& c, const ProtectFlags& f) {
 Status Open(const Client& c, const std::string& in, const std::string& out) {
   ASSIGN_OR_RETURN(std::string bytes, RealFileSystem().ReadFile(in, kMaxFileBytes));
   // Refuse what is not a protected file before asking for a password.
-  RETURN_IF_ERROR(formats::ReadProtected(bytes).status());
+  ASSIGN_OR_RETURN(formats::ProtectedFile file, formats::ReadProtected(bytes));
+  bytes.clear();
+  bytes.shrink_to_fit();
   ASSIGN_OR_RETURN(client::Session session, LogOn(c));
-  ASSIGN_OR_RETURN(client::Opened opened, client::Open(session, bytes));
+  ASSIGN_OR_RETURN(client::Opened opened, client::Open(session, file));
   RETURN_IF_ERROR(RealFileSystem().WriteFileAtomic(out, opened.plain));
   std::string rights;
   for (const auto& r : opened.rights) rights += (rights.empty() ? "" : ", ") + r;

@@ -186,8 +186,7 @@ Result<Protected> ProtectOffline(const xrml::Document& clc, const crypto::Privat
   return Protected{std::move(bytes), container, license.policy.content_id, license.policy.owner};
 }
 
-Result<Opened> Open(Session& session, std::string_view protected_bytes) {
-  ASSIGN_OR_RETURN(formats::ProtectedFile file, formats::ReadProtected(protected_bytes));
+Result<Opened> Open(Session& session, const formats::ProtectedFile& file) {
   ASSIGN_OR_RETURN(json answer, session.Call("POST", "enduserlicenses",
                                              {{"SerializedPublishingLicense",
                                                crypto::Base64Encode(file.publishing_license)}}));

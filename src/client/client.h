@@ -83,7 +83,8 @@ struct Opened {
 };
 
 // kPermissionDenied / kExpired when the server refuses the user access.
-Result<Opened> Open(Session& session, std::string_view protected_bytes);
+// `file` from formats::ReadProtected.
+Result<Opened> Open(Session& session, const formats::ProtectedFile& file);
 
 struct Certified {
   std::string certificate;  // the chain, as the server gave it

@@ -66,16 +66,20 @@ Result<std::string> Seal(Container container, std::string_view plain,
                         std::to_string(key.size()) + " bytes");
     }
     // ECB over the document zero-padded to whole blocks; Length says where
-    // the document ends.
-    std::string padded(plain);
-    padded.append((16 - plain.size() % 16) % 16, '\0');
+    // the document ends. Only the last block is copied to pad it.
+    const size_t whole = plain.size() / 16 * 16;
     OfficeIrm file;
     file.publishing_license = publishing_license;
     file.original_size = plain.size();
-    auto encrypted = crypto::EcbEncrypt(key, padded, false);
-    crypto::Wipe(padded);
-    if (!encrypted.ok()) return encrypted.status();
-    file.content = std::move(*encrypted);
+    ASSIGN_OR_RETURN(file.content, crypto::EcbEncrypt(key, plain.substr(0, whole), false));
+    if (whole < plain.size()) {
+      std::string last(plain.substr(whole));
+      last.resize(16, '\0');
+      auto encrypted = crypto::EcbEncrypt(key, last, false);
+      crypto::Wipe(last);
+      if (!encrypted.ok()) return encrypted.status();
+      file.content += *encrypted;
+    }
     return WriteOfficeIrm(file);
   }
   ASSIGN_OR_RETURN(std::string content, crypto::Cbc4kEncrypt(key, plain));

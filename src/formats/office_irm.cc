@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "formats/compound_file.h"
+#include "formats/little_endian.h"
 #include "formats/pfile.h"
 
 namespace openrms::formats {
@@ -22,16 +23,8 @@ const Path kPackagePath = {"EncryptedPackage"};
 constexpr std::string_view kDataSpaceName = "DRMEncryptedDataSpace";
 constexpr std::string_view kTransformName = "DRMEncryptedTransform";
 
-void Put16(std::string& out, uint16_t v) {
-  out += static_cast<char>(v & 0xff);
-  out += static_cast<char>(v >> 8);
-}
-void Put32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
-void Put64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
+void Put16(std::string& out, uint16_t v) { PutLittle(out, v); }
+void Put32(std::string& out, uint32_t v) { PutLittle(out, v); }
 void PadTo4(std::string& out, size_t written) { out.append((4 - written % 4) % 4, '\0'); }
 
 // UNICODE-LP-P4 (2.1.2) of ASCII text.
@@ -66,16 +59,13 @@ class Cursor {
   }
   Result<uint32_t> U32(std::string_view field) {
     if (data_.size() - at_ < 4) return Bad("is cut short in its " + std::string(field));
-    uint32_t v = 0;
-    for (int i = 0; i < 4; ++i)
-      v |= uint32_t{static_cast<unsigned char>(data_[at_ + i])} << (8 * i);
+    const uint32_t v = GetLittle<uint32_t>(data_, at_);
     at_ += 4;
     return v;
   }
   Result<uint16_t> U16(std::string_view field) {
     if (data_.size() - at_ < 2) return Bad("is cut short in its " + std::string(field));
-    const uint16_t v = static_cast<unsigned char>(data_[at_]) |
-                       static_cast<uint16_t>(static_cast<unsigned char>(data_[at_ + 1]) << 8);
+    const uint16_t v = GetLittle<uint16_t>(data_, at_);
     at_ += 2;
     return v;
   }
@@ -83,7 +73,7 @@ class Cursor {
   Status Expect(std::string_view field, std::string_view expected) {
     ASSIGN_OR_RETURN(std::string text, Unicode(field));
     if (text != expected) {
-      return Bad("names " + field_quote(text) + " as its " + std::string(field) + ", not \"" +
+      return Bad("names \"" + text + "\" as its " + std::string(field) + ", not \"" +
                  std::string(expected) + "\"");
     }
     return Status::Ok();
@@ -126,7 +116,6 @@ class Cursor {
   }
 
  private:
-  static std::string field_quote(const std::string& text) { return "\"" + text + "\""; }
   std::string_view data_;
   std::string name_;
   size_t at_ = 0;
@@ -283,7 +272,7 @@ Result<std::string> WriteOfficeIrm(const OfficeIrm& f) {
 
   std::string package;
   package.reserve(8 + f.content.size());
-  Put64(package, f.original_size);
+  PutLittle(package, f.original_size);
   package += f.content;
 
   file.streams = {{kVersionPath, std::move(version)},

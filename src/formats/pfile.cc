@@ -1,6 +1,7 @@
 #include "formats/pfile.h"
 
 #include "base/text.h"
+#include "formats/little_endian.h"
 
 namespace openrms::formats {
 
@@ -9,27 +10,21 @@ namespace {
 constexpr std::string_view kPreamble = ".pfile";
 constexpr uint32_t kHeaderSize = 40;
 
-void Put32(std::string& out, uint32_t v) {
-  for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
-void Put64(std::string& out, uint64_t v) {
-  for (int i = 0; i < 8; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
-}
+void Put32(std::string& out, uint32_t v) { PutLittle(out, v); }
+void Put64(std::string& out, uint64_t v) { PutLittle(out, v); }
 
 class Reader {
  public:
   explicit Reader(std::string_view b) : b_(b) {}
   bool U32(uint32_t& v) {
     if (pos_ + 4 > b_.size()) return false;
-    v = 0;
-    for (int i = 0; i < 4; ++i) v |= uint32_t{static_cast<unsigned char>(b_[pos_ + i])} << (8 * i);
+    v = GetLittle<uint32_t>(b_, pos_);
     pos_ += 4;
     return true;
   }
   bool U64(uint64_t& v) {
     if (pos_ + 8 > b_.size()) return false;
-    v = 0;
-    for (int i = 0; i < 8; ++i) v |= uint64_t{static_cast<unsigned char>(b_[pos_ + i])} << (8 * i);
+    v = GetLittle<uint64_t>(b_, pos_);
     pos_ += 8;
     return true;
   }

@@ -6,8 +6,8 @@
 
 #include "crypto/encoding.h"
 #include "licensing/enabling_bits.h"
-#include "licensing/licensing.h"
 #include "licensing/license_documents.h"
+#include "licensing/licensing.h"
 #include "licensing/rights_data.h"
 #include "xrml/chain.h"
 

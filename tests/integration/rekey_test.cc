@@ -9,8 +9,8 @@
 #include <set>
 #include <thread>
 
-#include "http/client.h"
 #include "formats/pfile.h"
+#include "http/client.h"
 #include "store/database.h"
 #include "support/process.h"
 #include "support/web_logon.h"

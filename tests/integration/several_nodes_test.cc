@@ -27,9 +27,9 @@
 
 #include "base/clock.h"
 #include "crypto/encoding.h"
+#include "formats/pfile.h"
 #include "http/client.h"
 #include "http/server.h"
-#include "formats/pfile.h"
 #include "store/database.h"
 #include "support/postgres_server.h"
 #include "support/process.h"
